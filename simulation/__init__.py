@@ -1,0 +1,1 @@
+"""Deterministic simulation of a whole Ratchet cluster in one seeded Trio run."""
