@@ -1,0 +1,49 @@
+"""The nng wire format under the frames: request kinds, the request header, socket limits.
+
+A dialer's request is ``header + name + payload``: the header packs the kind (``D`` data,
+``P`` poll), the length of the dialer's name, the dialer's incarnation (random per dial)
+and the data frame's sequence number. A listener's reply is one kind byte (``A`` ack,
+``F`` frame) and, for ``F``, a frame. See :mod:`ratchet.transport._nng` for the protocol.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pynng
+
+from ._endpoint import EndpointOptions
+
+__all__ = [
+    "ACK",
+    "DATA",
+    "FRAME",
+    "HEADER",
+    "MAX_PARKED_POLLS",
+    "POLL",
+    "close_quietly",
+    "hard_limit",
+]
+
+# kind (D data / P poll), name length, dialer incarnation, sequence number; then the name.
+HEADER = struct.Struct("!cBQQ")
+DATA, POLL = b"D", b"P"
+ACK, FRAME = b"A", b"F"
+# Largest parked polls per dialer; a dialer asking for more is answered with a bare ack.
+MAX_PARKED_POLLS = 16
+
+
+def hard_limit(options: EndpointOptions) -> int:
+    """The ``recv_max_size`` to give an nng socket for these endpoint options."""
+    # nng drops the whole connection on a message over recv_max_size. Allow twice our
+    # own limit at the socket, so that a frame a little over it reaches the codec and
+    # gets a clear error and a reply instead of a silent disconnect.
+    return 2 * options.max_frame_size + HEADER.size + 256
+
+
+def close_quietly(obj: pynng.Context | pynng.Socket) -> None:
+    """Close an nng context or socket, ignoring that it (or its socket) is already closed."""
+    try:
+        obj.close()
+    except pynng.NNGException:
+        pass
