@@ -1,0 +1,271 @@
+"""The in-memory backend: the reference semantics, for tests and the simulation.
+
+No threads, no files, no clock. A :class:`MemoryDatabase` holds the committed state;
+a :class:`MemoryStore` is a connection to it. A transaction applies its operations one
+by one with an undo log and rolls back on the first error, so a batch is all or nothing
+exactly as in the SQL backends. :meth:`MemoryStore.crash` models a process crash: the
+store stops answering, whatever was not committed is gone, and a new
+``MemoryStore(db)`` over the same database sees every committed row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import trio
+
+from ._errors import MutationRejected, StoreClosedError, StoreError
+from ._migrations import MIGRATIONS as _MIGRATIONS
+from ._objects import MemoryObjectStore
+from ._ops import Cond, Delete, Insert, Op, Update, Upsert
+from ._schema import TABLES, Table
+from ._store import DEFAULT_OFFLOAD_THRESHOLD, Order, Store
+
+__all__ = ["MemoryDatabase", "MemoryStore"]
+
+MIGRATIONS = [m.version for m in _MIGRATIONS]
+
+
+class MemoryDatabase:
+    """The committed state of an in-memory store; outlives the :class:`MemoryStore` on it."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {name: {} for name in TABLES}
+        self.unique: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], tuple[Any, ...]]] = {
+            (t.name, cols): {} for t in TABLES.values() for cols in t.unique
+        }
+        self.seq: dict[str, int] = {name: 0 for name in TABLES}
+        self.migrations: list[int] = []
+        self.objects = MemoryObjectStore()
+
+    def count(self, table: str) -> int:
+        """How many committed rows ``table`` holds."""
+        return len(self.rows[table])
+
+
+def _matches(row: dict[str, Any], cond: Cond) -> bool:
+    v = row[cond.column]
+    op, want = cond.op, cond.value
+    if op == "=":
+        return v is None if want is None else v == want
+    if v is None or want is None:
+        return False
+    if op == "in":
+        return v in want
+    if op == "!=":
+        return v != want
+    if op == "<":
+        return v < want
+    if op == "<=":
+        return v <= want
+    if op == ">":
+        return v > want
+    if op == ">=":
+        return v >= want
+    raise AssertionError(f"unknown condition operator {op!r}")
+
+
+class _Txn:
+    """One transaction over a :class:`MemoryDatabase`, with an undo log."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+        self.undo: list[Callable[[], None]] = []
+
+    def rollback(self) -> None:
+        for fn in reversed(self.undo):
+            fn()
+
+    def _pk(self, t: Table, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[c] for c in t.primary_key)
+
+    def _find(self, t: Table, key: dict[str, Any]) -> tuple[Any, ...] | None:
+        if set(key) == set(t.primary_key):
+            pk = tuple(key[c] for c in t.primary_key)
+            return pk if pk in self.db.rows[t.name] else None
+        for pk, row in self.db.rows[t.name].items():
+            if all(row[c] == v for c, v in key.items()):
+                return pk
+        return None
+
+    def _put(self, t: Table, pk: tuple[Any, ...], new: dict[str, Any] | None) -> None:
+        """Replace the row at ``pk`` (None: delete), keeping unique indexes and the undo log."""
+        rows = self.db.rows[t.name]
+        old = rows.get(pk)
+        if new is not None:
+            for cols in t.unique:
+                nkey = tuple(new[c] for c in cols)
+                holder = self.db.unique[(t.name, cols)].get(nkey)
+                if None not in nkey and holder is not None and holder != pk:
+                    raise MutationRejected(
+                        "batch", f"{t.name}: a row with {dict(zip(cols, nkey, strict=True))} already exists"
+                    )
+        for cols in t.unique:
+            index = self.db.unique[(t.name, cols)]
+            if old is not None:
+                index.pop(tuple(old[c] for c in cols), None)
+            if new is not None:
+                nkey = tuple(new[c] for c in cols)
+                if None not in nkey:
+                    index[nkey] = pk
+        if new is None:
+            del rows[pk]
+        else:
+            rows[pk] = new
+
+        def undo() -> None:
+            for cols in t.unique:
+                index = self.db.unique[(t.name, cols)]
+                if new is not None:
+                    index.pop(tuple(new[c] for c in cols), None)
+                if old is not None:
+                    okey = tuple(old[c] for c in cols)
+                    if None not in okey:
+                        index[okey] = pk
+            if old is None:
+                rows.pop(pk, None)
+            else:
+                rows[pk] = old
+
+        self.undo.append(undo)
+
+    def insert(self, op: Insert | Upsert) -> None:
+        t = TABLES[op.table]
+        row = {c.name: None for c in t.storage_columns()}
+        row.update(op.row)
+        seq = t.seq_column
+        if seq is not None:
+            before = self.db.seq[t.name]
+            self.db.seq[t.name] = before + 1
+            row[seq] = before + 1
+            self.undo.append(lambda: self.db.seq.__setitem__(t.name, before))
+        pk = self._pk(t, row)
+        if pk in self.db.rows[t.name]:
+            raise MutationRejected("batch", f"{t.name}: a row with key {pk!r} already exists")
+        self._put(t, pk, row)
+
+    def upsert(self, op: Upsert) -> None:
+        t = TABLES[op.table]
+        pk = self._find(t, {c: op.row[c] for c in op.conflict})
+        if pk is None:
+            self.insert(op)
+        elif op.update:
+            new = dict(self.db.rows[t.name][pk])
+            new.update({c: op.row[c] for c in op.update})
+            self._put(t, pk, new)
+
+    def _check(self, row: dict[str, Any], expect: Any, expect_in: Any) -> bool:
+        return all(row[c] == v for c, v in expect.items()) and all(
+            row[c] in vs for c, vs in expect_in.items()
+        )
+
+    def update(self, op: Update) -> bool:
+        t = TABLES[op.table]
+        pk = self._find(t, dict(op.key))
+        if pk is None:
+            return False
+        old = self.db.rows[t.name][pk]
+        if not self._check(old, op.expect, op.expect_in):
+            return False
+        new = dict(old)
+        new.update(op.values)
+        self._put(t, pk, new)
+        for side in op.on_applied:
+            self.apply(side)
+        return True
+
+    def delete(self, op: Delete) -> bool:
+        t = TABLES[op.table]
+        pk = self._find(t, dict(op.key))
+        if pk is None or not self._check(self.db.rows[t.name][pk], op.expect, {}):
+            return False
+        self._put(t, pk, None)
+        return True
+
+    def apply(self, op: Op) -> Any:
+        if isinstance(op, Insert):
+            self.insert(op)
+            return None
+        if isinstance(op, Upsert):
+            self.upsert(op)
+            return None
+        if isinstance(op, Update):
+            return self.update(op)
+        return self.delete(op)
+
+
+class MemoryStore(Store):
+    """A store in memory with the SQL backends' semantics, and a crash switch.
+
+    Args:
+        database: the committed state to open (a new, empty one by default); pass the
+            ``database`` of a crashed store to "restart" on what it had committed.
+        offload_threshold: as for :class:`Store`; offloaded payloads live in the
+            database's in-memory object store.
+    """
+
+    backend = "memory"
+
+    def __init__(
+        self, database: MemoryDatabase | None = None, *, offload_threshold: int = DEFAULT_OFFLOAD_THRESHOLD
+    ) -> None:
+        self.database = database if database is not None else MemoryDatabase()
+        super().__init__(objects=self.database.objects, offload_threshold=offload_threshold)
+        self._crashed = False
+        self._fail_next: list[BaseException] = []
+
+    async def _connect(self) -> None:
+        await trio.lowlevel.checkpoint()
+        if self._crashed:
+            raise StoreClosedError("this memory store crashed; open a new MemoryStore(store.database)")
+        for version in MIGRATIONS:
+            if version not in self.database.migrations:
+                self.database.migrations.append(version)
+
+    async def _disconnect(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    def crash(self) -> None:
+        """Simulate a crash: the store answers nothing more; committed rows stay in :attr:`database`."""
+        self._crashed = True
+        self._open = False
+
+    def _check_open(self) -> None:
+        if self._crashed:
+            raise StoreClosedError("this memory store crashed; open a new MemoryStore(store.database)")
+        super()._check_open()
+
+    def fail_next_transaction(self, error: StoreError | None = None) -> None:
+        """Make the next transaction fail (rolled back) with ``error``: a fault for tests and simulation."""
+        self._fail_next.append(error or StoreError("injected failure of a memory store transaction"))
+
+    async def migration_versions(self) -> list[int]:
+        await trio.lowlevel.checkpoint()
+        return list(self.database.migrations)
+
+    async def _transact(self, units: Sequence[Sequence[Op]]) -> list[list[Any]]:
+        await trio.lowlevel.checkpoint()
+        if self._crashed or not self._open:
+            raise StoreClosedError(f"the memory store is {'crashed' if self._crashed else 'closed'}")
+        if self._fail_next:
+            raise self._fail_next.pop(0)
+        txn = _Txn(self.database)
+        try:
+            return [[txn.apply(op) for op in ops] for ops in units]
+        except BaseException:
+            txn.rollback()
+            raise
+
+    async def _select(
+        self, table: str, where: Sequence[Cond], order: Order = (), limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        await trio.lowlevel.checkpoint()
+        if self._crashed:
+            raise StoreClosedError("the memory store crashed")
+        rows = [r for r in self.database.rows[table].values() if all(_matches(r, c) for c in where)]
+        for col, direction in reversed(order):
+            rows.sort(key=lambda r, c=col: r[c], reverse=direction == "desc")
+        if limit is not None:
+            rows = rows[:limit]
+        return [dict(r) for r in rows]

@@ -1,0 +1,53 @@
+"""Numbered schema migrations, applied at start inside one transaction and recorded.
+
+Each backend takes a lock first (Postgres: a transaction-scoped advisory lock; SQLite:
+``BEGIN IMMEDIATE``), reads ``ratchet_migrations``, applies what is missing in order and
+records it, all in one transaction. So two engines starting at once migrate once, a
+crash mid-migration leaves nothing half-applied, and starting on an up-to-date database
+changes nothing. A database newer than this code is refused.
+
+Migration 1 renders the schema of :mod:`._schema`. Later migrations must be written as
+explicit statements (never regenerated), so that a migration's meaning never changes
+once released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ._ddl import create_statements
+from ._errors import MigrationError
+
+__all__ = ["MIGRATIONS", "MIGRATIONS_TABLE", "PG_MIGRATION_LOCK", "Migration", "pending"]
+
+MIGRATIONS_TABLE = "ratchet_migrations"
+PG_MIGRATION_LOCK = 0x52415443484554  # "RATCHET": the advisory lock key migrations hold
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: ``statements(dialect)`` gives its SQL for ``sqlite`` or ``postgres``."""
+
+    version: int
+    name: str
+    statements: Callable[[str], list[str]]
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", create_statements),)
+
+
+def pending(applied: list[int]) -> list[Migration]:
+    """The migrations still to apply on a database that has ``applied``.
+
+    Raises:
+        MigrationError: the database has migrations this code does not know (it is newer).
+    """
+    known = {m.version for m in MIGRATIONS}
+    unknown = sorted(set(applied) - known)
+    if unknown:
+        raise MigrationError(
+            f"the database has schema migrations {unknown} that this Ratchet does not know; "
+            "it was migrated by a newer version: upgrade Ratchet, or point it at another database"
+        )
+    return [m for m in MIGRATIONS if m.version not in applied]

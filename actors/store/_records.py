@@ -1,0 +1,302 @@
+"""What queries return: one frozen record type per table.
+
+A record's fields are its table's columns, in order (the ``_ref`` columns of offloaded
+payloads are resolved away: the field holds the payload itself). JSON columns are
+decoded; timestamps are epoch seconds (UTC) from the runtime clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "RECORD_TYPES",
+    "ApiToken",
+    "ConcurrencySlot",
+    "Cron",
+    "DurableLogEntry",
+    "Event",
+    "EventFilter",
+    "LogLine",
+    "RateLimit",
+    "Run",
+    "Schedule",
+    "Task",
+    "TaskAttempt",
+    "TaskEvent",
+    "Tenant",
+    "Worker",
+    "Workflow",
+    "WorkflowVersion",
+]
+
+_rec = dataclass(frozen=True, slots=True)
+
+
+@_rec
+class Tenant:
+    """An isolated workspace; every other row belongs to one."""
+
+    id: str
+    name: str
+    created_at: float
+
+
+@_rec
+class ApiToken:
+    """An API token of a tenant; only its hash is stored."""
+
+    tenant_id: str
+    id: str
+    name: str
+    token_hash: str
+    created_at: float
+    expires_at: float | None
+    revoked: int
+
+
+@_rec
+class Workflow:
+    """A workflow's identity; its definitions are :class:`WorkflowVersion` rows."""
+
+    tenant_id: str
+    id: str
+    name: str
+    created_at: float
+
+
+@_rec
+class WorkflowVersion:
+    """One immutable definition of a workflow; a run is bound to the version it started with."""
+
+    tenant_id: str
+    workflow_id: str
+    version: int
+    checksum: str
+    definition: Any
+    created_at: float
+
+
+@_rec
+class Run:
+    """A workflow run."""
+
+    tenant_id: str
+    id: str
+    workflow_id: str
+    workflow_version: int
+    status: str
+    input: Any
+    additional_metadata: Any
+    priority: int
+    parent_task_id: str | None
+    idempotency_key: str | None
+    error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+@_rec
+class Task:
+    """A task of a run, with its current attempt."""
+
+    tenant_id: str
+    id: str
+    run_id: str
+    name: str
+    queue: str
+    status: str
+    attempt: int
+    retry_count: int
+    internal_retry_count: int
+    max_retries: int
+    priority: int
+    durable: int
+    parents: Any
+    input: Any
+    output: Any
+    error: str | None
+    worker_id: str | None
+    concurrency_key: str | None
+    created_at: float
+    queued_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    timeout_at: float | None
+
+
+@_rec
+class TaskAttempt:
+    """One attempt of a task: who ran it, when, and how it ended."""
+
+    tenant_id: str
+    task_id: str
+    attempt: int
+    status: str
+    worker_id: str | None
+    error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+@_rec
+class TaskEvent:
+    """One entry of a task's timeline; ``seq`` orders them."""
+
+    seq: int
+    tenant_id: str
+    task_id: str
+    run_id: str
+    attempt: int
+    kind: str
+    worker_id: str | None
+    message: str | None
+    at: float
+
+
+@_rec
+class Worker:
+    """A registered worker."""
+
+    tenant_id: str
+    id: str
+    name: str
+    slots: int
+    durable_slots: int
+    labels: Any
+    actions: Any
+    status: str
+    registered_at: float
+    last_heartbeat_at: float
+
+
+@_rec
+class Event:
+    """A pushed event; ``seq`` orders them."""
+
+    seq: int
+    tenant_id: str
+    id: str
+    key: str
+    payload: Any
+    additional_metadata: Any
+    scope: str | None
+    created_at: float
+
+
+@_rec
+class EventFilter:
+    """A CEL filter deciding which events trigger a workflow."""
+
+    tenant_id: str
+    id: str
+    workflow_id: str
+    scope: str
+    expression: str
+    payload: Any
+    created_at: float
+
+
+@_rec
+class Cron:
+    """A cron trigger of a workflow."""
+
+    tenant_id: str
+    id: str
+    workflow_id: str
+    name: str
+    expression: str
+    input: Any
+    additional_metadata: Any
+    priority: int
+    enabled: int
+    created_at: float
+    last_fired_at: float | None
+
+
+@_rec
+class Schedule:
+    """A one-time scheduled run."""
+
+    tenant_id: str
+    id: str
+    workflow_id: str
+    trigger_at: float
+    input: Any
+    additional_metadata: Any
+    priority: int
+    status: str
+    run_id: str | None
+    created_at: float
+
+
+@_rec
+class RateLimit:
+    """A rate limit's configuration: at most ``limit_units`` in any window of ``duration_seconds``."""
+
+    tenant_id: str
+    key: str
+    limit_units: int
+    duration_seconds: float
+    updated_at: float
+
+
+@_rec
+class ConcurrencySlot:
+    """A task holding one of a concurrency group's ``max_runs`` slots."""
+
+    tenant_id: str
+    group_key: str
+    task_id: str
+    run_id: str
+    acquired_at: float
+
+
+@_rec
+class DurableLogEntry:
+    """One step of a durable task's event log (child spawned, sleep, event wait, ...)."""
+
+    tenant_id: str
+    task_id: str
+    seq: int
+    kind: str
+    key: str
+    data: Any
+    created_at: float
+
+
+@_rec
+class LogLine:
+    """A line a task logged through its context."""
+
+    seq: int
+    tenant_id: str
+    task_id: str
+    attempt: int
+    level: str
+    message: str
+    created_at: float
+
+
+RECORD_TYPES: dict[str, type] = {
+    "tenants": Tenant,
+    "api_tokens": ApiToken,
+    "workflows": Workflow,
+    "workflow_versions": WorkflowVersion,
+    "workflow_runs": Run,
+    "tasks": Task,
+    "task_attempts": TaskAttempt,
+    "task_events": TaskEvent,
+    "workers": Worker,
+    "events": Event,
+    "event_filters": EventFilter,
+    "crons": Cron,
+    "schedules": Schedule,
+    "rate_limits": RateLimit,
+    "concurrency_slots": ConcurrencySlot,
+    "durable_log": DurableLogEntry,
+    "log_lines": LogLine,
+}

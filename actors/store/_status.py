@@ -1,0 +1,78 @@
+"""The named states the store records: task, run, worker and schedule statuses, event kinds."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["RunStatus", "ScheduleStatus", "TaskEventKind", "TaskStatus", "WorkerStatus"]
+
+
+class _Named(enum.StrEnum):
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+
+class TaskStatus(_Named):
+    """Where a task is. PENDING waits for parents or conditions; the rest are Hatchet's."""
+
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    EVICTED = "EVICTED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """COMPLETED, FAILED and CANCELLED end a task; EVICTED durable tasks come back."""
+        return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+class RunStatus(_Named):
+    """Where a workflow run is; derived from its tasks by the engine."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class TaskEventKind(_Named):
+    """One entry of a task's timeline."""
+
+    CREATED = "CREATED"
+    QUEUED = "QUEUED"
+    ASSIGNED = "ASSIGNED"
+    STARTED = "STARTED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    RETRYING = "RETRYING"
+    REASSIGNED = "REASSIGNED"
+    TIMED_OUT = "TIMED_OUT"
+    SCHEDULE_TIMED_OUT = "SCHEDULE_TIMED_OUT"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+    EVICTED = "EVICTED"
+    RESUMED = "RESUMED"
+
+
+class WorkerStatus(_Named):
+    """A worker's registration state."""
+
+    ACTIVE = "ACTIVE"
+    DRAINING = "DRAINING"
+    STOPPED = "STOPPED"
+
+
+class ScheduleStatus(_Named):
+    """A one-time schedule: waiting, fired (with its run), or cancelled."""
+
+    PENDING = "PENDING"
+    FIRED = "FIRED"
+    CANCELLED = "CANCELLED"

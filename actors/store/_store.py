@@ -1,0 +1,537 @@
+"""The store interface: typed mutations in, typed records out, one ABC for every backend.
+
+Theory of operation: a backend implements four primitives (open, close, run a list of
+*units* of row operations in one transaction, select rows) and this class builds the
+rest on them. :meth:`Store.commit_many` is group commit's core: it compiles each
+caller's mutations into a unit (a bad value rejects that unit alone), offloads big
+payloads, and runs all units in one transaction. If that transaction fails, it runs
+each unit in a transaction of its own, so the callers whose writes are fine still
+commit and only the culprit sees the error; no batch is ever half-written.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import outcome
+
+from ._errors import MutationRejected, StoreClosedError, StoreError
+from ._mutations import Mutation
+from ._objects import MemoryObjectStore, ObjectStore
+from ._ops import Cond, Op
+from ._payloads import decode_json, offload_ops
+from ._records import (
+    RECORD_TYPES,
+    ApiToken,
+    ConcurrencySlot,
+    Cron,
+    DurableLogEntry,
+    Event,
+    EventFilter,
+    LogLine,
+    RateLimit,
+    Run,
+    Schedule,
+    Task,
+    TaskAttempt,
+    TaskEvent,
+    Tenant,
+    Worker,
+    Workflow,
+    WorkflowVersion,
+)
+from ._schema import TABLES
+
+__all__ = ["DEFAULT_OFFLOAD_THRESHOLD", "Store", "StoreStatistics"]
+
+DEFAULT_OFFLOAD_THRESHOLD = 64 * 1024
+"""Payloads longer than this many characters of JSON go to the object store."""
+
+Order = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class StoreStatistics:
+    """Counters of a store: what the dashboard, metrics and tests read.
+
+    Attributes:
+        transactions: transactions committed.
+        units_committed: caller units committed.
+        units_failed: caller units that failed (rejected or lost to a store error).
+        isolations: batches that failed whole and were retried unit by unit.
+        ops: row operations committed.
+    """
+
+    transactions: int
+    units_committed: int
+    units_failed: int
+    isolations: int
+    ops: int
+
+
+def _enum_values(values: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(getattr(v, "value", v) for v in values)
+
+
+class Store(ABC):
+    """A durable store of tenants, workflows, runs, tasks, workers, events and triggers.
+
+    Args:
+        objects: where payloads above ``offload_threshold`` go (default: in memory).
+        offload_threshold: size in characters of JSON above which a payload is offloaded.
+    """
+
+    backend: ClassVar[str] = "abstract"
+
+    def __init__(
+        self, *, objects: ObjectStore | None = None, offload_threshold: int = DEFAULT_OFFLOAD_THRESHOLD
+    ):
+        self.objects = objects if objects is not None else MemoryObjectStore()
+        self.offload_threshold = offload_threshold
+        self._open = False
+        self._transactions = 0
+        self._units_committed = 0
+        self._units_failed = 0
+        self._isolations = 0
+        self._ops = 0
+
+    # -- backend primitives ------------------------------------------------------------------
+
+    @abstractmethod
+    async def _connect(self) -> None:
+        """Connect and apply pending migrations."""
+
+    @abstractmethod
+    async def _disconnect(self) -> None:
+        """Release connections and threads."""
+
+    @abstractmethod
+    async def _transact(self, units: Sequence[Sequence[Op]]) -> list[list[Any]]:
+        """Run every unit's operations, in order, in ONE transaction; all or nothing.
+
+        Returns:
+            Per unit, per operation: ``None`` for inserts and upserts, whether it applied
+            for updates and deletes.
+
+        Raises:
+            MutationRejected: a key clash or a value the database refused (rolled back).
+            StoreError: the database failed (rolled back, or never started).
+        """
+
+    @abstractmethod
+    async def _select(
+        self, table: str, where: Sequence[Cond], order: Order = (), limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of ``table`` matching every condition, as stored."""
+
+    @abstractmethod
+    async def migration_versions(self) -> list[int]:
+        """The migrations applied to this database, in order."""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect and bring the schema up to date (safe when several engines start at once)."""
+        await self._connect()
+        self._open = True
+
+    async def close(self) -> None:
+        """Release the connection; committed data stays."""
+        self._open = False
+        await self._disconnect()
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise StoreClosedError(f"the {self.backend} store is not open; call 'await store.open()' first")
+
+    def statistics(self) -> StoreStatistics:
+        """The store's counters."""
+        return StoreStatistics(
+            self._transactions, self._units_committed, self._units_failed, self._isolations, self._ops
+        )
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def commit(self, mutations: Sequence[Mutation]) -> list[Any]:
+        """Commit ``mutations`` in one transaction of their own and return their results.
+
+        The engine's hot path goes through :class:`StoreWriter` instead, which shares
+        transactions between callers; this is for tools, tests and start-up.
+
+        Raises:
+            MutationRejected: a mutation cannot be stored; nothing was written.
+            StoreError: the store failed; nothing was written.
+        """
+        (result,) = await self.commit_many([mutations])
+        return result.unwrap()
+
+    async def commit_many(self, units: Sequence[Sequence[Mutation]]) -> list[outcome.Outcome[list[Any]]]:
+        """Commit several callers' mutations together; each caller gets its own outcome.
+
+        Every unit is all or nothing. Units that can be stored commit, in one
+        transaction when all can; a unit that cannot fails alone (see the module docstring).
+
+        Returns:
+            Per unit, ``outcome.Value`` of its mutations' results or ``outcome.Error``.
+        """
+        if not self._open:
+            closed = StoreClosedError(
+                f"the {self.backend} store is closed (or never opened); nothing was written"
+            )
+            self._units_failed += len(units)
+            return [outcome.Error(closed) for _ in units]
+        results: list[outcome.Outcome[list[Any]] | None] = [None] * len(units)
+        compiled: list[tuple[int, list[Op], list[int]]] = []
+        for u, unit in enumerate(units):
+            try:
+                ops: list[Op] = []
+                bounds = [0]
+                for m in unit:
+                    ops.extend(m.ops())
+                    bounds.append(len(ops))
+                if self.offload_threshold is not None:
+                    ops = await offload_ops(ops, self.offload_threshold, self.objects)
+                compiled.append((u, ops, bounds))
+            except StoreError as exc:
+                results[u] = outcome.Error(exc)
+        if compiled:
+            await self._commit_compiled(units, compiled, results)
+        final: list[outcome.Outcome[list[Any]]] = []
+        for r in results:
+            assert r is not None
+            if isinstance(r, outcome.Error):
+                self._units_failed += 1
+            else:
+                self._units_committed += 1
+            final.append(r)
+        return final
+
+    async def _commit_compiled(
+        self,
+        units: Sequence[Sequence[Mutation]],
+        compiled: list[tuple[int, list[Op], list[int]]],
+        results: list[outcome.Outcome[list[Any]] | None],
+    ) -> None:
+        def answer(u: int, bounds: list[int], op_results: list[Any]) -> None:
+            muts = units[u]
+            results[u] = outcome.Value(
+                [m.result(op_results[bounds[k] : bounds[k + 1]]) for k, m in enumerate(muts)]
+            )
+
+        try:
+            op_results = await self._transact([ops for _, ops, _ in compiled])
+        except StoreClosedError as exc:
+            for u, _, _ in compiled:
+                results[u] = outcome.Error(exc)
+            return
+        except StoreError as exc:
+            if len(compiled) == 1:
+                u = compiled[0][0]
+                results[u] = outcome.Error(self._blame(units[u], exc))
+                return
+            batch_error = exc
+        else:
+            self._transactions += 1
+            for (u, ops, bounds), res in zip(compiled, op_results, strict=True):
+                self._ops += len(ops)
+                answer(u, bounds, res)
+            return
+        # The batch failed as a whole. Run each unit in a transaction of its own: good
+        # units commit, the bad one fails alone. A store outage fails them all again.
+        self._isolations += 1
+        for u, ops, bounds in compiled:
+            try:
+                (res,) = await self._transact([ops])
+            except StoreError as exc:
+                exc.__context__ = batch_error
+                results[u] = outcome.Error(self._blame(units[u], exc))
+            else:
+                self._transactions += 1
+                self._ops += len(ops)
+                answer(u, bounds, res)
+
+    @staticmethod
+    def _blame(unit: Sequence[Mutation], exc: StoreError) -> StoreError:
+        if isinstance(exc, MutationRejected) and exc.mutation == "batch":
+            kinds = ", ".join(m.mutation_name for m in unit) or "(empty)"
+            err = MutationRejected(kinds, exc.reason)
+            err.__cause__ = exc.__cause__
+            return err
+        return exc
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _records(self, table: str, rows: list[dict[str, Any]]) -> list[Any]:
+        t = TABLES[table]
+        cls = RECORD_TYPES[table]
+        out = []
+        for row in rows:
+            values: dict[str, Any] = {}
+            for f in fields(cls):
+                col = t.by_name[f.name]
+                v = row[f.name]
+                if col.kind == "json":
+                    ref = row.get(f"{f.name}_ref") if col.offload else None
+                    if ref is not None:
+                        v = (await self.objects.get(ref)).decode("utf-8")
+                    v = decode_json(v)
+                values[f.name] = v
+            out.append(cls(**values))
+        return out
+
+    async def _query(
+        self, table: str, where: Sequence[Cond], order: Order = (), limit: int | None = None
+    ) -> list[Any]:
+        self._check_open()
+        return await self._records(table, await self._select(table, where, order, limit))
+
+    async def _one(self, table: str, where: Sequence[Cond]) -> Any:
+        rows = await self._query(table, where, limit=1)
+        return rows[0] if rows else None
+
+    @staticmethod
+    def _eq(**kw: Any) -> list[Cond]:
+        return [Cond(k, "=", getattr(v, "value", v)) for k, v in kw.items()]
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None:
+        """The tenant with this id, or ``None``."""
+        return await self._one("tenants", self._eq(id=tenant_id))
+
+    async def get_tenant_by_name(self, name: str) -> Tenant | None:
+        """The tenant with this name, or ``None``."""
+        return await self._one("tenants", self._eq(name=name))
+
+    async def find_api_token(self, token_hash: str) -> ApiToken | None:
+        """The token with this hash (any tenant), or ``None``: how requests are authenticated."""
+        return await self._one("api_tokens", self._eq(token_hash=token_hash))
+
+    async def list_api_tokens(self, tenant_id: str) -> list[ApiToken]:
+        """A tenant's tokens, oldest first."""
+        return await self._query(
+            "api_tokens", self._eq(tenant_id=tenant_id), [("created_at", "asc"), ("id", "asc")]
+        )
+
+    async def get_workflow(self, tenant_id: str, workflow_id: str) -> Workflow | None:
+        """A workflow by id, or ``None``."""
+        return await self._one("workflows", self._eq(tenant_id=tenant_id, id=workflow_id))
+
+    async def get_workflow_by_name(self, tenant_id: str, name: str) -> Workflow | None:
+        """A workflow by name, or ``None``."""
+        return await self._one("workflows", self._eq(tenant_id=tenant_id, name=name))
+
+    async def list_workflows(self, tenant_id: str) -> list[Workflow]:
+        """A tenant's workflows, by name."""
+        return await self._query("workflows", self._eq(tenant_id=tenant_id), [("name", "asc")])
+
+    async def get_workflow_version(
+        self, tenant_id: str, workflow_id: str, version: int | None = None
+    ) -> WorkflowVersion | None:
+        """Version ``version`` of a workflow (the latest when ``None``), or ``None``."""
+        where = self._eq(tenant_id=tenant_id, workflow_id=workflow_id)
+        if version is not None:
+            where.append(Cond("version", "=", version))
+        rows = await self._query("workflow_versions", where, [("version", "desc")], limit=1)
+        return rows[0] if rows else None
+
+    async def list_workflow_versions(self, tenant_id: str, workflow_id: str) -> list[WorkflowVersion]:
+        """Every version of a workflow, oldest first."""
+        where = self._eq(tenant_id=tenant_id, workflow_id=workflow_id)
+        return await self._query("workflow_versions", where, [("version", "asc")])
+
+    async def get_run(self, tenant_id: str, run_id: str) -> Run | None:
+        """A run, or ``None``."""
+        return await self._one("workflow_runs", self._eq(tenant_id=tenant_id, id=run_id))
+
+    async def find_run_by_idempotency_key(self, tenant_id: str, key: str) -> Run | None:
+        """The run created with this idempotency key, or ``None``."""
+        return await self._one("workflow_runs", self._eq(tenant_id=tenant_id, idempotency_key=key))
+
+    async def list_runs(
+        self,
+        tenant_id: str,
+        *,
+        statuses: Sequence[str] | None = None,
+        workflow_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = 100,
+    ) -> list[Run]:
+        """A tenant's runs, newest first, filtered.
+
+        Args:
+            tenant_id: the tenant.
+            statuses: keep runs in one of these statuses.
+            workflow_id: keep runs of this workflow.
+            since: keep runs created at or after this time.
+            until: keep runs created before this time.
+            limit: at most this many (``None``: all).
+        """
+        where = self._eq(tenant_id=tenant_id)
+        if statuses is not None:
+            where.append(Cond("status", "in", _enum_values(statuses)))
+        if workflow_id is not None:
+            where.append(Cond("workflow_id", "=", workflow_id))
+        if since is not None:
+            where.append(Cond("created_at", ">=", since))
+        if until is not None:
+            where.append(Cond("created_at", "<", until))
+        return await self._query("workflow_runs", where, [("created_at", "desc"), ("id", "desc")], limit)
+
+    async def get_task(self, tenant_id: str, task_id: str) -> Task | None:
+        """A task, or ``None``."""
+        return await self._one("tasks", self._eq(tenant_id=tenant_id, id=task_id))
+
+    async def list_tasks(self, tenant_id: str, run_id: str) -> list[Task]:
+        """A run's tasks, in creation order."""
+        where = self._eq(tenant_id=tenant_id, run_id=run_id)
+        return await self._query("tasks", where, [("created_at", "asc"), ("id", "asc")])
+
+    async def list_tasks_by_status(
+        self, tenant_id: str, statuses: Sequence[str], *, queue: str | None = None, limit: int | None = None
+    ) -> list[Task]:
+        """Tasks in some statuses (what the engine rebuilds its queues from at start).
+
+        Ordered by priority (highest first), then creation time, then id.
+        """
+        where = [*self._eq(tenant_id=tenant_id), Cond("status", "in", _enum_values(statuses))]
+        if queue is not None:
+            where.append(Cond("queue", "=", queue))
+        order = [("priority", "desc"), ("created_at", "asc"), ("id", "asc")]
+        return await self._query("tasks", where, order, limit)
+
+    async def list_task_attempts(self, tenant_id: str, task_id: str) -> list[TaskAttempt]:
+        """A task's attempts, first first."""
+        where = self._eq(tenant_id=tenant_id, task_id=task_id)
+        return await self._query("task_attempts", where, [("attempt", "asc")])
+
+    async def list_task_events(
+        self,
+        tenant_id: str,
+        *,
+        task_id: str | None = None,
+        run_id: str | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[TaskEvent]:
+        """Timeline entries of a task or a run, in commit order."""
+        where = self._eq(tenant_id=tenant_id)
+        if task_id is not None:
+            where.append(Cond("task_id", "=", task_id))
+        if run_id is not None:
+            where.append(Cond("run_id", "=", run_id))
+        if after_seq is not None:
+            where.append(Cond("seq", ">", after_seq))
+        return await self._query("task_events", where, [("seq", "asc")], limit)
+
+    async def get_worker(self, tenant_id: str, worker_id: str) -> Worker | None:
+        """A worker, or ``None``."""
+        return await self._one("workers", self._eq(tenant_id=tenant_id, id=worker_id))
+
+    async def list_workers(
+        self, tenant_id: str, *, status: str | None = None, heartbeat_since: float | None = None
+    ) -> list[Worker]:
+        """A tenant's workers, by id; optionally only those heard from since a time."""
+        where = self._eq(tenant_id=tenant_id)
+        if status is not None:
+            where.append(Cond("status", "=", getattr(status, "value", status)))
+        if heartbeat_since is not None:
+            where.append(Cond("last_heartbeat_at", ">=", heartbeat_since))
+        return await self._query("workers", where, [("id", "asc")])
+
+    async def get_event(self, tenant_id: str, event_id: str) -> Event | None:
+        """A pushed event, or ``None``."""
+        return await self._one("events", self._eq(tenant_id=tenant_id, id=event_id))
+
+    async def list_events(
+        self,
+        tenant_id: str,
+        *,
+        key: str | None = None,
+        since: float | None = None,
+        after_seq: int | None = None,
+        limit: int | None = 100,
+    ) -> list[Event]:
+        """Pushed events in commit order; ``since`` looks back for durable event waits."""
+        where = self._eq(tenant_id=tenant_id)
+        if key is not None:
+            where.append(Cond("key", "=", key))
+        if since is not None:
+            where.append(Cond("created_at", ">=", since))
+        if after_seq is not None:
+            where.append(Cond("seq", ">", after_seq))
+        return await self._query("events", where, [("seq", "asc")], limit)
+
+    async def list_event_filters(
+        self, tenant_id: str, *, workflow_id: str | None = None
+    ) -> list[EventFilter]:
+        """A tenant's event filters, by id."""
+        where = self._eq(tenant_id=tenant_id)
+        if workflow_id is not None:
+            where.append(Cond("workflow_id", "=", workflow_id))
+        return await self._query("event_filters", where, [("id", "asc")])
+
+    async def get_cron(self, tenant_id: str, cron_id: str) -> Cron | None:
+        """A cron, or ``None``."""
+        return await self._one("crons", self._eq(tenant_id=tenant_id, id=cron_id))
+
+    async def list_crons(self, tenant_id: str, *, workflow_id: str | None = None) -> list[Cron]:
+        """A tenant's crons, by creation time."""
+        where = self._eq(tenant_id=tenant_id)
+        if workflow_id is not None:
+            where.append(Cond("workflow_id", "=", workflow_id))
+        return await self._query("crons", where, [("created_at", "asc"), ("id", "asc")])
+
+    async def get_schedule(self, tenant_id: str, schedule_id: str) -> Schedule | None:
+        """A one-time schedule, or ``None``."""
+        return await self._one("schedules", self._eq(tenant_id=tenant_id, id=schedule_id))
+
+    async def list_schedules(
+        self, tenant_id: str, *, status: str | None = None, workflow_id: str | None = None
+    ) -> list[Schedule]:
+        """A tenant's schedules, by trigger time."""
+        where = self._eq(tenant_id=tenant_id)
+        if status is not None:
+            where.append(Cond("status", "=", getattr(status, "value", status)))
+        if workflow_id is not None:
+            where.append(Cond("workflow_id", "=", workflow_id))
+        return await self._query("schedules", where, [("trigger_at", "asc"), ("id", "asc")])
+
+    async def list_due_schedules(self, due_before: float, *, limit: int | None = 1000) -> list[Schedule]:
+        """Pending schedules of every tenant whose trigger time is before ``due_before``, soonest first."""
+        where = [Cond("status", "=", "PENDING"), Cond("trigger_at", "<", due_before)]
+        return await self._query("schedules", where, [("trigger_at", "asc"), ("id", "asc")], limit)
+
+    async def read_durable_log(self, tenant_id: str, task_id: str) -> list[DurableLogEntry]:
+        """A durable task's event log, by sequence number."""
+        where = self._eq(tenant_id=tenant_id, task_id=task_id)
+        return await self._query("durable_log", where, [("seq", "asc")])
+
+    async def get_rate_limit(self, tenant_id: str, key: str) -> RateLimit | None:
+        """A rate limit, or ``None``."""
+        return await self._one("rate_limits", self._eq(tenant_id=tenant_id, key=key))
+
+    async def list_rate_limits(self, tenant_id: str) -> list[RateLimit]:
+        """A tenant's rate limits, by key."""
+        return await self._query("rate_limits", self._eq(tenant_id=tenant_id), [("key", "asc")])
+
+    async def list_concurrency_slots(
+        self, tenant_id: str, *, group_key: str | None = None
+    ) -> list[ConcurrencySlot]:
+        """Held concurrency slots, by group then acquisition time."""
+        where = self._eq(tenant_id=tenant_id)
+        if group_key is not None:
+            where.append(Cond("group_key", "=", group_key))
+        order = [("group_key", "asc"), ("acquired_at", "asc"), ("task_id", "asc")]
+        return await self._query("concurrency_slots", where, order)
+
+    async def list_log_lines(
+        self, tenant_id: str, task_id: str, *, after_seq: int | None = None, limit: int | None = None
+    ) -> list[LogLine]:
+        """Lines a task logged, in order."""
+        where = self._eq(tenant_id=tenant_id, task_id=task_id)
+        if after_seq is not None:
+            where.append(Cond("seq", ">", after_seq))
+        return await self._query("log_lines", where, [("seq", "asc")], limit)

@@ -1,0 +1,102 @@
+"""Crash test with real processes: SIGKILL a writer mid-stream, restart, check every ack.
+
+A child process streams batches through a StoreWriter and prints an ack after each
+commit. We kill it with SIGKILL while batches are in flight, reopen the database, and
+check that every acknowledged batch is fully present and that no batch is half-present
+(a run without all its tasks, or without its event).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import trio
+
+from ratchet.actors.store import DirectoryObjectStore, Store, open_store
+
+CHILD = Path(__file__).with_name("store_crash_child.py")
+ACKS_BEFORE_KILL = 60
+
+
+def _run_child_until_killed(url: str, objects: Path) -> set[int]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, str(CHILD), url, str(objects)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.strip())
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    acks: set[int] = set()
+    try:
+        while len(acks) < ACKS_BEFORE_KILL:
+            line = lines.get(timeout=60)
+            if line is None:
+                raise AssertionError(f"the writer process died on its own: {proc.stderr.read()}")  # type: ignore[union-attr]
+            if line.startswith("ack "):
+                acks.add(int(line.split()[1]))
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+    reader.join(timeout=30)
+    # Acks printed after our count but before the kill are acknowledged too.
+    while True:
+        line = lines.get_nowait() if not lines.empty() else None
+        if line is None:
+            break
+        if line.startswith("ack "):
+            acks.add(int(line.split()[1]))
+    assert proc.returncode == -signal.SIGKILL
+    return acks
+
+
+async def _check(store: Store, acks: set[int]) -> int:
+    runs = await store.list_runs("crash", limit=None)
+    present = {int(r.id[1:]) for r in runs}
+    assert acks <= present, f"acknowledged batches lost: {sorted(acks - present)[:10]}"
+    tasks_per_run: dict[str, int] = {}
+    for r in runs:
+        tasks_per_run[r.id] = len(await store.list_tasks("crash", r.id))
+    assert set(tasks_per_run.values()) == {5}, "a run is missing some of its tasks"
+    events = {e.id for e in await store.list_events("crash", limit=None)}
+    assert events == {f"b{b}-event" for b in present}, "an event without its run, or a run without its event"
+    return len(present)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_every_acknowledged_batch_survives_sigkill(backend: str, tmp_path: Path, request) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'crash.db'}"
+    else:
+        url = request.getfixturevalue("pg_databases").create()
+    objects = tmp_path / "objects"
+    acks = _run_child_until_killed(url, objects)
+    assert len(acks) >= ACKS_BEFORE_KILL
+
+    async def verify() -> int:
+        async with open_store(url, objects=DirectoryObjectStore(objects)) as store:
+            assert await store.migration_versions() == [1]
+            return await _check(store, acks)
+
+    present = trio.run(verify)
+    assert present >= len(acks)

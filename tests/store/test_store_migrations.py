@@ -1,0 +1,88 @@
+"""Migrations: numbered, applied once in a transaction, recorded, and safe at concurrent start."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import trio
+
+from ratchet.actors.store import (
+    MIGRATIONS,
+    CreateTenant,
+    DirectoryObjectStore,
+    MemoryStore,
+    MigrationError,
+    PostgresStore,
+    SQLiteStore,
+    Store,
+    open_store,
+)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_store_factory(request: pytest.FixtureRequest, tmp_path):
+    """A factory of SQL stores on one brand-new database (no schema yet)."""
+    if request.param == "sqlite":
+        path = tmp_path / "fresh.db"
+        return lambda: SQLiteStore(path)
+    dsn = request.getfixturevalue("pg_databases").create()
+    return lambda: PostgresStore(dsn, objects=DirectoryObjectStore(tmp_path / "objects"))
+
+
+async def _migration_rows(store: Store) -> list[dict]:
+    return await store._select("ratchet_migrations", [], [("version", "asc")])
+
+
+async def test_an_up_to_date_database_is_left_unchanged(fresh_store_factory) -> None:
+    async with open_store(fresh_store_factory()) as store:
+        await store.commit([CreateTenant(id="t", name="acme", at=1.0)])
+        first = await _migration_rows(store)
+    assert [r["version"] for r in first] == [m.version for m in MIGRATIONS]
+    async with open_store(fresh_store_factory()) as store:
+        assert await _migration_rows(store) == first
+        assert (await store.get_tenant("t")).name == "acme"
+
+
+async def test_two_engines_starting_at_once_migrate_once(fresh_store_factory) -> None:
+    opened: list[Store] = []
+
+    async def start() -> None:
+        async with open_store(fresh_store_factory()) as store:
+            opened.append(store)
+            assert await store.migration_versions() == [m.version for m in MIGRATIONS]
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(start)
+    assert len(opened) == 3
+    async with open_store(fresh_store_factory()) as store:
+        assert len(await _migration_rows(store)) == len(MIGRATIONS)
+
+
+async def test_a_database_from_a_newer_ratchet_is_refused(fresh_store_factory) -> None:
+    async with open_store(fresh_store_factory()) as store:
+        if isinstance(store, SQLiteStore):
+            conn = sqlite3.connect(store.path)
+            conn.execute("INSERT INTO ratchet_migrations VALUES (999, 'future', 0)")
+            conn.commit()
+            conn.close()
+        else:
+            sql = "INSERT INTO ratchet_migrations VALUES (999, 'future', 0)"
+            await store._aio(store._require().execute, sql)
+    with pytest.raises(MigrationError, match=r"\[999\].*newer"):
+        async with open_store(fresh_store_factory()):
+            pass
+
+
+async def test_memory_store_keeps_committed_state_across_a_crash() -> None:
+    store = MemoryStore()
+    async with open_store(store):
+        await store.commit([CreateTenant(id="t", name="acme", at=1.0)])
+        store.crash()
+        with pytest.raises(Exception, match="crash"):
+            await store.get_tenant("t")
+    restarted = MemoryStore(store.database)
+    async with open_store(restarted):
+        assert (await restarted.get_tenant("t")).name == "acme"
+        assert await restarted.migration_versions() == [m.version for m in MIGRATIONS]
