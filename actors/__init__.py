@@ -1,0 +1,1 @@
+"""Ratchet engine: its tree of actors, the store and its backends."""

@@ -1,0 +1,106 @@
+"""The shapes of requests the engine accepts, validated at its edge.
+
+Workers and clients call the :class:`~ratchet.actors._gateway.Gateway` with plain
+JSON-like values (they cross the wire as msgpack). Each request is checked against one
+of these pydantic models before anything else happens, so garbage gets a
+:class:`RequestError` that says what was wrong and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgpack
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "ListRunsRequest",
+    "RegisterWorkerRequest",
+    "RequestError",
+    "TaskResultReport",
+    "TriggerRequest",
+    "check_payload_size",
+    "parse",
+]
+
+DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+
+Name = Field(min_length=1, max_length=200)
+
+
+class RequestError(ValueError):
+    """A request to the engine was malformed; nothing was changed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TriggerRequest(_Strict):
+    workflow: str = Name
+    input: Any = None
+    additional_metadata: dict[str, Any] = Field(default_factory=dict)
+    priority: int | None = Field(default=None, ge=1, le=3)
+    key: str | None = Field(default=None, min_length=1, max_length=500)
+    parent_task_id: str | None = None
+
+
+class RegisterWorkerRequest(_Strict):
+    worker_id: str = Name
+    name: str = Name
+    actor: str = Name
+    peer: str | None = None
+    slots: int = Field(ge=1, le=100_000)
+    durable_slots: int = Field(default=1000, ge=0, le=1_000_000)
+    labels: dict[str, str | int] = Field(default_factory=dict)
+    workflows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
+class TaskResultReport(_Strict):
+    task_id: str = Name
+    attempt: int = Field(ge=1)
+    status: Literal["completed", "failed", "cancelled"]
+    output: Any = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    retryable: bool = True
+
+
+class ListRunsRequest(_Strict):
+    statuses: list[Literal["QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]] | None = None
+    workflow: str | None = None
+    since: float | None = None
+    until: float | None = None
+    additional_metadata: dict[str, Any] | None = None
+    parent_task_id: str | None = None
+    limit: int = Field(default=100, ge=1, le=10_000)
+
+
+def parse(model: type[BaseModel], value: Any, what: str) -> Any:
+    """Validate ``value`` as ``model``.
+
+    Raises:
+        RequestError: naming the request and every problem pydantic found.
+    """
+    if not isinstance(value, dict):
+        raise RequestError(f"{what}: expected a mapping, got {type(value).__name__}")
+    try:
+        return model.model_validate(value)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(request)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise RequestError(f"{what} is invalid: {problems}") from None
+
+
+def check_payload_size(value: Any, limit: int, what: str) -> None:
+    """Reject a payload that cannot be encoded or is larger than ``limit`` bytes."""
+    try:
+        size = len(msgpack.packb(value, use_bin_type=True))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise RequestError(f"{what} cannot be encoded: {exc}") from None
+    if size > limit:
+        raise RequestError(f"{what} is {size} bytes, over the engine's limit of {limit} bytes")

@@ -1,0 +1,562 @@
+"""The RunCoordinator actor: every active run's state machine, checkpointed.
+
+Theory of operation. The coordinator owns the :class:`~ratchet.actors._run_machine.RunState`
+of every run that has not finished. Each event (a run created, a task assigned, a result,
+a timer, a lost worker, a cancellation) goes through the pure
+:func:`~ratchet.actors._run_machine.apply`; the tasks whose status or attempt changed
+become fenced :class:`~ratchet.actors.store.TransitionTask` mutations, and the commands
+(queue a task, start a timer, cancel an attempt, the run finished) wait for the commit
+that holds those mutations. A single effects task awaits commits in submission order and
+carries out their commands in the same order, so nothing is queued, cancelled or
+reported before it is durable, and the coordinator's mailbox never waits on the store:
+while one batch commits, the next events are already being applied.
+
+A failed commit of a transition means memory ran ahead of the store, so the coordinator
+crashes; its supervisor restarts it and :meth:`RunCoordinator.on_start` rebuilds every
+active run from the store (a task that was RUNNING is treated as lost and retried
+internally: at-least-once execution, one recorded outcome).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from ratchet._spec import WorkflowSpec
+from ratchet.runtime import Actor, ActorRef
+
+from . import _run_machine as m
+from ._registry import RegisteredWorkflow, WorkflowRegistry
+from ._scheduling import QueuedTask
+from .store import (
+    CommitTicket,
+    CreateRun,
+    MutationRejected,
+    NewTask,
+    SetRunStatus,
+    Store,
+    TaskEventKind,
+    TransitionTask,
+)
+from .store import RunStatus as StoreRunStatus
+from .store import TaskStatus as StoreTaskStatus
+
+__all__ = ["ActiveRun", "RunCoordinator", "RunRequest", "action_name"]
+
+
+def action_name(tenant_id: str, workflow: str, task: str) -> str:
+    """The queue a task waits in: one per (tenant, workflow, task)."""
+    return f"{tenant_id}/{workflow}:{task}"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A validated request to start a run."""
+
+    workflow: str
+    input: Any = None
+    additional_metadata: dict[str, Any] = field(default_factory=dict)
+    priority: int | None = None
+    parent_task_id: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass
+class ActiveRun:
+    """A run the coordinator is driving."""
+
+    tenant_id: str
+    workflow: RegisteredWorkflow
+    version: int
+    state: m.RunState
+    input: Any
+    metadata: dict[str, Any]
+    task_ids: dict[str, str]
+    created_at: float
+    watchers: list[trio.Event] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.state.run_id
+
+
+def error_json(error: m.ErrorInfo) -> str:
+    return json.dumps({"type": error.type, "message": error.message, "traceback": error.traceback})
+
+
+def error_from_json(text: str | None) -> m.ErrorInfo | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        return m.ErrorInfo(str(data["type"]), str(data["message"]), str(data.get("traceback", "")))
+    except (ValueError, KeyError, TypeError):
+        return m.ErrorInfo("Error", text)
+
+
+_EVENT_KIND = {
+    m.TaskStatus.QUEUED: TaskEventKind.QUEUED,
+    m.TaskStatus.RUNNING: TaskEventKind.ASSIGNED,
+    m.TaskStatus.COMPLETED: TaskEventKind.COMPLETED,
+    m.TaskStatus.FAILED: TaskEventKind.FAILED,
+    m.TaskStatus.CANCELLED: TaskEventKind.CANCELLED,
+}
+
+
+@dataclass
+class _Effect:
+    ticket: CommitTicket
+    run: ActiveRun
+    commands: list[m.Command]
+    fatal: bool = True
+
+
+class RunCoordinator(Actor):
+    """Drives every active run; see the module docstring.
+
+    Args:
+        store: the store (read at start to rebuild runs and workflows).
+        tenant_id: the tenant this coordinator serves.
+        writer: name of the StoreWriter actor.
+        scheduler: name of the QueueScheduler actor.
+        timers: name of the Timers actor.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tenant_id: str,
+        writer: str = "store-writer",
+        scheduler: str = "scheduler",
+        timers: str = "timers",
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self._names = (writer, scheduler, timers)
+        self.registry = WorkflowRegistry()
+        self.runs: dict[str, ActiveRun] = {}
+        self._task_index: dict[str, tuple[str, str]] = {}
+        self._effects_send, self._effects_recv = trio.open_memory_channel[_Effect](math.inf)
+        self.finished = 0
+
+    async def on_start(self) -> None:
+        system = self.context.system
+        self._writer: ActorRef = system.lookup(self._names[0])
+        self._scheduler: ActorRef = system.lookup(self._names[1])
+        self._timers: ActorRef = system.lookup(self._names[2])
+        await self.registry.load(self.store, self.tenant_id)
+        await self._recover()
+        self.context.start_soon(self._effects_loop)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.context.clock.time()
+
+    def _submit(
+        self, run: ActiveRun, mutations: list[Any], commands: list[m.Command], *, fatal: bool = True
+    ) -> CommitTicket:
+        ticket = CommitTicket(mutations)
+        self._writer.enqueue.tell(ticket)
+        self._effects_send.send_nowait(_Effect(ticket, run, commands, fatal))
+        return ticket
+
+    async def _effects_loop(self) -> None:
+        async for effect in self._effects_recv:
+            try:
+                await effect.ticket.wait()
+            except MutationRejected:
+                if effect.fatal:
+                    raise
+                self._drop(effect.run)
+                continue
+            except Exception:
+                if effect.fatal:
+                    raise
+                self._drop(effect.run)
+                continue
+            self._execute(effect.run, effect.commands)
+
+    def _drop(self, run: ActiveRun) -> None:
+        if self.runs.get(run.run_id) is run:
+            del self.runs[run.run_id]
+            for task_id in run.task_ids.values():
+                self._task_index.pop(task_id, None)
+        for watcher in run.watchers:
+            watcher.set()
+
+    # -- registration ------------------------------------------------------------------------------
+
+    def register_workflows(
+        self, specs: Sequence[WorkflowSpec]
+    ) -> tuple[list[tuple[str, int]], CommitTicket | None]:
+        """Register workflow specs; returns their (name, version) and the commit to await."""
+        mutations = []
+        registered = []
+        for spec in specs:
+            entry, number, mutation = self.registry.register(
+                self.tenant_id, spec, random=self.context.random, at=self._now()
+            )
+            registered.append((entry.name, number))
+            if mutation is not None:
+                mutations.append(mutation)
+        if not mutations:
+            return registered, None
+        ticket = CommitTicket(mutations)
+        self._writer.enqueue.tell(ticket)
+        return registered, ticket
+
+    def workflow_names(self) -> list[str]:
+        return self.registry.names(self.tenant_id)
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    def create_runs(self, requests: Sequence[RunRequest]) -> list[tuple[str, CommitTicket] | str]:
+        """Start runs; each entry is ``(run_id, ticket)`` or an error message.
+
+        The caller acknowledges a run only after its ticket's commit.
+        """
+        out: list[tuple[str, CommitTicket] | str] = []
+        for request in requests:
+            entry = self.registry.get(self.tenant_id, request.workflow)
+            if entry is None:
+                known = ", ".join(self.registry.names(self.tenant_id)) or "none yet"
+                out.append(
+                    f"unknown workflow {request.workflow!r}: no worker has registered it "
+                    f"(registered: {known})"
+                )
+                continue
+            version = entry.latest
+            spec = entry.versions[version]
+            priority = request.priority if request.priority is not None else spec.default_priority
+            run_id = self.context.random.new_id()
+            state = m.RunState(run_id, spec, priority=priority)
+            task_ids = {t.name: self.context.random.new_id() for t in spec.tasks}
+            now = self._now()
+            run = ActiveRun(
+                self.tenant_id,
+                entry,
+                version,
+                state,
+                request.input,
+                dict(request.additional_metadata),
+                task_ids,
+                now,
+            )
+            commands = m.apply(state, m.StartRun())
+            queued = {c.task for c in commands if isinstance(c, m.QueueTask)}
+            tasks = tuple(
+                NewTask(
+                    id=task_ids[t.name],
+                    name=t.name,
+                    queue=action_name(self.tenant_id, spec.name, t.name),
+                    input=None,
+                    parents=tuple(task_ids[p] for p in t.parents),
+                    priority=priority,
+                    max_retries=t.retry.retries,
+                    durable=t.kind.value == "durable",
+                    status=StoreTaskStatus.QUEUED if t.name in queued else StoreTaskStatus.PENDING,
+                )
+                for t in spec.tasks
+            )
+            mutation = CreateRun(
+                tenant_id=self.tenant_id,
+                id=run_id,
+                workflow_id=entry.id,
+                workflow_version=version,
+                input=request.input,
+                tasks=tasks,
+                at=now,
+                additional_metadata=run.metadata,
+                priority=priority,
+                parent_task_id=request.parent_task_id,
+                idempotency_key=request.idempotency_key,
+            )
+            self.runs[run_id] = run
+            for name, task_id in task_ids.items():
+                self._task_index[task_id] = (run_id, name)
+            out.append((run_id, self._submit(run, [mutation], commands, fatal=False)))
+        return out
+
+    def watch(self, run_id: str) -> trio.Event | None:
+        """An event set when the run finishes (committed); None if it is not active."""
+        run = self.runs.get(run_id)
+        if run is None:
+            return None
+        event = trio.Event()
+        run.watchers.append(event)
+        return event
+
+    def cancel_runs(self, run_ids: Sequence[str], reason: str = "cancelled by request") -> int:
+        """Cancel active runs; returns how many were active."""
+        count = 0
+        for run_id in run_ids:
+            run = self.runs.get(run_id)
+            if run is not None and not run.state.status.terminal:
+                self._transition(run, m.CancelRun(reason))
+                count += 1
+        return count
+
+    def active_runs(self) -> int:
+        return len(self.runs)
+
+    # -- events from the rest of the engine -------------------------------------------------------
+
+    def _find(self, task_id: str) -> tuple[ActiveRun, str] | None:
+        where = self._task_index.get(task_id)
+        if where is None:
+            return None
+        run = self.runs.get(where[0])
+        return None if run is None else (run, where[1])
+
+    def tasks_assigned(self, assigned: Sequence[tuple[str, int, str]]) -> None:
+        """``(task_id, attempt, worker)`` for attempts the scheduler handed to workers."""
+        for task_id, attempt, worker in assigned:
+            found = self._find(task_id)
+            if found is not None:
+                self._transition(found[0], m.TaskAssigned(found[1], attempt, worker))
+
+    def task_results(self, results: Sequence[dict[str, Any]]) -> None:
+        """Results reported by workers (validated by the gateway)."""
+        for r in results:
+            found = self._find(r["task_id"])
+            if found is None:
+                continue
+            run, name = found
+            status = r["status"]
+            if status == "completed":
+                event: m.Event = m.TaskCompleted(name, r["attempt"], r.get("output"))
+            elif status == "failed":
+                error = m.ErrorInfo(
+                    r.get("error_type") or "Error", r.get("error_message") or "", r.get("traceback") or ""
+                )
+                event = m.TaskFailed(name, r["attempt"], error, bool(r.get("retryable", True)))
+            else:
+                continue  # a cancelled attempt: the engine cancelled it and already knows
+            self._transition(run, event)
+
+    def workers_lost(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Attempts whose worker went silent or away."""
+        for task_id, attempt in keys:
+            found = self._find(task_id)
+            if found is not None:
+                self._transition(found[0], m.WorkerLost(found[1], attempt))
+
+    def timer_fired(self, task_id: str, attempt: int, kind: str) -> None:
+        found = self._find(task_id)
+        if found is None:
+            return
+        run, name = found
+        timer = m.TimerKind(kind)
+        if timer is m.TimerKind.RETRY:
+            self._transition(run, m.RetryDue(name, attempt))
+        elif timer is m.TimerKind.SCHEDULE_TIMEOUT:
+            self._transition(run, m.ScheduleTimedOut(name, attempt))
+        else:
+            self._transition(run, m.TimedOut(name, attempt))
+
+    # -- the transition: apply, persist, then act -------------------------------------------------
+
+    def _transition(self, run: ActiveRun, event: m.Event) -> None:
+        state = run.state
+        before = {name: (t.status, t.attempt, t.internal_retries) for name, t in state.tasks.items()}
+        run_before = state.status
+        commands = m.apply(state, event)
+        if not commands:
+            return
+        now = self._now()
+        timelines: dict[str, m.Timeline] = {}
+        retry_at: dict[str, float] = {}
+        for c in commands:
+            if isinstance(c, m.Timeline):
+                timelines[c.task] = c
+            elif isinstance(c, m.StartTimer) and c.kind is m.TimerKind.RETRY:
+                retry_at[c.task] = now + c.delay
+        mutations: list[Any] = []
+        for name, task in state.tasks.items():
+            old_status, old_attempt, old_internal = before[name]
+            if (task.status, task.attempt) == (old_status, old_attempt):
+                continue
+            store_attempt = max(1, old_attempt)
+            new_attempt = task.attempt if task.attempt > store_attempt else None
+            timeline = timelines.get(name)
+            kind = _EVENT_KIND[task.status]
+            if new_attempt is not None:
+                kind = (
+                    TaskEventKind.REASSIGNED
+                    if task.internal_retries != old_internal
+                    else TaskEventKind.RETRYING
+                )
+            elif task.status is m.TaskStatus.FAILED and task.error and task.error.type == "TimeoutError":
+                kind = TaskEventKind.TIMED_OUT
+            elif task.status is m.TaskStatus.CANCELLED and timeline and timeline.detail.startswith("waited"):
+                kind = TaskEventKind.SCHEDULE_TIMED_OUT
+            values: dict[str, Any] = {}
+            if task.status is m.TaskStatus.COMPLETED:
+                values["output"] = task.output
+            if task.status is m.TaskStatus.FAILED and task.error is not None:
+                values["error"] = error_json(task.error)
+            elif new_attempt is not None and task.error is not None:
+                values["error"] = error_json(task.error)
+            if task.status is m.TaskStatus.RUNNING and task.worker is not None:
+                values["worker_id"] = task.worker
+            if new_attempt is not None:
+                values["clear_worker"] = True
+                values["retry_count"] = task.retry_count
+                values["internal_retry_count"] = task.internal_retries
+                values["timeout_at"] = retry_at.get(name)
+            mutations.append(
+                TransitionTask(
+                    tenant_id=run.tenant_id,
+                    task_id=run.task_ids[name],
+                    run_id=state.run_id,
+                    attempt=store_attempt,
+                    to_status=StoreTaskStatus(task.status.value),
+                    event=kind,
+                    at=now,
+                    from_statuses=(StoreTaskStatus(old_status.value),),
+                    new_attempt=new_attempt,
+                    message=(timeline.detail or None) if timeline else None,
+                    **values,
+                )
+            )
+        if state.status is not run_before:
+            error = None
+            if state.status is m.RunStatus.FAILED:
+                failed = [t for t in state.tasks.values() if t.status is m.TaskStatus.FAILED and t.error]
+                error = "; ".join(f"{t.name}: {t.error.type}: {t.error.message}" for t in failed if t.error)
+            mutations.append(
+                SetRunStatus(
+                    tenant_id=run.tenant_id,
+                    run_id=state.run_id,
+                    status=StoreRunStatus(state.status.value),
+                    at=now,
+                    error=error or None,
+                )
+            )
+        self._submit(run, mutations, commands)
+
+    def _assignment(self, run: ActiveRun, task_name: str, attempt: int) -> dict[str, Any]:
+        state = run.state
+        spec = state.task_spec(task_name)
+        task = state.tasks[task_name]
+        parents = {p: state.tasks[p].output for p in spec.parents}
+        failed = [
+            [t.name, run.task_ids[t.name], t.error.type, t.error.message, t.error.traceback]
+            for t in state.tasks.values()
+            if t.status is m.TaskStatus.FAILED and t.error is not None
+        ]
+        return {
+            "run_id": state.run_id,
+            "task_id": run.task_ids[task_name],
+            "workflow": run.workflow.name,
+            "version": run.version,
+            "task": task_name,
+            "attempt": attempt,
+            "retry_count": task.retry_count,
+            "input": run.input,
+            "parents": parents,
+            "metadata": run.metadata,
+            "failed": failed if spec.kind.value == "on_failure" else [],
+            "timeout": spec.execution_timeout,
+        }
+
+    def _execute(self, run: ActiveRun, commands: list[m.Command]) -> None:
+        queued: list[QueuedTask] = []
+        cancelled: list[tuple[str, int]] = []
+        for c in commands:
+            if isinstance(c, m.QueueTask):
+                queued.append(
+                    QueuedTask(
+                        key=(run.task_ids[c.task], c.attempt),
+                        action=action_name(run.tenant_id, run.workflow.name, c.task),
+                        priority=run.state.priority,
+                        retry=c.retry,
+                        payload=self._assignment(run, c.task, c.attempt),
+                    )
+                )
+            elif isinstance(c, m.StartTimer):
+                task_id = run.task_ids[c.task]
+                self._timers.schedule.tell(
+                    task_id, c.delay, self.context.ref, "timer_fired", task_id, c.attempt, c.kind.value
+                )
+            elif isinstance(c, m.CancelAttempt):
+                cancelled.append((run.task_ids[c.task], c.attempt))
+            elif isinstance(c, m.RunFinished):
+                self.finished += 1
+                self._timers.cancel_many.tell(list(run.task_ids.values()))
+                self._drop(run)
+        for task_id, _ in cancelled:
+            self._timers.cancel.tell(task_id)
+        if cancelled:
+            self._scheduler.cancel.tell(cancelled)
+        if queued:
+            self._scheduler.enqueue.tell(queued)
+
+    # -- recovery --------------------------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Rebuild every run that had not finished, and re-issue its pending work."""
+        store = self.store
+        rows = await store.list_runs(
+            self.tenant_id, statuses=[StoreRunStatus.QUEUED, StoreRunStatus.RUNNING], limit=None
+        )
+        now_wall = self._now()
+        for row in reversed(rows):  # oldest first
+            entry = self.registry.by_id(self.tenant_id, row.workflow_id)
+            if entry is None or row.workflow_version not in entry.versions:
+                continue
+            spec = entry.versions[row.workflow_version]
+            state = m.RunState(row.id, spec, priority=row.priority, status=m.RunStatus(row.status))
+            task_ids: dict[str, str] = {}
+            ready_at: dict[str, float | None] = {}
+            for t in await store.list_tasks(self.tenant_id, row.id):
+                if t.name not in state.tasks:
+                    continue
+                task_ids[t.name] = t.id
+                ready_at[t.name] = t.timeout_at
+                ts = state.tasks[t.name]
+                ts.status = m.TaskStatus(t.status) if t.status != "EVICTED" else m.TaskStatus.QUEUED
+                ts.attempt = 0 if ts.status is m.TaskStatus.PENDING else t.attempt
+                ts.retry_count = t.retry_count
+                ts.internal_retries = t.internal_retry_count
+                ts.output = t.output
+                ts.error = error_from_json(t.error)
+                ts.worker = t.worker_id
+            if set(task_ids) != set(state.tasks):
+                continue  # a run whose tasks are not all stored cannot be driven
+            run = ActiveRun(
+                self.tenant_id,
+                entry,
+                row.workflow_version,
+                state,
+                row.input,
+                dict(row.additional_metadata or {}),
+                task_ids,
+                row.created_at,
+            )
+            self.runs[row.id] = run
+            for name, task_id in task_ids.items():
+                self._task_index[task_id] = (row.id, name)
+            commands: list[m.Command] = []
+            for name, ts in state.tasks.items():
+                if ts.status is not m.TaskStatus.QUEUED:
+                    continue
+                due = ready_at.get(name)
+                if due is not None and due > now_wall:
+                    commands.append(m.StartTimer(m.TimerKind.RETRY, name, ts.attempt, due - now_wall))
+                    continue
+                commands.append(m.QueueTask(name, ts.attempt, ts.retry_count > 0))
+                timeout = state.task_spec(name).schedule_timeout
+                commands.append(m.StartTimer(m.TimerKind.SCHEDULE_TIMEOUT, name, ts.attempt, timeout))
+            if commands:
+                self._execute(run, commands)
+            for name, ts in list(state.tasks.items()):
+                if ts.status is m.TaskStatus.RUNNING:
+                    self._transition(run, m.WorkerLost(name, ts.attempt))

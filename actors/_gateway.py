@@ -1,0 +1,342 @@
+"""The Gateway actor: the engine's API, for workers and clients alike.
+
+Every public method here is an entry point reachable over the wire (through
+:class:`~ratchet.transport.ActorNode`) or in-process (embedded mode). Each one validates
+its arguments (:mod:`ratchet.actors._api`) before touching anything, then hands the
+work to the actor that owns it. Methods that wait (for a commit, for a run to finish,
+for the store) are ``@concurrent``, so one slow caller never holds up the others.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import trio
+
+from ratchet._errors import DefinitionError
+from ratchet._spec import WorkflowSpec
+from ratchet.runtime import Actor, ActorRef, concurrent
+
+from ._api import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    ListRunsRequest,
+    RegisterWorkerRequest,
+    RequestError,
+    TaskResultReport,
+    TriggerRequest,
+    check_payload_size,
+    parse,
+)
+from ._coordinator import RunRequest, action_name
+from .store import Run, Store
+
+__all__ = ["Gateway"]
+
+MAX_BATCH = 10_000
+
+
+def _error(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"type": "Error", "message": text, "traceback": ""}
+    return data if isinstance(data, dict) else {"type": "Error", "message": text, "traceback": ""}
+
+
+class Gateway(Actor):
+    """The engine's front door.
+
+    Args:
+        store: the store, for reads.
+        tenant_id: the tenant served.
+        node: the :class:`~ratchet.transport.ActorNode` that reaches remote workers, or
+            None when every worker lives in this process.
+        max_payload_bytes: the largest run input accepted.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tenant_id: str,
+        node: Any = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        coordinator: str = "coordinator",
+        dispatcher: str = "dispatcher",
+        scheduler: str = "scheduler",
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self.node = node
+        self.max_payload_bytes = max_payload_bytes
+        self._names = (coordinator, dispatcher, scheduler)
+        self._monitored: set[str] = set()
+
+    async def on_start(self) -> None:
+        lookup = self.context.system.lookup
+        self._coordinator: ActorRef = lookup(self._names[0])
+        self._dispatcher: ActorRef = lookup(self._names[1])
+        self._scheduler: ActorRef = lookup(self._names[2])
+
+    # -- workers ------------------------------------------------------------------------------
+
+    @concurrent
+    async def register_worker(self, request: Any) -> dict[str, Any]:
+        """Register a worker and its workflows; returns its heartbeat interval and versions."""
+        req = parse(RegisterWorkerRequest, request, "register_worker request")
+        specs = []
+        for raw in req.workflows:
+            try:
+                specs.append(WorkflowSpec.from_dict(raw))
+            except DefinitionError as exc:
+                raise RequestError(f"worker {req.name!r} registered an invalid workflow: {exc}") from None
+        registered, ticket = await self._coordinator.register_workflows.ask(specs)
+        if ticket is not None:
+            await ticket.wait()
+        if req.peer is None:
+            ref = self.context.system.lookup(req.actor)
+        else:
+            if self.node is None:
+                raise RequestError("this engine serves in-process workers only; register without a peer")
+            ref = self.node.ref(req.peer, req.actor)
+            if req.peer not in self._monitored:
+                self._monitored.add(req.peer)
+                self.node.monitor(req.peer, self._dispatcher, "peer_down")
+        actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
+        interval = await self._dispatcher.register.ask(
+            req.worker_id, req.name, ref, req.peer, actions, req.slots, dict(req.labels)
+        )
+        return {"heartbeat_interval": interval, "versions": dict(registered)}
+
+    @concurrent
+    async def heartbeat(self, worker_id: Any) -> bool:
+        """A worker is alive; False means the engine does not know it (register again)."""
+        if not isinstance(worker_id, str):
+            raise RequestError(f"heartbeat: worker_id must be a string, got {type(worker_id).__name__}")
+        return bool(await self._dispatcher.heartbeat.ask(worker_id))
+
+    @concurrent
+    async def drain_worker(self, worker_id: Any) -> bool:
+        """The worker is shutting down: give it nothing new."""
+        if not isinstance(worker_id, str):
+            raise RequestError(f"drain_worker: worker_id must be a string, got {type(worker_id).__name__}")
+        return bool(await self._dispatcher.drain.ask(worker_id))
+
+    def deregister_worker(self, worker_id: Any) -> None:
+        if not isinstance(worker_id, str):
+            raise RequestError(
+                f"deregister_worker: worker_id must be a string, got {type(worker_id).__name__}"
+            )
+        self._dispatcher.deregister.tell(worker_id)
+
+    def task_results(self, results: Any) -> int:
+        """Attempts that ended on a worker; returns how many were accepted."""
+        if not isinstance(results, list) or len(results) > MAX_BATCH:
+            raise RequestError(f"task_results: expected a list of at most {MAX_BATCH} results")
+        reports = [parse(TaskResultReport, r, "task result").model_dump() for r in results]
+        for report in reports:
+            if report["status"] == "completed":
+                try:
+                    check_payload_size(report["output"], self.max_payload_bytes, "task output")
+                except RequestError as exc:
+                    report.update(
+                        status="failed",
+                        output=None,
+                        error_type="OutputTooLarge",
+                        error_message=str(exc),
+                        retryable=False,
+                    )
+        self._scheduler.release.tell([(r["task_id"], r["attempt"]) for r in reports])
+        self._coordinator.task_results.tell(reports)
+        return len(reports)
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    @concurrent
+    async def trigger(self, requests: Any) -> list[dict[str, Any]]:
+        """Start runs; each answer is ``{"run_id": ...}`` or ``{"error": ...}``, in order.
+
+        A run id is returned only once the run is committed.
+        """
+        if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_BATCH:
+            raise RequestError(f"trigger: expected a list of 1 to {MAX_BATCH} run requests")
+        answers: list[dict[str, Any] | None] = [None] * len(requests)
+        valid: list[tuple[int, RunRequest]] = []
+        for i, raw in enumerate(requests):
+            try:
+                req = parse(TriggerRequest, raw, "run request")
+                check_payload_size(req.input, self.max_payload_bytes, f"input of workflow {req.workflow!r}")
+            except RequestError as exc:
+                answers[i] = {"error": str(exc)}
+                continue
+            valid.append(
+                (
+                    i,
+                    RunRequest(
+                        req.workflow,
+                        req.input,
+                        req.additional_metadata,
+                        req.priority,
+                        req.parent_task_id,
+                        req.key,
+                    ),
+                )
+            )
+        created = await self._coordinator.create_runs.ask([r for _, r in valid]) if valid else []
+        for (i, _), result in zip(valid, created, strict=True):
+            if isinstance(result, str):
+                answers[i] = {"error": result}
+                continue
+            run_id, ticket = result
+            try:
+                await ticket.wait()
+            except Exception as exc:
+                answers[i] = {"error": f"the run could not be stored: {exc}"}
+            else:
+                answers[i] = {"run_id": run_id}
+        return [a if a is not None else {"error": "not processed"} for a in answers]
+
+    @concurrent
+    async def cancel_runs(self, run_ids: Any) -> int:
+        """Cancel runs (queued and running tasks, and everything downstream)."""
+        ids = self._run_ids(run_ids, "cancel_runs")
+        return int(await self._coordinator.cancel_runs.ask(ids))
+
+    @concurrent
+    async def get_run(self, run_id: Any, details: bool = True) -> dict[str, Any] | None:
+        """A run's status, input, outputs and (with ``details``) tasks and timeline."""
+        (rid,) = self._run_ids([run_id], "get_run")
+        run = await self.store.get_run(self.tenant_id, rid)
+        if run is None:
+            return None
+        return await self._describe(run, details=details)
+
+    @concurrent
+    async def wait_run(self, run_id: Any, timeout: Any = None) -> dict[str, Any] | None:
+        """Wait until the run has finished, then describe it (None: no such run).
+
+        Works whether the run finished long ago or finishes later.
+        """
+        (rid,) = self._run_ids([run_id], "wait_run")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):
+            raise RequestError("wait_run: timeout must be a number of seconds or None")
+        with trio.move_on_after(float("inf") if timeout is None else max(0.0, float(timeout))):
+            while True:
+                event = await self._coordinator.watch.ask(rid)
+                if event is None:
+                    break
+                await event.wait()
+        run = await self.store.get_run(self.tenant_id, rid)
+        if run is None:
+            return None
+        return await self._describe(run, details=True)
+
+    @concurrent
+    async def list_runs(self, filters: Any = None) -> list[dict[str, Any]]:
+        """Runs, newest first, filtered by status, workflow, time, metadata or parent."""
+        req = parse(ListRunsRequest, filters or {}, "list_runs filters")
+        workflow_id = None
+        if req.workflow is not None:
+            entry = await self._coordinator_entry(req.workflow)
+            if entry is None:
+                return []
+            workflow_id = entry
+        rows = await self.store.list_runs(
+            self.tenant_id,
+            statuses=req.statuses,
+            workflow_id=workflow_id,
+            since=req.since,
+            until=req.until,
+            limit=None if (req.additional_metadata or req.parent_task_id) else req.limit,
+        )
+        out = []
+        for row in rows:
+            if req.additional_metadata and any(
+                (row.additional_metadata or {}).get(k) != v for k, v in req.additional_metadata.items()
+            ):
+                continue
+            if req.parent_task_id is not None and row.parent_task_id != req.parent_task_id:
+                continue
+            out.append(await self._describe(row, details=False))
+            if len(out) >= req.limit:
+                break
+        return out
+
+    @concurrent
+    async def list_workers(self) -> list[dict[str, Any]]:
+        return list(await self._dispatcher.workers.ask())
+
+    @concurrent
+    async def list_workflows(self) -> list[str]:
+        return list(await self._coordinator.workflow_names.ask())
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _run_ids(run_ids: Any, what: str) -> list[str]:
+        if not isinstance(run_ids, list) or len(run_ids) > MAX_BATCH:
+            raise RequestError(f"{what}: expected a list of at most {MAX_BATCH} run ids")
+        for rid in run_ids:
+            if not isinstance(rid, str) or not 0 < len(rid) <= 200:
+                raise RequestError(f"{what}: {rid!r} is not a run id")
+        return list(run_ids)
+
+    async def _coordinator_entry(self, workflow: str) -> str | None:
+        for wf in await self.store.list_workflows(self.tenant_id):
+            if wf.name == workflow:
+                return wf.id
+        return None
+
+    async def _describe(self, run: Run, *, details: bool) -> dict[str, Any]:
+        workflow = await self.store.get_workflow(self.tenant_id, run.workflow_id)
+        out: dict[str, Any] = {
+            "run_id": run.id,
+            "workflow": workflow.name if workflow is not None else run.workflow_id,
+            "version": run.workflow_version,
+            "status": str(run.status),
+            "done": str(run.status) in ("COMPLETED", "FAILED", "CANCELLED"),
+            "input": run.input,
+            "additional_metadata": run.additional_metadata or {},
+            "priority": run.priority,
+            "parent_task_id": run.parent_task_id,
+            "error": run.error,
+            "created_at": run.created_at,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+        }
+        tasks = await self.store.list_tasks(self.tenant_id, run.id)
+        out["output"] = {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"}
+        if not details:
+            return out
+        events = await self.store.list_task_events(self.tenant_id, run_id=run.id)
+        by_task: dict[str, list[dict[str, Any]]] = {}
+        for e in events:
+            by_task.setdefault(e.task_id, []).append(
+                {
+                    "kind": str(e.kind),
+                    "attempt": e.attempt,
+                    "at": e.at,
+                    "message": e.message,
+                    "worker_id": e.worker_id,
+                }
+            )
+        out["tasks"] = [
+            {
+                "name": t.name,
+                "task_id": t.id,
+                "status": str(t.status),
+                "attempt": t.attempt,
+                "retry_count": t.retry_count,
+                "output": t.output,
+                "error": _error(t.error),
+                "worker_id": t.worker_id,
+                "started_at": t.started_at,
+                "finished_at": t.finished_at,
+                "events": by_task.get(t.id, []),
+            }
+            for t in tasks
+        ]
+        return out

@@ -1,0 +1,483 @@
+"""The workflow-run state machine: events in, commands out, no I/O.
+
+Theory of operation. A run is a set of tasks (its workflow's DAG plus optional
+on-failure / on-success handlers). Each task moves
+
+    PENDING ──(parents done)──> QUEUED ──(assigned)──> RUNNING ──> COMPLETED | FAILED | CANCELLED
+                                   ▲                      │
+                                   └──(retry: attempt+1)──┘
+
+and never backwards within one attempt. An attempt number fences every event: an event
+for an attempt other than the task's current one is stale (a late result from a worker
+that was presumed dead, a timer for an old attempt) and is ignored, which is what makes
+a task's terminal state and output recorded exactly once.
+
+:func:`apply` takes a :class:`RunState` and one event, updates the state in place and
+returns the commands the owning actor must carry out: persist (implicitly: the actor
+persists the changed run together with the commands), queue a task, start a timer, cancel
+an attempt on its worker, add timeline entries, and announce the run's end. The same
+function runs in the engine, in the simulation and in Hypothesis state-machine tests.
+
+Rules (DESIGN.md "Semantics"):
+- all parents COMPLETED → the child is queued; a parent FAILED or CANCELLED → the child
+  is CANCELLED, and so are its descendants;
+- a failure with retries left re-queues the task as a new attempt after
+  ``RetryPolicy.delay(n)``; a non-retryable failure or the last retry fails it;
+- an execution timeout is a retryable failure, and its attempt is cancelled on the worker;
+- a schedule timeout cancels a task that waited too long in the queue;
+- losing the worker is an internal retry that consumes no user retry, up to
+  :data:`MAX_INTERNAL_RETRIES`;
+- when every DAG task is terminal: any FAILED runs the on-failure handler (the run still
+  ends FAILED); all COMPLETED runs the on-success handler; then the run ends with
+  FAILED if any task failed, else CANCELLED if any was cancelled, else COMPLETED.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from ratchet._spec import TaskKind, TaskSpec, WorkflowSpec
+
+__all__ = [
+    "MAX_INTERNAL_RETRIES",
+    "AttemptCancelled",
+    "CancelAttempt",
+    "CancelRun",
+    "Command",
+    "ErrorInfo",
+    "Event",
+    "QueueTask",
+    "RetryDue",
+    "RunFinished",
+    "RunState",
+    "RunStatus",
+    "ScheduleTimedOut",
+    "StartRun",
+    "StartTimer",
+    "TaskAssigned",
+    "TaskCompleted",
+    "TaskFailed",
+    "TaskState",
+    "TaskStatus",
+    "TimedOut",
+    "Timeline",
+    "TimerKind",
+    "WorkerLost",
+    "apply",
+]
+
+MAX_INTERNAL_RETRIES = 5
+"""Worker losses one task may survive before it fails."""
+
+
+class TaskStatus(enum.Enum):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+    def __repr__(self) -> str:
+        return f"TaskStatus.{self.name}"
+
+
+_TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class RunStatus(enum.Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+    def __repr__(self) -> str:
+        return f"RunStatus.{self.name}"
+
+
+class TimerKind(enum.Enum):
+    RETRY = "retry"
+    SCHEDULE_TIMEOUT = "schedule_timeout"
+    EXECUTION_TIMEOUT = "execution_timeout"
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """A task failure as recorded: exception type, message, traceback text."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+
+# -- state ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskState:
+    """One task of a run. ``attempt`` is 0 until first queued, then 1, 2, ..."""
+
+    name: str
+    status: TaskStatus = TaskStatus.PENDING
+    attempt: int = 0
+    retry_count: int = 0
+    internal_retries: int = 0
+    worker: str | None = None
+    output: Any = None
+    error: ErrorInfo | None = None
+
+
+@dataclass
+class RunState:
+    """A run and its tasks; owned by exactly one actor at a time."""
+
+    run_id: str
+    spec: WorkflowSpec
+    priority: int = 1
+    status: RunStatus = RunStatus.QUEUED
+    tasks: dict[str, TaskState] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.tasks:
+            self.tasks = {t.name: TaskState(t.name) for t in self.spec.tasks}
+
+    def task_spec(self, name: str) -> TaskSpec:
+        return self.spec.task(name)
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartRun:
+    """The run was committed: queue its root tasks."""
+
+
+@dataclass(frozen=True)
+class TaskAssigned:
+    task: str
+    attempt: int
+    worker: str
+
+
+@dataclass(frozen=True)
+class TaskCompleted:
+    task: str
+    attempt: int
+    output: Any
+
+
+@dataclass(frozen=True)
+class TaskFailed:
+    task: str
+    attempt: int
+    error: ErrorInfo
+    retryable: bool = True
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The attempt ran past its execution timeout."""
+
+    task: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class ScheduleTimedOut:
+    """The attempt waited in the queue past its schedule timeout."""
+
+    task: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class WorkerLost:
+    """The attempt's worker stopped heartbeating; run the task elsewhere."""
+
+    task: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class AttemptCancelled:
+    """A worker confirmed that it stopped a cancelled attempt (informational)."""
+
+    task: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class RetryDue:
+    """The backoff of a retry has elapsed."""
+
+    task: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class CancelRun:
+    reason: str = "cancelled by request"
+
+
+Event = (
+    StartRun
+    | TaskAssigned
+    | TaskCompleted
+    | TaskFailed
+    | TimedOut
+    | ScheduleTimedOut
+    | WorkerLost
+    | AttemptCancelled
+    | RetryDue
+    | CancelRun
+)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueTask:
+    task: str
+    attempt: int
+    retry: bool
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    kind: TimerKind
+    task: str
+    attempt: int
+    delay: float
+
+
+@dataclass(frozen=True)
+class CancelAttempt:
+    """Drop the attempt from its queue or stop it on its worker."""
+
+    task: str
+    attempt: int
+    worker: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    task: str
+    attempt: int
+    kind: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    status: RunStatus
+
+
+Command = QueueTask | StartTimer | CancelAttempt | Timeline | RunFinished
+
+
+# -- the transition function ----------------------------------------------------------------
+
+
+def apply(run: RunState, event: Event) -> list[Command]:
+    """Apply ``event`` to ``run`` (in place) and return the commands to carry out.
+
+    Stale and duplicate events return no commands and change nothing.
+    """
+    if run.status.terminal:
+        return []
+    out: list[Command] = []
+    if isinstance(event, StartRun):
+        _start(run, out)
+    elif isinstance(event, CancelRun):
+        _cancel_run(run, event.reason, out)
+    else:
+        task = run.tasks.get(event.task)
+        if task is None or task.attempt != event.attempt or task.status.terminal:
+            return []  # fenced: unknown task, an old attempt, or an outcome already recorded
+        if isinstance(event, TaskAssigned):
+            _assigned(run, task, event, out)
+        elif isinstance(event, TaskCompleted):
+            if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+                _completed(run, task, event.output, out)
+        elif isinstance(event, TaskFailed):
+            if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+                _failed(run, task, event.error, event.retryable, out)
+        elif isinstance(event, TimedOut):
+            if task.status is TaskStatus.RUNNING:
+                timeout = run.task_spec(task.name).execution_timeout
+                out.append(CancelAttempt(task.name, task.attempt, task.worker, "execution timeout"))
+                error = ErrorInfo("TimeoutError", f"task exceeded its execution timeout of {timeout:g}s")
+                _failed(run, task, error, True, out)
+        elif isinstance(event, ScheduleTimedOut):
+            if task.status is TaskStatus.QUEUED:
+                out.append(CancelAttempt(task.name, task.attempt, None, "schedule timeout"))
+                timeout = run.task_spec(task.name).schedule_timeout
+                _finish_task(run, task, TaskStatus.CANCELLED, out, f"waited in the queue over {timeout:g}s")
+        elif isinstance(event, WorkerLost):
+            if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+                _worker_lost(run, task, out)
+        elif isinstance(event, RetryDue):
+            if task.status is TaskStatus.QUEUED:
+                _queue(run, task, out, retry=True)
+        elif isinstance(event, AttemptCancelled):
+            pass
+    _settle(run, out)
+    return out
+
+
+def _start(run: RunState, out: list[Command]) -> None:
+    if any(t.status is not TaskStatus.PENDING for t in run.tasks.values()):
+        return  # started already
+    for spec in run.spec.dag_tasks:
+        if not spec.parents:
+            task = run.tasks[spec.name]
+            task.attempt = 1
+            _queue(run, task, out, retry=False)
+
+
+def _queue(run: RunState, task: TaskState, out: list[Command], *, retry: bool) -> None:
+    task.status = TaskStatus.QUEUED
+    task.worker = None
+    spec = run.task_spec(task.name)
+    out.append(Timeline(task.name, task.attempt, "QUEUED", "retry" if retry else ""))
+    out.append(QueueTask(task.name, task.attempt, retry))
+    out.append(StartTimer(TimerKind.SCHEDULE_TIMEOUT, task.name, task.attempt, spec.schedule_timeout))
+
+
+def _assigned(run: RunState, task: TaskState, event: TaskAssigned, out: list[Command]) -> None:
+    if task.status is not TaskStatus.QUEUED:
+        return  # a duplicate assignment
+    task.status = TaskStatus.RUNNING
+    task.worker = event.worker
+    if run.status is RunStatus.QUEUED:
+        run.status = RunStatus.RUNNING
+    spec = run.task_spec(task.name)
+    out.append(Timeline(task.name, task.attempt, "ASSIGNED", event.worker))
+    out.append(StartTimer(TimerKind.EXECUTION_TIMEOUT, task.name, task.attempt, spec.execution_timeout))
+
+
+def _completed(run: RunState, task: TaskState, output: Any, out: list[Command]) -> None:
+    task.output = output
+    _finish_task(run, task, TaskStatus.COMPLETED, out)
+    if run.task_spec(task.name).kind in (TaskKind.TASK, TaskKind.DURABLE):
+        for child_name in run.spec.children(task.name):
+            child = run.tasks[child_name]
+            if child.status is not TaskStatus.PENDING:
+                continue
+            parents = run.task_spec(child_name).parents
+            if all(run.tasks[p].status is TaskStatus.COMPLETED for p in parents):
+                child.attempt = 1
+                _queue(run, child, out, retry=False)
+
+
+def _failed(run: RunState, task: TaskState, error: ErrorInfo, retryable: bool, out: list[Command]) -> None:
+    policy = run.task_spec(task.name).retry
+    if retryable and task.retry_count < policy.retries:
+        task.retry_count += 1
+        task.error = error
+        out.append(Timeline(task.name, task.attempt, "FAILED", f"{error.type}: {error.message}"))
+        delay = policy.delay(task.retry_count)
+        task.attempt += 1
+        task.status = TaskStatus.QUEUED
+        task.worker = None
+        out.append(Timeline(task.name, task.attempt, "RETRYING", f"retry {task.retry_count} in {delay:g}s"))
+        if delay > 0:
+            out.append(StartTimer(TimerKind.RETRY, task.name, task.attempt, delay))
+        else:
+            _queue(run, task, out, retry=True)
+        return
+    task.error = error
+    _finish_task(run, task, TaskStatus.FAILED, out, f"{error.type}: {error.message}")
+
+
+def _worker_lost(run: RunState, task: TaskState, out: list[Command]) -> None:
+    if task.status is TaskStatus.QUEUED and task.worker is None:
+        return  # not on any worker
+    lost = task.worker
+    out.append(CancelAttempt(task.name, task.attempt, lost, "worker lost"))
+    if task.internal_retries >= MAX_INTERNAL_RETRIES:
+        error = ErrorInfo(
+            "WorkerLostError",
+            f"the task's worker was lost {task.internal_retries + 1} times; giving up",
+        )
+        task.error = error
+        _finish_task(run, task, TaskStatus.FAILED, out, error.message)
+        return
+    task.internal_retries += 1
+    out.append(Timeline(task.name, task.attempt, "REASSIGNED", f"worker {lost} lost"))
+    task.attempt += 1
+    _queue(run, task, out, retry=True)
+
+
+def _finish_task(
+    run: RunState, task: TaskState, status: TaskStatus, out: list[Command], detail: str = ""
+) -> None:
+    task.status = status
+    out.append(Timeline(task.name, task.attempt, status.value, detail))
+    if status is TaskStatus.COMPLETED:
+        return
+    for name in run.spec.descendants(task.name):
+        child = run.tasks[name]
+        if not child.status.terminal:
+            _cancel_task(child, out, f"parent {task.name!r} {status.value.lower()}")
+
+
+def _cancel_task(task: TaskState, out: list[Command], reason: str) -> None:
+    if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+        out.append(CancelAttempt(task.name, task.attempt, task.worker, reason))
+    task.status = TaskStatus.CANCELLED
+    out.append(Timeline(task.name, task.attempt, "CANCELLED", reason))
+
+
+def _cancel_run(run: RunState, reason: str, out: list[Command]) -> None:
+    for task in run.tasks.values():
+        if not task.status.terminal:
+            _cancel_task(task, out, reason)
+
+
+def _settle(run: RunState, out: list[Command]) -> None:
+    """Start the handlers or finish the run once every DAG task is terminal."""
+    dag = [run.tasks[t.name] for t in run.spec.dag_tasks]
+    if not all(t.status.terminal for t in dag):
+        return
+    failed = any(t.status is TaskStatus.FAILED for t in dag)
+    cancelled = any(t.status is TaskStatus.CANCELLED for t in dag)
+    handler_spec = run.spec.on_failure if failed else (None if cancelled else run.spec.on_success)
+    for spec in (run.spec.on_failure, run.spec.on_success):
+        if spec is not None and spec is not handler_spec:
+            handler = run.tasks[spec.name]
+            if handler.status is TaskStatus.PENDING:
+                handler.status = TaskStatus.CANCELLED  # never needed in this run
+    if handler_spec is not None:
+        handler = run.tasks[handler_spec.name]
+        if handler.status is TaskStatus.PENDING:
+            handler.attempt = 1
+            _queue(run, handler, out, retry=False)
+            return
+        if not handler.status.terminal:
+            return
+        if handler.status is TaskStatus.FAILED:
+            failed = True
+        elif handler.status is TaskStatus.CANCELLED and not failed:
+            cancelled = True
+    if failed:
+        run.status = RunStatus.FAILED
+    elif cancelled:
+        run.status = RunStatus.CANCELLED
+    else:
+        run.status = RunStatus.COMPLETED
+    out.append(RunFinished(run.status))

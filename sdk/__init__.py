@@ -1,0 +1,44 @@
+"""Ratchet: a durable task queue and workflow engine for Python, built on a Trio actor runtime.
+
+Declare work with a :class:`Ratchet` client (``ratchet.workflow(...)``,
+``@ratchet.task(...)``), run it on workers, and trigger runs from your apps. The names
+follow hatchet-sdk, so porting is a matter of imports.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._client import Ratchet as Ratchet
+from ._client import Settings as Settings
+from ._context import Context as Context
+from ._context import TaskCancelledError as TaskCancelledError
+from ._errors import DefinitionError as DefinitionError
+from ._errors import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
+from ._errors import NonRetryableException as NonRetryableException
+from ._errors import TaskRunError as TaskRunError
+from ._validation import EmptyModel as EmptyModel
+from ._validation import InputValidationError as InputValidationError
+from ._workflow import Standalone as Standalone
+from ._workflow import Task as Task
+from ._workflow import Workflow as Workflow
+
+try:
+    __version__ = version("ratchet")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Context",
+    "DefinitionError",
+    "EmptyModel",
+    "FailedTaskRunExceptionGroup",
+    "InputValidationError",
+    "NonRetryableException",
+    "Ratchet",
+    "Settings",
+    "Standalone",
+    "Task",
+    "TaskCancelledError",
+    "TaskRunError",
+    "Workflow",
+    "__version__",
+]

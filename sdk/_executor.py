@@ -1,0 +1,186 @@
+"""Running one task attempt on a worker: the function, its timeout, its cancellation.
+
+Three kinds of task function, one rule each:
+
+- ``async def`` under Trio (the default): awaited inside a cancel scope; cancelling the
+  attempt cancels the scope, so the task stops at its next checkpoint;
+- ``async def`` under asyncio (the worker's ``async_backend="asyncio"`` switch): run
+  through trio-asyncio; cancelling the attempt cancels the asyncio task;
+- plain ``def``: run in a worker thread (so it cannot block the worker's heartbeats);
+  Python cannot interrupt a thread, so cancellation sets ``ctx.is_cancelled`` and the
+  function should check it. In a simulation (``threads=False``) sync functions run
+  inline on the Trio thread, which keeps the simulation single-threaded and exact.
+
+The execution timeout is enforced here too (the engine enforces it authoritatively):
+a watchdog cancels the attempt when it runs out, and ``ctx.refresh_timeout`` moves it.
+The outcome is classified for the engine: completed with a JSON-safe output, failed
+(retryable or not) with the exception's type, message and traceback, or cancelled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pydantic
+import trio
+
+from ._context import Context, TaskCancelledError
+from ._errors import NonRetryableException
+from ._validation import InputValidationError, InputValidator
+
+__all__ = ["AttemptControl", "TaskOutcome", "execute_attempt", "to_wire"]
+
+Status = Literal["completed", "failed", "cancelled"]
+_ANY = pydantic.TypeAdapter(Any)
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """How an attempt ended, as reported to the engine."""
+
+    status: Status
+    output: Any = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    retryable: bool = True
+
+    @classmethod
+    def failure(cls, exc: BaseException, *, retryable: bool) -> TaskOutcome:
+        kind = type(exc)
+        name = (
+            kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        )
+        return cls(
+            "failed",
+            error_type=name,
+            error_message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+            retryable=retryable,
+        )
+
+
+def to_wire(value: Any) -> Any:
+    """A task's return value as JSON-safe data (pydantic models and dataclasses included).
+
+    Raises:
+        TypeError: the value cannot be represented.
+    """
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return pydantic.TypeAdapter(type(value)).dump_python(value, mode="json")
+    try:
+        return _ANY.dump_python(value, mode="json")
+    except pydantic.PydanticSerializationError as exc:
+        raise TypeError(f"task output of type {type(value).__name__} is not serializable: {exc}") from None
+
+
+class AttemptControl:
+    """The worker's handle on a running attempt: cancel it, or move its deadline."""
+
+    def __init__(self, ctx: Context, timeout: float) -> None:
+        self.ctx = ctx
+        self.timeout = timeout
+        self.cancel_reason: str | None = None
+        self._scope = trio.CancelScope()
+        self._watchdog = trio.CancelScope()
+        self.timed_out = False
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Cancel the attempt (safe to call more than once)."""
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+        self.ctx._mark_cancelled()
+        self._scope.cancel()
+
+    def extend(self, seconds: float) -> None:
+        """Set the deadline to ``seconds`` from now (from the Trio thread)."""
+        self._watchdog.deadline = trio.current_time() + seconds
+
+
+async def execute_attempt(
+    fn: Callable[..., Any],
+    raw_input: Any,
+    validator: InputValidator,
+    control: AttemptControl,
+    *,
+    is_async: bool,
+    threads: bool = True,
+    asyncio_bridge: Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]] | None = None,
+) -> TaskOutcome:
+    """Run one attempt to its outcome; never raises for the task's own failures.
+
+    Args:
+        fn: the task function, called as ``fn(input, ctx)``.
+        raw_input: the run's input as stored.
+        validator: turns ``raw_input`` into what ``fn`` expects.
+        control: cancellation and deadline of this attempt.
+        is_async: ``fn`` is a coroutine function.
+        threads: run sync functions in a thread (False only inside a simulation).
+        asyncio_bridge: wraps an asyncio coroutine function for Trio (trio-asyncio's
+            ``aio_as_trio``) when the worker runs asyncio tasks.
+    """
+    ctx = control.ctx
+    try:
+        value = validator.validate(raw_input)
+    except InputValidationError as exc:
+        return TaskOutcome.failure(exc, retryable=False)
+
+    def on_refresh(seconds: float) -> None:
+        try:
+            trio.lowlevel.current_trio_token()
+        except RuntimeError:  # called from the task's thread
+            trio.from_thread.run_sync(control.extend, seconds)
+        else:
+            control.extend(seconds)
+
+    ctx._timeout_listeners.append(on_refresh)
+    result: Any = None
+    error: BaseException | None = None
+    async with trio.open_nursery() as nursery:
+        control._watchdog.deadline = trio.current_time() + control.timeout
+
+        async def watchdog() -> None:
+            with control._watchdog:
+                await trio.sleep_forever()
+            if control._watchdog.deadline <= trio.current_time() and control.cancel_reason is None:
+                control.timed_out = True
+                control.cancel(f"execution timeout of {control.timeout:g}s")
+
+        nursery.start_soon(watchdog)
+        with control._scope:
+            try:
+                if is_async:
+                    call = fn if asyncio_bridge is None else asyncio_bridge(fn)
+                    result = await call(value, ctx)
+                elif threads:
+                    result = await trio.to_thread.run_sync(fn, value, ctx, abandon_on_cancel=False)
+                else:
+                    await trio.lowlevel.checkpoint()
+                    result = fn(value, ctx)
+            except Exception as exc:
+                error = exc
+        control._watchdog.deadline = -math.inf
+        nursery.cancel_scope.cancel()
+
+    if control.timed_out:
+        return TaskOutcome(
+            "failed",
+            error_type="TimeoutError",
+            error_message=f"task exceeded its execution timeout of {control.timeout:g}s",
+            retryable=True,
+        )
+    if control.cancel_reason is not None and (error is None or isinstance(error, TaskCancelledError)):
+        return TaskOutcome("cancelled", error_message=control.cancel_reason)
+    if error is not None:
+        return TaskOutcome.failure(error, retryable=not isinstance(error, NonRetryableException))
+    try:
+        return TaskOutcome("completed", output=to_wire(result))
+    except TypeError as exc:
+        return TaskOutcome.failure(exc, retryable=False)

@@ -1,0 +1,285 @@
+"""Triggering runs and reading them back: refs, details, and ``ratchet.runs``.
+
+Every call here turns into one gateway call through the client's
+:class:`~ratchet._connection.Connection` and has a sync and an ``aio_`` form. A
+:class:`WorkflowRunRef` can wait for its run's result at any time, even long after the
+run finished: the engine answers a wait on a finished run from the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+
+from ._errors import FailedTaskRunExceptionGroup, TaskRunError
+
+if TYPE_CHECKING:
+    from ._client import Ratchet
+    from ._workflow import Workflow
+
+__all__ = [
+    "RunCancelledError",
+    "RunDetails",
+    "RunsClient",
+    "TaskRunDetails",
+    "TriggerWorkflowOptions",
+    "WorkflowRunRef",
+]
+
+
+class RunCancelledError(Exception):
+    """The run was cancelled before it could produce a result."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id} was cancelled")
+
+
+class TaskEvent(pydantic.BaseModel):
+    """One entry of a task's timeline."""
+
+    kind: str
+    attempt: int
+    at: float
+    message: str | None = None
+    worker_id: str | None = None
+
+
+class TaskRunDetails(pydantic.BaseModel):
+    """One task of a run."""
+
+    name: str
+    task_id: str
+    status: str
+    attempt: int
+    retry_count: int
+    output: Any = None
+    error: dict[str, Any] | None = None
+    worker_id: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    events: list[TaskEvent] = []
+
+
+class RunDetails(pydantic.BaseModel):
+    """A run as the engine recorded it."""
+
+    run_id: str
+    workflow: str
+    version: int
+    status: str
+    done: bool
+    input: Any = None
+    output: dict[str, Any] = {}
+    additional_metadata: dict[str, Any] = {}
+    priority: int = 1
+    parent_task_id: str | None = None
+    error: str | None = None
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    tasks: list[TaskRunDetails] = []
+
+    def task(self, name: str) -> TaskRunDetails:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(f"run {self.run_id} has no task {name!r}")
+
+
+def _result(details: RunDetails, standalone: str | None) -> Any:
+    """What ``run`` returns for a finished run, or the error it raises."""
+    if details.status == "COMPLETED":
+        if standalone is not None:
+            return details.output.get(standalone)
+        return dict(details.output)
+    if details.status == "FAILED":
+        errors = [
+            TaskRunError(
+                t.name,
+                t.task_id,
+                (t.error or {}).get("type", "Error"),
+                (t.error or {}).get("message", ""),
+                (t.error or {}).get("traceback", ""),
+            )
+            for t in details.tasks
+            if t.status == "FAILED"
+        ]
+        if not errors:
+            errors = [TaskRunError("(run)", details.run_id, "Error", details.error or "the run failed")]
+        raise FailedTaskRunExceptionGroup(f"run {details.run_id} of {details.workflow!r} failed", errors)
+    if details.status == "CANCELLED":
+        raise RunCancelledError(details.run_id)
+    raise RuntimeError(f"run {details.run_id} is not finished (status {details.status})")
+
+
+@dataclass(frozen=True)
+class TriggerWorkflowOptions:
+    """One run for :meth:`Workflow.run_many` (see :meth:`Workflow.create_bulk_run_item`)."""
+
+    input: Any = None
+    additional_metadata: dict[str, Any] = field(default_factory=dict)
+    priority: int | None = None
+    key: str | None = None
+
+
+class WorkflowRunRef:
+    """A triggered run: its id, and its result when it is ready."""
+
+    def __init__(self, client: Ratchet, run_id: str, standalone: str | None = None) -> None:
+        self._client = client
+        self.workflow_run_id = run_id
+        self._standalone = standalone
+
+    @property
+    def run_id(self) -> str:
+        return self.workflow_run_id
+
+    def result(self) -> Any:
+        """Wait for the run; its outputs, or :class:`FailedTaskRunExceptionGroup`."""
+        return _result(self._client.runs._wait(self.workflow_run_id), self._standalone)
+
+    async def aio_result(self) -> Any:
+        return _result(await self._client.runs._aio_wait(self.workflow_run_id), self._standalone)
+
+    def __repr__(self) -> str:
+        return f"<WorkflowRunRef {self.workflow_run_id}>"
+
+
+def _details(raw: dict[str, Any] | None, run_id: str) -> RunDetails:
+    if raw is None:
+        raise LookupError(f"no run with id {run_id!r}")
+    return RunDetails.model_validate(raw)
+
+
+class RunsClient:
+    """``ratchet.runs``: read, list, wait for and cancel runs."""
+
+    def __init__(self, client: Ratchet) -> None:
+        self._client = client
+
+    def _call(self, method: str, *args: Any) -> Any:
+        return self._client.connection.call(method, *args)
+
+    async def _acall(self, method: str, *args: Any) -> Any:
+        return await self._client.connection.acall(method, *args)
+
+    def get(self, run_id: str) -> RunDetails:
+        """The run with its tasks and timeline. Raises LookupError if unknown."""
+        return _details(self._call("get_run", run_id, True), run_id)
+
+    async def aio_get(self, run_id: str) -> RunDetails:
+        return _details(await self._acall("get_run", run_id, True), run_id)
+
+    get_details = get
+    aio_get_details = aio_get
+
+    def get_status(self, run_id: str) -> str:
+        return _details(self._call("get_run", run_id, False), run_id).status
+
+    async def aio_get_status(self, run_id: str) -> str:
+        return _details(await self._acall("get_run", run_id, False), run_id).status
+
+    def list(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        workflow: Any = None,
+        since: float | None = None,
+        until: float | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        parent_task_id: str | None = None,
+        limit: int = 100,
+    ) -> list[RunDetails]:
+        """Runs, newest first (without task details)."""
+        filters = self._filters(statuses, workflow, since, until, additional_metadata, parent_task_id, limit)
+        return [RunDetails.model_validate(r) for r in self._call("list_runs", filters)]
+
+    async def aio_list(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        workflow: Any = None,
+        since: float | None = None,
+        until: float | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        parent_task_id: str | None = None,
+        limit: int = 100,
+    ) -> list[RunDetails]:
+        filters = self._filters(statuses, workflow, since, until, additional_metadata, parent_task_id, limit)
+        return [RunDetails.model_validate(r) for r in await self._acall("list_runs", filters)]
+
+    @staticmethod
+    def _filters(
+        statuses: Sequence[str] | None,
+        workflow: Any,
+        since: float | None,
+        until: float | None,
+        additional_metadata: dict[str, Any] | None,
+        parent_task_id: str | None,
+        limit: int,
+    ) -> dict[str, Any]:
+        filters: dict[str, Any] = {"limit": limit}
+        if statuses is not None:
+            filters["statuses"] = [str(getattr(s, "value", s)) for s in statuses]
+        if workflow is not None:
+            filters["workflow"] = getattr(workflow, "name", workflow)
+        for key, value in (
+            ("since", since),
+            ("until", until),
+            ("additional_metadata", additional_metadata),
+            ("parent_task_id", parent_task_id),
+        ):
+            if value is not None:
+                filters[key] = value
+        return filters
+
+    def cancel(self, run_id: str) -> bool:
+        """Cancel a run; False if it had already finished."""
+        return bool(self._call("cancel_runs", [run_id]))
+
+    async def aio_cancel(self, run_id: str) -> bool:
+        return bool(await self._acall("cancel_runs", [run_id]))
+
+    def bulk_cancel(self, run_ids: Sequence[str]) -> int:
+        """Cancel several runs; returns how many were still running."""
+        return int(self._call("cancel_runs", list(run_ids)))
+
+    async def aio_bulk_cancel(self, run_ids: Sequence[str]) -> int:
+        return int(await self._acall("cancel_runs", list(run_ids)))
+
+    def _wait(self, run_id: str) -> RunDetails:
+        return _details(self._call("wait_run", run_id), run_id)
+
+    async def _aio_wait(self, run_id: str) -> RunDetails:
+        return _details(await self._acall("wait_run", run_id), run_id)
+
+
+def trigger_payload(workflow: Workflow, options: TriggerWorkflowOptions) -> dict[str, Any]:
+    """The gateway request for one run of ``workflow``."""
+    payload: dict[str, Any] = {
+        "workflow": workflow.name,
+        "input": workflow.input.dump(options.input),
+        "additional_metadata": dict(options.additional_metadata or {}),
+    }
+    if options.priority is not None:
+        payload["priority"] = options.priority
+    if options.key is not None:
+        payload["key"] = options.key
+    return payload
+
+
+def check_answers(workflow: Workflow, answers: list[dict[str, Any]]) -> list[str | Exception]:
+    """Run ids, or the engine's refusal as an exception, in request order."""
+    out: list[str | Exception] = []
+    for answer in answers:
+        if "run_id" in answer:
+            out.append(answer["run_id"])
+        else:
+            out.append(
+                ValueError(f"workflow {workflow.name!r}: {answer.get('error', 'refused by the engine')}")
+            )
+    return out

@@ -1,0 +1,381 @@
+"""Workflow and task specifications: what a declaration means, as plain values.
+
+The SDK's decorators build these; workers send them to the engine when they register;
+the engine stores them as immutable versions and runs against them. A spec is a frozen
+value with a canonical dict form (for the wire and the store) and a content-derived
+``version``, so the same declaration always has the same version and a changed one gets
+a new one. :meth:`WorkflowSpec.validate` is the single check for every way a spec
+arrives (decorators, the wire, the store) and raises :class:`DefinitionError` saying
+exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import DefinitionError
+
+__all__ = [
+    "DEFAULT_EXECUTION_TIMEOUT",
+    "DEFAULT_SCHEDULE_TIMEOUT",
+    "MAX_NAME_LENGTH",
+    "RetryPolicy",
+    "TaskKind",
+    "TaskSpec",
+    "WorkflowSpec",
+]
+
+DEFAULT_EXECUTION_TIMEOUT = 60.0
+DEFAULT_SCHEDULE_TIMEOUT = 300.0
+MAX_NAME_LENGTH = 200
+MAX_RETRIES = 1000
+
+
+class TaskKind(enum.Enum):
+    """What part a task plays in its workflow."""
+
+    TASK = "task"
+    DURABLE = "durable"
+    ON_FAILURE = "on_failure"
+    ON_SUCCESS = "on_success"
+
+    def __repr__(self) -> str:
+        return f"TaskKind.{self.name}"
+
+
+def check_name(name: object, what: str) -> str:
+    """Validate a workflow or task name and return it."""
+    if not isinstance(name, str) or not name.strip():
+        raise DefinitionError(f"{what} name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise DefinitionError(
+            f"{what} name {name[:40]!r} must be printable and at most {MAX_NAME_LENGTH} characters"
+        )
+    return name
+
+
+def _number(value: object, what: str, *, minimum: float = 0.0, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise DefinitionError(f"{what} must be a finite number, got {value!r}")
+    if value < minimum:
+        raise DefinitionError(f"{what} must be >= {minimum:g}, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a failed task is retried, and how long to wait in between.
+
+    The n-th retry (n from 1) waits ``min(backoff_max_seconds, backoff_factor ** n)``
+    seconds; without a factor, retries are immediate.
+    """
+
+    retries: int = 0
+    backoff_factor: float | None = None
+    backoff_max_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int):
+            raise DefinitionError(f"retries must be a whole number, got {self.retries!r}")
+        if not 0 <= self.retries <= MAX_RETRIES:
+            raise DefinitionError(f"retries must be between 0 and {MAX_RETRIES}, got {self.retries}")
+        factor = _number(self.backoff_factor, "backoff_factor", minimum=0.0, allow_none=True)
+        if factor is not None and factor <= 0:
+            raise DefinitionError(f"backoff_factor must be > 0, got {self.backoff_factor!r}")
+        cap = _number(self.backoff_max_seconds, "backoff_max_seconds", allow_none=True)
+        object.__setattr__(self, "backoff_factor", factor)
+        object.__setattr__(self, "backoff_max_seconds", cap)
+
+    def delay(self, retry_number: int) -> float:
+        """Seconds to wait before retry ``retry_number`` (1 for the first retry)."""
+        if retry_number < 1:
+            raise ValueError(f"retry numbers start at 1, got {retry_number}")
+        if self.backoff_factor is None:
+            return 0.0
+        cap = math.inf if self.backoff_max_seconds is None else self.backoff_max_seconds
+        try:
+            return min(cap, self.backoff_factor**retry_number)
+        except OverflowError:
+            return cap
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of a workflow.
+
+    Attributes:
+        name: unique within the workflow.
+        kind: ordinary, durable, or the workflow's on-failure / on-success handler.
+        parents: names of the tasks that must complete first.
+        retry: the retry policy.
+        execution_timeout: seconds an attempt may run before it fails (retryably).
+        schedule_timeout: seconds a task may wait in the queue before it is cancelled.
+    """
+
+    name: str
+    kind: TaskKind = TaskKind.TASK
+    parents: tuple[str, ...] = ()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    execution_timeout: float = DEFAULT_EXECUTION_TIMEOUT
+    schedule_timeout: float = DEFAULT_SCHEDULE_TIMEOUT
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "task")
+        if not isinstance(self.kind, TaskKind):
+            raise DefinitionError(f"task {self.name!r}: kind must be a TaskKind, got {self.kind!r}")
+        if isinstance(self.parents, str) or not isinstance(self.parents, Iterable):
+            raise DefinitionError(f"task {self.name!r}: parents must be a list of task names")
+        object.__setattr__(self, "parents", tuple(self.parents))
+        for parent in self.parents:
+            check_name(parent, f"task {self.name!r}: parent")
+        if not isinstance(self.retry, RetryPolicy):
+            raise DefinitionError(f"task {self.name!r}: retry must be a RetryPolicy")
+        for option in ("execution_timeout", "schedule_timeout"):
+            timeout = _number(getattr(self, option), f"task {self.name!r}: {option}")
+            if timeout == 0:
+                raise DefinitionError(f"task {self.name!r}: {option} must be > 0")
+            object.__setattr__(self, option, timeout)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind.value,
+            "parents": list(self.parents),
+            "retries": self.retry.retries,
+            "backoff_factor": self.retry.backoff_factor,
+            "backoff_max_seconds": self.retry.backoff_max_seconds,
+            "execution_timeout": self.execution_timeout,
+            "schedule_timeout": self.schedule_timeout,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskSpec:
+        """Rebuild a spec from :meth:`to_dict` output.
+
+        Raises:
+            DefinitionError: missing or malformed fields.
+        """
+        if not isinstance(data, Mapping):
+            raise DefinitionError(f"a task spec must be a mapping, got {type(data).__name__}")
+        try:
+            kind = TaskKind(data.get("kind", "task"))
+        except ValueError:
+            raise DefinitionError(f"unknown task kind {data.get('kind')!r}") from None
+        try:
+            return cls(
+                name=data["name"],
+                kind=kind,
+                parents=tuple(data.get("parents", ())),
+                retry=RetryPolicy(
+                    retries=data.get("retries", 0),
+                    backoff_factor=data.get("backoff_factor"),
+                    backoff_max_seconds=data.get("backoff_max_seconds"),
+                ),
+                execution_timeout=data.get("execution_timeout", DEFAULT_EXECUTION_TIMEOUT),
+                schedule_timeout=data.get("schedule_timeout", DEFAULT_SCHEDULE_TIMEOUT),
+            )
+        except KeyError as exc:
+            raise DefinitionError(f"task spec is missing the field {exc.args[0]!r}") from None
+        except TypeError as exc:
+            raise DefinitionError(f"task spec is malformed: {exc}") from None
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """A workflow: its tasks (in declaration order) and how it is triggered.
+
+    Attributes:
+        name: unique within a tenant.
+        tasks: every task, handlers included.
+        on_events: event keys (``*`` wildcards allowed) that trigger a run.
+        on_crons: cron expressions that trigger a run.
+        default_priority: 1 (low) to 3 (high) for runs that do not say.
+        description: free text.
+    """
+
+    name: str
+    tasks: tuple[TaskSpec, ...]
+    on_events: tuple[str, ...] = ()
+    on_crons: tuple[str, ...] = ()
+    default_priority: int = 1
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "on_events", tuple(self.on_events))
+        object.__setattr__(self, "on_crons", tuple(self.on_crons))
+        self.validate()
+
+    # -- validation ---------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check the whole definition.
+
+        Raises:
+            DefinitionError: naming the workflow, the task and the problem.
+        """
+        wf = check_name(self.name, "workflow")
+        if not self.tasks:
+            raise DefinitionError(f"workflow {wf!r} has no tasks; declare at least one")
+        if isinstance(self.default_priority, bool) or self.default_priority not in (1, 2, 3):
+            raise DefinitionError(
+                f"workflow {wf!r}: default_priority must be 1, 2 or 3, got {self.default_priority!r}"
+            )
+        for key in self.on_events:
+            check_name(key, f"workflow {wf!r}: event key")
+        for expression in self.on_crons:
+            check_name(expression, f"workflow {wf!r}: cron expression")
+        names: dict[str, TaskSpec] = {}
+        for task in self.tasks:
+            if not isinstance(task, TaskSpec):
+                raise DefinitionError(f"workflow {wf!r}: {task!r} is not a TaskSpec")
+            if task.name in names:
+                raise DefinitionError(f"workflow {wf!r} declares the task {task.name!r} twice")
+            names[task.name] = task
+        handlers: dict[TaskKind, str] = {}
+        for task in self.tasks:
+            if task.kind in (TaskKind.ON_FAILURE, TaskKind.ON_SUCCESS):
+                if task.kind in handlers:
+                    raise DefinitionError(
+                        f"workflow {wf!r} has two {task.kind.value} tasks: "
+                        f"{handlers[task.kind]!r} and {task.name!r}"
+                    )
+                handlers[task.kind] = task.name
+                if task.parents:
+                    raise DefinitionError(
+                        f"workflow {wf!r}: the {task.kind.value} task {task.name!r} cannot have parents"
+                    )
+            if len(set(task.parents)) != len(task.parents):
+                raise DefinitionError(f"workflow {wf!r}: task {task.name!r} lists a parent twice")
+            for parent in task.parents:
+                if parent not in names:
+                    raise DefinitionError(
+                        f"workflow {wf!r}: task {task.name!r} has an unknown parent {parent!r}"
+                    )
+                if names[parent].kind in (TaskKind.ON_FAILURE, TaskKind.ON_SUCCESS):
+                    raise DefinitionError(
+                        f"workflow {wf!r}: task {task.name!r} cannot depend on the "
+                        f"{names[parent].kind.value} task {parent!r}"
+                    )
+        if all(t.kind in (TaskKind.ON_FAILURE, TaskKind.ON_SUCCESS) for t in self.tasks):
+            raise DefinitionError(f"workflow {wf!r} has only handler tasks; declare at least one task")
+        cycle = self._find_cycle()
+        if cycle:
+            raise DefinitionError(f"workflow {wf!r} has a cycle: {' -> '.join(cycle)}")
+
+    def _find_cycle(self) -> list[str] | None:
+        parents = {t.name: t.parents for t in self.tasks}
+        state: dict[str, int] = {}
+        path: list[str] = []
+
+        def visit(name: str) -> list[str] | None:
+            state[name] = 1
+            path.append(name)
+            for parent in parents[name]:
+                if state.get(parent) == 1:
+                    return [*path[path.index(parent) :], parent]
+                if parent not in state:
+                    found = visit(parent)
+                    if found:
+                        return found
+            path.pop()
+            state[name] = 2
+            return None
+
+        for task in self.tasks:
+            if task.name not in state:
+                found = visit(task.name)
+                if found:
+                    return found
+        return None
+
+    # -- queries ------------------------------------------------------------------------
+
+    def task(self, name: str) -> TaskSpec:
+        """The task called ``name``.
+
+        Raises:
+            KeyError: no such task.
+        """
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(f"workflow {self.name!r} has no task {name!r}")
+
+    @property
+    def dag_tasks(self) -> tuple[TaskSpec, ...]:
+        """The tasks that form the DAG (everything but the handlers)."""
+        return tuple(t for t in self.tasks if t.kind in (TaskKind.TASK, TaskKind.DURABLE))
+
+    @property
+    def on_failure(self) -> TaskSpec | None:
+        return next((t for t in self.tasks if t.kind is TaskKind.ON_FAILURE), None)
+
+    @property
+    def on_success(self) -> TaskSpec | None:
+        return next((t for t in self.tasks if t.kind is TaskKind.ON_SUCCESS), None)
+
+    def children(self, name: str) -> tuple[str, ...]:
+        """Names of the tasks that list ``name`` as a parent, in declaration order."""
+        return tuple(t.name for t in self.tasks if name in t.parents)
+
+    def descendants(self, name: str) -> list[str]:
+        """Every task downstream of ``name``, in declaration order."""
+        seen: set[str] = set()
+        frontier = [name]
+        while frontier:
+            for child in self.children(frontier.pop()):
+                if child not in seen:
+                    seen.add(child)
+                    frontier.append(child)
+        return [t.name for t in self.tasks if t.name in seen]
+
+    # -- serialization --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "tasks": [t.to_dict() for t in self.tasks],
+            "on_events": list(self.on_events),
+            "on_crons": list(self.on_crons),
+            "default_priority": self.default_priority,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkflowSpec:
+        """Rebuild and validate a spec from :meth:`to_dict` output (e.g. off the wire).
+
+        Raises:
+            DefinitionError: anything missing, malformed or inconsistent.
+        """
+        if not isinstance(data, Mapping):
+            raise DefinitionError(f"a workflow spec must be a mapping, got {type(data).__name__}")
+        tasks = data.get("tasks")
+        if not isinstance(tasks, list | tuple):
+            raise DefinitionError("a workflow spec needs a list of tasks")
+        try:
+            return cls(
+                name=data.get("name"),  # type: ignore[arg-type]
+                tasks=tuple(TaskSpec.from_dict(t) for t in tasks),
+                on_events=tuple(data.get("on_events", ())),
+                on_crons=tuple(data.get("on_crons", ())),
+                default_priority=data.get("default_priority", 1),
+                description=str(data.get("description", "")),
+            )
+        except TypeError as exc:
+            raise DefinitionError(f"workflow spec is malformed: {exc}") from None
+
+    @property
+    def version(self) -> str:
+        """A content hash of the definition: equal specs share it, any change alters it."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]

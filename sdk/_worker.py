@@ -1,0 +1,348 @@
+"""Workers: processes (or in-process actors) that run task functions for the engine.
+
+A :class:`WorkerActor` registers its workflows with the engine's gateway, heartbeats,
+receives assignments in batches, runs each attempt (:mod:`ratchet._executor`), and
+reports results in batches. It reaches the gateway through an
+:class:`~ratchet.runtime.ActorRef`, so the same actor works inside the engine's process
+(embedded mode, the simulation) and across nng (``worker.start()``).
+
+Losing the engine is routine: results wait in the worker until the gateway takes them,
+heartbeats that the engine does not recognise (it restarted) make the worker register
+again, and nothing a task computed is dropped. A draining worker (SIGTERM) tells the
+engine, finishes what it runs while heartbeating, then leaves.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTimeout
+
+from ._context import AttemptInfo, Context
+from ._errors import TaskRunError
+from ._executor import AttemptControl, TaskOutcome, execute_attempt
+from ._workflow import Task, Workflow
+
+if TYPE_CHECKING:
+    from ._client import Ratchet
+
+__all__ = ["Worker", "WorkerActor", "WorkerConfig"]
+
+_RETRYABLE_CALL = (ActorDeadError, AskTimeout, OSError)
+
+
+@dataclass
+class WorkerConfig:
+    """What a worker runs and how.
+
+    Attributes:
+        name: shown with the worker in the engine.
+        workflows: the workflows (and standalone tasks) it runs.
+        slots: attempts it runs at once.
+        labels: key-value labels (for affinity).
+        threads: run sync task functions in threads (False only in a simulation).
+        async_backend: ``"trio"`` or ``"asyncio"``: what ``async def`` tasks are written for.
+    """
+
+    name: str
+    workflows: Sequence[Workflow]
+    slots: int = 10
+    durable_slots: int = 1000
+    labels: dict[str, str | int] = field(default_factory=dict)
+    threads: bool = True
+    async_backend: str = "trio"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.slots, bool) or not isinstance(self.slots, int) or self.slots < 1:
+            raise ValueError(f"worker {self.name!r}: slots must be a whole number >= 1, got {self.slots!r}")
+        if self.async_backend not in ("trio", "asyncio"):
+            raise ValueError(f"worker {self.name!r}: async_backend must be 'trio' or 'asyncio'")
+        if not self.workflows:
+            raise ValueError(f"worker {self.name!r} has no workflows to run")
+        names = [wf.name for wf in self.workflows]
+        if len(set(names)) != len(names):
+            raise ValueError(f"worker {self.name!r} lists a workflow twice: {names}")
+
+
+class WorkerActor(Actor):
+    """The actor that runs tasks for the engine.
+
+    Args:
+        config: the worker's configuration.
+        gateway: a ref to the engine's gateway.
+        peer: this worker's peer name as the engine's endpoint knows it (None in-process).
+        worker_id: the worker's id (drawn from the runtime's random source if not given).
+    """
+
+    def __init__(
+        self,
+        config: WorkerConfig,
+        gateway: ActorRef,
+        *,
+        peer: str | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.config = config
+        self.gateway = gateway
+        self.peer = peer
+        self.worker_id = worker_id or self.context.random.new_id()
+        self.tasks: dict[tuple[str, str], Task] = {
+            (wf.name, t.name): t for wf in config.workflows for t in wf.tasks.values()
+        }
+        self.running: dict[tuple[str, int], AttemptControl] = {}
+        self._results: list[dict[str, Any]] = []
+        self._results_ready = trio.Event()
+        self._idle = trio.Event()
+        self.heartbeat_interval = 1.0
+        self.registered = trio.Event()
+        self.draining = False
+        self.completed = 0
+        self._bridge: Callable[..., Any] | None = None
+        if config.async_backend == "asyncio":
+            import trio_asyncio
+
+            self._bridge = trio_asyncio.aio_as_trio
+
+    async def on_start(self) -> None:
+        self.context.start_soon(self._lifecycle)
+
+    # -- engine -> worker ------------------------------------------------------------------------
+
+    def assign(self, payloads: list[dict[str, Any]]) -> None:
+        """Start the attempts the engine assigned."""
+        for payload in payloads:
+            key = (payload["task_id"], payload["attempt"])
+            if key in self.running:
+                continue  # a duplicate delivery
+            task = self.tasks.get((payload["workflow"], payload["task"]))
+            if task is None:
+                self._report(
+                    key,
+                    TaskOutcome(
+                        "failed",
+                        error_type="UnknownTask",
+                        error_message=f"worker {self.config.name!r} does not run "
+                        f"{payload['workflow']}.{payload['task']}",
+                        retryable=True,
+                    ),
+                )
+                continue
+            info = AttemptInfo(
+                run_id=payload["run_id"],
+                task_run_id=payload["task_id"],
+                workflow=payload["workflow"],
+                task=payload["task"],
+                attempt=payload["attempt"],
+                retry_count=payload.get("retry_count", 0),
+                parent_outputs=payload.get("parents") or {},
+                additional_metadata=payload.get("metadata") or {},
+                failed_tasks=tuple(
+                    TaskRunError(name, tid, etype, msg, tb)
+                    for name, tid, etype, msg, tb in payload.get("failed", [])
+                ),
+            )
+            control = AttemptControl(Context(info, _Link(self)), float(payload.get("timeout", 60.0)))
+            self.running[key] = control
+            self._idle = trio.Event()
+            self.context.start_soon(self._run_attempt, task, payload, key, control)
+
+    def cancel(self, task_id: str, attempt: int, reason: str = "cancelled") -> None:
+        """Cancel a running attempt (the engine cancelled its run, or it timed out)."""
+        control = self.running.get((task_id, attempt))
+        if control is not None:
+            control.cancel(reason)
+
+    # -- running ------------------------------------------------------------------------------------
+
+    async def _run_attempt(
+        self, task: Task, payload: dict[str, Any], key: tuple[str, int], control: AttemptControl
+    ) -> None:
+        try:
+            outcome = await execute_attempt(
+                task.fn,
+                payload.get("input"),
+                task.workflow.input,
+                control,
+                is_async=task.is_async,
+                threads=self.config.threads,
+                asyncio_bridge=self._bridge if task.is_async else None,
+            )
+        finally:
+            self.running.pop(key, None)
+            if not self.running:
+                self._idle.set()
+        self._report(key, outcome)
+
+    def _report(self, key: tuple[str, int], outcome: TaskOutcome) -> None:
+        self.completed += 1
+        self._results.append(
+            {
+                "task_id": key[0],
+                "attempt": key[1],
+                "status": outcome.status,
+                "output": outcome.output,
+                "error_type": outcome.error_type,
+                "error_message": outcome.error_message,
+                "traceback": outcome.traceback,
+                "retryable": outcome.retryable,
+            }
+        )
+        self._results_ready.set()
+
+    # -- worker -> engine ---------------------------------------------------------------------------
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        """Ask the gateway, retrying while the engine is unreachable."""
+        delay = 0.05
+        while True:
+            try:
+                return await getattr(self.gateway, method).options(timeout=30.0).ask(*args)
+            except _RETRYABLE_CALL:
+                await self.context.clock.sleep(delay)
+                delay = min(2.0, delay * 2)
+
+    async def register(self) -> None:
+        answer = await self._call(
+            "register_worker",
+            {
+                "worker_id": self.worker_id,
+                "name": self.config.name,
+                "actor": self.context.name,
+                "peer": self.peer,
+                "slots": self.config.slots,
+                "durable_slots": self.config.durable_slots,
+                "labels": dict(self.config.labels),
+                "workflows": [wf.spec.to_dict() for wf in self.config.workflows],
+            },
+        )
+        self.heartbeat_interval = float(answer["heartbeat_interval"])
+        self.registered.set()
+
+    async def _lifecycle(self) -> None:
+        await self.register()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._heartbeat_loop)
+            nursery.start_soon(self._flush_loop)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await self.context.clock.sleep(self.heartbeat_interval)
+            if not await self._call("heartbeat", self.worker_id):
+                await self.register()  # the engine restarted and forgot us
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._results_ready.wait()
+            batch, self._results = self._results, []
+            self._results_ready = trio.Event()
+            while True:
+                try:
+                    await self._call("task_results", batch)
+                    break
+                except ActorError:
+                    # The gateway rejected the batch (a bug on one side): report each alone,
+                    # so one bad result cannot hold up the others.
+                    for result in batch:
+                        try:
+                            await self._call("task_results", [result])
+                        except ActorError:
+                            pass
+                    break
+
+    async def drain(self) -> None:
+        """Tell the engine to send nothing new, wait for running attempts, then leave."""
+        self.draining = True
+        await self._call("drain_worker", self.worker_id)
+        while self.running:
+            await self._idle.wait()
+        while self._results:
+            await self.context.clock.sleep(0.01)
+        await self._call("deregister_worker", self.worker_id)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "worker_id": self.worker_id,
+            "running": len(self.running),
+            "completed": self.completed,
+            "pending_results": len(self._results),
+            "draining": self.draining,
+        }
+
+
+class _Link:
+    """A context's way back to the engine, through its worker."""
+
+    def __init__(self, worker: WorkerActor) -> None:
+        self._worker = worker
+
+    def log(self, info: AttemptInfo, line: str, level: str) -> None:
+        self._worker.context.runtime.record("task-log", info.task_run_id, f"{level}: {line}")
+
+    def cancel_run(self, run_id: str) -> None:
+        worker = self._worker
+
+        def send() -> None:
+            worker.gateway.cancel_runs.tell([run_id])
+
+        _in_trio(send)
+
+    def refresh_timeout(self, info: AttemptInfo, seconds: float) -> None:
+        pass  # the engine-side timeout is extended when the refreshed attempt reports back
+
+    def release_slot(self, info: AttemptInfo) -> None:
+        pass
+
+
+def _in_trio(fn: Callable[[], None]) -> None:
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        trio.from_thread.run_sync(fn)
+    else:
+        fn()
+
+
+class Worker:
+    """A worker process: ``ratchet.worker(name, slots=..., workflows=[...]).start()``.
+
+    Args:
+        client: the client whose settings (engine address) the worker uses.
+        config: what to run.
+    """
+
+    def __init__(self, client: Ratchet, config: WorkerConfig) -> None:
+        self.client = client
+        self.config = config
+
+    def start(self) -> None:
+        """Connect to the engine and run tasks until SIGTERM/SIGINT (then drain and exit)."""
+        trio.run(self.async_start)
+
+    async def async_start(
+        self, *, task_status: trio.TaskStatus[WorkerActor] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """:meth:`start` for a caller already running Trio."""
+        from ratchet.runtime import open_runtime
+        from ratchet.transport import open_actor_node, open_nng_network
+
+        async with open_runtime() as system:
+            async with open_nng_network(clock=system.runtime.clock, random=system.runtime.random) as network:
+                peer = f"worker-{system.runtime.random.token_hex(6)}"
+                endpoint = await network.dial(self.client.settings.engine, name=peer)
+                async with open_actor_node(system, endpoint) as node:
+                    gateway = node.ref(self.client.settings.engine, "gateway")
+                    actor_name = f"worker:{peer}"
+                    ref = await system.spawn(WorkerActor, self.config, gateway, peer=peer, name=actor_name)
+                    instance = ref._cell.instance
+                    assert isinstance(instance, WorkerActor)
+                    task_status.started(instance)
+                    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                        async for _ in signals:
+                            break
+                    with trio.move_on_after(600):
+                        await instance.drain()

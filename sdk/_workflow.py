@@ -1,0 +1,280 @@
+"""Declaring workflows and tasks, with hatchet-sdk's names.
+
+``ratchet.workflow(name=...)`` returns a :class:`Workflow`; ``@wf.task(parents=[...])``
+turns a function into a :class:`Task` of it; ``@ratchet.task(...)`` makes a one-task
+workflow, a :class:`Standalone`. Every option is checked when the decorator runs, so a
+bad declaration fails at import time with a :class:`DefinitionError` that names the
+workflow, the task and the problem, never later inside the engine.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+
+from ._durations import Duration, parse_duration
+from ._errors import DefinitionError
+from ._spec import (
+    DEFAULT_EXECUTION_TIMEOUT,
+    DEFAULT_SCHEDULE_TIMEOUT,
+    RetryPolicy,
+    TaskKind,
+    TaskSpec,
+    WorkflowSpec,
+    check_name,
+)
+from ._validation import InputValidator
+
+if TYPE_CHECKING:
+    from ._client import Ratchet
+
+__all__ = ["Standalone", "Task", "TaskOptionArgs", "TaskOptions", "Workflow"]
+
+TaskFn = Callable[..., Any]
+
+
+class TaskOptionArgs(TypedDict, total=False):
+    """The keyword options every task decorator accepts."""
+
+    retries: int
+    backoff_factor: float | None
+    backoff_max_seconds: float | None
+    execution_timeout: Duration
+    schedule_timeout: Duration
+
+
+class TaskOptions:
+    """The per-task options every task decorator takes, checked and normalised.
+
+    Args:
+        retries: retries after the first attempt fails (0 to 1000).
+        backoff_factor: the n-th retry waits ``backoff_factor ** n`` seconds; none: at once.
+        backoff_max_seconds: the most any retry waits.
+        execution_timeout: how long one attempt may run (default 60 s).
+        schedule_timeout: how long a task may wait in the queue (default 5 min).
+    """
+
+    def __init__(
+        self,
+        *,
+        retries: int = 0,
+        backoff_factor: float | None = None,
+        backoff_max_seconds: float | None = None,
+        execution_timeout: Duration = DEFAULT_EXECUTION_TIMEOUT,
+        schedule_timeout: Duration = DEFAULT_SCHEDULE_TIMEOUT,
+    ) -> None:
+        try:
+            self.retry = RetryPolicy(retries, backoff_factor, backoff_max_seconds)
+            self.execution_timeout = parse_duration(execution_timeout, what="execution_timeout")
+            self.schedule_timeout = parse_duration(schedule_timeout, what="schedule_timeout")
+        except (TypeError, ValueError) as exc:
+            raise DefinitionError(str(exc)) from None
+
+
+class Task:
+    """A task of a workflow: the function, its place in the DAG and its options.
+
+    Pass it to ``parents=[...]`` of later tasks and to ``ctx.task_output(...)``.
+    """
+
+    def __init__(self, workflow: Workflow, fn: TaskFn, spec: TaskSpec) -> None:
+        self.workflow = workflow
+        self.fn = fn
+        self.spec = spec
+        self.name = spec.name
+        self.is_async = inspect.iscoroutinefunction(fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly (handy in unit tests of the task's own logic)."""
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.workflow.name}.{self.name}>"
+
+
+def _check_fn(fn: object, where: str) -> TaskFn:
+    if not callable(fn):
+        raise DefinitionError(f"{where}: a task must decorate a function, got {fn!r}")
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn  # builtins without signatures: let the call decide
+    positional = [p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    has_var = any(p.kind is p.VAR_POSITIONAL for p in params.values())
+    if len(positional) < 2 and not has_var:
+        raise DefinitionError(
+            f"{where}: a task function takes (input, ctx); {getattr(fn, '__name__', fn)!r} "
+            f"takes {len(positional)} positional parameter(s)"
+        )
+    return fn
+
+
+class Workflow:
+    """A named DAG of tasks. Made by :meth:`Ratchet.workflow`.
+
+    Args:
+        client: the owning client.
+        name: unique within the tenant.
+        description: free text shown with the workflow.
+        on_events: event keys (``*`` wildcards allowed) that trigger a run.
+        on_crons: cron expressions that trigger a run.
+        input_validator: pydantic model class, dataclass type or ``dict``.
+        default_priority: 1 (low) to 3 (high).
+    """
+
+    def __init__(
+        self,
+        client: Ratchet | None,
+        name: str,
+        *,
+        description: str = "",
+        on_events: Sequence[str] = (),
+        on_crons: Sequence[str] = (),
+        input_validator: Any = None,
+        default_priority: int = 1,
+    ) -> None:
+        self.client = client
+        self.name = check_name(name, "workflow")
+        if isinstance(on_events, str) or isinstance(on_crons, str):
+            raise DefinitionError(f"workflow {name!r}: on_events and on_crons take lists, not a string")
+        if isinstance(default_priority, bool) or default_priority not in (1, 2, 3):
+            raise DefinitionError(
+                f"workflow {name!r}: default_priority must be 1, 2 or 3, got {default_priority!r}"
+            )
+        self.description = description
+        self.on_events = tuple(on_events)
+        self.on_crons = tuple(on_crons)
+        self.default_priority = default_priority
+        try:
+            self.input = InputValidator(input_validator, name)
+        except TypeError as exc:
+            raise DefinitionError(str(exc)) from None
+        self.tasks: dict[str, Task] = {}
+        self._spec: WorkflowSpec | None = None
+
+    # -- declaring ----------------------------------------------------------------------------
+
+    def _add(
+        self, fn: object, name: str | None, kind: TaskKind, parents: Sequence[Any], options: TaskOptions
+    ) -> Task:
+        where = f"workflow {self.name!r}"
+        fn = _check_fn(fn, where)
+        task_name = check_name(name or getattr(fn, "__name__", ""), "task")
+        if task_name in self.tasks:
+            raise DefinitionError(f"{where} already has a task named {task_name!r}")
+        if isinstance(parents, str | Task) or not isinstance(parents, Sequence):
+            raise DefinitionError(f"{where}: task {task_name!r}: parents must be a list of tasks")
+        parent_names = []
+        for parent in parents:
+            if isinstance(parent, Task):
+                if parent.workflow is not self:
+                    raise DefinitionError(
+                        f"{where}: task {task_name!r} cannot depend on {parent!r} of another workflow"
+                    )
+                parent_names.append(parent.name)
+            elif isinstance(parent, str):
+                if parent not in self.tasks:
+                    raise DefinitionError(f"{where}: task {task_name!r} has an unknown parent {parent!r}")
+                parent_names.append(parent)
+            else:
+                raise DefinitionError(f"{where}: task {task_name!r}: {parent!r} is not a task")
+        spec = TaskSpec(
+            name=task_name,
+            kind=kind,
+            parents=tuple(parent_names),
+            retry=options.retry,
+            execution_timeout=options.execution_timeout,
+            schedule_timeout=options.schedule_timeout,
+        )
+        # validate the workflow as it would be with this task, before keeping it
+        WorkflowSpec(
+            name=self.name,
+            tasks=(*[t.spec for t in self.tasks.values()], spec),
+            default_priority=self.default_priority,
+        )
+        task = Task(self, fn, spec)
+        self.tasks[task_name] = task
+        self._spec = None
+        return task
+
+    def _decorator(
+        self, kind: TaskKind, name: str | None, parents: Sequence[Any], **options: Unpack[TaskOptionArgs]
+    ) -> Callable[[TaskFn], Task]:
+        checked = TaskOptions(**options)
+
+        def decorate(fn: TaskFn) -> Task:
+            return self._add(fn, name, kind, parents, checked)
+
+        return decorate
+
+    def task(
+        self,
+        name: str | None = None,
+        *,
+        parents: Sequence[Task | str] = (),
+        **options: Unpack[TaskOptionArgs],
+    ) -> Callable[[TaskFn], Task]:
+        """Declare a task of this workflow; it runs once all ``parents`` completed.
+
+        Options: ``retries``, ``backoff_factor``, ``backoff_max_seconds``,
+        ``execution_timeout``, ``schedule_timeout`` (see :class:`TaskOptions`).
+        """
+        return self._decorator(TaskKind.TASK, name, parents, **options)
+
+    def on_failure_task(
+        self, name: str | None = None, **options: Unpack[TaskOptionArgs]
+    ) -> Callable[[TaskFn], Task]:
+        """Declare the task that runs when any task of a run fails (the run still fails)."""
+        return self._decorator(TaskKind.ON_FAILURE, name, (), **options)
+
+    def on_success_task(
+        self, name: str | None = None, **options: Unpack[TaskOptionArgs]
+    ) -> Callable[[TaskFn], Task]:
+        """Declare the task that runs when every task of a run completed."""
+        return self._decorator(TaskKind.ON_SUCCESS, name, (), **options)
+
+    # -- the result ----------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> WorkflowSpec:
+        """The validated definition, as registered with the engine.
+
+        Raises:
+            DefinitionError: e.g. the workflow has no tasks yet.
+        """
+        if self._spec is None:
+            self._spec = WorkflowSpec(
+                name=self.name,
+                tasks=tuple(t.spec for t in self.tasks.values()),
+                on_events=self.on_events,
+                on_crons=self.on_crons,
+                default_priority=self.default_priority,
+                description=self.description,
+            )
+        return self._spec
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.name!r} tasks={list(self.tasks)}>"
+
+
+class Standalone(Workflow):
+    """A one-task workflow made by ``@ratchet.task(...)``; ``run`` returns the task's output."""
+
+    def __init__(
+        self,
+        client: Ratchet | None,
+        fn: TaskFn,
+        name: str | None,
+        options: TaskOptions,
+        **workflow_options: Any,
+    ) -> None:
+        fn = _check_fn(fn, "standalone task")
+        task_name = name or getattr(fn, "__name__", "")
+        super().__init__(client, task_name, **workflow_options)
+        self.task_obj = self._add(fn, task_name, TaskKind.TASK, (), options)
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly."""
+        return self.fn(*args, **kwargs)
