@@ -122,12 +122,7 @@ class Dispatcher(Actor):
         session.draining = True
         self._scheduler.drain_worker.tell(worker_id)
         self._persist(
-            SetWorkerStatus(
-                tenant_id=self.tenant_id,
-                id=worker_id,
-                status=WorkerStatus.DRAINING,
-                at=self.context.clock.time(),
-            )
+            SetWorkerStatus(tenant_id=self.tenant_id, worker_id=worker_id, status=WorkerStatus.DRAINING)
         )
         return True
 
@@ -182,11 +177,7 @@ class Dispatcher(Actor):
         self.lost += 1
         self.context.runtime.record("worker-removed", worker_id, reason)
         self._scheduler.remove_worker.tell(worker_id)
-        self._persist(
-            SetWorkerStatus(
-                tenant_id=self.tenant_id, id=worker_id, status=status, at=self.context.clock.time()
-            )
-        )
+        self._persist(SetWorkerStatus(tenant_id=self.tenant_id, worker_id=worker_id, status=status))
 
     def workers(self) -> list[dict[str, Any]]:
         now = self.context.clock.monotonic()

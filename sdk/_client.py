@@ -11,7 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Unpack
 
+from ._connection import Connection, remote_gateway
 from ._errors import DefinitionError
+from ._runs import RunsClient
+from ._worker import Worker, WorkerConfig
 from ._workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow
 
 __all__ = ["DEFAULT_ENGINE_ADDRESS", "Ratchet", "Settings"]
@@ -69,6 +72,81 @@ class Ratchet:
     ) -> None:
         self.settings = Settings.from_env(engine=engine, tenant=tenant, token=token, namespace=namespace)
         self.workflows: dict[str, Workflow] = {}
+        self._connection: Connection | None = None
+        self.runs = RunsClient(self)
+
+    # -- reaching the engine ------------------------------------------------------------------
+
+    @property
+    def connection(self) -> Connection:
+        """The line to the engine, opened on first use (over nng to ``settings.engine``)."""
+        if self._connection is None:
+            self._connection = Connection(remote_gateway(self.settings.engine)).start()
+        return self._connection
+
+    def embedded(
+        self,
+        database: str = "memory://",
+        *,
+        workers: Sequence[Worker] = (),
+        options: Any = None,
+    ) -> Ratchet:
+        """Run the engine inside this process, with ``workers``; this client then talks to it.
+
+        Args:
+            database: ``memory://`` (gone when the process ends), ``sqlite:///path.db``
+                or a ``postgresql://`` URL.
+            workers: workers (from :meth:`worker`) to run in this process too.
+            options: :class:`~ratchet.actors.EngineOptions` for the engine.
+
+        Returns this client, usable as a context manager that stops the engine on exit
+        (or call :meth:`close`).
+        """
+        from ._embedded import embedded_engine
+
+        if self._connection is not None:
+            raise RuntimeError("this client is already connected to an engine")
+        self._connection = Connection(
+            embedded_engine(database, [w.config for w in workers], options), name="ratchet-embedded"
+        ).start()
+        return self
+
+    def close(self) -> None:
+        """Close the connection (and stop an embedded engine and its workers)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> Ratchet:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def worker(
+        self,
+        name: str,
+        *,
+        slots: int = 10,
+        durable_slots: int = 1000,
+        labels: Mapping[str, str | int] | None = None,
+        workflows: Sequence[Workflow] | None = None,
+        async_backend: str = "trio",
+    ) -> Worker:
+        """A worker running ``workflows`` (default: every workflow of this client).
+
+        ``async_backend`` is ``"trio"`` or ``"asyncio"``: what ``async def`` task
+        functions of this worker are written for. Call ``.start()`` to run it.
+        """
+        config = WorkerConfig(
+            name=name,
+            workflows=list(self.workflows.values()) if workflows is None else list(workflows),
+            slots=slots,
+            durable_slots=durable_slots,
+            labels=dict(labels or {}),
+            async_backend=async_backend,
+        )
+        return Worker(self, config)
 
     def _register(self, workflow: Workflow) -> None:
         if workflow.name in self.workflows:

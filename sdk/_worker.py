@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTimeout
+from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTimeout, concurrent
 
 from ._context import AttemptInfo, Context
 from ._errors import TaskRunError
@@ -263,6 +263,11 @@ class WorkerActor(Actor):
         while self._results:
             await self.context.clock.sleep(0.01)
         await self._call("deregister_worker", self.worker_id)
+
+    @concurrent
+    async def wait_registered(self) -> None:
+        """Return once the engine has accepted this worker's registration."""
+        await self.registered.wait()
 
     def status(self) -> dict[str, Any]:
         return {

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from ._durations import Duration, parse_duration
 from ._errors import DefinitionError
+from ._runs import TriggerWorkflowOptions, WorkflowRunRef, check_answers, trigger_payload
 from ._spec import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from ._client import Ratchet
 
 __all__ = ["Standalone", "Task", "TaskOptionArgs", "TaskOptions", "Workflow"]
+
+_NOT_GIVEN: Any = object()
 
 TaskFn = Callable[..., Any]
 
@@ -257,6 +260,177 @@ class Workflow:
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r} tasks={list(self.tasks)}>"
 
+    # -- running ---------------------------------------------------------------------------------
+
+    _standalone_task: str | None = None
+
+    def _client(self) -> Ratchet:
+        if self.client is None:
+            raise RuntimeError(f"workflow {self.name!r} belongs to no Ratchet client; declare it on one")
+        return self.client
+
+    def _options(
+        self,
+        input: Any,
+        options: TriggerWorkflowOptions | None,
+        additional_metadata: dict[str, Any] | None,
+        priority: int | None,
+        key: str | None,
+    ) -> TriggerWorkflowOptions:
+        base = options or TriggerWorkflowOptions()
+        return TriggerWorkflowOptions(
+            input=input if input is not _NOT_GIVEN else base.input,
+            additional_metadata=dict(additional_metadata or base.additional_metadata or {}),
+            priority=priority if priority is not None else base.priority,
+            key=key if key is not None else base.key,
+        )
+
+    def create_bulk_run_item(
+        self,
+        input: Any = None,
+        *,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+        key: str | None = None,
+    ) -> TriggerWorkflowOptions:
+        """One run for :meth:`run_many`."""
+        return TriggerWorkflowOptions(input, dict(additional_metadata or {}), priority, key)
+
+    def _refs(self, answers: Any) -> list[WorkflowRunRef | Exception]:
+        client = self._client()
+        return [
+            a if isinstance(a, Exception) else WorkflowRunRef(client, a, self._standalone_task)
+            for a in check_answers(self, answers)
+        ]
+
+    def _payloads(self, items: Sequence[TriggerWorkflowOptions]) -> list[dict[str, Any]]:
+        self.spec  # noqa: B018 - a workflow without tasks fails here, before any request
+        return [trigger_payload(self, item) for item in items]
+
+    def run_no_wait(
+        self,
+        input: Any = _NOT_GIVEN,
+        options: TriggerWorkflowOptions | None = None,
+        *,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+        key: str | None = None,
+    ) -> WorkflowRunRef:
+        """Start a run and return its ref at once (the run is durable when this returns)."""
+        item = self._options(input, options, additional_metadata, priority, key)
+        (ref,) = self._refs(self._client().connection.call("trigger", self._payloads([item])))
+        if isinstance(ref, Exception):
+            raise ref
+        return ref
+
+    async def aio_run_no_wait(
+        self,
+        input: Any = _NOT_GIVEN,
+        options: TriggerWorkflowOptions | None = None,
+        *,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+        key: str | None = None,
+    ) -> WorkflowRunRef:
+        item = self._options(input, options, additional_metadata, priority, key)
+        answers = await self._client().connection.acall("trigger", self._payloads([item]))
+        (ref,) = self._refs(answers)
+        if isinstance(ref, Exception):
+            raise ref
+        return ref
+
+    def run(
+        self,
+        input: Any = _NOT_GIVEN,
+        options: TriggerWorkflowOptions | None = None,
+        *,
+        wait_for_result: bool = True,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+        key: str | None = None,
+    ) -> Any:
+        """Run and wait: ``{task_name: output}`` (a standalone task: its output).
+
+        With ``wait_for_result=False``, return the :class:`WorkflowRunRef` at once.
+
+        Raises:
+            FailedTaskRunExceptionGroup: one :class:`TaskRunError` per failed task.
+            RunCancelledError: the run was cancelled.
+        """
+        ref = self.run_no_wait(
+            input, options, additional_metadata=additional_metadata, priority=priority, key=key
+        )
+        return ref.result() if wait_for_result else ref
+
+    async def aio_run(
+        self,
+        input: Any = _NOT_GIVEN,
+        options: TriggerWorkflowOptions | None = None,
+        *,
+        wait_for_result: bool = True,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+        key: str | None = None,
+    ) -> Any:
+        ref = await self.aio_run_no_wait(
+            input, options, additional_metadata=additional_metadata, priority=priority, key=key
+        )
+        return await ref.aio_result() if wait_for_result else ref
+
+    def run_many_no_wait(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef]:
+        """Start many runs in one request; refs in order. Raises the first refusal."""
+        refs = self._refs(self._client().connection.call("trigger", self._payloads(items)))
+        for ref in refs:
+            if isinstance(ref, Exception):
+                raise ref
+        return refs  # type: ignore[return-value]
+
+    async def aio_run_many_no_wait(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef]:
+        answers = await self._client().connection.acall("trigger", self._payloads(items))
+        refs = self._refs(answers)
+        for ref in refs:
+            if isinstance(ref, Exception):
+                raise ref
+        return refs  # type: ignore[return-value]
+
+    def run_many(
+        self, items: Sequence[TriggerWorkflowOptions], *, return_exceptions: bool = False
+    ) -> list[Any]:
+        """Start many runs in one request and wait for all; results in order.
+
+        With ``return_exceptions``, a failed run's exception takes its place in the list
+        instead of being raised.
+        """
+        refs = self._refs(self._client().connection.call("trigger", self._payloads(items)))
+        results: list[Any] = []
+        for ref in refs:
+            try:
+                if isinstance(ref, Exception):
+                    raise ref
+                results.append(ref.result())
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                results.append(exc)
+        return results
+
+    async def aio_run_many(
+        self, items: Sequence[TriggerWorkflowOptions], *, return_exceptions: bool = False
+    ) -> list[Any]:
+        answers = await self._client().connection.acall("trigger", self._payloads(items))
+        refs = self._refs(answers)
+        results: list[Any] = []
+        for ref in refs:
+            try:
+                if isinstance(ref, Exception):
+                    raise ref
+                results.append(await ref.aio_result())
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                results.append(exc)
+        return results
+
 
 class Standalone(Workflow):
     """A one-task workflow made by ``@ratchet.task(...)``; ``run`` returns the task's output."""
@@ -273,6 +447,7 @@ class Standalone(Workflow):
         task_name = name or getattr(fn, "__name__", "")
         super().__init__(client, task_name, **workflow_options)
         self.task_obj = self._add(fn, task_name, TaskKind.TASK, (), options)
+        self._standalone_task = self.task_obj.name
         self.fn = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -22,5 +22,35 @@ def demo(seed: int | None) -> None:
     run_demo(seed)
 
 
+@main.command()
+@click.option(
+    "--db",
+    "database",
+    default=None,
+    help="Store URL: sqlite:///PATH or postgresql://... "
+    "[default: RATCHET_DATABASE_URL, else sqlite ratchet.db in the working directory]",
+)
+@click.option(
+    "--listen",
+    default=None,
+    help="nng address to serve workers and clients on [default: RATCHET_ENGINE, else tcp://127.0.0.1:7077]",
+)
+def engine(database: str | None, listen: str | None) -> None:
+    """Run the engine until SIGTERM or Ctrl-C."""
+    import trio
+
+    from ._serve import default_database_url, default_listen_address, serve_engine
+
+    database = database or default_database_url()
+    listen = listen or default_listen_address()
+    try:
+        from ratchet.actors.store import store_from_url
+
+        store_from_url(database)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--db") from None
+    trio.run(serve_engine, database, listen)
+
+
 if __name__ == "__main__":
     main()

@@ -38,6 +38,48 @@ class MemoryDatabase:
         self.seq: dict[str, int] = {name: 0 for name in TABLES}
         self.migrations: list[int] = []
         self.objects = MemoryObjectStore()
+        # single-column hash indexes (value -> primary keys) on every column a declared
+        # index or the primary key starts with, so lookups by id, run or status skip scans
+        self.index_columns: dict[str, tuple[str, ...]] = {
+            t.name: tuple(dict.fromkeys(c for cols in (t.primary_key, *t.indexes, *t.unique) for c in cols))
+            for t in TABLES.values()
+        }
+        self.indexes: dict[tuple[str, str], dict[Any, dict[tuple[Any, ...], None]]] = {
+            (table, col): {} for table, cols in self.index_columns.items() for col in cols
+        }
+
+    def reindex(
+        self, table: str, pk: tuple[Any, ...], old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> None:
+        """Move ``pk`` in ``table``'s hash indexes from ``old``'s values to ``new``'s."""
+        for col in self.index_columns[table]:
+            index = self.indexes[(table, col)]
+            if old is not None:
+                bucket = index.get(old[col])
+                if bucket is not None:
+                    bucket.pop(pk, None)
+                    if not bucket:
+                        del index[old[col]]
+            if new is not None:
+                index.setdefault(new[col], {})[pk] = None
+
+    def candidates(self, table: str, equal: dict[str, Any]) -> Any:
+        """The rows that may match ``equal`` (column -> value): an index bucket or all rows."""
+        rows = self.rows[table]
+        best: dict[tuple[Any, ...], None] | None = None
+        for col, value in equal.items():
+            index = self.indexes.get((table, col))
+            if index is None:
+                continue
+            try:
+                bucket = index.get(value, {})
+            except TypeError:  # an unhashable value never matches an indexed scalar column
+                return ()
+            if best is None or len(bucket) < len(best):
+                best = bucket
+        if best is None:
+            return rows.values()
+        return [rows[pk] for pk in best]
 
     def count(self, table: str) -> int:
         """How many committed rows ``table`` holds."""
@@ -84,9 +126,9 @@ class _Txn:
         if set(key) == set(t.primary_key):
             pk = tuple(key[c] for c in t.primary_key)
             return pk if pk in self.db.rows[t.name] else None
-        for pk, row in self.db.rows[t.name].items():
+        for row in self.db.candidates(t.name, key):
             if all(row[c] == v for c, v in key.items()):
-                return pk
+                return self._pk(t, row)
         return None
 
     def _put(self, t: Table, pk: tuple[Any, ...], new: dict[str, Any] | None) -> None:
@@ -113,8 +155,10 @@ class _Txn:
             del rows[pk]
         else:
             rows[pk] = new
+        self.db.reindex(t.name, pk, old, new)
 
         def undo() -> None:
+            self.db.reindex(t.name, pk, new, old)
             for cols in t.unique:
                 index = self.db.unique[(t.name, cols)]
                 if new is not None:
@@ -263,7 +307,9 @@ class MemoryStore(Store):
         await trio.lowlevel.checkpoint()
         if self._crashed:
             raise StoreClosedError("the memory store crashed")
-        rows = [r for r in self.database.rows[table].values() if all(_matches(r, c) for c in where)]
+        equal = {c.column: c.value for c in where if c.op == "=" and c.value is not None}
+        candidates = self.database.candidates(table, equal)
+        rows = [r for r in candidates if all(_matches(r, c) for c in where)]
         for col, direction in reversed(order):
             rows.sort(key=lambda r, c=col: r[c], reverse=direction == "desc")
         if limit is not None:
