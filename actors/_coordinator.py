@@ -446,7 +446,7 @@ class RunCoordinator(Actor):
         state = run.state
         spec = state.task_spec(task_name)
         task = state.tasks[task_name]
-        parents = {p: state.tasks[p].output for p in spec.parents}
+        parents = {p: state.tasks[p].output for p in _upstream(state, spec)}
         failed = [
             [t.name, run.task_ids[t.name], t.error.type, t.error.message, t.error.traceback]
             for t in state.tasks.values()
@@ -560,3 +560,19 @@ class RunCoordinator(Actor):
             for name, ts in list(state.tasks.items()):
                 if ts.status is m.TaskStatus.RUNNING:
                     self._transition(run, m.WorkerLost(name, ts.attempt))
+
+
+def _upstream(state: m.RunState, spec: Any) -> list[str]:
+    """The completed tasks whose outputs a task may read: all its ancestors (every
+    completed task of the run for on-failure and on-success tasks)."""
+    if spec.kind.value != "task":
+        return [name for name, t in state.tasks.items() if t.status is m.TaskStatus.COMPLETED]
+    seen: dict[str, None] = {}
+    stack = list(spec.parents)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen[name] = None
+        stack.extend(state.task_spec(name).parents)
+    return [name for name in seen if state.tasks[name].status is m.TaskStatus.COMPLETED]

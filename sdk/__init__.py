@@ -15,6 +15,11 @@ from ._errors import DefinitionError as DefinitionError
 from ._errors import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
 from ._errors import NonRetryableException as NonRetryableException
 from ._errors import TaskRunError as TaskRunError
+from ._runs import RunCancelledError as RunCancelledError
+from ._runs import RunDetails as RunDetails
+from ._runs import TaskRunDetails as TaskRunDetails
+from ._runs import TriggerWorkflowOptions as TriggerWorkflowOptions
+from ._runs import WorkflowRunRef as WorkflowRunRef
 from ._validation import EmptyModel as EmptyModel
 from ._validation import InputValidationError as InputValidationError
 from ._workflow import Standalone as Standalone
@@ -34,11 +39,16 @@ __all__ = [
     "InputValidationError",
     "NonRetryableException",
     "Ratchet",
+    "RunCancelledError",
+    "RunDetails",
     "Settings",
     "Standalone",
     "Task",
     "TaskCancelledError",
+    "TaskRunDetails",
     "TaskRunError",
+    "TriggerWorkflowOptions",
     "Workflow",
+    "WorkflowRunRef",
     "__version__",
 ]

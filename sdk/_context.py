@@ -91,8 +91,8 @@ class Context:
         outputs = self._info.parent_outputs
         if name not in outputs:
             raise ValueError(
-                f"task {self._info.task!r} has no output of {name!r}: only its parents' outputs "
-                f"are available ({sorted(outputs) or 'none'})"
+                f"task {self._info.task!r} has no output of {name!r}: only the outputs of completed "
+                f"upstream tasks are available ({sorted(outputs) or 'none'})"
             )
         return outputs[name]
 
