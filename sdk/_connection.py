@@ -22,9 +22,12 @@ from typing import Any
 import sniffio
 import trio
 
-from ratchet.runtime import ActorRef, ActorSystem, open_runtime
+from ratchet.runtime import ActorDeadError, ActorRef, ActorSystem, open_runtime
 
 __all__ = ["Connection", "remote_gateway"]
+
+# Gateway methods that may run twice without harm, retried across engine restarts.
+IDEMPOTENT = frozenset({"get_run", "wait_run", "list_runs", "list_workers", "list_workflows", "cancel_runs"})
 
 GatewaySetup = Callable[[], AbstractAsyncContextManager[ActorRef]]
 
@@ -36,11 +39,19 @@ class Connection:
         setup: opens whatever the gateway needs and yields the ref (runs in the portal).
         name: the thread's name.
         call_timeout: default seconds a call may take (None: no limit).
+        reconnect_timeout: how long an idempotent call (a read, a wait) keeps retrying
+            while the engine is unreachable.
     """
 
     def __init__(
-        self, setup: GatewaySetup, *, name: str = "ratchet-portal", call_timeout: float | None = None
+        self,
+        setup: GatewaySetup,
+        *,
+        name: str = "ratchet-portal",
+        call_timeout: float | None = None,
+        reconnect_timeout: float = 120.0,
     ) -> None:
+        self.reconnect_timeout = reconnect_timeout
         self._setup = setup
         self._name = name
         self.call_timeout = call_timeout
@@ -106,7 +117,18 @@ class Connection:
 
     async def _ask(self, method: str, args: tuple[Any, ...], timeout: float | None) -> Any:
         assert self.gateway is not None
-        return await getattr(self.gateway, method).options(timeout=timeout).ask(*args)
+        ask = getattr(self.gateway, method).options(timeout=timeout).ask
+        if method not in IDEMPOTENT:
+            return await ask(*args)
+        # Reads and waits survive an engine restart: retry while it is unreachable.
+        delay = 0.05
+        with trio.fail_after(self.reconnect_timeout):
+            while True:
+                try:
+                    return await ask(*args)
+                except ActorDeadError:
+                    await trio.sleep(delay)
+                    delay = min(1.0, delay * 2)
 
     def call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
         """Ask the gateway from sync code (any thread but the portal's)."""

@@ -1,15 +1,14 @@
 """Fixtures for the store tests: one ``store`` fixture over the three backends.
 
-Postgres tests create a uniquely named database for the test run and drop it after.
-When the server is unreachable they skip, except under ``CI``, where they fail.
+Postgres tests create a uniquely named database for the test run and drop it after
+(see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -17,56 +16,9 @@ import pytest
 from ratchet.actors.store import TABLES, MemoryStore, SQLiteStore, Store, open_store
 from ratchet.actors.store._migrations import MIGRATIONS_TABLE
 
-PG_ADMIN_DSN = os.environ.get("RATCHET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _pg_dsn(database: str) -> str:
-    base, _, _ = PG_ADMIN_DSN.rpartition("/")
-    return f"{base}/{database}"
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-class PostgresDatabases:
-    """Creates uniquely named databases on the test server and drops them at the end."""
-
-    def __init__(self) -> None:
-        self.created: list[str] = []
-
-    def create(self) -> str:
-        """A new empty database; returns its DSN."""
-        name = f"ratchet_test_{uuid.uuid4().hex[:12]}"
-        try:
-            asyncio.run(_admin(f"CREATE DATABASE {name}"))
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            message = f"Postgres at {PG_ADMIN_DSN} is unreachable: {exc}"
-            if os.environ.get("CI"):
-                pytest.fail(message + " (CI is set: Postgres tests must run)")
-            pytest.skip(message)
-        self.created.append(name)
-        return _pg_dsn(name)
-
-    def drop_all(self) -> None:
-        for name in self.created:
-            asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
 
 @pytest.fixture(scope="session")
-def pg_databases() -> Iterator[PostgresDatabases]:
-    """Make Postgres databases for this test run; all are dropped at the end."""
-    dbs = PostgresDatabases()
-    yield dbs
-    dbs.drop_all()
-
-
-@pytest.fixture(scope="session")
-def pg_dsn(pg_databases: PostgresDatabases) -> str:
+def pg_dsn(pg_databases: Any) -> str:
     """One fresh database for the conformance suite of this test run."""
     return pg_databases.create()
 

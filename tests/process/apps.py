@@ -1,0 +1,68 @@
+"""Workflows for the multi-process tests, shared by the test process and worker processes.
+
+A worker process runs ``python apps.py worker`` with ``RATCHET_ENGINE`` set. Tasks that
+take a ``marker`` directory in their input write a file named after the task and
+attempt when they start, so a test can wait for "the task is running" without guessing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import trio
+
+from ratchet import Context, Ratchet, Workflow
+
+
+def _mark(input: dict, ctx: Context, name: str) -> None:
+    marker = input.get("marker")
+    if marker:
+        Path(marker, f"{ctx.workflow_run_id}.{name}.{ctx.attempt_number}").touch()
+
+
+def make_client(engine: str | None = None) -> tuple[Ratchet, dict[str, Workflow]]:
+    """A client (for ``engine``) with the test workflows declared on it."""
+    r = Ratchet(engine=engine)
+
+    chain = r.workflow("chain", input_validator=dict)
+
+    @chain.task(retries=2)
+    async def first(input: dict, ctx: Context) -> dict:
+        _mark(input, ctx, "first")
+        await trio.sleep(input.get("sleep", 0))
+        return {"n": input.get("n", 0) + 1}
+
+    @chain.task(parents=[first], retries=2)
+    def second(input: dict, ctx: Context) -> dict:
+        _mark(input, ctx, "second")
+        import time
+
+        time.sleep(input.get("sleep", 0))
+        return {"n": ctx.task_output(first)["n"] + 1}
+
+    @chain.task(parents=[second], retries=2)
+    async def third(input: dict, ctx: Context) -> dict:
+        _mark(input, ctx, "third")
+        await trio.sleep(input.get("sleep", 0))
+        return {"n": ctx.task_output(second)["n"] + 1}
+
+    @r.task(input_validator=dict)
+    async def slow(input: dict, ctx: Context) -> dict:
+        _mark(input, ctx, "slow")
+        await trio.sleep(input.get("seconds", 1))
+        return {"pid": os.getpid(), "retry_count": ctx.retry_count}
+
+    @r.task(input_validator=dict)
+    async def noop(input: dict, ctx: Context) -> int:
+        return 1
+
+    return r, {"chain": chain, "slow": slow, "noop": noop}
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["worker"]:
+    client, workflows = make_client()
+    client.worker(
+        os.environ.get("WORKER_NAME", "worker"), slots=int(os.environ.get("WORKER_SLOTS", "20"))
+    ).start()

@@ -1,0 +1,140 @@
+"""The engine and its workers as separate processes: runs, crashes, drains.
+
+Each test starts ``ratchet engine`` and worker processes (``apps.py worker``) on a
+fresh SQLite file or Postgres database, drives them from this process through a
+:class:`ratchet.Ratchet` client, and checks what the engine recorded. "Running" is
+observed through marker files the tasks write when they start, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apps import make_client
+from conftest import Cluster
+
+from ratchet import Ratchet, RunDetails
+
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def client(cluster: Cluster) -> Iterator[tuple[Ratchet, dict[str, Any]]]:
+    r, workflows = make_client(cluster.address)
+    try:
+        yield r, workflows
+    finally:
+        r.close()
+
+
+def workers_of(r: Ratchet) -> list[dict[str, Any]]:
+    return r.connection.call("list_workers")
+
+
+def assert_one_terminal_outcome(details: RunDetails) -> None:
+    for task in details.tasks:
+        terminal = [e.kind for e in task.events if e.kind in TERMINAL]
+        assert len(terminal) == 1, f"task {task.name} of run {details.run_id} ended {terminal}"
+
+
+def test_dag_and_many_runs_through_engine_and_worker_processes(cluster: Cluster, client: Any) -> None:
+    r, wf = client
+    cluster.engine()
+    cluster.worker()
+    wait_until(lambda: workers_of(r), 30, "the worker to register")
+
+    assert wf["chain"].run({"n": 1}) == {"first": {"n": 2}, "second": {"n": 3}, "third": {"n": 4}}
+    results = wf["noop"].run_many([wf["noop"].create_bulk_run_item({}) for _ in range(200)])
+    assert results == [1] * 200
+
+    failed = r.connection.call("trigger", [{"workflow": "no-such-workflow", "input": {}}])
+    assert "unknown workflow" in failed[0]["error"]
+    ref = wf["chain"].run_no_wait({"n": 10}, additional_metadata={"batch": "b1"})
+    assert ref.result()["third"] == {"n": 13}
+    listed = r.runs.list(additional_metadata={"batch": "b1"})
+    assert [d.run_id for d in listed] == [ref.workflow_run_id]
+
+
+def test_engine_sigkill_mid_run_loses_no_acknowledged_run(
+    cluster: Cluster, client: Any, tmp_path: Path
+) -> None:
+    r, wf = client
+    engine = cluster.engine()
+    cluster.worker(slots=50)
+    wait_until(lambda: workers_of(r), 30, "the worker to register")
+    marker = tmp_path / "marks"
+    marker.mkdir()
+
+    refs = wf["chain"].run_many_no_wait(
+        [wf["chain"].create_bulk_run_item({"n": i, "sleep": 0.3, "marker": str(marker)}) for i in range(30)]
+    )
+    # Kill the engine once work is in flight: some runs have started their second step.
+    wait_until(lambda: any(p.name.endswith(".second.1") for p in marker.iterdir()), 30, "a second step")
+    engine.kill()
+    cluster.engine()
+
+    for i, ref in enumerate(refs):
+        assert ref.result()["third"] == {"n": i + 3}
+    for ref in refs:
+        details = r.runs.get(ref.workflow_run_id)
+        assert details.status == "COMPLETED"
+        assert_one_terminal_outcome(details)
+
+
+def test_worker_sigkill_mid_task_reassigns_it(cluster: Cluster, client: Any, tmp_path: Path) -> None:
+    r, wf = client
+    cluster.engine()
+    doomed = cluster.worker("doomed")
+    wait_until(lambda: workers_of(r), 30, "the first worker to register")
+    marker = tmp_path / "marks"
+    marker.mkdir()
+
+    ref = wf["slow"].run_no_wait({"seconds": 1.0, "marker": str(marker)})
+    wait_until(lambda: list(marker.iterdir()), 30, "the task to start")
+    doomed.kill()
+    survivor = cluster.worker("survivor")
+
+    output = ref.result()
+    assert output["pid"] == survivor.proc.pid
+    assert output["retry_count"] == 0  # losing a worker does not consume a user retry
+    details = r.runs.get(ref.workflow_run_id)
+    (task,) = details.tasks
+    assert task.status == "COMPLETED"
+    assert task.attempt == 2
+    assert_one_terminal_outcome(details)
+
+
+def test_sigterm_drains_a_worker_without_reassigning_its_task(
+    cluster: Cluster, client: Any, tmp_path: Path
+) -> None:
+    r, wf = client
+    cluster.engine()
+    worker = cluster.worker("draining")
+    wait_until(lambda: workers_of(r), 30, "the worker to register")
+    marker = tmp_path / "marks"
+    marker.mkdir()
+
+    ref = wf["slow"].run_no_wait({"seconds": 1.0, "marker": str(marker)})
+    wait_until(lambda: list(marker.iterdir()), 30, "the task to start")
+    assert worker.terminate() == 0  # returns once the in-flight task finished and was reported
+
+    output = ref.result()
+    assert output["pid"] == worker.proc.pid
+    details = r.runs.get(ref.workflow_run_id)
+    assert details.tasks[0].attempt == 1
+    assert workers_of(r) == []
