@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
+import reprlib
 
 __all__ = ["Duration", "parse_duration"]
 
@@ -11,6 +13,15 @@ Duration = _dt.timedelta | int | float | str
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def _show(value: object) -> str:
+    # A bad value must not break its own error message: a huge string is cut short, and
+    # repr() of an int over 4300 digits raises ValueError.
+    try:
+        return reprlib.repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to show>"
 
 
 def parse_duration(value: Duration, *, what: str = "duration") -> float:
@@ -26,11 +37,14 @@ def parse_duration(value: Duration, *, what: str = "duration") -> float:
         TypeError: not one of the accepted types.
     """
     if isinstance(value, bool):
-        raise TypeError(f"{what} must be a timedelta, seconds or a string like '10s', got {value!r}")
+        raise TypeError(f"{what} must be a timedelta, seconds or a string like '10s', got {_show(value)}")
     if isinstance(value, _dt.timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond the float range, e.g. 10**400
+            seconds = math.inf
     elif isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
         pos = 0
@@ -42,10 +56,10 @@ def parse_duration(value: Duration, *, what: str = "duration") -> float:
             pos = match.end()
         if pos != len(text) or not text:
             raise ValueError(
-                f"{what} {value!r} is not a duration; write e.g. '30s', '5m', '1h30m' or '250ms'"
+                f"{what} {_show(value)} is not a duration; write e.g. '30s', '5m', '1h30m' or '250ms'"
             )
     else:
-        raise TypeError(f"{what} must be a timedelta, seconds or a string like '10s', got {value!r}")
-    if not (seconds >= 0 and seconds != float("inf")):
-        raise ValueError(f"{what} must be a finite, non-negative duration, got {value!r}")
+        raise TypeError(f"{what} must be a timedelta, seconds or a string like '10s', got {_show(value)}")
+    if not (seconds >= 0 and math.isfinite(seconds)):
+        raise ValueError(f"{what} must be a finite, non-negative duration, got {_show(value)}")
     return seconds

@@ -15,7 +15,8 @@ import enum
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+import reprlib
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,10 +50,23 @@ class TaskKind(enum.Enum):
         return f"TaskKind.{self.name}"
 
 
+def _show(value: object) -> str:
+    """A short repr of user input for an error message.
+
+    Garbage can be huge (a 10 MB string) or unprintable by ``repr`` (an int of more than
+    4300 digits raises ValueError), and a bad value must never turn its own error message
+    into a different error.
+    """
+    try:
+        return reprlib.repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to show>"
+
+
 def check_name(name: object, what: str) -> str:
     """Validate a workflow or task name and return it."""
     if not isinstance(name, str) or not name.strip():
-        raise DefinitionError(f"{what} name must be a non-empty string, got {name!r}")
+        raise DefinitionError(f"{what} name must be a non-empty string, got {_show(name)}")
     if len(name) > MAX_NAME_LENGTH or not name.isprintable():
         raise DefinitionError(
             f"{what} name {name[:40]!r} must be printable and at most {MAX_NAME_LENGTH} characters"
@@ -60,14 +74,33 @@ def check_name(name: object, what: str) -> str:
     return name
 
 
+def _sequence(value: object, what: str) -> tuple[Any, ...]:
+    """``value`` as a tuple, if it is an ordered collection (list, tuple, generator).
+
+    A string or a mapping would iterate into characters or keys, and a set has no stable
+    order (so the spec's ``version`` would change from one process to the next): all three
+    are refused rather than silently turned into something else.
+    """
+    if isinstance(value, str | bytes | bytearray | Mapping | Set) or not isinstance(value, Iterable):
+        raise DefinitionError(f"{what} must be a list, got {_show(value)}")
+    return tuple(value)
+
+
 def _number(value: object, what: str, *, minimum: float = 0.0, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise DefinitionError(f"{what} must be a finite number, got {value!r}")
-    if value < minimum:
-        raise DefinitionError(f"{what} must be >= {minimum:g}, got {value!r}")
-    return float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DefinitionError(f"{what} must be a finite number, got {_show(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise DefinitionError(f"{what} must be a finite number, got {_show(value)} (too large)") from None
+    if not math.isfinite(number):
+        raise DefinitionError(f"{what} must be a finite number, got {_show(value)}")
+    if number < minimum:
+        raise DefinitionError(f"{what} must be >= {minimum:g}, got {_show(value)}")
+    # -0.0 == 0.0, but json spells them differently: equal specs must share a version.
+    return number + 0.0
 
 
 @dataclass(frozen=True)
@@ -84,13 +117,14 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if isinstance(self.retries, bool) or not isinstance(self.retries, int):
-            raise DefinitionError(f"retries must be a whole number, got {self.retries!r}")
+            raise DefinitionError(f"retries must be a whole number, got {_show(self.retries)}")
         if not 0 <= self.retries <= MAX_RETRIES:
-            raise DefinitionError(f"retries must be between 0 and {MAX_RETRIES}, got {self.retries}")
+            raise DefinitionError(f"retries must be between 0 and {MAX_RETRIES}, got {_show(self.retries)}")
         factor = _number(self.backoff_factor, "backoff_factor", minimum=0.0, allow_none=True)
         if factor is not None and factor <= 0:
-            raise DefinitionError(f"backoff_factor must be > 0, got {self.backoff_factor!r}")
+            raise DefinitionError(f"backoff_factor must be > 0, got {_show(self.backoff_factor)}")
         cap = _number(self.backoff_max_seconds, "backoff_max_seconds", allow_none=True)
+        object.__setattr__(self, "retries", int(self.retries))
         object.__setattr__(self, "backoff_factor", factor)
         object.__setattr__(self, "backoff_max_seconds", cap)
 
@@ -130,11 +164,10 @@ class TaskSpec:
     def __post_init__(self) -> None:
         check_name(self.name, "task")
         if not isinstance(self.kind, TaskKind):
-            raise DefinitionError(f"task {self.name!r}: kind must be a TaskKind, got {self.kind!r}")
-        if isinstance(self.parents, str) or not isinstance(self.parents, Iterable):
-            raise DefinitionError(f"task {self.name!r}: parents must be a list of task names")
-        object.__setattr__(self, "parents", tuple(self.parents))
-        for parent in self.parents:
+            raise DefinitionError(f"task {self.name!r}: kind must be a TaskKind, got {_show(self.kind)}")
+        parents = _sequence(self.parents, f"task {self.name!r}: parents")
+        object.__setattr__(self, "parents", parents)
+        for parent in parents:
             check_name(parent, f"task {self.name!r}: parent")
         if not isinstance(self.retry, RetryPolicy):
             raise DefinitionError(f"task {self.name!r}: retry must be a RetryPolicy")
@@ -161,31 +194,42 @@ class TaskSpec:
         """Rebuild a spec from :meth:`to_dict` output.
 
         Raises:
-            DefinitionError: missing or malformed fields.
+            DefinitionError: missing or malformed fields, naming the task.
         """
+        return cls._from_dict(data, "a task spec")
+
+    @classmethod
+    def _from_dict(cls, data: object, position: str) -> TaskSpec:
+        """:meth:`from_dict`, calling the task ``position`` in errors until its name is known."""
         if not isinstance(data, Mapping):
-            raise DefinitionError(f"a task spec must be a mapping, got {type(data).__name__}")
+            raise DefinitionError(f"{position} must be a mapping, got {type(data).__name__}")
+        if "name" not in data:
+            raise DefinitionError(f"{position} is missing the field 'name'")
+        name = check_name(data["name"], "task")
+        raw_kind = data.get("kind", TaskKind.TASK.value)
         try:
-            kind = TaskKind(data.get("kind", "task"))
+            kind = TaskKind(raw_kind)
         except ValueError:
-            raise DefinitionError(f"unknown task kind {data.get('kind')!r}") from None
+            kinds = ", ".join(repr(k.value) for k in TaskKind)
+            raise DefinitionError(
+                f"task {name!r}: unknown kind {_show(raw_kind)}; use one of {kinds}"
+            ) from None
         try:
-            return cls(
-                name=data["name"],
-                kind=kind,
-                parents=tuple(data.get("parents", ())),
-                retry=RetryPolicy(
-                    retries=data.get("retries", 0),
-                    backoff_factor=data.get("backoff_factor"),
-                    backoff_max_seconds=data.get("backoff_max_seconds"),
-                ),
-                execution_timeout=data.get("execution_timeout", DEFAULT_EXECUTION_TIMEOUT),
-                schedule_timeout=data.get("schedule_timeout", DEFAULT_SCHEDULE_TIMEOUT),
+            retry = RetryPolicy(
+                retries=data.get("retries", 0),
+                backoff_factor=data.get("backoff_factor"),
+                backoff_max_seconds=data.get("backoff_max_seconds"),
             )
-        except KeyError as exc:
-            raise DefinitionError(f"task spec is missing the field {exc.args[0]!r}") from None
-        except TypeError as exc:
-            raise DefinitionError(f"task spec is malformed: {exc}") from None
+        except DefinitionError as exc:
+            raise DefinitionError(f"task {name!r}: {exc}") from None
+        return cls(
+            name=name,
+            kind=kind,
+            parents=data.get("parents", ()),
+            retry=retry,
+            execution_timeout=data.get("execution_timeout", DEFAULT_EXECUTION_TIMEOUT),
+            schedule_timeout=data.get("schedule_timeout", DEFAULT_SCHEDULE_TIMEOUT),
+        )
 
 
 @dataclass(frozen=True)
@@ -209,9 +253,14 @@ class WorkflowSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tasks", tuple(self.tasks))
-        object.__setattr__(self, "on_events", tuple(self.on_events))
-        object.__setattr__(self, "on_crons", tuple(self.on_crons))
+        where = f"workflow {check_name(self.name, 'workflow')!r}"
+        object.__setattr__(self, "tasks", _sequence(self.tasks, f"{where}: tasks"))
+        object.__setattr__(self, "on_events", _sequence(self.on_events, f"{where}: on_events"))
+        object.__setattr__(self, "on_crons", _sequence(self.on_crons, f"{where}: on_crons"))
+        priority = self.default_priority
+        if not isinstance(priority, bool) and isinstance(priority, int | float) and priority in (1, 2, 3):
+            # 2.0 == 2, so the two must be one spec with one version: store the int.
+            object.__setattr__(self, "default_priority", int(priority))
         self.validate()
 
     # -- validation ---------------------------------------------------------------------
@@ -225,9 +274,13 @@ class WorkflowSpec:
         wf = check_name(self.name, "workflow")
         if not self.tasks:
             raise DefinitionError(f"workflow {wf!r} has no tasks; declare at least one")
-        if isinstance(self.default_priority, bool) or self.default_priority not in (1, 2, 3):
+        if type(self.default_priority) is not int or self.default_priority not in (1, 2, 3):
             raise DefinitionError(
-                f"workflow {wf!r}: default_priority must be 1, 2 or 3, got {self.default_priority!r}"
+                f"workflow {wf!r}: default_priority must be 1, 2 or 3, got {_show(self.default_priority)}"
+            )
+        if not isinstance(self.description, str):
+            raise DefinitionError(
+                f"workflow {wf!r}: description must be a string, got {_show(self.description)}"
             )
         for key in self.on_events:
             check_name(key, f"workflow {wf!r}: event key")
@@ -236,7 +289,7 @@ class WorkflowSpec:
         names: dict[str, TaskSpec] = {}
         for task in self.tasks:
             if not isinstance(task, TaskSpec):
-                raise DefinitionError(f"workflow {wf!r}: {task!r} is not a TaskSpec")
+                raise DefinitionError(f"workflow {wf!r}: {_show(task)} is not a TaskSpec")
             if task.name in names:
                 raise DefinitionError(f"workflow {wf!r} declares the task {task.name!r} twice")
             names[task.name] = task
@@ -272,29 +325,33 @@ class WorkflowSpec:
             raise DefinitionError(f"workflow {wf!r} has a cycle: {' -> '.join(cycle)}")
 
     def _find_cycle(self) -> list[str] | None:
+        """A cycle as a path ``[child, parent, ..., child]``, or None if the DAG has none.
+
+        A depth-first search along parent edges, with an explicit stack: a chain of
+        thousands of tasks is a valid workflow and must not hit the recursion limit.
+        Assumes every parent names a task (checked before this runs).
+        """
         parents = {t.name: t.parents for t in self.tasks}
-        state: dict[str, int] = {}
-        path: list[str] = []
-
-        def visit(name: str) -> list[str] | None:
-            state[name] = 1
-            path.append(name)
-            for parent in parents[name]:
-                if state.get(parent) == 1:
-                    return [*path[path.index(parent) :], parent]
-                if parent not in state:
-                    found = visit(parent)
-                    if found:
-                        return found
-            path.pop()
-            state[name] = 2
-            return None
-
-        for task in self.tasks:
-            if task.name not in state:
-                found = visit(task.name)
-                if found:
-                    return found
+        done: set[str] = set()
+        for root in parents:
+            if root in done:
+                continue
+            path = [root]  # the tasks being visited, root first
+            on_path = {root: 0}  # their positions in path
+            pending = [iter(parents[root])]  # for each task on the path: parents not yet seen
+            while pending:
+                parent = next(pending[-1], None)
+                if parent is None:
+                    finished = path.pop()
+                    del on_path[finished]
+                    done.add(finished)
+                    pending.pop()
+                elif parent in on_path:
+                    return [*path[on_path[parent] :], parent]
+                elif parent not in done:
+                    on_path[parent] = len(path)
+                    path.append(parent)
+                    pending.append(iter(parents[parent]))
         return None
 
     # -- queries ------------------------------------------------------------------------
@@ -355,24 +412,29 @@ class WorkflowSpec:
         """Rebuild and validate a spec from :meth:`to_dict` output (e.g. off the wire).
 
         Raises:
-            DefinitionError: anything missing, malformed or inconsistent.
+            DefinitionError: anything missing, malformed or inconsistent, naming the
+                workflow and the task.
         """
         if not isinstance(data, Mapping):
             raise DefinitionError(f"a workflow spec must be a mapping, got {type(data).__name__}")
-        tasks = data.get("tasks")
-        if not isinstance(tasks, list | tuple):
-            raise DefinitionError("a workflow spec needs a list of tasks")
-        try:
-            return cls(
-                name=data.get("name"),  # type: ignore[arg-type]
-                tasks=tuple(TaskSpec.from_dict(t) for t in tasks),
-                on_events=tuple(data.get("on_events", ())),
-                on_crons=tuple(data.get("on_crons", ())),
-                default_priority=data.get("default_priority", 1),
-                description=str(data.get("description", "")),
-            )
-        except TypeError as exc:
-            raise DefinitionError(f"workflow spec is malformed: {exc}") from None
+        where = f"workflow {check_name(data.get('name'), 'workflow')!r}"
+        raw_tasks = data.get("tasks")
+        if not isinstance(raw_tasks, list | tuple):
+            raise DefinitionError(f"{where}: tasks must be a list of task specs, got {_show(raw_tasks)}")
+        tasks = []
+        for number, raw_task in enumerate(raw_tasks, 1):
+            try:
+                tasks.append(TaskSpec._from_dict(raw_task, f"task #{number}"))
+            except DefinitionError as exc:
+                raise DefinitionError(f"{where}: {exc}") from None
+        return cls(
+            name=data["name"],
+            tasks=tuple(tasks),
+            on_events=data.get("on_events", ()),
+            on_crons=data.get("on_crons", ()),
+            default_priority=data.get("default_priority", 1),
+            description=data.get("description", ""),
+        )
 
     @property
     def version(self) -> str:
