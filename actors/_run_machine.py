@@ -12,6 +12,14 @@ for an attempt other than the task's current one is stale (a late result from a 
 that was presumed dead, a timer for an old attempt) and is ignored, which is what makes
 a task's terminal state and output recorded exactly once.
 
+A retry with a backoff is QUEUED at its new attempt before it is on any queue: it waits
+for its retry timer, and only :class:`RetryDue` puts it on the queue. The attempt number
+alone cannot fence that event (the timer and the queued attempt share it), so
+:attr:`TaskState.enqueued` records whether the current attempt was queued already; a
+second ``RetryDue`` (timers fire at least once) or one for an attempt that was queued
+without a timer is a duplicate, and queueing the attempt twice would hand one attempt
+to two workers.
+
 :func:`apply` takes a :class:`RunState` and one event, updates the state in place and
 returns the commands the owning actor must carry out: persist (implicitly: the actor
 persists the changed run together with the commands), queue a task, start a timer, cancel
@@ -126,7 +134,12 @@ class ErrorInfo:
 
 @dataclass
 class TaskState:
-    """One task of a run. ``attempt`` is 0 until first queued, then 1, 2, ..."""
+    """One task of a run. ``attempt`` is 0 until first queued, then 1, 2, ...
+
+    ``enqueued`` says whether the current attempt has been put on its queue (a
+    :class:`QueueTask` was issued for it); it is False while a retry waits for its
+    backoff timer, and a :class:`RetryDue` is honoured only then.
+    """
 
     name: str
     status: TaskStatus = TaskStatus.PENDING
@@ -136,6 +149,7 @@ class TaskState:
     worker: str | None = None
     output: Any = None
     error: ErrorInfo | None = None
+    enqueued: bool = False
 
 
 @dataclass
@@ -331,7 +345,7 @@ def apply(run: RunState, event: Event) -> list[Command]:
             if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
                 _worker_lost(run, task, out)
         elif isinstance(event, RetryDue):
-            if task.status is TaskStatus.QUEUED:
+            if task.status is TaskStatus.QUEUED and not task.enqueued:
                 _queue(run, task, out, retry=True)
         elif isinstance(event, AttemptCancelled):
             pass
@@ -352,6 +366,7 @@ def _start(run: RunState, out: list[Command]) -> None:
 def _queue(run: RunState, task: TaskState, out: list[Command], *, retry: bool) -> None:
     task.status = TaskStatus.QUEUED
     task.worker = None
+    task.enqueued = True
     spec = run.task_spec(task.name)
     out.append(Timeline(task.name, task.attempt, "QUEUED", "retry" if retry else ""))
     out.append(QueueTask(task.name, task.attempt, retry))
@@ -394,6 +409,7 @@ def _failed(run: RunState, task: TaskState, error: ErrorInfo, retryable: bool, o
         task.attempt += 1
         task.status = TaskStatus.QUEUED
         task.worker = None
+        task.enqueued = False  # until its RetryDue, or _queue below for an immediate retry
         out.append(Timeline(task.name, task.attempt, "RETRYING", f"retry {task.retry_count} in {delay:g}s"))
         if delay > 0:
             out.append(StartTimer(TimerKind.RETRY, task.name, task.attempt, delay))
