@@ -371,11 +371,11 @@ class RunCoordinator(Actor):
         if not commands:
             return
         now = self._now()
-        timelines: dict[str, m.Timeline] = {}
+        timelines: dict[str, list[m.Timeline]] = {}
         retry_at: dict[str, float] = {}
         for c in commands:
             if isinstance(c, m.Timeline):
-                timelines[c.task] = c
+                timelines.setdefault(c.task, []).append(c)
             elif isinstance(c, m.StartTimer) and c.kind is m.TimerKind.RETRY:
                 retry_at[c.task] = now + c.delay
         mutations: list[Any] = []
@@ -385,7 +385,7 @@ class RunCoordinator(Actor):
                 continue
             store_attempt = max(1, old_attempt)
             new_attempt = task.attempt if task.attempt > store_attempt else None
-            timeline = timelines.get(name)
+            detail = _detail(timelines.get(name, []))
             kind = _EVENT_KIND[task.status]
             if new_attempt is not None:
                 kind = (
@@ -393,9 +393,9 @@ class RunCoordinator(Actor):
                     if task.internal_retries != old_internal
                     else TaskEventKind.RETRYING
                 )
-            elif task.status is m.TaskStatus.FAILED and task.error and task.error.type == "TimeoutError":
+            elif task.status is m.TaskStatus.FAILED and _is_execution_timeout(task.error):
                 kind = TaskEventKind.TIMED_OUT
-            elif task.status is m.TaskStatus.CANCELLED and timeline and timeline.detail.startswith("waited"):
+            elif task.status is m.TaskStatus.CANCELLED and detail.startswith("waited"):
                 kind = TaskEventKind.SCHEDULE_TIMED_OUT
             values: dict[str, Any] = {}
             if task.status is m.TaskStatus.COMPLETED:
@@ -422,7 +422,7 @@ class RunCoordinator(Actor):
                     at=now,
                     from_statuses=(StoreTaskStatus(old_status.value),),
                     new_attempt=new_attempt,
-                    message=(timeline.detail or None) if timeline else None,
+                    message=detail or None,
                     **values,
                 )
             )
@@ -487,13 +487,17 @@ class RunCoordinator(Actor):
                     task_id, c.delay, self.context.ref, "timer_fired", task_id, c.attempt, c.kind.value
                 )
             elif isinstance(c, m.CancelAttempt):
-                cancelled.append((run.task_ids[c.task], c.attempt))
+                # Drop the attempt's timer now, in command order: the same transition
+                # may start a new timer for this task right after (a retry's backoff
+                # after an execution timeout), and timers are keyed by task, so
+                # cancelling after the loop would kill the new timer and strand the task.
+                task_id = run.task_ids[c.task]
+                self._timers.cancel.tell(task_id)
+                cancelled.append((task_id, c.attempt))
             elif isinstance(c, m.RunFinished):
                 self.finished += 1
                 self._timers.cancel_many.tell(list(run.task_ids.values()))
                 self._drop(run)
-        for task_id, _ in cancelled:
-            self._timers.cancel.tell(task_id)
         if cancelled:
             self._scheduler.cancel.tell(cancelled)
         if queued:
@@ -553,6 +557,7 @@ class RunCoordinator(Actor):
                     commands.append(m.StartTimer(m.TimerKind.RETRY, name, ts.attempt, due - now_wall))
                     continue
                 commands.append(m.QueueTask(name, ts.attempt, ts.retry_count > 0))
+                ts.enqueued = True
                 timeout = state.task_spec(name).schedule_timeout
                 commands.append(m.StartTimer(m.TimerKind.SCHEDULE_TIMEOUT, name, ts.attempt, timeout))
             if commands:
@@ -560,6 +565,29 @@ class RunCoordinator(Actor):
             for name, ts in list(state.tasks.items()):
                 if ts.status is m.TaskStatus.RUNNING:
                     self._transition(run, m.WorkerLost(name, ts.attempt))
+
+
+def _is_execution_timeout(error: m.ErrorInfo | None) -> bool:
+    """The failure is an execution timeout (the engine's timer or the worker's watchdog),
+    not a ``TimeoutError`` the task's own code raised (say, from an HTTP client)."""
+    return (
+        error is not None
+        and error.type == "TimeoutError"
+        and error.message.startswith("task exceeded its execution timeout")
+    )
+
+
+def _detail(timelines: list[m.Timeline]) -> str:
+    """The message of the one timeline entry a transition stores for a task.
+
+    One event may move a task through several steps (an attempt failed, so a retry is
+    scheduled, so it is queued again); the store keeps one entry per transition, so the
+    steps' details are joined: ``"ValueError: boom; retry 1 in 0.5s"``. The bare
+    re-queue note adds nothing once a retry was announced, so it is left out then.
+    """
+    if len(timelines) > 1:
+        timelines = [t for t in timelines if t.kind != "QUEUED"]
+    return "; ".join(t.detail for t in timelines if t.detail)
 
 
 def _upstream(state: m.RunState, spec: Any) -> list[str]:

@@ -5,7 +5,7 @@ from the RunCoordinator (already committed as QUEUED); workers arrive and leave 
 the Dispatcher; results free slots. Every assignment is sent, in batches, to the
 Dispatcher (which delivers it to the worker) and reported to the RunCoordinator (which
 records the task as RUNNING on that worker). Cancelling a running attempt tells its
-worker to stop it.
+worker to stop it; its slot stays taken until the worker reports that it ended.
 """
 
 from __future__ import annotations
@@ -64,14 +64,11 @@ class QueueScheduler(Actor):
 
     def cancel(self, keys: Sequence[Hashable], reason: str = "cancelled") -> None:
         """Drop attempts from their queues, or stop them on their workers."""
-        out: list[Assignment] = []
-        for key in keys:
-            worker, refill = self.core.cancel(key)
-            if worker is not None:
-                task_id, attempt = key  # type: ignore[misc]
-                self._dispatcher.cancel_on_worker.tell(worker, task_id, attempt, reason)
-            out.extend(refill)
-        self._emit(out)
+        stopped, refill = self.core.cancel_many(keys)
+        for key, worker in stopped:
+            task_id, attempt = key  # type: ignore[misc]
+            self._dispatcher.cancel_on_worker.tell(worker, task_id, attempt, reason)
+        self._emit(refill)
 
     def release(self, keys: Sequence[Hashable]) -> None:
         """Attempts that ended on their workers: free their slots."""

@@ -13,7 +13,9 @@ core pairs them, event by event, never by scanning:
 Each step costs O(log n) in the queue plus O(workers of one action) or O(actions of one
 worker), both small. A draining worker keeps its running tasks but gets no new ones; a
 removed worker's running tasks are handed back to the caller, who decides (the run state
-machine treats them as lost). Cancelled tasks are deleted lazily from their queue.
+machine treats them as lost). Cancelled tasks are deleted lazily from their queue; a
+cancelled *running* task keeps its slot until its worker reports the attempt ended, so a
+worker never holds more attempts than it has slots, even while one winds down.
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ class SchedulingCore:
         self._workers: dict[str, WorkerSlots] = {}
         self._by_action: dict[str, dict[str, None]] = {}
         self._where: dict[Hashable, tuple[str, str | None]] = {}  # key -> (action, worker or None)
+        self._stopping: set[Hashable] = set()  # running, told to stop, slot held until released
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -177,6 +180,7 @@ class SchedulingCore:
         lost = sorted(slots.running, key=repr)
         for key in lost:
             self._where.pop(key, None)
+            self._stopping.discard(key)
         return lost
 
     # -- tasks ------------------------------------------------------------------------------
@@ -204,28 +208,55 @@ class SchedulingCore:
         return []
 
     def cancel(self, key: Hashable) -> tuple[str | None, list[Assignment]]:
-        """Drop a task wherever it is.
+        """Drop a queued task, or mark a running one as stopping.
 
         Returns:
-            The worker it was running on (None if it was queued or unknown), and the
-            assignments made with the slot it freed.
+            The worker to tell to stop the task (None if it was queued, unknown, or
+            already told), and the assignments made (always none: a queued task held
+            no slot, and a running one keeps its slot until it is released).
         """
-        where = self._where.pop(key, None)
-        if where is None:
-            return None, []
-        action, worker = where
-        if worker is None:
-            self._queues[action].remove(key)
-            return None, []
-        slots = self._workers.get(worker)
-        if slots is None:
-            return worker, []
-        slots.running.discard(key)
-        return worker, self._fill(worker)
+        stopped, refill = self.cancel_many([key])
+        return (stopped[0][1] if stopped else None), refill
+
+    def cancel_many(self, keys: Iterable[Hashable]) -> tuple[list[tuple[Hashable, str]], list[Assignment]]:
+        """Drop queued tasks and mark running ones as stopping.
+
+        A running task keeps its slot until the worker reports that the attempt ended
+        (:meth:`release`) or the worker is removed: Python cannot interrupt a sync task
+        in its thread, so it may run on for a while after its cancellation, and giving
+        its slot away at once would put more tasks on the worker than it has slots.
+
+        Returns:
+            ``(key, worker)`` of each running task the worker must now be told to stop
+            (once per task), and the assignments made (none; see :meth:`cancel`).
+        """
+        stopped: list[tuple[Hashable, str]] = []
+        for key in keys:
+            where = self._where.get(key)
+            if where is None:
+                continue
+            action, worker = where
+            if worker is None:
+                del self._where[key]
+                self._queues[action].remove(key)
+            elif key not in self._stopping:
+                self._stopping.add(key)
+                stopped.append((key, worker))
+        return stopped, []
 
     def release(self, key: Hashable) -> list[Assignment]:
-        """A running task finished: free its slot and refill it."""
-        return self.cancel(key)[1]
+        """A running task ended on its worker: free its slot and refill it."""
+        where = self._where.get(key)
+        if where is None or where[1] is None:
+            return []  # unknown, already released, or still queued (a stale report)
+        del self._where[key]
+        self._stopping.discard(key)
+        worker = where[1]
+        slots = self._workers.get(worker)
+        if slots is None:
+            return []
+        slots.running.discard(key)
+        return self._fill(worker)
 
     def _fill(self, worker: str) -> list[Assignment]:
         slots = self._workers.get(worker)

@@ -104,6 +104,23 @@ class AttemptControl:
         self._watchdog.deadline = trio.current_time() + seconds
 
 
+async def _call_asyncio(call: Callable[..., Awaitable[Any]], value: Any, ctx: Context) -> Any:
+    """Await an asyncio task function bridged to Trio, inside a trio-asyncio loop.
+
+    trio-asyncio's bridge needs a running trio-asyncio loop. A worker that keeps one
+    open for its lifetime (so asyncio objects such as client sessions can outlive one
+    attempt) is found through ``trio_asyncio.current_loop``; without one, the attempt
+    gets a loop of its own rather than failing with an AttributeError from inside the
+    bridge.
+    """
+    import trio_asyncio
+
+    if trio_asyncio.current_loop.get() is not None:
+        return await call(value, ctx)
+    async with trio_asyncio.open_loop():
+        return await call(value, ctx)
+
+
 async def execute_attempt(
     fn: Callable[..., Any],
     raw_input: Any,
@@ -156,9 +173,10 @@ async def execute_attempt(
         nursery.start_soon(watchdog)
         with control._scope:
             try:
-                if is_async:
-                    call = fn if asyncio_bridge is None else asyncio_bridge(fn)
-                    result = await call(value, ctx)
+                if is_async and asyncio_bridge is not None:
+                    result = await _call_asyncio(asyncio_bridge(fn), value, ctx)
+                elif is_async:
+                    result = await fn(value, ctx)
                 elif threads:
                     result = await trio.to_thread.run_sync(fn, value, ctx, abandon_on_cancel=False)
                 else:

@@ -3,17 +3,16 @@
 Theory of operation: the meaning of a batch is its operations applied one by one, in
 submission order (the memory backend does exactly that). The SQL backends run fewer,
 bigger statements, and this module groups operations only where that cannot change
-the outcome:
+the outcome.
 
-* a run of consecutive :class:`Insert` operations is regrouped into one statement per
-  ``(table, columns)``, keeping the order within each table. Inserts into different
-  tables commute (there are no foreign keys or triggers), so a burst of ``CreateRun``
-  from many callers becomes three statements: runs, tasks, task events. A key clash
-  fails the batch either way; the writer then isolates the culprit.
-* consecutive operations of the same kind and shape (:class:`Upsert`, :class:`Update`,
-  :class:`Delete`) form one step, executed in order within the step.
-
-Anything else ends a group, so an update never jumps ahead of the insert it follows.
+Operations on different tables commute: there are no foreign keys or triggers, and an
+update's ``on_applied`` writes (run right after its step) go to other tables. So an
+operation may join an earlier step of its kind and shape (table, columns) as long as no
+step in between writes any table that either of them writes; within a step operations
+keep their order (the same row twice runs sequentially). A burst of ``CreateRun``
+becomes three inserts (runs, tasks, task events), and a burst of task transitions and
+run status changes a few ``UPDATE ... FROM unnest`` statements instead of one per
+operation. A key clash fails the batch either way; the writer then isolates the culprit.
 """
 
 from __future__ import annotations
@@ -57,29 +56,38 @@ def _shape(op: Op) -> tuple[str, tuple[Any, ...]]:
     raise TypeError(f"not a row operation: {op!r}")
 
 
+def _tables(op: Op) -> tuple[str, ...]:
+    """The tables ``op`` writes, its ``on_applied`` writes included."""
+    if isinstance(op, Update) and op.on_applied:
+        return (op.table, *(side.table for side in op.on_applied))
+    return (op.table,)
+
+
 def plan(units: Sequence[Sequence[Op]]) -> list[Step]:
     """Group the operations of ``units`` (in order) into steps; see the module docstring."""
     steps: list[Step] = []
-    window: dict[tuple[Any, ...], Step] | None = None
+    by_shape: dict[tuple[str, tuple[Any, ...]], Step] = {}
+    step_tables: dict[int, set[str]] = {}
+    newest: dict[str, Step] = {}  # table -> the newest step writing it
     for u, ops in enumerate(units):
         for i, op in enumerate(ops):
             kind, shape = _shape(op)
-            item = Item(u, i, op)
-            if kind == "insert":
-                if window is None:
-                    window = {}
-                step = window.get(shape)
-                if step is None:
-                    step = window[shape] = Step(kind, shape)
-                    steps.append(step)
-                step.items.append(item)
-                continue
-            window = None
-            last = steps[-1] if steps else None
-            if last is not None and last.kind == kind and last.shape == shape:
-                last.items.append(item)
-            else:
-                steps.append(Step(kind, shape, [item]))
+            tables = _tables(op)
+            step = by_shape.get((kind, shape))
+            if step is not None:
+                # joining moves the op back to ``step``: allowed only past steps that
+                # write none of the tables either of them writes
+                touched = step_tables[id(step)].union(tables)
+                if any(newest.get(t) is not step for t in touched):
+                    step = None
+            if step is None:
+                step = by_shape[(kind, shape)] = Step(kind, shape)
+                step_tables[id(step)] = set()
+                steps.append(step)
+            step.items.append(Item(u, i, op))
+            step_tables[id(step)].update(tables)
+            for t in tables:
+                newest[t] = step
     return steps
 
 

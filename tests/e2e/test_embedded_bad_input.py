@@ -1,0 +1,384 @@
+"""Bad input gets a clear error and changes nothing (DESIGN.md, promise 7), end to end in
+embedded mode: unknown workflows, input failing its model, oversized payloads, and
+garbage sent to every gateway method. After each, the engine keeps serving and none of
+its actors restarted."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pydantic
+import pytest
+from e2e_helpers import ENGINE_ACTORS, block_until_cancelled, engine_restarts, start, wait_set
+
+from ratchet import Context, FailedTaskRunExceptionGroup, InputValidationError, Ratchet
+from ratchet.actors import EngineOptions
+from ratchet.runtime import ActorError
+
+
+class Order(pydantic.BaseModel):
+    item: str
+    qty: int
+
+
+def _assert_healthy(r: Ratchet, hello: Any) -> None:
+    """The engine still serves, and none of its actors crashed on the way."""
+    assert hello.run({"name": "still here"}) == "hi still here"
+    assert engine_restarts(r) == dict.fromkeys(ENGINE_ACTORS, 0)
+    assert [w["name"] for w in r.connection.call("list_workers")] == ["w1"]
+
+
+def _hello(r: Ratchet) -> Any:
+    @r.task(input_validator=dict)
+    def hello(inp, ctx):
+        return "hi " + inp["name"]
+
+    return hello
+
+
+# -- unknown workflows ----------------------------------------------------------------------------
+
+
+def test_trigger_of_an_unknown_workflow_is_answered_with_an_error(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r)
+
+    answers = r.connection.call("trigger", [{"workflow": "nope", "input": {}}])
+
+    assert len(answers) == 1 and "run_id" not in answers[0]
+    assert "unknown workflow 'nope'" in answers[0]["error"]
+    assert hello.name in answers[0]["error"]  # names what is registered
+    assert r.runs.list() == []
+    _assert_healthy(r, hello)
+
+
+def test_running_a_workflow_no_worker_registered_raises(new_client):
+    r = new_client()
+    hello = _hello(r)
+    orphan = r.workflow("orphan", input_validator=dict)
+
+    @orphan.task()
+    def step(inp, ctx):
+        return 1
+
+    r.embedded("memory://", workers=[r.worker("w1", workflows=[hello])])
+
+    with pytest.raises(ValueError, match="unknown workflow 'orphan'"):
+        orphan.run({})
+    assert r.runs.list() == []
+    _assert_healthy(r, hello)
+
+
+def test_one_bad_request_in_a_batch_does_not_sink_the_others(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r)
+
+    answers = r.connection.call(
+        "trigger",
+        [
+            {"workflow": hello.name, "input": {"name": "a"}},
+            {"workflow": "nope"},
+            {"workflow": hello.name, "priority": 9},
+            {"workflow": hello.name, "input": {"name": "b"}},
+        ],
+    )
+
+    assert ["run_id" in a for a in answers] == [True, False, False, True]
+    assert "priority" in answers[2]["error"]
+    assert {d.run_id for d in r.runs.list()} == {answers[0]["run_id"], answers[3]["run_id"]}
+    _assert_healthy(r, hello)
+
+
+# -- input failing its model -----------------------------------------------------------------------
+
+
+def _orders(r: Ratchet) -> tuple[Any, list[Order]]:
+    received: list[Order] = []
+
+    @r.task(input_validator=Order, retries=3)
+    def place(inp: Order, ctx):
+        received.append(inp)
+        return inp.qty
+
+    return place, received
+
+
+def test_client_rejects_input_failing_the_model_before_anything_is_stored(new_client):
+    r = new_client()
+    place, received = _orders(r)
+    start(r)
+
+    with pytest.raises(InputValidationError, match="qty"):
+        place.run({"item": "tea", "qty": "lots"})
+    with pytest.raises(InputValidationError, match="item"):
+        place.run_many([place.create_bulk_run_item({"item": "ok", "qty": 1}), place.create_bulk_run_item({})])
+    with pytest.raises(InputValidationError):
+        place.run_no_wait(["not", "a", "mapping"])
+
+    assert r.runs.list() == []
+    assert received == []
+    assert place.run({"item": "tea", "qty": "2"}) == 2  # coerced by the model, as pydantic does
+
+
+def test_engine_fails_a_run_whose_input_fails_the_model_without_running_the_task(new_client):
+    r = new_client()
+    place, received = _orders(r)
+    start(r)
+
+    # a client without the model (another language, an old version) sends bad input
+    (answer,) = r.connection.call("trigger", [{"workflow": place.name, "input": {"item": "tea"}}])
+    details = r.runs._wait(answer["run_id"])
+
+    assert details.status == "FAILED"
+    (task,) = details.tasks
+    assert task.status == "FAILED"
+    assert (task.attempt, task.retry_count) == (1, 0)  # not retried: the input will not improve
+    assert task.error is not None
+    assert task.error["type"].endswith("InputValidationError")
+    assert "qty" in task.error["message"] and "Order" in task.error["message"]
+    assert received == []
+
+
+# -- oversized payloads ----------------------------------------------------------------------------
+
+LIMIT = 2_000
+
+
+def test_oversized_input_is_refused_and_nothing_is_stored(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r, options=EngineOptions(max_payload_bytes=LIMIT))
+
+    with pytest.raises(ValueError, match="over the engine's limit of 2000 bytes"):
+        hello.run({"name": "x" * (LIMIT + 1)})
+    answers = r.connection.call(
+        "trigger",
+        [
+            {"workflow": hello.name, "input": {"name": "x" * (LIMIT + 1)}},
+            {"workflow": hello.name, "input": {"name": "small"}},
+        ],
+    )
+
+    assert "over the engine's limit" in answers[0]["error"]
+    assert [d.run_id for d in r.runs.list()] == [answers[1]["run_id"]]
+    _assert_healthy(r, hello)
+
+
+def test_oversized_task_output_fails_the_task_without_retrying(new_client):
+    r = new_client()
+    hello = _hello(r)
+    attempts: list[int] = []
+
+    @r.task(input_validator=dict, retries=2)
+    def bloated(inp, ctx: Context):
+        attempts.append(ctx.attempt_number)
+        return "y" * (LIMIT + 1)
+
+    start(r, options=EngineOptions(max_payload_bytes=LIMIT))
+    with pytest.raises(FailedTaskRunExceptionGroup) as info:
+        bloated.run({})
+
+    (error,) = info.value.exceptions
+    assert "over the engine's limit" in error.message
+    assert attempts == [1]
+    _assert_healthy(r, hello)
+
+
+def test_input_that_is_not_plain_json_is_refused_and_nothing_is_stored(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r)
+
+    answers = r.connection.call(
+        "trigger",
+        [
+            {"workflow": hello.name, "input": {"name": b"\x00\xff"}},
+            {"workflow": hello.name, "input": {"name": float("nan")}},
+            {"workflow": hello.name, "input": {"name": object()}},
+        ],
+    )
+
+    assert all("run_id" not in a and a["error"] for a in answers)
+    assert r.runs.list() == []
+    _assert_healthy(r, hello)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="deeply nested input passes the gateway's size check, then json raises RecursionError "
+    "in the store's encode_json (actors/store/_payloads.py), which only catches TypeError/ValueError: "
+    "the StoreWriter crashes and rest_for_one restarts the whole engine",
+)
+def test_deeply_nested_input_is_refused_without_crashing_the_engine(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r)
+    # deep enough to overflow the json encoder, shallow enough for msgpack's limit of 1024
+    nested: list[Any] = []
+    inner = nested
+    for _ in range(1_015):
+        inner.append([])
+        inner = inner[0]
+
+    (answer,) = r.connection.call("trigger", [{"workflow": hello.name, "input": {"name": nested}}])
+
+    assert "run_id" not in answer
+    assert "StoreWriter" not in answer["error"]  # refused for what it is, not for a crash
+    _assert_healthy(r, hello)
+
+
+# -- garbage sent to every gateway method ----------------------------------------------------------
+
+_GARBAGE_IDS: list[Any] = [None, 3, 1.5, True, b"\x00\xff", [1, "a"], {"bogus": 1}]
+_FAKE_RESULT = {"task_id": "t", "attempt": 1, "status": "completed"}
+
+MALFORMED: list[tuple[str, tuple[Any, ...]]] = [
+    *[("register_worker", (g,)) for g in [None, 3, "x", [1], {}]],
+    ("register_worker", ({"worker_id": 1, "name": "w", "actor": "a", "slots": 1, "workflows": [{}]},)),
+    ("register_worker", ({"worker_id": "w", "name": "w", "actor": "a", "slots": 0, "workflows": [{}]},)),
+    ("register_worker", ({"worker_id": "w", "name": "w", "actor": "a", "slots": 1, "workflows": []},)),
+    (
+        "register_worker",
+        ({"worker_id": "w", "name": "w", "actor": "a", "slots": 1, "workflows": [{"x": 1}]},),
+    ),
+    *[(method, (g,)) for method in ("heartbeat", "drain_worker", "deregister_worker") for g in _GARBAGE_IDS],
+    *[("task_results", (g,)) for g in [None, "x", {}, [1], [None], [{"task_id": 1}]]],
+    ("task_results", ([{**_FAKE_RESULT, "attempt": 0}],)),
+    ("task_results", ([{**_FAKE_RESULT, "status": "exploded"}],)),
+    ("task_results", ([{**_FAKE_RESULT, "surprise": True}],)),
+    ("task_results", ([_FAKE_RESULT] * 10_001,)),
+    *[("trigger", (g,)) for g in [None, "x", {}, [], 7]],
+    ("trigger", ([{"workflow": "x"}] * 10_001,)),
+    *[("cancel_runs", (g,)) for g in [None, "run", {}, [1], [""], ["x" * 201]]],
+    *[(method, (g,)) for method in ("get_run", "wait_run") for g in [None, 3, [], "", "x" * 201]],
+    ("wait_run", ("some-run", "soon")),
+    ("wait_run", ("some-run", True)),
+    *[("list_runs", (g,)) for g in [3, "x", [1], {"bogus": 1}, {"statuses": ["NOPE"]}, {"limit": 0}]],
+    ("list_runs", ({"since": "yesterday"},)),
+    ("list_runs", ({"additional_metadata": "team=red"},)),
+    # wrong numbers of arguments
+    ("trigger", ()),
+    ("get_run", ("a", "b", "c")),
+    ("list_workers", (1,)),
+    ("list_workflows", ("x",)),
+]
+
+
+@pytest.fixture(scope="module")
+def shared_engine() -> Iterator[tuple[Ratchet, Any]]:
+    """One engine for the many malformed-request cases (each still checks its health)."""
+    r = Ratchet()
+    hello = _hello(r)
+    start(r)
+    try:
+        yield r, hello
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize(("method", "args"), MALFORMED, ids=lambda v: repr(v)[:40])
+def test_malformed_request_gets_a_clear_error_and_the_engine_keeps_serving(shared_engine, method, args):
+    r, hello = shared_engine
+    runs_before = len(r.runs.list())
+
+    with pytest.raises(ActorError) as info:
+        r.connection.call(method, *args, timeout=5)
+
+    error = info.value
+    assert error.actor == "gateway" and error.method == method
+    assert error.error_type in ("ratchet.actors._api.RequestError", "TypeError")
+    # one line saying what was wrong, not an internal traceback
+    assert error.error_message and "\n" not in error.error_message
+    assert "Traceback" not in error.error_message
+    assert len(r.runs.list()) == runs_before
+    _assert_healthy(r, hello)
+
+
+@pytest.mark.parametrize("item", [None, 1, "hello", [], {"workflow": 5}, {"workflow": "x", "extra": 1}])
+def test_malformed_run_request_in_a_batch_gets_its_own_error(shared_engine, item):
+    r, hello = shared_engine
+    runs_before = len(r.runs.list())
+
+    answers = r.connection.call("trigger", [item], timeout=5)
+
+    assert len(answers) == 1 and "run request" in answers[0]["error"]
+    assert len(r.runs.list()) == runs_before
+    _assert_healthy(r, hello)
+
+
+def test_unknown_gateway_method_is_refused_locally(shared_engine):
+    r, hello = shared_engine
+    with pytest.raises(AttributeError, match="no public method 'drop_all_tables'"):
+        r.connection.call("drop_all_tables")
+    _assert_healthy(r, hello)
+
+
+def test_a_forged_result_for_another_attempt_is_fenced_off(new_client):
+    r = new_client()
+    hello = _hello(r)
+    running = threading.Event()
+
+    @r.task(input_validator=dict)
+    def real(inp, ctx: Context):
+        running.set()
+        block_until_cancelled(ctx, limit=0.3)  # a short piece of real work
+        return "the real output"
+
+    start(r)
+    ref = real.run_no_wait({})
+    wait_set(running, "the task to start")
+    (task,) = r.runs.get(ref.run_id).tasks
+    forged = [
+        {"task_id": task.task_id, "attempt": 7, "status": "completed", "output": "forged"},
+        {"task_id": task.task_id, "attempt": 2, "status": "failed", "error_type": "X", "error_message": "x"},
+    ]
+    assert r.connection.call("task_results", forged) == 2  # well-formed, so accepted...
+
+    assert ref.result() == "the real output"  # ...and ignored: the attempt numbers are stale
+    (task,) = r.runs.get(ref.run_id).tasks
+    assert (task.status, task.attempt) == ("COMPLETED", 1)
+    _assert_healthy(r, hello)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Gateway.register_worker (actors/_gateway.py) commits the workflows before it resolves "
+    "the worker's actor, so a registration that fails still leaves a new workflow registered",
+)
+def test_a_failed_worker_registration_registers_no_workflow(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r)
+    ghost = dict(hello.spec.to_dict(), name="ghost")
+
+    with pytest.raises(ActorError, match="nope"):
+        r.connection.call(
+            "register_worker",
+            {"worker_id": "ghost-worker", "name": "g", "actor": "nope", "slots": 1, "workflows": [ghost]},
+        )
+
+    assert "ghost" not in r.connection.call("list_workflows")
+    _assert_healthy(r, hello)
+
+
+def test_run_many_with_return_exceptions_puts_a_refused_run_in_its_place(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r, options=EngineOptions(max_payload_bytes=LIMIT))
+
+    results = hello.run_many(
+        [
+            hello.create_bulk_run_item({"name": "a"}),
+            hello.create_bulk_run_item({"name": "x" * (LIMIT + 1)}),
+            hello.create_bulk_run_item({"name": "b"}),
+        ],
+        return_exceptions=True,
+    )
+
+    assert results[0] == "hi a" and results[2] == "hi b"
+    assert isinstance(results[1], ValueError) and "over the engine's limit" in str(results[1])
+    assert len(r.runs.list()) == 2
