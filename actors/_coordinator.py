@@ -143,6 +143,9 @@ class RunCoordinator(Actor):
         self.runs: dict[str, ActiveRun] = {}
         self._task_index: dict[str, tuple[str, str]] = {}
         self._effects_send, self._effects_recv = trio.open_memory_channel[_Effect](math.inf)
+        # (task_id, attempt) -> monotonic deadline asked for by ctx.refresh_timeout before
+        # the engine saw the attempt start; applied when its execution timer starts
+        self._refreshed: dict[tuple[str, int], float] = {}
         self.finished = 0
 
     async def on_start(self) -> None:
@@ -188,6 +191,10 @@ class RunCoordinator(Actor):
             del self.runs[run.run_id]
             for task_id in run.task_ids.values():
                 self._task_index.pop(task_id, None)
+        if self._refreshed:
+            ids = set(run.task_ids.values())
+            for key in [k for k in self._refreshed if k[0] in ids]:
+                del self._refreshed[key]
         for watcher in run.watchers:
             watcher.set()
 
@@ -348,6 +355,27 @@ class RunCoordinator(Actor):
             if found is not None:
                 self._transition(found[0], m.WorkerLost(found[1], attempt))
 
+    def refresh_timeout(self, task_id: str, attempt: int, seconds: float) -> bool:
+        """Move a running attempt's execution deadline to ``seconds`` from now.
+
+        Returns False for an attempt that is not running (finished, or another attempt).
+        """
+        found = self._find(task_id)
+        if found is None:
+            return False
+        run, name = found
+        task = run.state.tasks[name]
+        if task.attempt != attempt or task.status.terminal:
+            return False
+        deadline = self.context.clock.monotonic() + seconds
+        # Remember it for the attempt's execution timer if that has not started yet (the
+        # assignment may still await its commit), and move the timer if it has.
+        key = (task_id, attempt)
+        self._refreshed[key] = max(deadline, self._refreshed.get(key, deadline))
+        if task.status is m.TaskStatus.RUNNING:
+            self._timers.reschedule.tell(task_id, deadline, "execution_timeout")
+        return True
+
     def timer_fired(self, task_id: str, attempt: int, kind: str) -> None:
         found = self._find(task_id)
         if found is None:
@@ -483,8 +511,11 @@ class RunCoordinator(Actor):
                 )
             elif isinstance(c, m.StartTimer):
                 task_id = run.task_ids[c.task]
-                self._timers.schedule.tell(
-                    task_id, c.delay, self.context.ref, "timer_fired", task_id, c.attempt, c.kind.value
+                deadline = self.context.clock.monotonic() + max(0.0, c.delay)
+                if c.kind is m.TimerKind.EXECUTION_TIMEOUT:
+                    deadline = max(deadline, self._refreshed.pop((task_id, c.attempt), deadline))
+                self._timers.schedule_at.tell(
+                    task_id, deadline, self.context.ref, "timer_fired", task_id, c.attempt, c.kind.value
                 )
             elif isinstance(c, m.CancelAttempt):
                 # Drop the attempt's timer now, in command order: the same transition

@@ -34,6 +34,7 @@ from .store import Run, Store
 __all__ = ["Gateway"]
 
 MAX_BATCH = 10_000
+MAX_REFRESH_SECONDS = 7 * 24 * 3600
 
 
 def _error(text: str | None) -> dict[str, Any] | None:
@@ -93,9 +94,7 @@ class Gateway(Actor):
                 specs.append(WorkflowSpec.from_dict(raw))
             except DefinitionError as exc:
                 raise RequestError(f"worker {req.name!r} registered an invalid workflow: {exc}") from None
-        registered, ticket = await self._coordinator.register_workflows.ask(specs)
-        if ticket is not None:
-            await ticket.wait()
+        # resolve the worker first: a registration that fails registers nothing
         if req.peer is None:
             ref = self.context.system.lookup(req.actor)
         else:
@@ -105,6 +104,9 @@ class Gateway(Actor):
             if req.peer not in self._monitored:
                 self._monitored.add(req.peer)
                 self.node.monitor(req.peer, self._dispatcher, "peer_down")
+        registered, ticket = await self._coordinator.register_workflows.ask(specs)
+        if ticket is not None:
+            await ticket.wait()
         actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
         interval = await self._dispatcher.register.ask(
             req.worker_id, req.name, ref, req.peer, actions, req.slots, dict(req.labels)
@@ -152,6 +154,22 @@ class Gateway(Actor):
         self._scheduler.release.tell([(r["task_id"], r["attempt"]) for r in reports])
         self._coordinator.task_results.tell(reports)
         return len(reports)
+
+    def refresh_timeout(self, task_id: Any, attempt: Any, seconds: Any) -> None:
+        """A running attempt asks for ``seconds`` more from now (``ctx.refresh_timeout``)."""
+        if not isinstance(task_id, str) or not 0 < len(task_id) <= 200:
+            raise RequestError(f"refresh_timeout: {task_id!r} is not a task run id")
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+            raise RequestError(f"refresh_timeout: attempt must be a whole number >= 1, got {attempt!r}")
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 <= seconds <= MAX_REFRESH_SECONDS
+        ):
+            raise RequestError(
+                f"refresh_timeout: seconds must be a number from 0 to {MAX_REFRESH_SECONDS}, got {seconds!r}"
+            )
+        self._coordinator.refresh_timeout.tell(task_id, attempt, float(seconds))
 
     # -- runs -----------------------------------------------------------------------------------
 

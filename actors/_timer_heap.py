@@ -43,6 +43,11 @@ class TimerHeap:
         heapq.heappush(self._heap, entry)
         self._compact_if_sparse()
 
+    def payload(self, key: Hashable) -> Any:
+        """The payload of the pending timer ``key`` (None if there is none)."""
+        entry = self._live.get(key)
+        return None if entry is None else entry[3]
+
     def cancel(self, key: Hashable) -> bool:
         """Drop the timer ``key``; False if there was none."""
         entry = self._live.pop(key, None)

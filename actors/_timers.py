@@ -61,6 +61,18 @@ class Timers(Actor):
         if wake is not None and deadline < wake.deadline:
             wake.deadline = deadline
 
+    def reschedule(self, key: Hashable, deadline: float, last_arg: Any) -> bool:
+        """Move the pending timer ``key`` to ``deadline`` if its message ends with ``last_arg``.
+
+        The check keeps a late request from moving a different timer that took the key
+        meanwhile (a retry's backoff after the timeout it meant to move).
+        """
+        delivery = self._heap.payload(key)
+        if delivery is None or not delivery.args or delivery.args[-1] != last_arg:
+            return False
+        self.schedule_at(key, deadline, delivery.target, delivery.method, *delivery.args)
+        return True
+
     def cancel(self, key: Hashable) -> bool:
         """Drop the timer ``key``; False if it was not pending."""
         return self._heap.cancel(key)

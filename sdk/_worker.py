@@ -297,7 +297,12 @@ class _Link:
         _in_trio(send)
 
     def refresh_timeout(self, info: AttemptInfo, seconds: float) -> None:
-        pass  # the engine-side timeout is extended when the refreshed attempt reports back
+        gateway = self._worker.gateway
+
+        def send() -> None:
+            gateway.refresh_timeout.tell(info.task_run_id, info.attempt, seconds)
+
+        _in_trio(send)
 
     def release_slot(self, info: AttemptInfo) -> None:
         pass

@@ -36,6 +36,8 @@ def encode_json(value: Any, *, mutation: str, field: str) -> str:
         raise MutationRejected(
             mutation, f"field {field!r} is not JSON-serializable ({exc}); pass dicts, lists, str, numbers"
         ) from None
+    except RecursionError:
+        raise MutationRejected(mutation, f"field {field!r} nests too deeply to store as JSON") from None
     if "\x00" in text:
         raise MutationRejected(mutation, f"field {field!r} contains a NUL character (\\x00); remove it")
     return text

@@ -207,12 +207,6 @@ def test_input_that_is_not_plain_json_is_refused_and_nothing_is_stored(new_clien
     _assert_healthy(r, hello)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deeply nested input passes the gateway's size check, then json raises RecursionError "
-    "in the store's encode_json (actors/store/_payloads.py), which only catches TypeError/ValueError: "
-    "the StoreWriter crashes and rest_for_one restarts the whole engine",
-)
 def test_deeply_nested_input_is_refused_without_crashing_the_engine(new_client):
     r = new_client()
     hello = _hello(r)
@@ -254,6 +248,8 @@ MALFORMED: list[tuple[str, tuple[Any, ...]]] = [
     *[("trigger", (g,)) for g in [None, "x", {}, [], 7]],
     ("trigger", ([{"workflow": "x"}] * 10_001,)),
     *[("cancel_runs", (g,)) for g in [None, "run", {}, [1], [""], ["x" * 201]]],
+    *[("refresh_timeout", args) for args in [(None, 1, 1.0), ("t", 0, 1.0), ("t", True, 1.0), ("t", 1, -1)]],
+    *[("refresh_timeout", ("t", 1, g)) for g in [None, "1s", float("nan"), 10**9, True]],
     *[(method, (g,)) for method in ("get_run", "wait_run") for g in [None, 3, [], "", "x" * 201]],
     ("wait_run", ("some-run", "soon")),
     ("wait_run", ("some-run", True)),
@@ -344,11 +340,6 @@ def test_a_forged_result_for_another_attempt_is_fenced_off(new_client):
     _assert_healthy(r, hello)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Gateway.register_worker (actors/_gateway.py) commits the workflows before it resolves "
-    "the worker's actor, so a registration that fails still leaves a new workflow registered",
-)
 def test_a_failed_worker_registration_registers_no_workflow(new_client):
     r = new_client()
     hello = _hello(r)

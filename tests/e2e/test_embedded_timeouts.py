@@ -180,12 +180,6 @@ def test_a_timeout_error_raised_by_task_code_is_recorded_as_a_failure_not_a_time
     assert terminal_events(task) == ["FAILED"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ctx.refresh_timeout only moves the worker's watchdog: _Link.refresh_timeout in "
-    "sdk/_worker.py is a no-op and the gateway has no method to move the engine's execution "
-    "timer, so the engine still times the attempt out at the original deadline",
-)
 def test_refresh_timeout_extends_the_execution_timeout(new_client):
     r = new_client()
 
