@@ -38,6 +38,7 @@ from .store import (
     CreateRun,
     MutationRejected,
     NewTask,
+    Run,
     SetRunStatus,
     Store,
     TaskEventKind,
@@ -79,6 +80,7 @@ class ActiveRun:
     task_ids: dict[str, str]
     created_at: float
     watchers: list[trio.Event] = field(default_factory=list)
+    ready_at: dict[str, float | None] = field(default_factory=dict)  # retry due times, at recovery
 
     @property
     def run_id(self) -> str:
@@ -310,6 +312,23 @@ class RunCoordinator(Actor):
                 count += 1
         return count
 
+    async def replay_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """Run FAILED or CANCELLED runs again from where they broke; returns the ids replayed."""
+        replayed = []
+        for run_id in run_ids:
+            if run_id in self.runs:
+                continue  # still active
+            row = await self.store.get_run(self.tenant_id, run_id)
+            if row is None or str(row.status) not in ("FAILED", "CANCELLED") or run_id in self.runs:
+                continue
+            run = await self._rebuild(row)
+            if run is None:
+                continue
+            self._activate(run)
+            self._transition(run, m.Replay())
+            replayed.append(run_id)
+        return replayed
+
     def active_runs(self) -> int:
         return len(self.runs)
 
@@ -411,11 +430,17 @@ class RunCoordinator(Actor):
             old_status, old_attempt, old_internal = before[name]
             if (task.status, task.attempt) == (old_status, old_attempt):
                 continue
-            store_attempt = max(1, old_attempt)
-            new_attempt = task.attempt if task.attempt > store_attempt else None
+            # the store keeps a PENDING task's next attempt (1 for a new task)
+            store_attempt = old_attempt + 1 if old_status is m.TaskStatus.PENDING else max(1, old_attempt)
+            if task.status is m.TaskStatus.PENDING:  # replayed: waits for its parents again
+                new_attempt: int | None = task.attempt + 1
+            else:
+                new_attempt = task.attempt if task.attempt > store_attempt else None
             detail = _detail(timelines.get(name, []))
-            kind = _EVENT_KIND[task.status]
-            if new_attempt is not None:
+            kind = _EVENT_KIND.get(task.status, TaskEventKind.CREATED)
+            if task.status is m.TaskStatus.PENDING:
+                detail = detail or "replay"
+            elif new_attempt is not None:
                 kind = (
                     TaskEventKind.REASSIGNED
                     if task.internal_retries != old_internal
@@ -459,6 +484,9 @@ class RunCoordinator(Actor):
             if state.status is m.RunStatus.FAILED:
                 failed = [t for t in state.tasks.values() if t.status is m.TaskStatus.FAILED and t.error]
                 error = "; ".join(f"{t.name}: {t.error.type}: {t.error.message}" for t in failed if t.error)
+            extra: dict[str, Any] = {}
+            if run_before.terminal:  # a replay reopens a finished run
+                extra["from_statuses"] = (StoreRunStatus(run_before.value),)
             mutations.append(
                 SetRunStatus(
                     tenant_id=run.tenant_id,
@@ -466,6 +494,7 @@ class RunCoordinator(Actor):
                     status=StoreRunStatus(state.status.value),
                     at=now,
                     error=error or None,
+                    **extra,
                 )
             )
         self._submit(run, mutations, commands)
@@ -536,6 +565,50 @@ class RunCoordinator(Actor):
 
     # -- recovery --------------------------------------------------------------------------------
 
+    def _activate(self, run: ActiveRun) -> None:
+        self.runs[run.state.run_id] = run
+        for name, task_id in run.task_ids.items():
+            self._task_index[task_id] = (run.state.run_id, name)
+
+    async def _rebuild(self, row: Run) -> ActiveRun | None:
+        """A stored run as an :class:`ActiveRun` (None if its workflow version is unknown)."""
+        store = self.store
+        entry = self.registry.by_id(self.tenant_id, row.workflow_id)
+        if entry is None or row.workflow_version not in entry.versions:
+            return None
+        spec = entry.versions[row.workflow_version]
+        state = m.RunState(row.id, spec, priority=row.priority, status=m.RunStatus(row.status))
+        task_ids: dict[str, str] = {}
+        ready_at: dict[str, float | None] = {}
+        for t in await store.list_tasks(self.tenant_id, row.id):
+            if t.name not in state.tasks:
+                continue
+            task_ids[t.name] = t.id
+            ready_at[t.name] = t.timeout_at
+            ts = state.tasks[t.name]
+            ts.status = m.TaskStatus(t.status) if t.status != "EVICTED" else m.TaskStatus.QUEUED
+            # the store keeps a PENDING task's next attempt; the machine its last (0: none)
+            ts.attempt = t.attempt - 1 if ts.status is m.TaskStatus.PENDING else t.attempt
+            ts.retry_count = t.retry_count
+            ts.internal_retries = t.internal_retry_count
+            ts.output = t.output
+            ts.error = error_from_json(t.error)
+            ts.worker = t.worker_id
+        if set(task_ids) != set(state.tasks):
+            return None  # a run whose tasks are not all stored cannot be driven
+        run = ActiveRun(
+            self.tenant_id,
+            entry,
+            row.workflow_version,
+            state,
+            row.input,
+            dict(row.additional_metadata or {}),
+            task_ids,
+            row.created_at,
+        )
+        run.ready_at = ready_at
+        return run
+
     async def _recover(self) -> None:
         """Rebuild every run that had not finished, and re-issue its pending work."""
         store = self.store
@@ -544,41 +617,12 @@ class RunCoordinator(Actor):
         )
         now_wall = self._now()
         for row in reversed(rows):  # oldest first
-            entry = self.registry.by_id(self.tenant_id, row.workflow_id)
-            if entry is None or row.workflow_version not in entry.versions:
+            run = await self._rebuild(row)
+            if run is None:
                 continue
-            spec = entry.versions[row.workflow_version]
-            state = m.RunState(row.id, spec, priority=row.priority, status=m.RunStatus(row.status))
-            task_ids: dict[str, str] = {}
-            ready_at: dict[str, float | None] = {}
-            for t in await store.list_tasks(self.tenant_id, row.id):
-                if t.name not in state.tasks:
-                    continue
-                task_ids[t.name] = t.id
-                ready_at[t.name] = t.timeout_at
-                ts = state.tasks[t.name]
-                ts.status = m.TaskStatus(t.status) if t.status != "EVICTED" else m.TaskStatus.QUEUED
-                ts.attempt = 0 if ts.status is m.TaskStatus.PENDING else t.attempt
-                ts.retry_count = t.retry_count
-                ts.internal_retries = t.internal_retry_count
-                ts.output = t.output
-                ts.error = error_from_json(t.error)
-                ts.worker = t.worker_id
-            if set(task_ids) != set(state.tasks):
-                continue  # a run whose tasks are not all stored cannot be driven
-            run = ActiveRun(
-                self.tenant_id,
-                entry,
-                row.workflow_version,
-                state,
-                row.input,
-                dict(row.additional_metadata or {}),
-                task_ids,
-                row.created_at,
-            )
-            self.runs[row.id] = run
-            for name, task_id in task_ids.items():
-                self._task_index[task_id] = (row.id, name)
+            state = run.state
+            ready_at = run.ready_at
+            self._activate(run)
             commands: list[m.Command] = []
             for name, ts in state.tasks.items():
                 if ts.status is not m.TaskStatus.QUEUED:

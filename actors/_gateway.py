@@ -224,6 +224,16 @@ class Gateway(Actor):
         return int(await self._coordinator.cancel_runs.ask(ids))
 
     @concurrent
+    async def replay_runs(self, run_ids: Any) -> list[str]:
+        """Run FAILED or CANCELLED runs again from where they broke; returns the ids replayed.
+
+        Their failed and cancelled tasks and those tasks' descendants run as new
+        attempts; completed tasks keep their outputs.
+        """
+        ids = self._run_ids(run_ids, "replay_runs")
+        return list(await self._coordinator.replay_runs.ask(ids))
+
+    @concurrent
     async def get_run(self, run_id: Any, details: bool = True) -> dict[str, Any] | None:
         """A run's status, input, outputs and (with ``details``) tasks and timeline."""
         (rid,) = self._run_ids([run_id], "get_run")

@@ -57,6 +57,7 @@ __all__ = [
     "ErrorInfo",
     "Event",
     "QueueTask",
+    "Replay",
     "RetryDue",
     "RunFinished",
     "RunState",
@@ -74,6 +75,7 @@ __all__ = [
     "TimerKind",
     "WorkerLost",
     "apply",
+    "replay",
 ]
 
 MAX_INTERNAL_RETRIES = 5
@@ -245,6 +247,11 @@ class CancelRun:
     reason: str = "cancelled by request"
 
 
+@dataclass(frozen=True)
+class Replay:
+    """Run a FAILED or CANCELLED run again from where it broke (see :func:`replay`)."""
+
+
 Event = (
     StartRun
     | TaskAssigned
@@ -256,6 +263,7 @@ Event = (
     | AttemptCancelled
     | RetryDue
     | CancelRun
+    | Replay
 )
 
 
@@ -311,6 +319,8 @@ def apply(run: RunState, event: Event) -> list[Command]:
 
     Stale and duplicate events return no commands and change nothing.
     """
+    if isinstance(event, Replay):
+        return replay(run)
     if run.status.terminal:
         return []
     out: list[Command] = []
@@ -353,22 +363,63 @@ def apply(run: RunState, event: Event) -> list[Command]:
     return out
 
 
+def replay(run: RunState) -> list[Command]:
+    """Run a FAILED or CANCELLED run again from where it broke (``ratchet.runs.replay``).
+
+    Its failed and cancelled tasks, their descendants and its handlers go back to
+    PENDING keeping their attempt numbers (their next attempt gets the next number, so
+    late messages for the old attempts stay fenced) with a fresh retry budget; completed
+    tasks keep their outputs; the tasks whose parents all completed are queued. Returns
+    no commands for a run that is not FAILED or CANCELLED.
+    """
+    if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+        return []
+    again: set[str] = set()
+    for spec in run.spec.dag_tasks:
+        if run.tasks[spec.name].status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            again.add(spec.name)
+            again.update(run.spec.descendants(spec.name))
+    for spec in (run.spec.on_failure, run.spec.on_success):
+        if spec is not None:
+            again.add(spec.name)
+    for name in again:
+        task = run.tasks[name]
+        task.status = TaskStatus.PENDING
+        task.retry_count = 0
+        task.internal_retries = 0
+        task.worker = None
+        task.output = None
+        task.error = None
+        task.enqueued = False
+    run.status = RunStatus.RUNNING
+    out: list[Command] = []
+    for spec in run.spec.dag_tasks:
+        task = run.tasks[spec.name]
+        if task.status is TaskStatus.PENDING and all(
+            run.tasks[p].status is TaskStatus.COMPLETED for p in spec.parents
+        ):
+            task.attempt += 1
+            _queue(run, task, out, retry=False, detail="replay")
+    _settle(run, out)
+    return out
+
+
 def _start(run: RunState, out: list[Command]) -> None:
     if any(t.status is not TaskStatus.PENDING for t in run.tasks.values()):
         return  # started already
     for spec in run.spec.dag_tasks:
         if not spec.parents:
             task = run.tasks[spec.name]
-            task.attempt = 1
+            task.attempt += 1
             _queue(run, task, out, retry=False)
 
 
-def _queue(run: RunState, task: TaskState, out: list[Command], *, retry: bool) -> None:
+def _queue(run: RunState, task: TaskState, out: list[Command], *, retry: bool, detail: str = "") -> None:
     task.status = TaskStatus.QUEUED
     task.worker = None
     task.enqueued = True
     spec = run.task_spec(task.name)
-    out.append(Timeline(task.name, task.attempt, "QUEUED", "retry" if retry else ""))
+    out.append(Timeline(task.name, task.attempt, "QUEUED", detail or ("retry" if retry else "")))
     out.append(QueueTask(task.name, task.attempt, retry))
     out.append(StartTimer(TimerKind.SCHEDULE_TIMEOUT, task.name, task.attempt, spec.schedule_timeout))
 
@@ -395,7 +446,7 @@ def _completed(run: RunState, task: TaskState, output: Any, out: list[Command]) 
                 continue
             parents = run.task_spec(child_name).parents
             if all(run.tasks[p].status is TaskStatus.COMPLETED for p in parents):
-                child.attempt = 1
+                child.attempt += 1  # 1, or the next attempt of a replayed task
                 _queue(run, child, out, retry=False)
 
 
@@ -481,7 +532,7 @@ def _settle(run: RunState, out: list[Command]) -> None:
     if handler_spec is not None:
         handler = run.tasks[handler_spec.name]
         if handler.status is TaskStatus.PENDING:
-            handler.attempt = 1
+            handler.attempt += 1
             _queue(run, handler, out, retry=False)
             return
         if not handler.status.terminal:

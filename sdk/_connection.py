@@ -27,7 +27,9 @@ from ratchet.runtime import ActorDeadError, ActorRef, ActorSystem, open_runtime
 __all__ = ["Connection", "remote_gateway"]
 
 # Gateway methods that may run twice without harm, retried across engine restarts.
-IDEMPOTENT = frozenset({"get_run", "wait_run", "list_runs", "list_workers", "list_workflows", "cancel_runs"})
+IDEMPOTENT = frozenset(
+    {"get_run", "wait_run", "list_runs", "list_workers", "list_workflows", "cancel_runs", "replay_runs"}
+)
 
 GatewaySetup = Callable[[], AbstractAsyncContextManager[ActorRef]]
 

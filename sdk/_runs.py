@@ -251,6 +251,25 @@ class RunsClient:
     async def aio_bulk_cancel(self, run_ids: Sequence[str]) -> int:
         return int(await self._acall("cancel_runs", list(run_ids)))
 
+    def replay(self, run_id: str) -> bool:
+        """Run a FAILED or CANCELLED run again from where it broke.
+
+        Its failed and cancelled tasks and their descendants run as new attempts (with
+        a fresh retry budget); completed tasks keep their outputs. Returns False if the
+        run was not FAILED or CANCELLED. Wait for it again with ``ref.result()``.
+        """
+        return bool(self._call("replay_runs", [run_id]))
+
+    async def aio_replay(self, run_id: str) -> bool:
+        return bool(await self._acall("replay_runs", [run_id]))
+
+    def bulk_replay(self, run_ids: Sequence[str]) -> list[str]:
+        """Replay several runs; returns the ids that were replayed."""
+        return list(self._call("replay_runs", list(run_ids)))
+
+    async def aio_bulk_replay(self, run_ids: Sequence[str]) -> list[str]:
+        return list(await self._acall("replay_runs", list(run_ids)))
+
     def _wait(self, run_id: str) -> RunDetails:
         return _details(self._call("wait_run", run_id), run_id)
 
