@@ -49,7 +49,19 @@ def engine(database: str | None, listen: str | None) -> None:
         store_from_url(database)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--db") from None
-    trio.run(serve_engine, database, listen)
+    if not listen.startswith(("tcp://", "ipc://", "inproc://", "ws://", "tls+tcp://")):
+        raise click.BadParameter(
+            f"{listen!r} is not an nng address such as tcp://127.0.0.1:7077 or ipc:///tmp/ratchet.sock",
+            param_hint="--listen",
+        )
+    import pynng
+
+    try:
+        trio.run(serve_engine, database, listen)
+    except pynng.NNGException as exc:
+        raise click.ClickException(f"cannot listen at {listen}: {exc}") from None
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":
