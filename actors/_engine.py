@@ -46,7 +46,9 @@ class EngineOptions:
         heartbeat_interval: seconds between worker heartbeats.
         heartbeat_misses: heartbeats a worker may miss before its tasks are reassigned.
         commit_max_batch: the StoreWriter's batch size.
-        commit_max_delay: the StoreWriter's linger, in seconds.
+        commit_max_delay: the StoreWriter's linger, in seconds; 0 commits as soon as the writer
+            is free (batches still form while a commit runs), the lowest latency at no cost
+            in throughput on this machine.
         max_payload_bytes: the largest run input or task output accepted.
         max_restarts: restarts the engine supervisor allows within ``restart_window``.
         restart_window: seconds.
@@ -56,7 +58,7 @@ class EngineOptions:
     heartbeat_interval: float = 1.0
     heartbeat_misses: int = 5
     commit_max_batch: int = 2000
-    commit_max_delay: float = 0.001
+    commit_max_delay: float = 0.0
     max_payload_bytes: int = 4 * 1024 * 1024
     max_restarts: int = 10
     restart_window: float = 60.0
