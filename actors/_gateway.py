@@ -335,7 +335,7 @@ class Gateway(Actor):
             "started_at": run.started_at,
             "finished_at": run.finished_at,
         }
-        tasks = await self.store.list_tasks(self.tenant_id, run.id)
+        tasks = _dag_order(await self.store.list_tasks(self.tenant_id, run.id))
         out["output"] = {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"}
         if not details:
             return out
@@ -368,3 +368,18 @@ class Gateway(Actor):
             for t in tasks
         ]
         return out
+
+
+def _dag_order(tasks: list[Any]) -> list[Any]:
+    """Tasks with every task after its parents (stable otherwise): how the DAG reads."""
+    placed: set[str] = set()
+    out: list[Any] = []
+    pending = list(tasks)
+    while pending:
+        rest = [t for t in pending if not set(t.parents or ()) <= placed]
+        ready = [t for t in pending if set(t.parents or ()) <= placed] or rest[:1]
+        for t in ready:
+            placed.add(t.name)
+            out.append(t)
+        pending = [t for t in pending if t.name not in placed]
+    return out
