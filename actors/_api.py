@@ -56,6 +56,8 @@ class RegisterWorkerRequest(_Strict):
     durable_slots: int = Field(default=1000, ge=0, le=1_000_000)
     labels: dict[str, str | int] = Field(default_factory=dict)
     workflows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+    # attempts the worker is still running (from before an engine restart): they hold slots
+    running: list[tuple[str, int]] = Field(default_factory=list, max_length=100_000)
 
 
 class TaskResultReport(_Strict):

@@ -83,8 +83,13 @@ class Dispatcher(Actor):
         actions: Sequence[str],
         slots: int,
         labels: dict[str, Any],
+        running: Sequence[tuple[str, int]] = (),
     ) -> float:
-        """Add (or refresh) a worker session; returns the heartbeat interval to keep."""
+        """Add (or refresh) a worker session; returns the heartbeat interval to keep.
+
+        ``running`` are attempts the worker still runs from before (the engine restarted):
+        they hold slots until the worker reports them ended.
+        """
         now = self.context.clock.monotonic()
         old = self.sessions.get(worker_id)
         if old is not None and old.ref is not ref and old.peer != peer:
@@ -92,7 +97,7 @@ class Dispatcher(Actor):
         self.sessions[worker_id] = WorkerSession(
             worker_id, name, ref, peer, tuple(actions), slots, dict(labels), now
         )
-        self._scheduler.add_worker.tell(worker_id, list(actions), slots)
+        self._scheduler.add_worker.tell(worker_id, list(actions), slots, [tuple(k) for k in running])
         self._persist(
             UpsertWorker(
                 tenant_id=self.tenant_id,

@@ -109,7 +109,7 @@ class Gateway(Actor):
             await ticket.wait()
         actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
         interval = await self._dispatcher.register.ask(
-            req.worker_id, req.name, ref, req.peer, actions, req.slots, dict(req.labels)
+            req.worker_id, req.name, ref, req.peer, actions, req.slots, dict(req.labels), list(req.running)
         )
         return {"heartbeat_interval": interval, "versions": dict(registered)}
 

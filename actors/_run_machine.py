@@ -78,6 +78,10 @@ __all__ = [
     "replay",
 ]
 
+# A planted bug for the simulation's own test (tests/simulation): retries skip their
+# backoff. Never set outside that test.
+_PLANTED_IGNORE_BACKOFF = False
+
 MAX_INTERNAL_RETRIES = 5
 """Worker losses one task may survive before it fails."""
 
@@ -456,7 +460,7 @@ def _failed(run: RunState, task: TaskState, error: ErrorInfo, retryable: bool, o
         task.retry_count += 1
         task.error = error
         out.append(Timeline(task.name, task.attempt, "FAILED", f"{error.type}: {error.message}"))
-        delay = policy.delay(task.retry_count)
+        delay = 0.0 if _PLANTED_IGNORE_BACKOFF else policy.delay(task.retry_count)
         task.attempt += 1
         task.status = TaskStatus.QUEUED
         task.worker = None

@@ -77,8 +77,10 @@ class QueueScheduler(Actor):
             out.extend(self.core.release(tuple(key)))  # type: ignore[arg-type]
         self._emit(out)
 
-    def add_worker(self, worker: str, actions: Sequence[str], slots: int) -> None:
-        self._emit(self.core.add_worker(worker, actions, slots))
+    def add_worker(
+        self, worker: str, actions: Sequence[str], slots: int, busy: Sequence[Hashable] = ()
+    ) -> None:
+        self._emit(self.core.add_worker(worker, actions, slots, busy))
 
     def drain_worker(self, worker: str) -> None:
         self.core.drain_worker(worker)

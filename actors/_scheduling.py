@@ -149,12 +149,22 @@ class SchedulingCore:
 
     # -- workers ----------------------------------------------------------------------------
 
-    def add_worker(self, worker: str, actions: Iterable[str], slots: int) -> list[Assignment]:
-        """Register (or re-register) a worker and fill its free slots."""
+    def add_worker(
+        self, worker: str, actions: Iterable[str], slots: int, busy: Iterable[Hashable] = ()
+    ) -> list[Assignment]:
+        """Register (or re-register) a worker and fill its free slots.
+
+        ``busy`` are attempts the worker already runs that this core does not know (it
+        ran them for an engine that restarted): they hold slots until released.
+        """
         if slots < 0:
             raise ValueError(f"worker {worker!r}: slots must be >= 0, got {slots}")
         old = self._workers.get(worker)
         running = old.running if old is not None else set()
+        for key in busy:
+            if key not in self._where:
+                running.add(key)
+                self._where[key] = ("", worker)
         if old is not None:
             for action in old.actions:
                 self._by_action.get(action, {}).pop(worker, None)

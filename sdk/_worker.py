@@ -218,6 +218,7 @@ class WorkerActor(Actor):
                 "durable_slots": self.config.durable_slots,
                 "labels": dict(self.config.labels),
                 "workflows": [wf.spec.to_dict() for wf in self.config.workflows],
+                "running": [list(key) for key in self.running],
             },
         )
         self.heartbeat_interval = float(answer["heartbeat_interval"])

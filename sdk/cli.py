@@ -64,5 +64,44 @@ def engine(database: str | None, listen: str | None) -> None:
         pass
 
 
+def _seed_range(text: str) -> range:
+    first, sep, last = text.partition("..")
+    try:
+        return range(int(first), int(last) + 1) if sep else range(int(first), int(first) + 1)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a seed range like 0..199", param_hint="--seeds") from None
+
+
+@main.command()
+@click.option("--seed", type=int, default=None, help="Run one seed and print its verdict.")
+@click.option("--seeds", default=None, help="Run a swarm of seeds, e.g. 0..199; list the failing ones.")
+@click.option("--runs", type=int, default=12, show_default=True, help="Runs triggered per simulation.")
+@click.option("--trace", is_flag=True, help="With --seed: print the whole trace.")
+def sim(seed: int | None, seeds: str | None, runs: int, trace: bool) -> None:
+    """Simulate a cluster with faults under virtual time and check its invariants."""
+    from ratchet.simulation import SimConfig, simulate
+
+    if (seed is None) == (seeds is None):
+        raise click.UsageError("give exactly one of --seed N or --seeds A..B")
+    if runs < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--runs")
+    if seed is not None:
+        result = simulate(SimConfig(seed=seed, runs=runs))
+        click.echo(result.verdict())
+        if trace:
+            click.echo(result.trace_text)
+        raise SystemExit(0 if result.ok else 1)
+    assert seeds is not None
+    failing = []
+    span = _seed_range(seeds)
+    for n in span:
+        result = simulate(SimConfig(seed=n, runs=runs))
+        if not result.ok:
+            failing.append(n)
+            click.echo(result.verdict().splitlines()[0] + ": " + result.violations[0])
+    click.echo(f"{len(span)} seeds, {len(failing)} failing" + (f": {failing}" if failing else ""))
+    raise SystemExit(1 if failing else 0)
+
+
 if __name__ == "__main__":
     main()
