@@ -18,6 +18,7 @@ import trio
 from ._actor import Actor
 from ._clock import Clock, SystemClock
 from ._errors import NameTakenError
+from ._groups import single_error
 from ._random import RandomSource
 from ._ref import LocalActorRef
 from ._seams import NetworkSeam, RuntimeContext, StoreSeam, _bind, _unbind
@@ -162,24 +163,6 @@ class ActorSystem:
         return ref
 
 
-def _unwrap_single(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one real error in a nursery's group, ignoring cancellations."""
-    rest = group.subgroup(lambda e: not isinstance(e, trio.Cancelled))
-    if rest is None:
-        return None
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for e in exc.exceptions:
-                walk(e)
-        else:
-            leaves.append(exc)
-
-    walk(rest)
-    return leaves[0] if len(leaves) == 1 else None
-
-
 @asynccontextmanager
 async def open_runtime(
     *,
@@ -230,7 +213,7 @@ async def open_runtime(
                 finally:
                     root.request_stop()
         except BaseExceptionGroup as group:
-            single = _unwrap_single(group)
+            single = single_error(group)
             if single is None:
                 raise
             raise single from single.__cause__

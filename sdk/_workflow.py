@@ -297,6 +297,7 @@ class Workflow:
         return TriggerWorkflowOptions(input, dict(additional_metadata or {}), priority, key)
 
     def _refs(self, answers: Any) -> list[WorkflowRunRef | Exception]:
+        """The engine's answers to a trigger: a ref per run, or its refusal, in order."""
         client = self._client()
         return [
             a if isinstance(a, Exception) else WorkflowRunRef(client, a, self._standalone_task)
@@ -306,6 +307,12 @@ class Workflow:
     def _payloads(self, items: Sequence[TriggerWorkflowOptions]) -> list[dict[str, Any]]:
         self.spec  # noqa: B018 - a workflow without tasks fails here, before any request
         return [trigger_payload(self, item) for item in items]
+
+    def _trigger(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef | Exception]:
+        return self._refs(self._client().connection.call("trigger", self._payloads(items)))
+
+    async def _aio_trigger(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef | Exception]:
+        return self._refs(await self._client().connection.acall("trigger", self._payloads(items)))
 
     def run_no_wait(
         self,
@@ -318,10 +325,7 @@ class Workflow:
     ) -> WorkflowRunRef:
         """Start a run and return its ref at once (the run is durable when this returns)."""
         item = self._options(input, options, additional_metadata, priority, key)
-        (ref,) = self._refs(self._client().connection.call("trigger", self._payloads([item])))
-        if isinstance(ref, Exception):
-            raise ref
-        return ref
+        return _accepted(self._trigger([item]))[0]
 
     async def aio_run_no_wait(
         self,
@@ -333,11 +337,7 @@ class Workflow:
         key: str | None = None,
     ) -> WorkflowRunRef:
         item = self._options(input, options, additional_metadata, priority, key)
-        answers = await self._client().connection.acall("trigger", self._payloads([item]))
-        (ref,) = self._refs(answers)
-        if isinstance(ref, Exception):
-            raise ref
-        return ref
+        return _accepted(await self._aio_trigger([item]))[0]
 
     def run(
         self,
@@ -379,57 +379,56 @@ class Workflow:
 
     def run_many_no_wait(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef]:
         """Start many runs in one request; refs in order. Raises the first refusal."""
-        refs = self._refs(self._client().connection.call("trigger", self._payloads(items)))
-        for ref in refs:
-            if isinstance(ref, Exception):
-                raise ref
-        return refs  # type: ignore[return-value]
+        return _accepted(self._trigger(items))
 
     async def aio_run_many_no_wait(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef]:
-        answers = await self._client().connection.acall("trigger", self._payloads(items))
-        refs = self._refs(answers)
-        for ref in refs:
-            if isinstance(ref, Exception):
-                raise ref
-        return refs  # type: ignore[return-value]
+        return _accepted(await self._aio_trigger(items))
 
     def run_many(
         self, items: Sequence[TriggerWorkflowOptions], *, return_exceptions: bool = False
     ) -> list[Any]:
         """Start many runs in one request and wait for all; results in order.
 
-        With ``return_exceptions``, a failed run's exception takes its place in the list
-        instead of being raised.
+        With ``return_exceptions``, a refused or failed run's exception takes its place
+        in the list instead of being raised.
         """
-        refs = self._refs(self._client().connection.call("trigger", self._payloads(items)))
         results: list[Any] = []
-        for ref in refs:
+        for ref in self._trigger(items):
             try:
                 if isinstance(ref, Exception):
                     raise ref
                 results.append(ref.result())
             except Exception as exc:
-                if not return_exceptions:
-                    raise
-                results.append(exc)
+                results.append(_returned(exc, return_exceptions))
         return results
 
     async def aio_run_many(
         self, items: Sequence[TriggerWorkflowOptions], *, return_exceptions: bool = False
     ) -> list[Any]:
-        answers = await self._client().connection.acall("trigger", self._payloads(items))
-        refs = self._refs(answers)
         results: list[Any] = []
-        for ref in refs:
+        for ref in await self._aio_trigger(items):
             try:
                 if isinstance(ref, Exception):
                     raise ref
                 results.append(await ref.aio_result())
             except Exception as exc:
-                if not return_exceptions:
-                    raise
-                results.append(exc)
+                results.append(_returned(exc, return_exceptions))
         return results
+
+
+def _accepted(refs: list[WorkflowRunRef | Exception]) -> list[WorkflowRunRef]:
+    """The refs, or the first refusal raised."""
+    for ref in refs:
+        if isinstance(ref, Exception):
+            raise ref
+    return refs  # type: ignore[return-value]
+
+
+def _returned(exc: Exception, return_exceptions: bool) -> Exception:
+    """``exc`` as a result of ``run_many(return_exceptions=True)``; raised otherwise."""
+    if not return_exceptions:
+        raise exc
+    return exc
 
 
 class Standalone(Workflow):

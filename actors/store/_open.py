@@ -14,6 +14,8 @@ from typing import Any
 
 import trio_asyncio
 
+from ratchet.runtime._groups import single_error
+
 from ._memory import MemoryStore
 from ._postgres import PostgresStore
 from ._sqlite import SQLiteStore
@@ -68,21 +70,7 @@ async def open_store(url_or_store: str | Store, **options: Any) -> AsyncIterator
     except BaseExceptionGroup as group:
         # trio-asyncio's loop runs a nursery, which wraps whatever the block raised in a
         # group; hand the caller the one real error, as if there were no loop.
-        single = _single_error(group)
+        single = single_error(group)
         if single is None:
             raise
         raise single from None
-
-
-def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for e in exc.exceptions:
-                walk(e)
-        else:
-            leaves.append(exc)
-
-    walk(group)
-    return leaves[0] if len(leaves) == 1 else None
