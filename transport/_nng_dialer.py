@@ -12,7 +12,7 @@ import pynng
 import trio
 
 from ._endpoint import Endpoint
-from ._nng_wire import ACK, DATA, FRAME, HEADER, POLL, close_quietly, hard_limit
+from ._nng_wire import ACK, DATA, FRAME, HEADER, POLL, ContextPool, hard_limit
 
 __all__ = ["NngDialer"]
 
@@ -43,7 +43,7 @@ class NngDialer(Endpoint):
         self._pipes: set[int] = set()
         self._incarnation = self.random.getrandbits(64)
         self._seq = 0
-        self._contexts: set[pynng.Context] = set()
+        self._pool = ContextPool()
         self.retransmissions = 0
 
     async def _start_backend(self, nursery: trio.Nursery) -> None:
@@ -68,7 +68,7 @@ class NngDialer(Endpoint):
         )
         sock.add_post_pipe_connect_cb(forward(self._pipe_added))
         sock.add_post_pipe_remove_cb(forward(self._pipe_removed))
-        self._socket = sock
+        self._socket = self._pool.socket = sock
         self._ensure_peer(self.address)
         try:
             sock.dial(self.address, block=False)
@@ -80,21 +80,13 @@ class NngDialer(Endpoint):
         await trio.lowlevel.checkpoint()
 
     def _close_backend(self) -> None:
-        for ctx in list(self._contexts):
-            close_quietly(ctx)
-        self._contexts.clear()
-        if self._socket is not None:
-            close_quietly(self._socket)
+        self._pool.close()
 
     def _new_context(self) -> pynng.Context:
-        assert self._socket is not None
-        ctx = self._socket.new_context()
-        self._contexts.add(ctx)
-        return ctx
+        return self._pool.new()
 
     def _drop_context(self, ctx: pynng.Context) -> None:
-        self._contexts.discard(ctx)
-        close_quietly(ctx)
+        self._pool.drop(ctx)
 
     def _pipe_added(self, pipe_id: int) -> None:
         self._pipes.add(pipe_id)

@@ -16,7 +16,16 @@ from ._codec import encode_frame
 from ._endpoint import Endpoint
 from ._errors import RemoteProtocolError
 from ._messages import Envelope, ProtocolErrorReport
-from ._nng_wire import ACK, DATA, FRAME, HEADER, MAX_PARKED_POLLS, POLL, close_quietly, hard_limit
+from ._nng_wire import (
+    ACK,
+    DATA,
+    FRAME,
+    HEADER,
+    MAX_PARKED_POLLS,
+    POLL,
+    ContextPool,
+    hard_limit,
+)
 
 __all__ = ["NngListener"]
 
@@ -36,7 +45,7 @@ class NngListener(Endpoint):
         self._polls: dict[str, deque[tuple[int, pynng.Context]]] = {}
         self._poll_lots: dict[str, trio.lowlevel.ParkingLot] = {}
         self._last_seq: dict[tuple[str, int], int] = {}
-        self._contexts: set[pynng.Context] = set()
+        self._pool = ContextPool()
         self.duplicates_dropped = 0
 
     async def _start_backend(self, nursery: trio.Nursery) -> None:
@@ -56,28 +65,20 @@ class NngListener(Endpoint):
         except pynng.NNGException:
             sock.close()
             raise
-        self._socket = sock
+        self._socket = self._pool.socket = sock
         for _ in range(self._receivers):
             nursery.start_soon(self._receive_loop)
         await trio.lowlevel.checkpoint()
 
     def _close_backend(self) -> None:
-        for ctx in list(self._contexts):
-            close_quietly(ctx)
-        self._contexts.clear()
         self._polls.clear()
-        if self._socket is not None:
-            close_quietly(self._socket)
+        self._pool.close()
 
     def _new_context(self) -> pynng.Context:
-        assert self._socket is not None
-        ctx = self._socket.new_context()
-        self._contexts.add(ctx)
-        return ctx
+        return self._pool.new()
 
     def _drop_context(self, ctx: pynng.Context) -> None:
-        self._contexts.discard(ctx)
-        close_quietly(ctx)
+        self._pool.drop(ctx)
 
     def _pipe_removed(self, pipe_id: int) -> None:
         peer = self._pipe_peer.pop(pipe_id, None)

@@ -21,6 +21,7 @@ __all__ = [
     "HEADER",
     "MAX_PARKED_POLLS",
     "POLL",
+    "ContextPool",
     "close_quietly",
     "hard_limit",
 ]
@@ -47,3 +48,28 @@ def close_quietly(obj: pynng.Context | pynng.Socket) -> None:
         obj.close()
     except pynng.NNGException:
         pass
+
+
+class ContextPool:
+    """An nng socket and the contexts opened on it, closed together."""
+
+    def __init__(self) -> None:
+        self.socket: pynng.Socket | None = None
+        self._contexts: set[pynng.Context] = set()
+
+    def new(self) -> pynng.Context:
+        assert self.socket is not None
+        ctx = self.socket.new_context()
+        self._contexts.add(ctx)
+        return ctx
+
+    def drop(self, ctx: pynng.Context) -> None:
+        self._contexts.discard(ctx)
+        close_quietly(ctx)
+
+    def close(self) -> None:
+        for ctx in list(self._contexts):
+            close_quietly(ctx)
+        self._contexts.clear()
+        if self.socket is not None:
+            close_quietly(self.socket)
