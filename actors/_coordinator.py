@@ -27,7 +27,7 @@ from typing import Any
 
 import trio
 
-from ratchet._spec import WorkflowSpec
+from ratchet._spec import TaskKind, WorkflowSpec
 from ratchet.runtime import Actor, ActorRef
 
 from . import _run_machine as m
@@ -668,14 +668,6 @@ def _detail(timelines: list[m.Timeline]) -> str:
 def _upstream(state: m.RunState, spec: Any) -> list[str]:
     """The completed tasks whose outputs a task may read: all its ancestors (every
     completed task of the run for on-failure and on-success tasks)."""
-    if spec.kind.value != "task":
-        return [name for name, t in state.tasks.items() if t.status is m.TaskStatus.COMPLETED]
-    seen: dict[str, None] = {}
-    stack = list(spec.parents)
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen[name] = None
-        stack.extend(state.task_spec(name).parents)
-    return [name for name in seen if state.tasks[name].status is m.TaskStatus.COMPLETED]
+    handler = spec.kind in (TaskKind.ON_FAILURE, TaskKind.ON_SUCCESS)
+    names = state.tasks if handler else state.spec.ancestors(spec.name)
+    return [name for name in names if state.tasks[name].status is m.TaskStatus.COMPLETED]

@@ -18,6 +18,7 @@ import math
 import reprlib
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ._errors import DefinitionError
@@ -356,44 +357,69 @@ class WorkflowSpec:
 
     # -- queries ------------------------------------------------------------------------
 
+    # Lookups the engine makes on every event, computed once per spec (a spec is frozen).
+
+    @cached_property
+    def _by_name(self) -> dict[str, TaskSpec]:
+        return {t.name: t for t in self.tasks}
+
+    @cached_property
+    def _children(self) -> dict[str, tuple[str, ...]]:
+        children: dict[str, list[str]] = {}
+        for t in self.tasks:
+            for parent in t.parents:
+                children.setdefault(parent, []).append(t.name)
+        return {name: tuple(names) for name, names in children.items()}
+
+    @cached_property
+    def _order(self) -> dict[str, int]:
+        return {t.name: i for i, t in enumerate(self.tasks)}
+
     def task(self, name: str) -> TaskSpec:
         """The task called ``name``.
 
         Raises:
             KeyError: no such task.
         """
-        for task in self.tasks:
-            if task.name == name:
-                return task
-        raise KeyError(f"workflow {self.name!r} has no task {name!r}")
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"workflow {self.name!r} has no task {name!r}") from None
 
-    @property
+    @cached_property
     def dag_tasks(self) -> tuple[TaskSpec, ...]:
         """The tasks that form the DAG (everything but the handlers)."""
         return tuple(t for t in self.tasks if t.kind in (TaskKind.TASK, TaskKind.DURABLE))
 
-    @property
+    @cached_property
     def on_failure(self) -> TaskSpec | None:
         return next((t for t in self.tasks if t.kind is TaskKind.ON_FAILURE), None)
 
-    @property
+    @cached_property
     def on_success(self) -> TaskSpec | None:
         return next((t for t in self.tasks if t.kind is TaskKind.ON_SUCCESS), None)
 
     def children(self, name: str) -> tuple[str, ...]:
         """Names of the tasks that list ``name`` as a parent, in declaration order."""
-        return tuple(t.name for t in self.tasks if name in t.parents)
+        return self._children.get(name, ())
 
     def descendants(self, name: str) -> list[str]:
         """Every task downstream of ``name``, in declaration order."""
+        return self._closure(name, self.children)
+
+    def ancestors(self, name: str) -> list[str]:
+        """Every task upstream of ``name``, in declaration order."""
+        return self._closure(name, lambda n: self.task(n).parents)
+
+    def _closure(self, name: str, step: Any) -> list[str]:
         seen: set[str] = set()
         frontier = [name]
         while frontier:
-            for child in self.children(frontier.pop()):
-                if child not in seen:
-                    seen.add(child)
-                    frontier.append(child)
-        return [t.name for t in self.tasks if t.name in seen]
+            for other in step(frontier.pop()):
+                if other not in seen:
+                    seen.add(other)
+                    frontier.append(other)
+        return sorted(seen, key=self._order.__getitem__)
 
     # -- serialization --------------------------------------------------------------------
 
