@@ -42,6 +42,7 @@ class Step:
     kind: str
     shape: tuple[Any, ...]
     items: list[Item] = field(default_factory=list)
+    tables: set[str] = field(default_factory=set)  # every table its operations write
 
 
 def _shape(op: Op) -> tuple[str, tuple[Any, ...]]:
@@ -67,7 +68,6 @@ def plan(units: Sequence[Sequence[Op]]) -> list[Step]:
     """Group the operations of ``units`` (in order) into steps; see the module docstring."""
     steps: list[Step] = []
     by_shape: dict[tuple[str, tuple[Any, ...]], Step] = {}
-    step_tables: dict[int, set[str]] = {}
     newest: dict[str, Step] = {}  # table -> the newest step writing it
     for u, ops in enumerate(units):
         for i, op in enumerate(ops):
@@ -77,15 +77,13 @@ def plan(units: Sequence[Sequence[Op]]) -> list[Step]:
             if step is not None:
                 # joining moves the op back to ``step``: allowed only past steps that
                 # write none of the tables either of them writes
-                touched = step_tables[id(step)].union(tables)
-                if any(newest.get(t) is not step for t in touched):
+                if any(newest.get(t) is not step for t in step.tables.union(tables)):
                     step = None
             if step is None:
                 step = by_shape[(kind, shape)] = Step(kind, shape)
-                step_tables[id(step)] = set()
                 steps.append(step)
             step.items.append(Item(u, i, op))
-            step_tables[id(step)].update(tables)
+            step.tables.update(tables)
             for t in tables:
                 newest[t] = step
     return steps
