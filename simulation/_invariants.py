@@ -6,6 +6,7 @@ end against everything the store committed (:func:`check_store`).
 
 Names:
 
+- ``triggers-are-answered``: a trigger of a registered workflow gets a run id;
 - ``acknowledged-runs-not-lost``: every run whose trigger was answered with an id exists;
 - ``every-run-ends``: once faults heal, every acknowledged run reaches a terminal status;
 - ``one-terminal-outcome``: no task records two terminal outcomes, and a task of an
@@ -31,6 +32,7 @@ from ratchet._spec import WorkflowSpec
 __all__ = ["INVARIANTS", "Observations", "check_store"]
 
 INVARIANTS = (
+    "triggers-are-answered",
     "acknowledged-runs-not-lost",
     "every-run-ends",
     "one-terminal-outcome",
@@ -55,25 +57,23 @@ class Observations:
         self.workers: dict[str, Any] = {}
         self._slots: dict[str, int] = {}
         self._hanging: set[tuple[Any, ...]] = set()
-        self.peak: dict[str, int] = {}
         self.attempts = 0
 
     def violate(self, invariant: str, detail: str) -> None:
-        assert invariant in INVARIANTS or invariant == "triggers-are-answered", invariant
+        assert invariant in INVARIANTS, invariant
         self.violations.append(f"{invariant}: {detail}")
 
     def worker(self, name: str, ref: Any, slots: int) -> None:
         self.workers[name] = ref
         self._slots[name] = slots
 
-    def started(self, key: tuple[str, str], attempt: int) -> None:
+    def started(self) -> None:
         """A task function began (checked against every worker's slots at that instant)."""
         self.attempts += 1
         for name, ref in self.workers.items():
             cell = getattr(ref, "_cell", None)
             instance = getattr(cell, "instance", None)
             running = len(getattr(instance, "running", ()))
-            self.peak[name] = max(self.peak.get(name, 0), running)
             if running > self._slots[name]:
                 self.violate(
                     "slots-never-exceeded", f"{name} ran {running} attempts with {self._slots[name]} slots"
@@ -85,7 +85,7 @@ class Observations:
     def stopped(self, key: tuple[Any, ...]) -> None:
         self._hanging.discard(key)
 
-    def check_workers(self) -> None:
+    def check_hung_attempts(self) -> None:
         for key in sorted(self._hanging):
             self.violate("cancelled-tasks-stop", f"attempt {key} hung past its timeout and never stopped")
 
@@ -116,7 +116,6 @@ async def check_store(
         by_task: dict[str, list[Any]] = {}
         for e in sorted(events, key=lambda e: e.seq):
             by_task.setdefault(e.task_id, []).append(e)
-        name_of = {t.id: t.name for t in tasks}
         id_of = {t.name: t.id for t in tasks}
         for t in tasks:
             timeline = by_task.get(t.id, [])
@@ -163,5 +162,4 @@ async def check_store(
                             "parents-before-children",
                             f"run {run_id}: {t.name} assigned before parent {parent} completed",
                         )
-        del name_of
     return violations

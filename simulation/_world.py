@@ -162,7 +162,7 @@ def _make_workflows(random: RandomSource, count: int, observations: Observations
 def _task_fn(name: str, parents: list[str], observations: Observations) -> Any:
     async def fn(input: dict[str, Any], ctx: Any) -> dict[str, Any]:
         key = (ctx.workflow_run_id, name)
-        observations.started(key, ctx.attempt_number)
+        observations.started()
         for parent in parents:
             output = ctx.task_output(parent)
             if output != {"task": parent, "run": ctx.workflow_run_id}:
@@ -352,7 +352,7 @@ async def _simulate(config: SimConfig, trace: Trace) -> SimResult:
             unfinished = await world.settle()
             for run_id in unfinished:
                 world.observations.violate("every-run-ends", f"run {run_id} did not end after faults healed")
-            world.observations.check_workers()
+            world.observations.check_hung_attempts()
             nursery.cancel_scope.cancel()
         elapsed = world.now()
         store = MemoryStore(world.database)
