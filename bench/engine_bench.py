@@ -20,7 +20,6 @@ created and dropped). Nothing is asserted; the numbers depend on the machine.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import socket
 import statistics
@@ -28,16 +27,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-
-import asyncpg
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from engine_apps import make_client  # noqa: E402
+from scratch_pg import scratch_database  # noqa: E402
 
 
 def free_address() -> str:
@@ -124,14 +122,6 @@ def measure(database: str, tasks: int, dags: int, latency_samples: int) -> dict[
                 proc.wait()
 
 
-async def _admin(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=20_000)
@@ -143,20 +133,12 @@ def main() -> None:
     print(f"tasks={args.tasks} dags={args.dags} latency_samples={args.latency_samples}")
     print(f"{'store':<10} {'no-op tasks/s':>14} {'p50 ms':>8} {'p99 ms':>8} {'3-step DAGs/s':>14}")
     for store in args.stores.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
             if store == "sqlite":
                 database = f"sqlite:///{Path(tmp) / 'bench.db'}"
-                cleanup = None
             else:
-                name = f"ratchet_bench_{uuid.uuid4().hex[:10]}"
-                asyncio.run(_admin(args.pg, f"CREATE DATABASE {name}"))
-                database = args.pg.rpartition("/")[0] + "/" + name
-                cleanup = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            try:
-                m = measure(database, args.tasks, args.dags, args.latency_samples)
-            finally:
-                if cleanup:
-                    asyncio.run(_admin(args.pg, cleanup))
+                database = stack.enter_context(scratch_database(args.pg))
+            m = measure(database, args.tasks, args.dags, args.latency_samples)
         print(
             f"{store:<10} {m['noop_tasks_per_s']:>14,.0f} {m['latency_p50_ms']:>8.2f} "
             f"{m['latency_p99_ms']:>8.2f} {m['dag3_runs_per_s']:>14,.0f}",

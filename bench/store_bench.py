@@ -26,11 +26,11 @@ import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import asyncpg
 import trio
+from scratch_pg import scratch_database
 
 from ratchet.actors.store import (
     DirectoryObjectStore,
@@ -171,13 +171,8 @@ def main() -> None:
             if name == "sqlite":
                 r = bench_backend(name, f"sqlite:///{tmp}/bench.db", Path(tmp) / "objects", args)
             else:
-                db = f"ratchet_bench_{uuid.uuid4().hex[:10]}"
-                asyncio.run(_admin(args.pg, f"CREATE DATABASE {db}"))
-                try:
-                    dsn = args.pg.rpartition("/")[0] + "/" + db
+                with scratch_database(args.pg) as dsn:
                     r = bench_backend(name, dsn, Path(tmp) / "objects", args)
-                finally:
-                    asyncio.run(_admin(args.pg, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
             rows.append((name, r))
 
     print(f"rows={args.rows} callers={args.callers} raw_batch={args.raw_batch} latency_n={args.latency_n}")
@@ -196,14 +191,6 @@ def main() -> None:
             f" {r['rate10']:>15,.0f} {r['rate10'] / r['raw']:>6.2f}"
             f" {r['p50']:>7.2f} {r['p99']:>7.2f} {r['p50z']:>17.2f} {r['p99z']:>17.2f}"
         )
-
-
-async def _admin(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":
