@@ -79,6 +79,20 @@ class SimConfig:
     horizon: float = 20.0
     settle: float = 600.0
 
+    def __post_init__(self) -> None:
+        counts = ("runs", "workflows", "workers", "slots", "engine_crashes", "worker_crashes", "cancels")
+        for name in counts:
+            value = getattr(self, name)
+            least = 1 if name in ("runs", "workflows", "workers", "slots") else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"SimConfig.{name} must be a whole number >= {least}, got {value!r}")
+        for name in ("horizon", "settle"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
+                raise ValueError(f"SimConfig.{name} must be a positive number of seconds, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"SimConfig.seed must be an int, got {self.seed!r}")
+
 
 @dataclass
 class SimResult:
@@ -386,7 +400,7 @@ def simulate(config: SimConfig | int) -> SimResult:
     """Run one simulation (a :class:`SimConfig`, or just a seed) and check its invariants."""
     from ratchet.runtime import run_deterministic
 
-    if isinstance(config, int):
+    if not isinstance(config, SimConfig):
         config = SimConfig(seed=config)
     trace = Trace(keep=True)
     return run_deterministic(_simulate, config, trace, seed=config.seed)

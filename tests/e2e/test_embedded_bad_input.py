@@ -72,6 +72,19 @@ def test_running_a_workflow_no_worker_registered_raises(new_client):
     _assert_healthy(r, hello)
 
 
+def test_embedded_mode_refuses_a_bad_database_url_and_bad_worker_options(new_client):
+    r = new_client()
+    _hello(r)
+    with pytest.raises(ValueError, match="no store backend for 'bogus://x'"):
+        r.embedded("bogus://x")
+    with pytest.raises(ValueError, match="slots must be a whole number"):
+        r.worker("w", slots=0)
+    with pytest.raises(ValueError, match="async_backend"):
+        r.worker("w", async_backend="curio")
+    start(r)  # the client is still usable after the refusals
+    assert r.runs.list() == []
+
+
 def test_one_bad_request_in_a_batch_does_not_sink_the_others(new_client):
     r = new_client()
     hello = _hello(r)
@@ -247,7 +260,7 @@ MALFORMED: list[tuple[str, tuple[Any, ...]]] = [
     ("task_results", ([_FAKE_RESULT] * 10_001,)),
     *[("trigger", (g,)) for g in [None, "x", {}, [], 7]],
     ("trigger", ([{"workflow": "x"}] * 10_001,)),
-    *[("cancel_runs", (g,)) for g in [None, "run", {}, [1], [""], ["x" * 201]]],
+    *[(m, (g,)) for m in ("cancel_runs", "replay_runs") for g in [None, "run", {}, [1], [""], ["x" * 201]]],
     *[("refresh_timeout", args) for args in [(None, 1, 1.0), ("t", 0, 1.0), ("t", True, 1.0), ("t", 1, -1)]],
     *[("refresh_timeout", ("t", 1, g)) for g in [None, "1s", float("nan"), 10**9, True]],
     *[(method, (g,)) for method in ("get_run", "wait_run") for g in [None, 3, [], "", "x" * 201]],

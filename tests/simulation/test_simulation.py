@@ -65,6 +65,18 @@ def test_the_swarm_finds_a_planted_bug_within_a_few_seeds(planted_bug: None) -> 
     assert "violated: retries-wait-their-backoff" in result.verdict()
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [{"seed": "1"}, {"runs": 0}, {"workers": -1}, {"slots": True}, {"engine_crashes": 1.5}, {"horizon": 0},
+     {"settle": float("nan")}],
+)  # fmt: skip
+def test_a_bad_config_is_refused_before_anything_runs(bad: dict) -> None:
+    with pytest.raises(ValueError, match="SimConfig"):
+        SimConfig(**{"seed": 1, **bad})
+    with pytest.raises(ValueError, match="SimConfig.seed"):
+        simulate("7")  # type: ignore[arg-type]
+
+
 def test_every_invariant_has_a_name() -> None:
     assert len(set(INVARIANTS)) == len(INVARIANTS) >= 9
 
