@@ -73,7 +73,7 @@ def test_the_swarm_finds_a_planted_bug_within_a_few_seeds(planted_bug: None) -> 
 def test_a_bad_config_is_refused_before_anything_runs(bad: dict) -> None:
     with pytest.raises(ValueError, match="SimConfig"):
         SimConfig(**{"seed": 1, **bad})
-    with pytest.raises(ValueError, match="SimConfig.seed"):
+    with pytest.raises(ValueError, match=r"SimConfig\.seed"):
         simulate("7")  # type: ignore[arg-type]
 
 
