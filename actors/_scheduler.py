@@ -56,10 +56,25 @@ class QueueScheduler(Actor):
         self._coordinator.tasks_assigned.tell([(a.task.key[0], a.task.key[1], a.worker) for a in assignments])
 
     def enqueue(self, tasks: Sequence[QueuedTask]) -> None:
+        """Queue task attempts (or assign them at once).
+
+        An attempt already placed is not queued twice. One already *running* on a worker
+        is reported to the coordinator as assigned there: a coordinator that restarted
+        and rebuilt its runs from the store may not know (the commit that recorded the
+        assignment can be what it crashed on), and an attempt it believes queued would
+        never be noticed lost if its worker died.
+        """
         out: list[Assignment] = []
+        placed: list[tuple[str, int, str]] = []
         for task in tasks:
-            if self.core.location(task.key) is None:
+            where = self.core.location(task.key)
+            if where is None:
                 out.extend(self.core.enqueue(task))
+            elif where[1] is not None:
+                task_id, attempt = task.key  # type: ignore[misc]
+                placed.append((task_id, attempt, where[1]))
+        if placed:
+            self._coordinator.tasks_assigned.tell(placed)
         self._emit(out)
 
     def cancel(self, keys: Sequence[Hashable], reason: str = "cancelled") -> None:
@@ -70,17 +85,22 @@ class QueueScheduler(Actor):
             self._dispatcher.cancel_on_worker.tell(worker, task_id, attempt, reason)
         self._emit(refill)
 
-    def release(self, keys: Sequence[Hashable]) -> None:
-        """Attempts that ended on their workers: free their slots."""
+    def release(self, keys: Sequence[Hashable], worker: str | None = None) -> None:
+        """Attempts that ended on ``worker`` (default: where each is placed): free their slots."""
         out: list[Assignment] = []
         for key in keys:
-            out.extend(self.core.release(tuple(key)))  # type: ignore[arg-type]
+            out.extend(self.core.release(tuple(key), worker))  # type: ignore[arg-type]
         self._emit(out)
 
     def add_worker(
         self, worker: str, actions: Sequence[str], slots: int, busy: Sequence[Hashable] = ()
     ) -> None:
-        self._emit(self.core.add_worker(worker, actions, slots, busy))
+        """Register a worker with the attempts it runs already (see ``SchedulingCore.add_worker``)."""
+        assignments = self.core.add_worker(worker, actions, slots, busy)
+        adopted, self.core.adopted = self.core.adopted, []
+        if adopted:
+            self._coordinator.tasks_assigned.tell([(k[0], k[1], w) for k, w in adopted])  # type: ignore[index]
+        self._emit(assignments)
 
     def drain_worker(self, worker: str) -> None:
         self.core.drain_worker(worker)

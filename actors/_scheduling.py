@@ -123,6 +123,9 @@ class SchedulingCore:
         self._by_action: dict[str, dict[str, None]] = {}
         self._where: dict[Hashable, tuple[str, str | None]] = {}  # key -> (action, worker or None)
         self._stopping: set[Hashable] = set()  # running, told to stop, slot held until released
+        # (key, worker) of queued attempts found running on a worker that registered; the
+        # caller drains this and records them as assigned there
+        self.adopted: list[tuple[Hashable, str]] = []
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -154,17 +157,26 @@ class SchedulingCore:
     ) -> list[Assignment]:
         """Register (or re-register) a worker and fill its free slots.
 
-        ``busy`` are attempts the worker already runs that this core does not know (it
-        ran them for an engine that restarted): they hold slots until released.
+        ``busy`` are attempts the worker says it runs. The worker is the authority on
+        that: each holds one of its slots until released. One this core does not know
+        (the worker ran it for an engine that restarted, or for a session given up for
+        dead) is placed on the worker; one still *queued* here (its assignment never got
+        recorded) is taken off its queue and placed on the worker, and reported among
+        :attr:`adopted`; one placed on another worker (both run it) holds a slot on each.
         """
         if slots < 0:
             raise ValueError(f"worker {worker!r}: slots must be >= 0, got {slots}")
         old = self._workers.get(worker)
         running = old.running if old is not None else set()
         for key in busy:
-            if key not in self._where:
-                running.add(key)
+            where = self._where.get(key)
+            if where is None:
                 self._where[key] = ("", worker)
+            elif where[1] is None:
+                self._queues[where[0]].remove(key)
+                self._where[key] = (where[0], worker)
+                self.adopted.append((key, worker))
+            running.add(key)
         if old is not None:
             for action in old.actions:
                 self._by_action.get(action, {}).pop(worker, None)
@@ -181,13 +193,17 @@ class SchedulingCore:
             slots.draining = True
 
     def remove_worker(self, worker: str) -> list[Hashable]:
-        """Forget a worker; returns the keys of the tasks that were running on it."""
+        """Forget a worker; returns the keys of the tasks that were placed on it.
+
+        An attempt it ran that is placed on another worker too is not lost: only this
+        worker's slot for it goes.
+        """
         slots = self._workers.pop(worker, None)
         if slots is None:
             return []
         for action in slots.actions:
             self._by_action.get(action, {}).pop(worker, None)
-        lost = sorted(slots.running, key=repr)
+        lost = sorted((k for k in slots.running if self._where.get(k, ("", worker))[1] == worker), key=repr)
         for key in lost:
             self._where.pop(key, None)
             self._stopping.discard(key)
@@ -254,16 +270,19 @@ class SchedulingCore:
                 stopped.append((key, worker))
         return stopped, []
 
-    def release(self, key: Hashable) -> list[Assignment]:
-        """A running task ended on its worker: free its slot and refill it."""
+    def release(self, key: Hashable, worker: str | None = None) -> list[Assignment]:
+        """A running task ended on ``worker`` (default: where it is placed): free that
+        worker's slot and refill it."""
         where = self._where.get(key)
-        if where is None or where[1] is None:
-            return []  # unknown, already released, or still queued (a stale report)
-        del self._where[key]
-        self._stopping.discard(key)
-        worker = where[1]
+        if worker is None:
+            if where is None or where[1] is None:
+                return []  # unknown, already released, or still queued (a stale report)
+            worker = where[1]
+        if where is not None and where[1] == worker:
+            del self._where[key]
+            self._stopping.discard(key)
         slots = self._workers.get(worker)
-        if slots is None:
+        if slots is None or key not in slots.running:
             return []
         slots.running.discard(key)
         return self._fill(worker)
