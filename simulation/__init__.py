@@ -21,6 +21,10 @@ from ._faults import SlowCommits as SlowCommits
 from ._faults import WorkerCrash as WorkerCrash
 from ._faults import Zombie as Zombie
 from ._faults import draw_faults as draw_faults
+from ._harness import FaultSource as FaultSource
+from ._harness import SimulationRunner as SimulationRunner
+from ._harness import chaos as chaos
+from ._harness import simulate_workflows as simulate_workflows
 from ._invariants import INVARIANTS as INVARIANTS
 from ._simulate import SimConfig as SimConfig
 from ._simulate import simulate as simulate
@@ -40,11 +44,13 @@ __all__ = [
     "EngineCrash",
     "Fault",
     "FaultPlan",
+    "FaultSource",
     "LossyNetwork",
     "Partition",
     "SimClient",
     "SimConfig",
     "SimResult",
+    "SimulationRunner",
     "SlowCommits",
     "TaskShape",
     "Trigger",
@@ -52,6 +58,8 @@ __all__ = [
     "WorkflowShape",
     "Workload",
     "Zombie",
+    "chaos",
     "draw_faults",
     "simulate",
+    "simulate_workflows",
 ]
