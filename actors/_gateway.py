@@ -29,7 +29,7 @@ from ._api import (
     parse,
 )
 from ._coordinator import RunRequest, action_name
-from .store import Run, Store
+from .store import Run, Store, StoreError
 
 __all__ = ["Gateway"]
 
@@ -222,7 +222,10 @@ class Gateway(Actor):
                 key = requests[i].get("key")
                 existing = None
                 if key is not None:
-                    existing = await self.store.find_run_by_idempotency_key(self.tenant_id, key)
+                    try:
+                        existing = await self.store.find_run_by_idempotency_key(self.tenant_id, key)
+                    except StoreError:
+                        existing = None  # the store is failing: answer this request's own error
                 if existing is not None:
                     answers[i] = {"run_id": existing.id}  # a repeated trigger: the run it made
                 else:
