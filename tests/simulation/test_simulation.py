@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -192,3 +193,32 @@ def test_sim_command_prints_a_verdict_and_rejects_bad_arguments() -> None:
         )
         assert result.returncode == 2, bad
         assert "Error" in result.stderr
+
+
+def test_a_simulation_opens_no_threads_sockets_or_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+    import socket
+    import threading
+
+    simulate(0)  # imports done, caches warm
+
+    def refuse(what: str) -> Any:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError(f"a simulation must not {what}")
+
+        return refused
+
+    real_socket = socket.socket
+
+    def local_socket_only(family: Any = -1, *args: Any, **kwargs: Any) -> Any:
+        # Trio's run loop wakes itself through a local socket pair; that is all.
+        if family not in (-1, socket.AF_UNIX):
+            raise AssertionError(f"a simulation must not open a network socket ({family!r})")
+        return real_socket(family, *args, **kwargs)
+
+    monkeypatch.setattr(threading.Thread, "start", refuse("start a thread"))
+    monkeypatch.setattr(socket, "socket", local_socket_only)
+    monkeypatch.setattr(builtins, "open", refuse("open a file"))
+    result = simulate(SimConfig(seed=4, **BIG))
+    assert result.ok, result.verdict()
+    assert result.attempts > 60
