@@ -44,14 +44,17 @@ def test_a_planted_bug_shrinks_to_a_minimal_case(monkeypatch: pytest.MonkeyPatch
         fails,
         settings=settings(max_examples=100, deadline=None, database=None, derandomize=True),
     )
-    # The smallest story of a retry that skips its backoff: one workflow, one run, one
-    # task that fails once and has a backoff, and no faults at all.
+    # The smallest story of a retry that skips its backoff: one workflow, one run, no
+    # cancels and no faults at all; the one task with a retry budget has a backoff, and
+    # that is the task whose retry came too early.
     assert faults == ()
     assert len(workload.workflows) == 1 and len(workload.triggers) == 1
-    (task,) = [t for t in workload.workflows[0].tasks if t.backoff_factor is not None][:1]
-    plan = dict(workload.triggers[0].plan)
-    assert plan[task.name][0] == "fail"
     assert workload.cancels == ()
+    retrying = [t for t in workload.workflows[0].tasks if t.retries > 0]
+    assert len(retrying) == 1 and retrying[0].backoff_factor is not None
+    result = simulate(SimConfig(seed=0), workload=workload, faults=faults)
+    assert {v.split(":")[0] for v in result.violations} == {"retries-wait-their-backoff"}
+    assert all(f"task {retrying[0].name}:" in v for v in result.violations)
 
 
 @pytest.mark.parametrize(
