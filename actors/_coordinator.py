@@ -148,6 +148,8 @@ class RunCoordinator(Actor):
         # (task_id, attempt) -> monotonic deadline asked for by ctx.refresh_timeout before
         # the engine saw the attempt start; applied when its execution timer starts
         self._refreshed: dict[tuple[str, int], float] = {}
+        # idempotency key -> (run id, commit) of runs created but not yet committed
+        self._pending_keys: dict[str, tuple[str, CommitTicket]] = {}
         self.finished = 0
 
     async def on_start(self) -> None:
@@ -246,6 +248,10 @@ class RunCoordinator(Actor):
             priority = request.priority if request.priority is not None else spec.default_priority
             run_id = self.context.random.new_id()
             state = m.RunState(run_id, spec, priority=priority)
+            key = request.idempotency_key
+            if key is not None and key in self._pending_keys:
+                out.append(self._pending_keys[key])  # the same run, still being committed
+                continue
             task_ids = {t.name: self.context.random.new_id() for t in spec.tasks}
             now = self._now()
             run = ActiveRun(
@@ -254,7 +260,7 @@ class RunCoordinator(Actor):
                 version,
                 state,
                 request.input,
-                dict(request.additional_metadata),
+                self._inherited_metadata(request),
                 task_ids,
                 now,
             )
@@ -290,8 +296,29 @@ class RunCoordinator(Actor):
             self.runs[run_id] = run
             for name, task_id in task_ids.items():
                 self._task_index[task_id] = (run_id, name)
-            out.append((run_id, self._submit(run, [mutation], commands, fatal=False)))
+            ticket = self._submit(run, [mutation], commands, fatal=False)
+            if key is not None:
+                self._pending_keys[key] = (run_id, ticket)
+                self.context.start_soon(self._forget_key, key, ticket)
+            out.append((run_id, ticket))
         return out
+
+    def _inherited_metadata(self, request: RunRequest) -> dict[str, Any]:
+        """A child run's metadata: its parent run's, overridden by its own."""
+        own = dict(request.additional_metadata)
+        if request.parent_task_id is None:
+            return own
+        found = self._find(request.parent_task_id)
+        return own if found is None else {**found[0].metadata, **own}
+
+    async def _forget_key(self, key: str, ticket: CommitTicket) -> None:
+        # once committed (or refused), the store answers for the key
+        try:
+            await ticket.wait()
+        except Exception:
+            pass
+        if self._pending_keys.get(key, (None, None))[1] is ticket:
+            del self._pending_keys[key]
 
     def watch(self, run_id: str) -> trio.Event | None:
         """An event set when the run finishes (committed); None if it is not active."""

@@ -203,8 +203,30 @@ class Gateway(Actor):
                     ),
                 )
             )
-        created = await self._coordinator.create_runs.ask([r for _, r in valid]) if valid else []
-        for (i, _), result in zip(valid, created, strict=True):
+        await self._create_runs(valid, answers)
+        return [a if a is not None else {"error": "not processed"} for a in answers]
+
+    async def _create_runs(
+        self, valid: list[tuple[int, RunRequest]], answers: list[dict[str, Any] | None]
+    ) -> None:
+        """Create validated runs and fill ``answers[i]`` once each is committed.
+
+        A request with an idempotency key that a stored run already has is answered
+        with that run: triggering it again (a retried parent spawning its children, a
+        client retrying after a lost reply) never makes a second run.
+        """
+        fresh: list[tuple[int, RunRequest]] = []
+        for i, request in valid:
+            key = request.idempotency_key
+            existing = (
+                None if key is None else await self.store.find_run_by_idempotency_key(self.tenant_id, key)
+            )
+            if existing is not None:
+                answers[i] = {"run_id": existing.id}
+            else:
+                fresh.append((i, request))
+        created = await self._coordinator.create_runs.ask([r for _, r in fresh]) if fresh else []
+        for (i, request), result in zip(fresh, created, strict=True):
             if isinstance(result, str):
                 answers[i] = {"error": result}
                 continue
@@ -212,10 +234,16 @@ class Gateway(Actor):
             try:
                 await ticket.wait()
             except Exception as exc:
-                answers[i] = {"error": f"the run could not be stored: {exc}"}
+                key = request.idempotency_key
+                existing = None
+                if key is not None:  # lost a race for the key: the winner is the run
+                    existing = await self.store.find_run_by_idempotency_key(self.tenant_id, key)
+                if existing is not None:
+                    answers[i] = {"run_id": existing.id}
+                else:
+                    answers[i] = {"error": f"the run could not be stored: {exc}"}
             else:
                 answers[i] = {"run_id": run_id}
-        return [a if a is not None else {"error": "not processed"} for a in answers]
 
     @concurrent
     async def cancel_runs(self, run_ids: Any) -> int:

@@ -72,6 +72,13 @@ class Context:
         self.retry_count = info.retry_count
         self.attempt_number = info.attempt
         self.additional_metadata: dict[str, Any] = dict(info.additional_metadata)
+        self._spawned = 0
+
+    def _next_spawn_index(self) -> int:
+        """The index of the next child run this attempt spawns (0, 1, 2, ...)."""
+        index = self._spawned
+        self._spawned += 1
+        return index
 
     @property
     def task_name(self) -> str:

@@ -31,6 +31,7 @@ import trio
 
 from ._context import Context, TaskCancelledError
 from ._errors import NonRetryableException
+from ._spawn import current_context
 from ._validation import InputValidationError, InputValidator
 
 __all__ = ["AttemptControl", "TaskOutcome", "execute_attempt", "to_wire"]
@@ -171,6 +172,7 @@ async def execute_attempt(
                 control.cancel(f"execution timeout of {control.timeout:g}s")
 
         nursery.start_soon(watchdog)
+        token = current_context.set(ctx)  # runs triggered from here are ctx's children
         with control._scope:
             try:
                 if is_async and asyncio_bridge is not None:
@@ -184,6 +186,7 @@ async def execute_attempt(
                     result = fn(value, ctx)
             except Exception as exc:
                 error = exc
+        current_context.reset(token)
         control._watchdog.deadline = -math.inf
         nursery.cancel_scope.cancel()
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from ._durations import Duration, parse_duration
 from ._errors import DefinitionError
 from ._runs import TriggerWorkflowOptions, WorkflowRunRef, check_answers, trigger_payload
+from ._spawn import child_request
 from ._spec import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -306,7 +307,7 @@ class Workflow:
 
     def _payloads(self, items: Sequence[TriggerWorkflowOptions]) -> list[dict[str, Any]]:
         self.spec  # noqa: B018 - a workflow without tasks fails here, before any request
-        return [trigger_payload(self, item) for item in items]
+        return [child_request(trigger_payload(self, item)) for item in items]
 
     def _trigger(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef | Exception]:
         return self._refs(self._client().connection.call("trigger", self._payloads(items)))
