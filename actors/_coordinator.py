@@ -65,6 +65,8 @@ class RunRequest:
     priority: int | None = None
     parent_task_id: str | None = None
     idempotency_key: str | None = None
+    filter_payload: Any = None  # the payload of the event filter that started the run
+    run_id: str | None = None  # drawn by the caller (default: drawn here)
 
 
 @dataclass
@@ -81,6 +83,7 @@ class ActiveRun:
     created_at: float
     watchers: list[trio.Event] = field(default_factory=list)
     ready_at: dict[str, float | None] = field(default_factory=dict)  # retry due times, at recovery
+    filter_payload: Any = None
 
     @property
     def run_id(self) -> str:
@@ -150,6 +153,7 @@ class RunCoordinator(Actor):
         self._refreshed: dict[tuple[str, int], float] = {}
         # idempotency key -> (run id, commit) of runs created but not yet committed
         self._pending_keys: dict[str, tuple[str, CommitTicket]] = {}
+        self._atomic: list[tuple[ActiveRun, CreateRun, list[m.Command]]] | None = None
         self.finished = 0
 
     async def on_start(self) -> None:
@@ -228,11 +232,42 @@ class RunCoordinator(Actor):
 
     # -- runs ----------------------------------------------------------------------------------------
 
+    def workflow_specs(self) -> list[tuple[str, str, WorkflowSpec]]:
+        """``(workflow id, name, latest spec)`` of every registered workflow (for triggers)."""
+        out = []
+        for name in self.registry.names(self.tenant_id):
+            entry = self.registry.get(self.tenant_id, name)
+            if entry is not None:
+                out.append((entry.id, entry.name, entry.versions[entry.latest]))
+        return out
+
     def create_runs(self, requests: Sequence[RunRequest]) -> list[tuple[str, CommitTicket] | str]:
         """Start runs; each entry is ``(run_id, ticket)`` or an error message.
 
         The caller acknowledges a run only after its ticket's commit.
         """
+        return self._create_runs(requests)
+
+    def create_runs_with(
+        self, requests: Sequence[RunRequest], extra: Sequence[Any]
+    ) -> tuple[list[str], CommitTicket]:
+        """Start runs that commit together with ``extra`` mutations, all or nothing.
+
+        For an event and the runs it starts, a cron tick's or a schedule's run and its
+        record. Returns each request's run id or error message, and the one ticket.
+        """
+        self._atomic = []
+        try:
+            out = self._create_runs(requests)
+        finally:
+            atomic, self._atomic = self._atomic, None
+        ticket = CommitTicket([*(mutation for _, mutation, _ in atomic), *extra])
+        self._writer.enqueue.tell(ticket)
+        for run, _, commands in atomic:
+            self._effects_send.send_nowait(_Effect(ticket, run, commands, False))
+        return [entry[0] if isinstance(entry, tuple) else entry for entry in out], ticket
+
+    def _create_runs(self, requests: Sequence[RunRequest]) -> list[tuple[str, CommitTicket] | str]:
         out: list[tuple[str, CommitTicket] | str] = []
         for request in requests:
             entry = self.registry.get(self.tenant_id, request.workflow)
@@ -246,7 +281,7 @@ class RunCoordinator(Actor):
             version = entry.latest
             spec = entry.versions[version]
             priority = request.priority if request.priority is not None else spec.default_priority
-            run_id = self.context.random.new_id()
+            run_id = request.run_id or self.context.random.new_id()
             state = m.RunState(run_id, spec, priority=priority)
             key = request.idempotency_key
             if key is not None and key in self._pending_keys:
@@ -263,7 +298,10 @@ class RunCoordinator(Actor):
                 self._inherited_metadata(request),
                 task_ids,
                 now,
+                filter_payload=request.filter_payload,
             )
+            # a task's stored input holds what its trigger adds to the run's input
+            trigger = None if request.filter_payload is None else {"filter_payload": request.filter_payload}
             commands = m.apply(state, m.StartRun())
             queued = {c.task for c in commands if isinstance(c, m.QueueTask)}
             tasks = tuple(
@@ -271,7 +309,7 @@ class RunCoordinator(Actor):
                     id=task_ids[t.name],
                     name=t.name,
                     queue=action_name(self.tenant_id, spec.name, t.name),
-                    input=None,
+                    input=trigger,
                     parents=tuple(task_ids[p] for p in t.parents),
                     priority=priority,
                     max_retries=t.retry.retries,
@@ -296,8 +334,12 @@ class RunCoordinator(Actor):
             self.runs[run_id] = run
             for name, task_id in task_ids.items():
                 self._task_index[task_id] = (run_id, name)
-            ticket = self._submit(run, [mutation], commands, fatal=False)
-            if key is not None:
+            if self._atomic is not None:
+                self._atomic.append((run, mutation, commands))
+                ticket = CommitTicket([])  # replaced by the shared ticket in create_runs
+            else:
+                ticket = self._submit(run, [mutation], commands, fatal=False)
+            if key is not None and self._atomic is None:
                 self._pending_keys[key] = (run_id, ticket)
                 self.context.start_soon(self._forget_key, key, ticket)
             out.append((run_id, ticket))
@@ -549,6 +591,7 @@ class RunCoordinator(Actor):
             "metadata": run.metadata,
             "failed": failed if spec.kind.value == "on_failure" else [],
             "timeout": spec.execution_timeout,
+            "filter_payload": run.filter_payload,
         }
 
     def _execute(self, run: ActiveRun, commands: list[m.Command]) -> None:
@@ -607,7 +650,10 @@ class RunCoordinator(Actor):
         state = m.RunState(row.id, spec, priority=row.priority, status=m.RunStatus(row.status))
         task_ids: dict[str, str] = {}
         ready_at: dict[str, float | None] = {}
+        filter_payload = None
         for t in await store.list_tasks(self.tenant_id, row.id):
+            if isinstance(t.input, dict):
+                filter_payload = t.input.get("filter_payload")
             if t.name not in state.tasks:
                 continue
             task_ids[t.name] = t.id
@@ -634,6 +680,7 @@ class RunCoordinator(Actor):
             row.created_at,
         )
         run.ready_at = ready_at
+        run.filter_payload = filter_payload
         return run
 
     async def _recover(self) -> None:

@@ -8,6 +8,7 @@ The engine is one ``rest_for_one`` supervisor whose children start in dependency
     ├── scheduler      ready queues and worker slots
     ├── dispatcher     worker sessions and heartbeats
     ├── coordinator    every active run's state machine
+    ├── triggers       events and filters, event waits, crons, schedules
     └── gateway        the API for workers and clients
 
 ``rest_for_one`` because each actor depends on those before it: if the scheduler
@@ -30,6 +31,7 @@ from ._dispatcher import Dispatcher
 from ._gateway import Gateway
 from ._scheduler import QueueScheduler
 from ._timers import Timers
+from ._triggers import Triggers
 from .store import CreateTenant, Store, StoreWriter
 
 __all__ = ["DEFAULT_TENANT", "Engine", "EngineOptions", "engine_children", "ensure_tenant", "open_engine"]
@@ -86,6 +88,7 @@ def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -
             name="dispatcher",
         ),
         ChildSpec(RunCoordinator, (store,), {"tenant_id": tenant}, name="coordinator"),
+        ChildSpec(Triggers, (store,), {"tenant_id": tenant}, name="triggers"),
         ChildSpec(
             Gateway,
             (store,),

@@ -29,6 +29,7 @@ from ._api import (
     parse,
 )
 from ._coordinator import RunRequest, action_name
+from ._trigger_api import TriggerApi
 from .store import Run, Store
 
 __all__ = ["Gateway"]
@@ -47,7 +48,7 @@ def _error(text: str | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {"type": "Error", "message": text, "traceback": ""}
 
 
-class Gateway(Actor):
+class Gateway(TriggerApi, Actor):
     """The engine's front door.
 
     Args:
@@ -107,6 +108,7 @@ class Gateway(Actor):
         registered, ticket = await self._coordinator.register_workflows.ask(specs)
         if ticket is not None:
             await ticket.wait()
+            await self._triggers.workflows_changed.ask()  # new event, cron and filter triggers
         actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
         interval = await self._dispatcher.register.ask(
             req.worker_id, req.name, ref, req.peer, actions, req.slots, dict(req.labels), list(req.running)

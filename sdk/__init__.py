@@ -20,6 +20,12 @@ from ._runs import RunDetails as RunDetails
 from ._runs import TaskRunDetails as TaskRunDetails
 from ._runs import TriggerWorkflowOptions as TriggerWorkflowOptions
 from ._runs import WorkflowRunRef as WorkflowRunRef
+from ._trigger_options import DefaultFilter as DefaultFilter
+from ._triggers import BulkPushEvent as BulkPushEvent
+from ._triggers import CronWorkflow as CronWorkflow
+from ._triggers import Event as Event
+from ._triggers import EventFilter as EventFilter
+from ._triggers import ScheduledWorkflow as ScheduledWorkflow
 from ._validation import EmptyModel as EmptyModel
 from ._validation import InputValidationError as InputValidationError
 from ._workflow import Standalone as Standalone
@@ -32,15 +38,21 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "BulkPushEvent",
     "Context",
+    "CronWorkflow",
+    "DefaultFilter",
     "DefinitionError",
     "EmptyModel",
+    "Event",
+    "EventFilter",
     "FailedTaskRunExceptionGroup",
     "InputValidationError",
     "NonRetryableException",
     "Ratchet",
     "RunCancelledError",
     "RunDetails",
+    "ScheduledWorkflow",
     "Settings",
     "Standalone",
     "Task",

@@ -14,6 +14,7 @@ from typing import Any, Unpack
 from ._connection import Connection, remote_gateway
 from ._errors import DefinitionError
 from ._runs import RunsClient
+from ._triggers import CronClient, EventClient, FiltersClient, ScheduledClient
 from ._worker import Worker, WorkerConfig
 from ._workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow
 
@@ -74,6 +75,10 @@ class Ratchet:
         self.workflows: dict[str, Workflow] = {}
         self._connection: Connection | None = None
         self.runs = RunsClient(self)
+        self.event = EventClient(self)
+        self.filters = FiltersClient(self)
+        self.cron = CronClient(self)
+        self.scheduled = ScheduledClient(self)
 
     # -- reaching the engine ------------------------------------------------------------------
 
@@ -164,8 +169,15 @@ class Ratchet:
         on_crons: Sequence[str] = (),
         input_validator: Any = None,
         default_priority: int = 1,
+        default_filters: Sequence[Any] = (),
+        cron_input: Any = None,
     ) -> Workflow:
-        """Declare a workflow; add tasks with ``@wf.task(...)``."""
+        """Declare a workflow; add tasks with ``@wf.task(...)``.
+
+        ``on_events`` lists event keys (``*`` wildcards) that start a run,
+        ``default_filters`` (:class:`DefaultFilter`) filter them, ``on_crons`` lists cron
+        expressions whose runs get ``cron_input``.
+        """
         wf = Workflow(
             self,
             self.settings.namespace + name,
@@ -174,6 +186,8 @@ class Ratchet:
             on_crons=on_crons,
             input_validator=input_validator,
             default_priority=default_priority,
+            default_filters=default_filters,
+            cron_input=cron_input,
         )
         self._register(wf)
         return wf
@@ -187,6 +201,8 @@ class Ratchet:
         on_crons: Sequence[str] = (),
         input_validator: Any = None,
         default_priority: int = 1,
+        default_filters: Sequence[Any] = (),
+        cron_input: Any = None,
         **options: Unpack[TaskOptionArgs],
     ) -> Callable[[TaskFn], Standalone]:
         """Declare a standalone task: a workflow of one task whose ``run`` returns its output."""
@@ -204,6 +220,8 @@ class Ratchet:
                 on_crons=on_crons,
                 input_validator=input_validator,
                 default_priority=default_priority,
+                default_filters=default_filters,
+                cron_input=cron_input,
             )
             self._register(standalone)
             return standalone

@@ -244,6 +244,9 @@ class WorkflowSpec:
         on_crons: cron expressions that trigger a run.
         default_priority: 1 (low) to 3 (high) for runs that do not say.
         description: free text.
+        default_filters: event filters declared with the workflow, each a mapping
+            ``{"expression", "scope", "payload"}`` (see ``Workflow.create_filter``).
+        cron_input: the input of runs its ``on_crons`` start.
     """
 
     name: str
@@ -252,12 +255,17 @@ class WorkflowSpec:
     on_crons: tuple[str, ...] = ()
     default_priority: int = 1
     description: str = ""
+    default_filters: tuple[Mapping[str, Any], ...] = ()
+    cron_input: Any = None
 
     def __post_init__(self) -> None:
         where = f"workflow {check_name(self.name, 'workflow')!r}"
         object.__setattr__(self, "tasks", _sequence(self.tasks, f"{where}: tasks"))
         object.__setattr__(self, "on_events", _sequence(self.on_events, f"{where}: on_events"))
         object.__setattr__(self, "on_crons", _sequence(self.on_crons, f"{where}: on_crons"))
+        object.__setattr__(
+            self, "default_filters", _sequence(self.default_filters, f"{where}: default_filters")
+        )
         priority = self.default_priority
         if not isinstance(priority, bool) and isinstance(priority, int | float) and priority in (1, 2, 3):
             # 2.0 == 2, so the two must be one spec with one version: store the int.
@@ -287,6 +295,7 @@ class WorkflowSpec:
             check_name(key, f"workflow {wf!r}: event key")
         for expression in self.on_crons:
             check_name(expression, f"workflow {wf!r}: cron expression")
+        _check_triggers(self)
         names: dict[str, TaskSpec] = {}
         for task in self.tasks:
             if not isinstance(task, TaskSpec):
@@ -424,7 +433,7 @@ class WorkflowSpec:
     # -- serialization --------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "tasks": [t.to_dict() for t in self.tasks],
             "on_events": list(self.on_events),
@@ -432,6 +441,12 @@ class WorkflowSpec:
             "default_priority": self.default_priority,
             "description": self.description,
         }
+        # only when set, so that specs without them keep their versions
+        if self.default_filters:
+            out["default_filters"] = [dict(f) for f in self.default_filters]
+        if self.cron_input is not None:
+            out["cron_input"] = self.cron_input
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkflowSpec:
@@ -460,6 +475,8 @@ class WorkflowSpec:
             on_crons=data.get("on_crons", ()),
             default_priority=data.get("default_priority", 1),
             description=data.get("description", ""),
+            default_filters=data.get("default_filters", ()),
+            cron_input=data.get("cron_input"),
         )
 
     @property
@@ -467,3 +484,35 @@ class WorkflowSpec:
         """A content hash of the definition: equal specs share it, any change alters it."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _check_triggers(spec: WorkflowSpec) -> None:
+    """Event patterns, cron expressions and default filters of a workflow.
+
+    Raises:
+        DefinitionError: naming the workflow and the bad trigger.
+    """
+    from ratchet.actors._cel import CelError, compile_cel
+    from ratchet.actors._cron import CronError, parse_cron
+
+    where = f"workflow {spec.name!r}"
+    for expression in spec.on_crons:
+        try:
+            parse_cron(expression)
+        except CronError as exc:
+            raise DefinitionError(f"{where}: {exc}") from None
+    if spec.default_filters and not spec.on_events:
+        raise DefinitionError(f"{where} has default_filters but no on_events to filter")
+    for number, f in enumerate(spec.default_filters, 1):
+        if not isinstance(f, Mapping) or set(f) - {"expression", "scope", "payload"}:
+            raise DefinitionError(
+                f"{where}: default filter #{number} must be a mapping of expression, scope and payload, "
+                f"got {_show(f)}"
+            )
+        scope = f.get("scope")
+        if not isinstance(scope, str) or not scope or len(scope) > MAX_NAME_LENGTH:
+            raise DefinitionError(f"{where}: default filter #{number} needs a scope (a non-empty string)")
+        try:
+            compile_cel(f.get("expression"))  # type: ignore[arg-type]
+        except CelError as exc:
+            raise DefinitionError(f"{where}: default filter #{number}: {exc}") from None

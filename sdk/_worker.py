@@ -145,6 +145,7 @@ class WorkerActor(Actor):
                     TaskRunError(name, tid, etype, msg, tb)
                     for name, tid, etype, msg, tb in payload.get("failed", [])
                 ),
+                filter_payload=payload.get("filter_payload"),
             )
             control = AttemptControl(Context(info, _Link(self)), float(payload.get("timeout", 60.0)))
             self.running[key] = control

@@ -26,6 +26,7 @@ from ._spec import (
     WorkflowSpec,
     check_name,
 )
+from ._trigger_options import TriggerMethods, check_triggers, declared_filters
 from ._validation import InputValidator
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def _check_fn(fn: object, where: str) -> TaskFn:
     return fn
 
 
-class Workflow:
+class Workflow(TriggerMethods):
     """A named DAG of tasks. Made by :meth:`Ratchet.workflow`.
 
     Args:
@@ -125,6 +126,8 @@ class Workflow:
         on_crons: cron expressions that trigger a run.
         input_validator: pydantic model class, dataclass type or ``dict``.
         default_priority: 1 (low) to 3 (high).
+        default_filters: :class:`DefaultFilter` s for ``on_events``.
+        cron_input: the input of the runs ``on_crons`` start.
     """
 
     def __init__(
@@ -137,6 +140,8 @@ class Workflow:
         on_crons: Sequence[str] = (),
         input_validator: Any = None,
         default_priority: int = 1,
+        default_filters: Sequence[Any] = (),
+        cron_input: Any = None,
     ) -> None:
         self.client = client
         self.name = check_name(name, "workflow")
@@ -156,6 +161,9 @@ class Workflow:
             raise DefinitionError(str(exc)) from None
         self.tasks: dict[str, Task] = {}
         self._spec: WorkflowSpec | None = None
+        self.default_filters = declared_filters(default_filters, name)
+        self.cron_input = None if cron_input is None else self.input.dump(cron_input)
+        check_triggers(self.name, self.on_events, self.on_crons, self.default_filters)
 
     # -- declaring ----------------------------------------------------------------------------
 
@@ -255,6 +263,8 @@ class Workflow:
                 on_crons=self.on_crons,
                 default_priority=self.default_priority,
                 description=self.description,
+                default_filters=self.default_filters,
+                cron_input=self.cron_input,
             )
         return self._spec
 
