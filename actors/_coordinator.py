@@ -110,6 +110,7 @@ _EVENT_KIND = {
     m.TaskStatus.COMPLETED: TaskEventKind.COMPLETED,
     m.TaskStatus.FAILED: TaskEventKind.FAILED,
     m.TaskStatus.CANCELLED: TaskEventKind.CANCELLED,
+    m.TaskStatus.EVICTED: TaskEventKind.EVICTED,
 }
 
 
@@ -432,6 +433,8 @@ class RunCoordinator(Actor):
                     r.get("error_type") or "Error", r.get("error_message") or "", r.get("traceback") or ""
                 )
                 event = m.TaskFailed(name, r["attempt"], error, bool(r.get("retryable", True)))
+            elif status == "evicted":
+                event = m.TaskEvicted(name, r["attempt"])
             else:
                 continue  # a cancelled attempt: the engine cancelled it and already knows
             self._transition(run, event)
@@ -463,6 +466,13 @@ class RunCoordinator(Actor):
         if task.status is m.TaskStatus.RUNNING:
             self._timers.reschedule.tell(task_id, deadline, "execution_timeout")
         return True
+
+    def resume_tasks(self, task_ids: Sequence[str]) -> None:
+        """Evicted durable tasks whose waits ended: queue them to replay their logs."""
+        for task_id in task_ids:
+            found = self._find(task_id)
+            if found is not None:
+                self._transition(found[0], m.Resume(found[1]))
 
     def timer_fired(self, task_id: str, attempt: int, kind: str) -> None:
         found = self._find(task_id)
@@ -507,8 +517,12 @@ class RunCoordinator(Actor):
                 new_attempt = task.attempt if task.attempt > store_attempt else None
             detail = _detail(timelines.get(name, []))
             kind = _EVENT_KIND.get(task.status, TaskEventKind.CREATED)
+            values: dict[str, Any] = {}
             if task.status is m.TaskStatus.PENDING:
                 detail = detail or "replay"
+            elif new_attempt is not None and any(t.detail == "resumed" for t in timelines.get(name, [])):
+                kind = TaskEventKind.RESUMED
+                values["attempt_outcome"] = StoreTaskStatus.EVICTED
             elif new_attempt is not None:
                 kind = (
                     TaskEventKind.REASSIGNED
@@ -519,7 +533,6 @@ class RunCoordinator(Actor):
                 kind = TaskEventKind.TIMED_OUT
             elif task.status is m.TaskStatus.CANCELLED and detail.startswith("waited"):
                 kind = TaskEventKind.SCHEDULE_TIMED_OUT
-            values: dict[str, Any] = {}
             if task.status is m.TaskStatus.COMPLETED:
                 values["output"] = task.output
             if task.status is m.TaskStatus.FAILED and task.error is not None:
@@ -627,6 +640,9 @@ class RunCoordinator(Actor):
             elif isinstance(c, m.RunFinished):
                 self.finished += 1
                 self._timers.cancel_many.tell(list(run.task_ids.values()))
+                if any(t.kind is TaskKind.DURABLE for t in run.state.spec.tasks):
+                    # the durable tasks' logs and waits are no longer needed in memory
+                    self.context.system.lookup("durable").forget.tell(list(run.task_ids.values()))
                 self._drop(run)
         if cancelled:
             self._scheduler.cancel.tell(cancelled)
@@ -659,7 +675,7 @@ class RunCoordinator(Actor):
             task_ids[t.name] = t.id
             ready_at[t.name] = t.timeout_at
             ts = state.tasks[t.name]
-            ts.status = m.TaskStatus(t.status) if t.status != "EVICTED" else m.TaskStatus.QUEUED
+            ts.status = m.TaskStatus(t.status)
             # the store keeps a PENDING task's next attempt; the machine its last (0: none)
             ts.attempt = t.attempt - 1 if ts.status is m.TaskStatus.PENDING else t.attempt
             ts.retry_count = t.retry_count

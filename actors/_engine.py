@@ -9,6 +9,7 @@ The engine is one ``rest_for_one`` supervisor whose children start in dependency
     ├── dispatcher     worker sessions and heartbeats
     ├── coordinator    every active run's state machine
     ├── triggers       events and filters, event waits, crons, schedules
+    ├── durable        durable tasks' logs and waits
     └── gateway        the API for workers and clients
 
 ``rest_for_one`` because each actor depends on those before it: if the scheduler
@@ -28,6 +29,7 @@ from ratchet.runtime import ActorRef, ActorSystem, ChildSpec, Strategy, Supervis
 
 from ._coordinator import RunCoordinator
 from ._dispatcher import Dispatcher
+from ._durable import DurableTasks
 from ._gateway import Gateway
 from ._scheduler import QueueScheduler
 from ._timers import Timers
@@ -89,6 +91,7 @@ def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -
         ),
         ChildSpec(RunCoordinator, (store,), {"tenant_id": tenant}, name="coordinator"),
         ChildSpec(Triggers, (store,), {"tenant_id": tenant}, name="triggers"),
+        ChildSpec(DurableTasks, (store,), {"tenant_id": tenant}, name="durable"),
         ChildSpec(
             Gateway,
             (store,),

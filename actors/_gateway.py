@@ -29,6 +29,7 @@ from ._api import (
     parse,
 )
 from ._coordinator import RunRequest, action_name
+from ._durable_api import DurableApi
 from ._trigger_api import TriggerApi
 from .store import Run, Store
 
@@ -48,7 +49,7 @@ def _error(text: str | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {"type": "Error", "message": text, "traceback": ""}
 
 
-class Gateway(TriggerApi, Actor):
+class Gateway(TriggerApi, DurableApi, Actor):
     """The engine's front door.
 
     Args:

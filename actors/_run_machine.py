@@ -12,6 +12,10 @@ for an attempt other than the task's current one is stale (a late result from a 
 that was presumed dead, a timer for an old attempt) and is ignored, which is what makes
 a task's terminal state and output recorded exactly once.
 
+A durable task may also leave RUNNING for EVICTED: it waits (a sleep, an event,
+children) without a worker slot, and :class:`Resume` queues it as a new attempt that
+replays its durable log (an eviction consumes no retry).
+
 A retry with a backoff is QUEUED at its new attempt before it is on any queue: it waits
 for its retry timer, and only :class:`RetryDue` puts it on the queue. The attempt number
 alone cannot fence that event (the timer and the queued attempt share it), so
@@ -58,6 +62,7 @@ __all__ = [
     "Event",
     "QueueTask",
     "Replay",
+    "Resume",
     "RetryDue",
     "RunFinished",
     "RunState",
@@ -67,6 +72,7 @@ __all__ = [
     "StartTimer",
     "TaskAssigned",
     "TaskCompleted",
+    "TaskEvicted",
     "TaskFailed",
     "TaskState",
     "TaskStatus",
@@ -93,6 +99,7 @@ class TaskStatus(enum.Enum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    EVICTED = "EVICTED"  # a durable task waiting without a worker slot
 
     @property
     def terminal(self) -> bool:
@@ -156,6 +163,7 @@ class TaskState:
     output: Any = None
     error: ErrorInfo | None = None
     enqueued: bool = False
+    wake_pending: bool = False  # a durable task's wait ended while it was still running
 
 
 @dataclass
@@ -247,6 +255,25 @@ class RetryDue:
 
 
 @dataclass(frozen=True)
+class TaskEvicted:
+    """A durable task's attempt gave its slot back to wait (see :class:`Resume`)."""
+
+    task: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What an evicted durable task waited for happened: queue it to replay its log.
+
+    Not fenced by attempt: a resume that arrives while the task still runs (its worker
+    has not reported the eviction yet) is remembered and applied when it does.
+    """
+
+    task: str
+
+
+@dataclass(frozen=True)
 class CancelRun:
     reason: str = "cancelled by request"
 
@@ -268,6 +295,8 @@ Event = (
     | RetryDue
     | CancelRun
     | Replay
+    | TaskEvicted
+    | Resume
 )
 
 
@@ -332,6 +361,8 @@ def apply(run: RunState, event: Event) -> list[Command]:
         _start(run, out)
     elif isinstance(event, CancelRun):
         _cancel_run(run, event.reason, out)
+    elif isinstance(event, Resume):
+        _resume(run, event.task, out)
     else:
         task = run.tasks.get(event.task)
         if task is None or task.attempt != event.attempt or task.status.terminal:
@@ -361,6 +392,9 @@ def apply(run: RunState, event: Event) -> list[Command]:
         elif isinstance(event, RetryDue):
             if task.status is TaskStatus.QUEUED and not task.enqueued:
                 _queue(run, task, out, retry=True)
+        elif isinstance(event, TaskEvicted):
+            if task.status is TaskStatus.RUNNING:
+                _evicted(run, task, out)
         elif isinstance(event, AttemptCancelled):
             pass
     _settle(run, out)
@@ -422,6 +456,7 @@ def _queue(run: RunState, task: TaskState, out: list[Command], *, retry: bool, d
     task.status = TaskStatus.QUEUED
     task.worker = None
     task.enqueued = True
+    task.wake_pending = False
     spec = run.task_spec(task.name)
     out.append(Timeline(task.name, task.attempt, "QUEUED", detail or ("retry" if retry else "")))
     out.append(QueueTask(task.name, task.attempt, retry))
@@ -475,6 +510,29 @@ def _failed(run: RunState, task: TaskState, error: ErrorInfo, retryable: bool, o
     _finish_task(run, task, TaskStatus.FAILED, out, f"{error.type}: {error.message}")
 
 
+def _evicted(run: RunState, task: TaskState, out: list[Command]) -> None:
+    # the worker ended the attempt: its timers go, its slot is already free
+    out.append(CancelAttempt(task.name, task.attempt, None, "evicted"))
+    if task.wake_pending:
+        task.attempt += 1
+        _queue(run, task, out, retry=False, detail="resumed")
+        return
+    task.status = TaskStatus.EVICTED
+    task.worker = None
+    out.append(Timeline(task.name, task.attempt, "EVICTED", "waiting without a slot"))
+
+
+def _resume(run: RunState, name: str, out: list[Command]) -> None:
+    task = run.tasks.get(name)
+    if task is None:
+        return
+    if task.status is TaskStatus.EVICTED:
+        task.attempt += 1
+        _queue(run, task, out, retry=False, detail="resumed")
+    elif task.status is TaskStatus.RUNNING:
+        task.wake_pending = True
+
+
 def _worker_lost(run: RunState, task: TaskState, out: list[Command]) -> None:
     if task.status is TaskStatus.QUEUED and task.worker is None:
         return  # not on any worker
@@ -508,7 +566,7 @@ def _finish_task(
 
 
 def _cancel_task(task: TaskState, out: list[Command], reason: str) -> None:
-    if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+    if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.EVICTED):
         out.append(CancelAttempt(task.name, task.attempt, task.worker, reason))
     task.status = TaskStatus.CANCELLED
     out.append(Timeline(task.name, task.attempt, "CANCELLED", reason))

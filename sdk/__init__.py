@@ -9,10 +9,17 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._client import Ratchet as Ratchet
 from ._client import Settings as Settings
+from ._conditions import OrGroup as OrGroup
+from ._conditions import ParentCondition as ParentCondition
+from ._conditions import SleepCondition as SleepCondition
+from ._conditions import UserEventCondition as UserEventCondition
+from ._conditions import or_ as or_
 from ._context import Context as Context
 from ._context import TaskCancelledError as TaskCancelledError
+from ._durable_context import DurableContext as DurableContext
 from ._errors import DefinitionError as DefinitionError
 from ._errors import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
+from ._errors import NonDeterminismError as NonDeterminismError
 from ._errors import NonRetryableException as NonRetryableException
 from ._errors import TaskRunError as TaskRunError
 from ._runs import RunCancelledError as RunCancelledError
@@ -43,24 +50,31 @@ __all__ = [
     "CronWorkflow",
     "DefaultFilter",
     "DefinitionError",
+    "DurableContext",
     "EmptyModel",
     "Event",
     "EventFilter",
     "FailedTaskRunExceptionGroup",
     "InputValidationError",
+    "NonDeterminismError",
     "NonRetryableException",
+    "OrGroup",
+    "ParentCondition",
     "Ratchet",
     "RunCancelledError",
     "RunDetails",
     "ScheduledWorkflow",
     "Settings",
+    "SleepCondition",
     "Standalone",
     "Task",
     "TaskCancelledError",
     "TaskRunDetails",
     "TaskRunError",
     "TriggerWorkflowOptions",
+    "UserEventCondition",
     "Workflow",
     "WorkflowRunRef",
     "__version__",
+    "or_",
 ]

@@ -14,9 +14,10 @@ from typing import Any, Unpack
 from ._connection import Connection, remote_gateway
 from ._errors import DefinitionError
 from ._runs import RunsClient
+from ._spec import TaskKind
 from ._triggers import CronClient, EventClient, FiltersClient, ScheduledClient
 from ._worker import Worker, WorkerConfig
-from ._workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow
+from ._workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow, _eviction_delay
 
 __all__ = ["DEFAULT_ENGINE_ADDRESS", "Ratchet", "Settings"]
 
@@ -152,6 +153,42 @@ class Ratchet:
             async_backend=async_backend,
         )
         return Worker(self, config)
+
+    def durable_task(
+        self,
+        name: str | None = None,
+        *,
+        description: str = "",
+        on_events: Sequence[str] = (),
+        on_crons: Sequence[str] = (),
+        input_validator: Any = None,
+        default_priority: int = 1,
+        eviction_delay: Any = 1.0,
+        **options: Unpack[TaskOptionArgs],
+    ) -> Callable[[TaskFn], Standalone]:
+        """Declare a standalone durable task (see :meth:`Workflow.durable_task`)."""
+        checked = TaskOptions(**options)
+        delay = _eviction_delay(eviction_delay, name or "durable task")
+
+        def decorate(fn: TaskFn) -> Standalone:
+            task_name = name or getattr(fn, "__name__", "")
+            standalone = Standalone(
+                self,
+                fn,
+                self.settings.namespace + task_name if task_name else None,
+                checked,
+                kind=TaskKind.DURABLE,
+                eviction_delay=delay,
+                description=description,
+                on_events=on_events,
+                on_crons=on_crons,
+                input_validator=input_validator,
+                default_priority=default_priority,
+            )
+            self._register(standalone)
+            return standalone
+
+        return decorate
 
     def _register(self, workflow: Workflow) -> None:
         if workflow.name in self.workflows:

@@ -13,10 +13,11 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
+from ._durable_context import DurableContext
 from ._durations import Duration, parse_duration
 from ._errors import DefinitionError
 from ._runs import TriggerWorkflowOptions, WorkflowRunRef, check_answers, trigger_payload
-from ._spawn import child_request
+from ._spawn import child_request, current_context
 from ._spec import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -83,12 +84,13 @@ class Task:
     Pass it to ``parents=[...]`` of later tasks and to ``ctx.task_output(...)``.
     """
 
-    def __init__(self, workflow: Workflow, fn: TaskFn, spec: TaskSpec) -> None:
+    def __init__(self, workflow: Workflow, fn: TaskFn, spec: TaskSpec, eviction_delay: float = 1.0) -> None:
         self.workflow = workflow
         self.fn = fn
         self.spec = spec
         self.name = spec.name
         self.is_async = inspect.iscoroutinefunction(fn)
+        self.eviction_delay = eviction_delay
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function directly (handy in unit tests of the task's own logic)."""
@@ -168,10 +170,21 @@ class Workflow(TriggerMethods):
     # -- declaring ----------------------------------------------------------------------------
 
     def _add(
-        self, fn: object, name: str | None, kind: TaskKind, parents: Sequence[Any], options: TaskOptions
+        self,
+        fn: object,
+        name: str | None,
+        kind: TaskKind,
+        parents: Sequence[Any],
+        options: TaskOptions,
+        eviction_delay: float = 1.0,
     ) -> Task:
         where = f"workflow {self.name!r}"
         fn = _check_fn(fn, where)
+        if kind is TaskKind.DURABLE and not inspect.iscoroutinefunction(fn):
+            raise DefinitionError(
+                f"{where}: durable task {getattr(fn, '__name__', fn)!r} must be an async function "
+                "(its durable calls are awaited)"
+            )
         task_name = check_name(name or getattr(fn, "__name__", ""), "task")
         if task_name in self.tasks:
             raise DefinitionError(f"{where} already has a task named {task_name!r}")
@@ -205,7 +218,7 @@ class Workflow(TriggerMethods):
             tasks=(*[t.spec for t in self.tasks.values()], spec),
             default_priority=self.default_priority,
         )
-        task = Task(self, fn, spec)
+        task = Task(self, fn, spec, eviction_delay)
         self.tasks[task_name] = task
         self._spec = None
         return task
@@ -233,6 +246,28 @@ class Workflow(TriggerMethods):
         ``execution_timeout``, ``schedule_timeout`` (see :class:`TaskOptions`).
         """
         return self._decorator(TaskKind.TASK, name, parents, **options)
+
+    def durable_task(
+        self,
+        name: str | None = None,
+        *,
+        parents: Sequence[Task | str] = (),
+        eviction_delay: Duration = 1.0,
+        **options: Unpack[TaskOptionArgs],
+    ) -> Callable[[TaskFn], Task]:
+        """Declare a durable task: an async function whose ``ctx`` is a :class:`DurableContext`.
+
+        Its sleeps, waits and spawned children are logged by the engine, so it resumes
+        after an eviction or a crash without redoing them. ``eviction_delay`` is how long
+        a waiting call keeps the worker slot before the task is evicted.
+        """
+        checked = TaskOptions(**options)
+        delay = _eviction_delay(eviction_delay, self.name)
+
+        def decorate(fn: TaskFn) -> Task:
+            return self._add(fn, name, TaskKind.DURABLE, parents, checked, delay)
+
+        return decorate
 
     def on_failure_task(
         self, name: str | None = None, **options: Unpack[TaskOptionArgs]
@@ -323,6 +358,11 @@ class Workflow(TriggerMethods):
         return self._refs(self._client().connection.call("trigger", self._payloads(items)))
 
     async def _aio_trigger(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef | Exception]:
+        ctx = current_context.get()
+        if isinstance(ctx, DurableContext):  # a durable task's children are logged
+            self.spec  # noqa: B018 - a workflow without tasks fails here, before any request
+            answers = await ctx._spawn(self.name, [trigger_payload(self, item) for item in items])
+            return self._refs(answers)
         return self._refs(await self._client().connection.acall("trigger", self._payloads(items)))
 
     def run_no_wait(
@@ -417,7 +457,15 @@ class Workflow(TriggerMethods):
         self, items: Sequence[TriggerWorkflowOptions], *, return_exceptions: bool = False
     ) -> list[Any]:
         results: list[Any] = []
-        for ref in await self._aio_trigger(items):
+        refs = await self._aio_trigger(items)
+        ctx = current_context.get()
+        if isinstance(ctx, DurableContext):  # wait for them all in one durable call
+            started = [ref for ref in refs if isinstance(ref, WorkflowRunRef)]
+            if started:
+                await ctx._wait_runs([ref.run_id for ref in started])
+            for ref in started:
+                ref._durably_waited = True
+        for ref in refs:
             try:
                 if isinstance(ref, Exception):
                     raise ref
@@ -451,15 +499,25 @@ class Standalone(Workflow):
         fn: TaskFn,
         name: str | None,
         options: TaskOptions,
+        *,
+        kind: TaskKind = TaskKind.TASK,
+        eviction_delay: float = 1.0,
         **workflow_options: Any,
     ) -> None:
         fn = _check_fn(fn, "standalone task")
         task_name = name or getattr(fn, "__name__", "")
         super().__init__(client, task_name, **workflow_options)
-        self.task_obj = self._add(fn, task_name, TaskKind.TASK, (), options)
+        self.task_obj = self._add(fn, task_name, kind, (), options, eviction_delay)
         self._standalone_task = self.task_obj.name
         self.fn = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function directly."""
         return self.fn(*args, **kwargs)
+
+
+def _eviction_delay(value: Duration, workflow: str) -> float:
+    try:
+        return parse_duration(value, what="eviction_delay")
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(f"workflow {workflow!r}: {exc}") from None
