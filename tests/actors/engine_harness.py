@@ -53,7 +53,8 @@ async def engine(
     seed = next(_SEEDS) if seed is None else seed
     async with open_runtime(seed=seed, clock=clock, max_restarts=1000, within=1.0) as system:
         store = MemoryStore(database)
-        async with open_store(store), open_engine(system, store, EngineOptions()) as eng:
+        options = EngineOptions(heartbeat_interval=30.0)  # hours of virtual time stay cheap
+        async with open_store(store), open_engine(system, store, options) as eng:
             if workflows:
                 config = WorkerConfig(name="w", workflows=list(workflows), slots=slots, threads=False)
                 ref = await system.spawn(WorkerActor, config, eng.gateway, name="worker:w")
