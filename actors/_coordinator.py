@@ -467,6 +467,22 @@ class RunCoordinator(Actor):
             self._timers.reschedule.tell(task_id, deadline, "execution_timeout")
         return True
 
+    def gate_decided(self, task_id: str, decision: str) -> None:
+        """A gated task's conditions settled (``run``, ``skip`` or ``cancel``)."""
+        found = self._find(task_id)
+        if found is not None:
+            self._transition(found[0], m.GateDecided(found[1], decision))
+
+    def gated_tasks(self) -> list[tuple[str, int, dict[str, Any]]]:
+        """``(task id, attempt, request)`` of every task waiting on its conditions."""
+        out = []
+        for run in self.runs.values():
+            for name, task in run.state.tasks.items():
+                if task.gated and task.status is m.TaskStatus.PENDING:
+                    request = m.gate_request(run.state, run.state.task_spec(name))
+                    out.append((run.task_ids[name], task.attempt + 1, request))
+        return out
+
     def resume_tasks(self, task_ids: Sequence[str]) -> None:
         """Evicted durable tasks whose waits ended: queue them to replay their logs."""
         for task_id in task_ids:
@@ -529,6 +545,8 @@ class RunCoordinator(Actor):
                     if task.internal_retries != old_internal
                     else TaskEventKind.RETRYING
                 )
+            elif any(t.kind == "SKIPPED" for t in timelines.get(name, [])):
+                kind = TaskEventKind.SKIPPED
             elif task.status is m.TaskStatus.FAILED and _is_execution_timeout(task.error):
                 kind = TaskEventKind.TIMED_OUT
             elif task.status is m.TaskStatus.CANCELLED and detail.startswith("waited"):
@@ -637,10 +655,13 @@ class RunCoordinator(Actor):
                 task_id = run.task_ids[c.task]
                 self._timers.cancel.tell(task_id)
                 cancelled.append((task_id, c.attempt))
+            elif isinstance(c, m.WatchGate):
+                durable = self.context.system.lookup("durable")
+                durable.watch_gate.tell(run.task_ids[c.task], c.attempt, c.request)
             elif isinstance(c, m.RunFinished):
                 self.finished += 1
                 self._timers.cancel_many.tell(list(run.task_ids.values()))
-                if any(t.kind is TaskKind.DURABLE for t in run.state.spec.tasks):
+                if any(t.kind is TaskKind.DURABLE or t.gated for t in run.state.spec.tasks):
                     # the durable tasks' logs and waits are no longer needed in memory
                     self.context.system.lookup("durable").forget.tell(list(run.task_ids.values()))
                 self._drop(run)
@@ -730,6 +751,10 @@ class RunCoordinator(Actor):
             for name, ts in list(state.tasks.items()):
                 if ts.status is m.TaskStatus.RUNNING:
                     self._transition(run, m.WorkerLost(name, ts.attempt))
+            for spec in state.spec.dag_tasks:  # ready tasks still settling their conditions
+                ts = state.tasks[spec.name]
+                if spec.gated and ts.status is m.TaskStatus.PENDING and not state.status.terminal:
+                    ts.gated = all(state.tasks[p].status is m.TaskStatus.COMPLETED for p in spec.parents)
 
 
 def _is_execution_timeout(error: m.ErrorInfo | None) -> bool:

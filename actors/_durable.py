@@ -18,6 +18,13 @@ otherwise the coordinator is told to resume the task, which replays its log.
 
 At start, every EVICTED task's log is read back and its pending entries re-armed, so
 a crash of the engine mid-wait loses nothing and duplicates nothing.
+
+DAG tasks with conditions (``wait_for``, ``skip_if``, ``cancel_if``) are *gates*
+watched the same way: when a gated task's parents complete, the coordinator asks for
+its sleep and event conditions to be watched; the gate's start time and, once settled,
+its decision (run, skip or cancel) are entries of the task's log (at negative
+positions, apart from a durable task's own calls), so sleeps count from the first
+watch and a crash does not settle a gate twice.
 """
 
 from __future__ import annotations
@@ -50,6 +57,19 @@ class DurableStatistics:
     appended: int
     resolved: int
     resumed: int
+
+
+@dataclass
+class _Gate:
+    """A gated task's condition sets, by option (``wait_for``, ``skip_if``, ``cancel_if``)."""
+
+    sets: dict[str, ConditionSet]
+
+    def decision(self) -> str | None:
+        for option, decision in (("cancel_if", "cancel"), ("skip_if", "skip"), ("wait_for", "run")):
+            if option in self.sets and self.sets[option].done:
+                return decision
+        return None
 
 
 def _data(entry: dl.Entry) -> dict[str, Any]:
@@ -86,6 +106,8 @@ class DurableTasks(Actor):
                 self._resume(task.id)  # its wait ended just before the engine stopped
             for entry in pending:
                 self._arm(task.id, entry)
+        for task_id, attempt, request in await self._coordinator.gated_tasks.ask():
+            await self._watch_gate(task_id, attempt, request)
 
     def _now(self) -> float:
         return self.context.clock.time()
@@ -96,6 +118,8 @@ class DurableTasks(Actor):
             return log
         built = dl.DurableLog(task_id)
         for row in await self.store.read_durable_log(self.tenant_id, task_id):
+            if row.seq < 0:
+                continue  # a gate's entry, not a durable call
             data = row.data or {}
             built.entries[row.seq] = dl.Entry(
                 row.seq,
@@ -322,6 +346,112 @@ class DurableTasks(Actor):
         self._counts["resumed"] += 1
         self._coordinator.resume_tasks.tell([task_id])
 
+    # -- gates of DAG tasks ------------------------------------------------------------------------
+
+    def watch_gate(self, task_id: str, attempt: int, request: dict[str, Any]) -> None:
+        """Watch a ready task's conditions; the coordinator hears ``gate_decided`` once."""
+        self.context.start_soon(self._watch_gate, task_id, attempt, request)
+
+    async def _watch_gate(self, task_id: str, attempt: int, request: dict[str, Any]) -> None:
+        seq = -attempt
+        where = (task_id, seq)
+        if where in self.armed:
+            return
+        self.armed[where] = None  # claimed while the store is read
+        rows = [r for r in await self.store.read_durable_log(self.tenant_id, task_id) if r.seq == seq]
+        now = self._now()
+        if rows:
+            data = rows[0].data or {}
+            created_at, request = rows[0].created_at, data.get("request") or request
+            if data.get("resolved"):
+                self.armed.pop(where, None)
+                self._coordinator.gate_decided.tell(task_id, data["result"]["decision"])
+                return
+        else:
+            created_at = now
+            entry = dl.Entry(seq, "gate", "gate", request, now)
+            try:
+                await self._commit(
+                    AppendDurableLog(
+                        tenant_id=self.tenant_id,
+                        task_id=task_id,
+                        seq=seq,
+                        kind="gate",
+                        key="gate",
+                        at=now,
+                        data=_data(entry),
+                    )
+                )
+            except MutationRejected:
+                self.armed.pop(where, None)
+                return await self._watch_gate(task_id, attempt, request)
+        gate = _Gate(
+            {
+                option: ConditionSet(r["groups"], {g: {"parent": True} for g in r["satisfied"]})
+                for option, r in request.items()
+            }
+        )
+        self.armed[where] = gate
+        for option, conditions in gate.sets.items():
+            for g, group in enumerate(conditions.groups):
+                for c, cond in enumerate(group):
+                    if cond["kind"] == "sleep":
+                        due = created_at + float(cond["seconds"])
+                        key = ("gate", task_id, seq, option, g, c)
+                        self._timer(key, due, "gate_due", task_id, seq, option, g, cond["seconds"])
+                    elif cond["kind"] == "event":
+                        self._triggers.add_wait.tell(
+                            f"{task_id}|{seq}|{option}|{g}|{c}",
+                            cond["event_key"],
+                            cond.get("expression"),
+                            cond.get("scope"),
+                            created_at,
+                            self.context.ref,
+                            "gate_event",
+                        )
+        self._gate_met(task_id, seq, None, 0, None)  # settled already (a sleep of 0)?
+
+    def gate_due(self, task_id: str, seq: int, option: str, group: int, seconds: float) -> None:
+        self._gate_met(task_id, seq, option, group, {"sleep": seconds})
+
+    def gate_event(self, wait_id: str, event: dict[str, Any]) -> None:
+        task_id, seq, option, group, _ = wait_id.split("|")
+        self._gate_met(task_id, int(seq), option, int(group), {"event": event})
+
+    def _gate_met(self, task_id: str, seq: int, option: str | None, group: int, result: Any) -> None:
+        gate = self.armed.get((task_id, seq))
+        if not isinstance(gate, _Gate):
+            return
+        if option is not None and option in gate.sets:
+            gate.sets[option].satisfy(group, result)
+        decision = gate.decision()
+        if decision is None:
+            return
+        del self.armed[(task_id, seq)]
+        self._disarm_gate(task_id, seq, gate)
+        self.context.start_soon(self._decide, task_id, seq, decision)
+
+    def _disarm_gate(self, task_id: str, seq: int, gate: _Gate) -> None:
+        timers, waits = [], []
+        for option, conditions in gate.sets.items():
+            for g, group in enumerate(conditions.groups):
+                for c, cond in enumerate(group):
+                    if cond["kind"] == "sleep":
+                        timers.append(("gate", task_id, seq, option, g, c))
+                    elif cond["kind"] == "event":
+                        waits.append(f"{task_id}|{seq}|{option}|{g}|{c}")
+        if timers:
+            self._timers.cancel_many.tell(timers)
+        if waits:
+            self._triggers.cancel_waits.tell(waits)
+
+    async def _decide(self, task_id: str, seq: int, decision: str) -> None:
+        rows = [r for r in await self.store.read_durable_log(self.tenant_id, task_id) if r.seq == seq]
+        request = (rows[0].data or {}).get("request") if rows else None
+        data = {"request": request, "resolved": True, "result": {"decision": decision}}
+        await self._commit(ResolveDurableLog(tenant_id=self.tenant_id, task_id=task_id, seq=seq, data=data))
+        self._coordinator.gate_decided.tell(task_id, decision)
+
     # -- children --------------------------------------------------------------------------------
 
     async def _spawn(self, task_id: str, seq: int, request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -343,7 +473,11 @@ class DurableTasks(Actor):
             self.logs.pop(task_id, None)
         for where in [w for w in self.armed if w[0] in ids]:
             armed = self.armed.pop(where)
-            if isinstance(armed, ConditionSet):
+            if isinstance(armed, _Gate):
+                self._disarm_gate(where[0], where[1], armed)
+            elif armed is None:
+                pass
+            elif isinstance(armed, ConditionSet):
                 self._disarm_conditions(where[0], where[1], armed)
             else:
                 self._timers.cancel.tell(("durable", *where))

@@ -52,6 +52,8 @@ from typing import Any
 
 from ratchet._spec import TaskKind, TaskSpec, WorkflowSpec
 
+from ._conditions import parent_holds
+
 __all__ = [
     "MAX_INTERNAL_RETRIES",
     "AttemptCancelled",
@@ -60,6 +62,7 @@ __all__ = [
     "Command",
     "ErrorInfo",
     "Event",
+    "GateDecided",
     "QueueTask",
     "Replay",
     "Resume",
@@ -79,6 +82,7 @@ __all__ = [
     "TimedOut",
     "Timeline",
     "TimerKind",
+    "WatchGate",
     "WorkerLost",
     "apply",
     "replay",
@@ -164,6 +168,7 @@ class TaskState:
     error: ErrorInfo | None = None
     enqueued: bool = False
     wake_pending: bool = False  # a durable task's wait ended while it was still running
+    gated: bool = False  # ready, but its conditions (wait_for/skip_if/cancel_if) are not settled
 
 
 @dataclass
@@ -274,6 +279,14 @@ class Resume:
 
 
 @dataclass(frozen=True)
+class GateDecided:
+    """A gated task's conditions settled: ``"run"``, ``"skip"`` or ``"cancel"``."""
+
+    task: str
+    decision: str
+
+
+@dataclass(frozen=True)
 class CancelRun:
     reason: str = "cancelled by request"
 
@@ -297,6 +310,7 @@ Event = (
     | Replay
     | TaskEvicted
     | Resume
+    | GateDecided
 )
 
 
@@ -337,11 +351,24 @@ class Timeline:
 
 
 @dataclass(frozen=True)
+class WatchGate:
+    """Watch a ready task's sleep and event conditions until :class:`GateDecided`.
+
+    ``request`` gives, per option (``wait_for``, ``skip_if``, ``cancel_if``), its
+    groups and the indexes of the groups its parents' outputs already satisfy.
+    """
+
+    task: str
+    attempt: int
+    request: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class RunFinished:
     status: RunStatus
 
 
-Command = QueueTask | StartTimer | CancelAttempt | Timeline | RunFinished
+Command = QueueTask | StartTimer | CancelAttempt | Timeline | WatchGate | RunFinished
 
 
 # -- the transition function ----------------------------------------------------------------
@@ -363,6 +390,8 @@ def apply(run: RunState, event: Event) -> list[Command]:
         _cancel_run(run, event.reason, out)
     elif isinstance(event, Resume):
         _resume(run, event.task, out)
+    elif isinstance(event, GateDecided):
+        _gate_decided(run, event.task, event.decision, out)
     else:
         task = run.tasks.get(event.task)
         if task is None or task.attempt != event.attempt or task.status.terminal:
@@ -436,8 +465,7 @@ def replay(run: RunState) -> list[Command]:
         if task.status is TaskStatus.PENDING and all(
             run.tasks[p].status is TaskStatus.COMPLETED for p in spec.parents
         ):
-            task.attempt += 1
-            _queue(run, task, out, retry=False, detail="replay")
+            _ready(run, task, out, detail="replay")
     _settle(run, out)
     return out
 
@@ -447,9 +475,7 @@ def _start(run: RunState, out: list[Command]) -> None:
         return  # started already
     for spec in run.spec.dag_tasks:
         if not spec.parents:
-            task = run.tasks[spec.name]
-            task.attempt += 1
-            _queue(run, task, out, retry=False)
+            _ready(run, run.tasks[spec.name], out)
 
 
 def _queue(run: RunState, task: TaskState, out: list[Command], *, retry: bool, detail: str = "") -> None:
@@ -485,8 +511,7 @@ def _completed(run: RunState, task: TaskState, output: Any, out: list[Command]) 
                 continue
             parents = run.task_spec(child_name).parents
             if all(run.tasks[p].status is TaskStatus.COMPLETED for p in parents):
-                child.attempt += 1  # 1, or the next attempt of a replayed task
-                _queue(run, child, out, retry=False)
+                _ready(run, child, out)  # attempt 1, or the next attempt of a replayed task
 
 
 def _failed(run: RunState, task: TaskState, error: ErrorInfo, retryable: bool, out: list[Command]) -> None:
@@ -508,6 +533,66 @@ def _failed(run: RunState, task: TaskState, error: ErrorInfo, retryable: bool, o
         return
     task.error = error
     _finish_task(run, task, TaskStatus.FAILED, out, f"{error.type}: {error.message}")
+
+
+def _ready(run: RunState, task: TaskState, out: list[Command], *, detail: str = "") -> None:
+    """A task's parents completed: queue it, or settle its conditions first."""
+    spec = run.task_spec(task.name)
+    if not spec.gated:
+        task.attempt += 1
+        _queue(run, task, out, retry=False, detail=detail)
+        return
+    request = gate_request(run, spec)
+    decision = gate_decision(request)
+    if decision is not None:
+        task.gated = True
+        _gate_decided(run, task.name, decision, out)
+        return
+    task.gated = True
+    out.append(WatchGate(task.name, task.attempt + 1, request))
+
+
+def gate_request(run: RunState, spec: TaskSpec) -> dict[str, Any]:
+    """Each condition option's groups, and which of them the parents' outputs satisfy."""
+    request = {}
+    for option in ("wait_for", "skip_if", "cancel_if"):
+        groups = getattr(spec, option)
+        if not groups:
+            continue
+        satisfied = [
+            g
+            for g, group in enumerate(groups)
+            if any(c["kind"] == "parent" and parent_holds(c, run.tasks[c["parent"]].output) for c in group)
+        ]
+        request[option] = {"groups": [[dict(c) for c in group] for group in groups], "satisfied": satisfied}
+    return request
+
+
+def gate_decision(request: dict[str, Any]) -> str | None:
+    """``cancel``, ``skip`` or ``run`` if settled (in that precedence), else None (watch on)."""
+    done = {o: len(r["satisfied"]) == len(r["groups"]) for o, r in request.items()}
+    if done.get("cancel_if"):
+        return "cancel"
+    if done.get("skip_if"):
+        return "skip"
+    if done.get("wait_for", "wait_for" not in request):
+        return "run"
+    return None
+
+
+def _gate_decided(run: RunState, name: str, decision: str, out: list[Command]) -> None:
+    task = run.tasks.get(name)
+    if task is None or not task.gated or task.status is not TaskStatus.PENDING:
+        return  # not waiting on its conditions (a duplicate, or cancelled meanwhile)
+    task.gated = False
+    task.attempt += 1
+    if decision == "skip":
+        out.append(Timeline(task.name, task.attempt, "SKIPPED", "skip_if condition"))
+        _completed(run, task, {"skipped": True}, out)
+    elif decision == "cancel":
+        _finish_task(run, task, TaskStatus.CANCELLED, out, "cancel_if condition")
+    else:
+        _queue(run, task, out, retry=False, detail="conditions met")
 
 
 def _evicted(run: RunState, task: TaskState, out: list[Command]) -> None:

@@ -106,6 +106,11 @@ class Context:
             )
         return outputs[name]
 
+    def was_skipped(self, task: Any) -> bool:
+        """Whether an upstream task was skipped (by its ``skip_if`` conditions)."""
+        name = task if isinstance(task, str) else getattr(task, "name", None)
+        return self._info.parent_outputs.get(name) == {"skipped": True}  # type: ignore[arg-type]
+
     @property
     def task_run_errors(self) -> dict[str, TaskRunError]:
         """In an on-failure task: the failed tasks of the run, by task name."""

@@ -24,6 +24,7 @@ from typing import Any
 from ._errors import DefinitionError
 
 __all__ = [
+    "CONDITION_OPTIONS",
     "DEFAULT_EXECUTION_TIMEOUT",
     "DEFAULT_SCHEDULE_TIMEOUT",
     "MAX_NAME_LENGTH",
@@ -37,6 +38,7 @@ DEFAULT_EXECUTION_TIMEOUT = 60.0
 DEFAULT_SCHEDULE_TIMEOUT = 300.0
 MAX_NAME_LENGTH = 200
 MAX_RETRIES = 1000
+CONDITION_OPTIONS = ("wait_for", "skip_if", "cancel_if")
 
 
 class TaskKind(enum.Enum):
@@ -153,6 +155,10 @@ class TaskSpec:
         retry: the retry policy.
         execution_timeout: seconds an attempt may run before it fails (retryably).
         schedule_timeout: seconds a task may wait in the queue before it is cancelled.
+        wait_for: conditions (OR-groups, all of which must hold) to wait for once the
+            parents completed; ``skip_if`` skips the task and ``cancel_if`` cancels it
+            when theirs hold first. Each condition is a mapping (see
+            :mod:`ratchet.actors._conditions`).
     """
 
     name: str
@@ -161,9 +167,14 @@ class TaskSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     execution_timeout: float = DEFAULT_EXECUTION_TIMEOUT
     schedule_timeout: float = DEFAULT_SCHEDULE_TIMEOUT
+    wait_for: tuple[tuple[Mapping[str, Any], ...], ...] = ()
+    skip_if: tuple[tuple[Mapping[str, Any], ...], ...] = ()
+    cancel_if: tuple[tuple[Mapping[str, Any], ...], ...] = ()
 
     def __post_init__(self) -> None:
         check_name(self.name, "task")
+        for option in CONDITION_OPTIONS:
+            object.__setattr__(self, option, _condition_groups(getattr(self, option), self.name, option))
         if not isinstance(self.kind, TaskKind):
             raise DefinitionError(f"task {self.name!r}: kind must be a TaskKind, got {_show(self.kind)}")
         parents = _sequence(self.parents, f"task {self.name!r}: parents")
@@ -188,7 +199,16 @@ class TaskSpec:
             "backoff_max_seconds": self.retry.backoff_max_seconds,
             "execution_timeout": self.execution_timeout,
             "schedule_timeout": self.schedule_timeout,
+        } | {  # only when set, so that tasks without conditions keep their versions
+            option: [[dict(c) for c in group] for group in getattr(self, option)]
+            for option in CONDITION_OPTIONS
+            if getattr(self, option)
         }
+
+    @property
+    def gated(self) -> bool:
+        """Whether the task has conditions to settle before it runs."""
+        return bool(self.wait_for or self.skip_if or self.cancel_if)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskSpec:
@@ -230,6 +250,9 @@ class TaskSpec:
             retry=retry,
             execution_timeout=data.get("execution_timeout", DEFAULT_EXECUTION_TIMEOUT),
             schedule_timeout=data.get("schedule_timeout", DEFAULT_SCHEDULE_TIMEOUT),
+            wait_for=data.get("wait_for", ()),
+            skip_if=data.get("skip_if", ()),
+            cancel_if=data.get("cancel_if", ()),
         )
 
 
@@ -328,6 +351,18 @@ class WorkflowSpec:
                         f"workflow {wf!r}: task {task.name!r} cannot depend on the "
                         f"{names[parent].kind.value} task {parent!r}"
                     )
+            if task.gated and task.kind in (TaskKind.ON_FAILURE, TaskKind.ON_SUCCESS):
+                raise DefinitionError(
+                    f"workflow {wf!r}: the {task.kind.value} task {task.name!r} cannot have conditions"
+                )
+            for option in CONDITION_OPTIONS:
+                for group in getattr(task, option):
+                    for cond in group:
+                        if cond["kind"] == "parent" and cond["parent"] not in task.parents:
+                            raise DefinitionError(
+                                f"workflow {wf!r}: task {task.name!r}: {option} has a ParentCondition on "
+                                f"{cond['parent']!r}, which is not one of its parents {list(task.parents)}"
+                            )
         if all(t.kind in (TaskKind.ON_FAILURE, TaskKind.ON_SUCCESS) for t in self.tasks):
             raise DefinitionError(f"workflow {wf!r} has only handler tasks; declare at least one task")
         cycle = self._find_cycle()
@@ -516,3 +551,17 @@ def _check_triggers(spec: WorkflowSpec) -> None:
             compile_cel(f.get("expression"))  # type: ignore[arg-type]
         except CelError as exc:
             raise DefinitionError(f"{where}: default filter #{number}: {exc}") from None
+
+
+def _condition_groups(value: object, task: str, option: str) -> tuple[tuple[Mapping[str, Any], ...], ...]:
+    """A task's ``wait_for``/``skip_if``/``cancel_if`` as checked, frozen groups."""
+    from ratchet.actors._conditions import ConditionError, check_groups
+
+    groups = _sequence(value, f"task {task!r}: {option}")
+    if not groups:
+        return ()
+    try:
+        checked = check_groups([list(_sequence(g, f"task {task!r}: {option} group")) for g in groups], option)
+    except ConditionError as exc:
+        raise DefinitionError(f"task {task!r}: {exc}") from None
+    return tuple(tuple(group) for group in checked)

@@ -13,6 +13,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
+from ._conditions import condition_groups
 from ._durable_context import DurableContext
 from ._durations import Duration, parse_duration
 from ._errors import DefinitionError
@@ -177,6 +178,7 @@ class Workflow(TriggerMethods):
         parents: Sequence[Any],
         options: TaskOptions,
         eviction_delay: float = 1.0,
+        conditions: dict[str, Any] | None = None,
     ) -> Task:
         where = f"workflow {self.name!r}"
         fn = _check_fn(fn, where)
@@ -204,6 +206,11 @@ class Workflow(TriggerMethods):
                 parent_names.append(parent)
             else:
                 raise DefinitionError(f"{where}: task {task_name!r}: {parent!r} is not a task")
+        gates = {
+            option: condition_groups(items, f"{where}: task {task_name!r}: {option}")
+            for option, items in (conditions or {}).items()
+            if items
+        }
         spec = TaskSpec(
             name=task_name,
             kind=kind,
@@ -211,6 +218,7 @@ class Workflow(TriggerMethods):
             retry=options.retry,
             execution_timeout=options.execution_timeout,
             schedule_timeout=options.schedule_timeout,
+            **gates,
         )
         # validate the workflow as it would be with this task, before keeping it
         WorkflowSpec(
@@ -238,14 +246,29 @@ class Workflow(TriggerMethods):
         name: str | None = None,
         *,
         parents: Sequence[Task | str] = (),
+        wait_for: Sequence[Any] = (),
+        skip_if: Sequence[Any] = (),
+        cancel_if: Sequence[Any] = (),
         **options: Unpack[TaskOptionArgs],
     ) -> Callable[[TaskFn], Task]:
         """Declare a task of this workflow; it runs once all ``parents`` completed.
 
+        With conditions (:class:`SleepCondition`, :class:`UserEventCondition`,
+        :class:`ParentCondition`, ``or_(...)``; every item must hold): ``wait_for``
+        holds the task back until they hold; ``skip_if`` skips it (its output is
+        ``{"skipped": True}`` and its children run) and ``cancel_if`` cancels it (and
+        its descendants) if theirs hold first.
+
         Options: ``retries``, ``backoff_factor``, ``backoff_max_seconds``,
         ``execution_timeout``, ``schedule_timeout`` (see :class:`TaskOptions`).
         """
-        return self._decorator(TaskKind.TASK, name, parents, **options)
+        checked = TaskOptions(**options)
+        conditions = {"wait_for": wait_for, "skip_if": skip_if, "cancel_if": cancel_if}
+
+        def decorate(fn: TaskFn) -> Task:
+            return self._add(fn, name, TaskKind.TASK, parents, checked, conditions=conditions)
+
+        return decorate
 
     def durable_task(
         self,
