@@ -63,7 +63,7 @@ class RegisterWorkerRequest(_Strict):
 class TaskResultReport(_Strict):
     task_id: str = Name
     attempt: int = Field(ge=1)
-    status: Literal["completed", "failed", "cancelled"]
+    status: Literal["completed", "failed", "cancelled", "evicted"]
     output: Any = None
     error_type: str | None = None
     error_message: str | None = None

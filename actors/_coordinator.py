@@ -65,6 +65,8 @@ class RunRequest:
     priority: int | None = None
     parent_task_id: str | None = None
     idempotency_key: str | None = None
+    filter_payload: Any = None  # the payload of the event filter that started the run
+    run_id: str | None = None  # drawn by the caller (default: drawn here)
 
 
 @dataclass
@@ -81,6 +83,7 @@ class ActiveRun:
     created_at: float
     watchers: list[trio.Event] = field(default_factory=list)
     ready_at: dict[str, float | None] = field(default_factory=dict)  # retry due times, at recovery
+    filter_payload: Any = None
 
     @property
     def run_id(self) -> str:
@@ -107,6 +110,7 @@ _EVENT_KIND = {
     m.TaskStatus.COMPLETED: TaskEventKind.COMPLETED,
     m.TaskStatus.FAILED: TaskEventKind.FAILED,
     m.TaskStatus.CANCELLED: TaskEventKind.CANCELLED,
+    m.TaskStatus.EVICTED: TaskEventKind.EVICTED,
 }
 
 
@@ -148,9 +152,9 @@ class RunCoordinator(Actor):
         # (task_id, attempt) -> monotonic deadline asked for by ctx.refresh_timeout before
         # the engine saw the attempt start; applied when its execution timer starts
         self._refreshed: dict[tuple[str, int], float] = {}
-        # idempotency key -> the run created with it, while its commit is pending (later
-        # repeats find the committed run in the store)
-        self._keyed: dict[str, tuple[str, CommitTicket]] = {}
+        # idempotency key -> (run id, commit) of runs created but not yet committed
+        self._pending_keys: dict[str, tuple[str, CommitTicket]] = {}
+        self._atomic: list[tuple[ActiveRun, CreateRun, list[m.Command]]] | None = None
         self._stream = object()  # this incarnation's commits (see _submit)
         self.finished = 0
 
@@ -182,14 +186,7 @@ class RunCoordinator(Actor):
     async def _effects_loop(self) -> None:
         async for effect in self._effects_recv:
             try:
-                try:
-                    await effect.ticket.wait()
-                finally:
-                    if self._keyed:
-                        for mutation in effect.ticket.mutations:
-                            key = getattr(mutation, "idempotency_key", None)
-                            if key is not None:
-                                self._keyed.pop(key, None)
+                await effect.ticket.wait()
             except MutationRejected:
                 if effect.fatal:
                     raise
@@ -240,17 +237,44 @@ class RunCoordinator(Actor):
 
     # -- runs ----------------------------------------------------------------------------------------
 
+    def workflow_specs(self) -> list[tuple[str, str, WorkflowSpec]]:
+        """``(workflow id, name, latest spec)`` of every registered workflow (for triggers)."""
+        out = []
+        for name in self.registry.names(self.tenant_id):
+            entry = self.registry.get(self.tenant_id, name)
+            if entry is not None:
+                out.append((entry.id, entry.name, entry.versions[entry.latest]))
+        return out
+
     def create_runs(self, requests: Sequence[RunRequest]) -> list[tuple[str, CommitTicket] | str]:
         """Start runs; each entry is ``(run_id, ticket)`` or an error message.
 
         The caller acknowledges a run only after its ticket's commit.
         """
+        return self._create_runs(requests)
+
+    def create_runs_with(
+        self, requests: Sequence[RunRequest], extra: Sequence[Any]
+    ) -> tuple[list[str], CommitTicket]:
+        """Start runs that commit together with ``extra`` mutations, all or nothing.
+
+        For an event and the runs it starts, a cron tick's or a schedule's run and its
+        record. Returns each request's run id or error message, and the one ticket.
+        """
+        self._atomic = []
+        try:
+            out = self._create_runs(requests)
+        finally:
+            atomic, self._atomic = self._atomic, None
+        ticket = CommitTicket([*(mutation for _, mutation, _ in atomic), *extra])
+        self._writer.enqueue.tell(ticket)
+        for run, _, commands in atomic:
+            self._effects_send.send_nowait(_Effect(ticket, run, commands, False))
+        return [entry[0] if isinstance(entry, tuple) else entry for entry in out], ticket
+
+    def _create_runs(self, requests: Sequence[RunRequest]) -> list[tuple[str, CommitTicket] | str]:
         out: list[tuple[str, CommitTicket] | str] = []
         for request in requests:
-            keyed = self._keyed.get(request.idempotency_key) if request.idempotency_key else None
-            if keyed is not None:
-                out.append(keyed)  # repeated while the first is being committed: the same run
-                continue
             entry = self.registry.get(self.tenant_id, request.workflow)
             if entry is None:
                 known = ", ".join(self.registry.names(self.tenant_id)) or "none yet"
@@ -262,8 +286,12 @@ class RunCoordinator(Actor):
             version = entry.latest
             spec = entry.versions[version]
             priority = request.priority if request.priority is not None else spec.default_priority
-            run_id = self.context.random.new_id()
+            run_id = request.run_id or self.context.random.new_id()
             state = m.RunState(run_id, spec, priority=priority)
+            key = request.idempotency_key
+            if key is not None and key in self._pending_keys:
+                out.append(self._pending_keys[key])  # the same run, still being committed
+                continue
             task_ids = {t.name: self.context.random.new_id() for t in spec.tasks}
             now = self._now()
             run = ActiveRun(
@@ -272,10 +300,13 @@ class RunCoordinator(Actor):
                 version,
                 state,
                 request.input,
-                dict(request.additional_metadata),
+                self._inherited_metadata(request),
                 task_ids,
                 now,
+                filter_payload=request.filter_payload,
             )
+            # a task's stored input holds what its trigger adds to the run's input
+            trigger = None if request.filter_payload is None else {"filter_payload": request.filter_payload}
             commands = m.apply(state, m.StartRun())
             queued = {c.task for c in commands if isinstance(c, m.QueueTask)}
             tasks = tuple(
@@ -283,7 +314,7 @@ class RunCoordinator(Actor):
                     id=task_ids[t.name],
                     name=t.name,
                     queue=action_name(self.tenant_id, spec.name, t.name),
-                    input=None,
+                    input=trigger,
                     parents=tuple(task_ids[p] for p in t.parents),
                     priority=priority,
                     max_retries=t.retry.retries,
@@ -308,11 +339,33 @@ class RunCoordinator(Actor):
             self.runs[run_id] = run
             for name, task_id in task_ids.items():
                 self._task_index[task_id] = (run_id, name)
-            created = (run_id, self._submit(run, [mutation], commands, fatal=False))
-            if request.idempotency_key:
-                self._keyed[request.idempotency_key] = created
-            out.append(created)
+            if self._atomic is not None:
+                self._atomic.append((run, mutation, commands))
+                ticket = CommitTicket([])  # replaced by the shared ticket in create_runs
+            else:
+                ticket = self._submit(run, [mutation], commands, fatal=False)
+            if key is not None and self._atomic is None:
+                self._pending_keys[key] = (run_id, ticket)
+                self.context.start_soon(self._forget_key, key, ticket)
+            out.append((run_id, ticket))
         return out
+
+    def _inherited_metadata(self, request: RunRequest) -> dict[str, Any]:
+        """A child run's metadata: its parent run's, overridden by its own."""
+        own = dict(request.additional_metadata)
+        if request.parent_task_id is None:
+            return own
+        found = self._find(request.parent_task_id)
+        return own if found is None else {**found[0].metadata, **own}
+
+    async def _forget_key(self, key: str, ticket: CommitTicket) -> None:
+        # once committed (or refused), the store answers for the key
+        try:
+            await ticket.wait()
+        except Exception:
+            pass
+        if self._pending_keys.get(key, (None, None))[1] is ticket:
+            del self._pending_keys[key]
 
     def watch(self, run_id: str) -> trio.Event | None:
         """An event set when the run finishes (committed); None if it is not active."""
@@ -384,6 +437,8 @@ class RunCoordinator(Actor):
                     r.get("error_type") or "Error", r.get("error_message") or "", r.get("traceback") or ""
                 )
                 event = m.TaskFailed(name, r["attempt"], error, bool(r.get("retryable", True)))
+            elif status == "evicted":
+                event = m.TaskEvicted(name, r["attempt"])
             else:
                 continue  # a cancelled attempt: the engine cancelled it and already knows
             self._transition(run, event)
@@ -415,6 +470,29 @@ class RunCoordinator(Actor):
         if task.status is m.TaskStatus.RUNNING:
             self._timers.reschedule.tell(task_id, deadline, "execution_timeout")
         return True
+
+    def gate_decided(self, task_id: str, decision: str) -> None:
+        """A gated task's conditions settled (``run``, ``skip`` or ``cancel``)."""
+        found = self._find(task_id)
+        if found is not None:
+            self._transition(found[0], m.GateDecided(found[1], decision))
+
+    def gated_tasks(self) -> list[tuple[str, int, dict[str, Any]]]:
+        """``(task id, attempt, request)`` of every task waiting on its conditions."""
+        out = []
+        for run in self.runs.values():
+            for name, task in run.state.tasks.items():
+                if task.gated and task.status is m.TaskStatus.PENDING:
+                    request = m.gate_request(run.state, run.state.task_spec(name))
+                    out.append((run.task_ids[name], task.attempt + 1, request))
+        return out
+
+    def resume_tasks(self, task_ids: Sequence[str]) -> None:
+        """Evicted durable tasks whose waits ended: queue them to replay their logs."""
+        for task_id in task_ids:
+            found = self._find(task_id)
+            if found is not None:
+                self._transition(found[0], m.Resume(found[1]))
 
     def timer_fired(self, task_id: str, attempt: int, kind: str) -> None:
         found = self._find(task_id)
@@ -459,19 +537,24 @@ class RunCoordinator(Actor):
                 new_attempt = task.attempt if task.attempt > store_attempt else None
             detail = _detail(timelines.get(name, []))
             kind = _EVENT_KIND.get(task.status, TaskEventKind.CREATED)
+            values: dict[str, Any] = {}
             if task.status is m.TaskStatus.PENDING:
                 detail = detail or "replay"
+            elif new_attempt is not None and any(t.detail == "resumed" for t in timelines.get(name, [])):
+                kind = TaskEventKind.RESUMED
+                values["attempt_outcome"] = StoreTaskStatus.EVICTED
             elif new_attempt is not None:
                 kind = (
                     TaskEventKind.REASSIGNED
                     if task.internal_retries != old_internal
                     else TaskEventKind.RETRYING
                 )
+            elif any(t.kind == "SKIPPED" for t in timelines.get(name, [])):
+                kind = TaskEventKind.SKIPPED
             elif task.status is m.TaskStatus.FAILED and _is_execution_timeout(task.error):
                 kind = TaskEventKind.TIMED_OUT
             elif task.status is m.TaskStatus.CANCELLED and detail.startswith("waited"):
                 kind = TaskEventKind.SCHEDULE_TIMED_OUT
-            values: dict[str, Any] = {}
             if task.status is m.TaskStatus.COMPLETED:
                 values["output"] = task.output
             if task.status is m.TaskStatus.FAILED and task.error is not None:
@@ -543,6 +626,7 @@ class RunCoordinator(Actor):
             "metadata": run.metadata,
             "failed": failed if spec.kind.value == "on_failure" else [],
             "timeout": spec.execution_timeout,
+            "filter_payload": run.filter_payload,
         }
 
     def _execute(self, run: ActiveRun, commands: list[m.Command]) -> None:
@@ -575,9 +659,15 @@ class RunCoordinator(Actor):
                 task_id = run.task_ids[c.task]
                 self._timers.cancel.tell(task_id)
                 cancelled.append((task_id, c.attempt))
+            elif isinstance(c, m.WatchGate):
+                durable = self.context.system.lookup("durable")
+                durable.watch_gate.tell(run.task_ids[c.task], c.attempt, c.request)
             elif isinstance(c, m.RunFinished):
                 self.finished += 1
                 self._timers.cancel_many.tell(list(run.task_ids.values()))
+                if any(t.kind is TaskKind.DURABLE or t.gated for t in run.state.spec.tasks):
+                    # the durable tasks' logs and waits are no longer needed in memory
+                    self.context.system.lookup("durable").forget.tell(list(run.task_ids.values()))
                 self._drop(run)
         if cancelled:
             self._scheduler.cancel.tell(cancelled)
@@ -601,13 +691,16 @@ class RunCoordinator(Actor):
         state = m.RunState(row.id, spec, priority=row.priority, status=m.RunStatus(row.status))
         task_ids: dict[str, str] = {}
         ready_at: dict[str, float | None] = {}
+        filter_payload = None
         for t in await store.list_tasks(self.tenant_id, row.id):
+            if isinstance(t.input, dict):
+                filter_payload = t.input.get("filter_payload")
             if t.name not in state.tasks:
                 continue
             task_ids[t.name] = t.id
             ready_at[t.name] = t.timeout_at
             ts = state.tasks[t.name]
-            ts.status = m.TaskStatus(t.status) if t.status != "EVICTED" else m.TaskStatus.QUEUED
+            ts.status = m.TaskStatus(t.status)
             # the store keeps a PENDING task's next attempt; the machine its last (0: none)
             ts.attempt = t.attempt - 1 if ts.status is m.TaskStatus.PENDING else t.attempt
             ts.retry_count = t.retry_count
@@ -628,6 +721,7 @@ class RunCoordinator(Actor):
             row.created_at,
         )
         run.ready_at = ready_at
+        run.filter_payload = filter_payload
         return run
 
     async def _recover(self) -> None:
@@ -661,6 +755,10 @@ class RunCoordinator(Actor):
             for name, ts in list(state.tasks.items()):
                 if ts.status is m.TaskStatus.RUNNING:
                     self._transition(run, m.WorkerLost(name, ts.attempt))
+            for spec in state.spec.dag_tasks:  # ready tasks still settling their conditions
+                ts = state.tasks[spec.name]
+                if spec.gated and ts.status is m.TaskStatus.PENDING and not state.status.terminal:
+                    ts.gated = all(state.tasks[p].status is m.TaskStatus.COMPLETED for p in spec.parents)
 
 
 def _is_execution_timeout(error: m.ErrorInfo | None) -> bool:

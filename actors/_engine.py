@@ -8,6 +8,8 @@ The engine is one ``rest_for_one`` supervisor whose children start in dependency
     ├── scheduler      ready queues and worker slots
     ├── dispatcher     worker sessions and heartbeats
     ├── coordinator    every active run's state machine
+    ├── triggers       events and filters, event waits, crons, schedules
+    ├── durable        durable tasks' logs and waits
     └── gateway        the API for workers and clients
 
 ``rest_for_one`` because each actor depends on those before it: if the scheduler
@@ -27,9 +29,11 @@ from ratchet.runtime import ActorRef, ActorSystem, ChildSpec, Strategy, Supervis
 
 from ._coordinator import RunCoordinator
 from ._dispatcher import Dispatcher
+from ._durable import DurableTasks
 from ._gateway import Gateway
 from ._scheduler import QueueScheduler
 from ._timers import Timers
+from ._triggers import Triggers
 from .store import CreateTenant, Store, StoreWriter
 
 __all__ = ["DEFAULT_TENANT", "Engine", "EngineOptions", "engine_children", "ensure_tenant", "open_engine"]
@@ -86,6 +90,8 @@ def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -
             name="dispatcher",
         ),
         ChildSpec(RunCoordinator, (store,), {"tenant_id": tenant}, name="coordinator"),
+        ChildSpec(Triggers, (store,), {"tenant_id": tenant}, name="triggers"),
+        ChildSpec(DurableTasks, (store,), {"tenant_id": tenant}, name="durable"),
         ChildSpec(
             Gateway,
             (store,),

@@ -29,6 +29,8 @@ from ._api import (
     parse,
 )
 from ._coordinator import RunRequest, action_name
+from ._durable_api import DurableApi
+from ._trigger_api import TriggerApi
 from .store import Run, Store, StoreError
 
 __all__ = ["Gateway"]
@@ -47,7 +49,7 @@ def _error(text: str | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {"type": "Error", "message": text, "traceback": ""}
 
 
-class Gateway(Actor):
+class Gateway(TriggerApi, DurableApi, Actor):
     """The engine's front door.
 
     Args:
@@ -108,6 +110,7 @@ class Gateway(Actor):
         registered, ticket = await self._coordinator.register_workflows.ask(specs)
         if ticket is not None:
             await ticket.wait()
+            await self._triggers.workflows_changed.ask()  # new event, cron and filter triggers
         actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
         interval, epoch = await self._dispatcher.register.ask(
             req.worker_id, req.name, ref, req.peer, actions, req.slots, dict(req.labels), list(req.running)
@@ -210,8 +213,27 @@ class Gateway(Actor):
                     ),
                 )
             )
-        created = await self._coordinator.create_runs.ask([r for _, r in valid]) if valid else []
-        for (i, _), result in zip(valid, created, strict=True):
+        await self._create_runs(valid, answers)
+        return [a if a is not None else {"error": "not processed"} for a in answers]
+
+    async def _create_runs(
+        self, valid: list[tuple[int, RunRequest]], answers: list[dict[str, Any] | None]
+    ) -> None:
+        """Create validated runs and fill ``answers[i]`` once each is committed.
+
+        A request with an idempotency key that a stored run already has is answered
+        with that run: triggering it again (a retried parent spawning its children, a
+        client retrying after a lost reply) never makes a second run.
+        """
+        fresh: list[tuple[int, RunRequest]] = []
+        for i, request in valid:
+            existing = await self._run_with_key(request.idempotency_key)
+            if existing is not None:
+                answers[i] = {"run_id": existing.id}
+            else:
+                fresh.append((i, request))
+        created = await self._coordinator.create_runs.ask([r for _, r in fresh]) if fresh else []
+        for (i, request), result in zip(fresh, created, strict=True):
             if isinstance(result, str):
                 answers[i] = {"error": result}
                 continue
@@ -219,20 +241,14 @@ class Gateway(Actor):
             try:
                 await ticket.wait()
             except Exception as exc:
-                key = requests[i].get("key")
-                existing = None
-                if key is not None:
-                    try:
-                        existing = await self.store.find_run_by_idempotency_key(self.tenant_id, key)
-                    except StoreError:
-                        existing = None  # the store is failing: answer this request's own error
+                # lost a race for the key, or a repeat: the first run is the answer
+                existing = await self._run_with_key(request.idempotency_key)
                 if existing is not None:
                     answers[i] = {"run_id": existing.id}  # a repeated trigger: the run it made
                 else:
                     answers[i] = {"error": f"the run could not be stored: {exc}"}
             else:
                 answers[i] = {"run_id": run_id}
-        return [a if a is not None else {"error": "not processed"} for a in answers]
 
     @concurrent
     async def cancel_runs(self, run_ids: Any) -> int:
@@ -319,6 +335,16 @@ class Gateway(Actor):
         return list(await self._coordinator.workflow_names.ask())
 
     # -- helpers --------------------------------------------------------------------------------
+
+    async def _run_with_key(self, key: str | None) -> Run | None:
+        """The stored run created with ``key``; None if there is none, or the store cannot
+        say (the request then stands or falls on its own commit)."""
+        if key is None:
+            return None
+        try:
+            return await self.store.find_run_by_idempotency_key(self.tenant_id, key)
+        except StoreError:
+            return None
 
     @staticmethod
     def _run_ids(run_ids: Any, what: str) -> list[str]:

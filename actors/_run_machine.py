@@ -12,6 +12,10 @@ for an attempt other than the task's current one is stale (a late result from a 
 that was presumed dead, a timer for an old attempt) and is ignored, which is what makes
 a task's terminal state and output recorded exactly once.
 
+A durable task may also leave RUNNING for EVICTED: it waits (a sleep, an event,
+children) without a worker slot, and :class:`Resume` queues it as a new attempt that
+replays its durable log (an eviction consumes no retry).
+
 A retry with a backoff is QUEUED at its new attempt before it is on any queue: it waits
 for its retry timer, and only :class:`RetryDue` puts it on the queue. The attempt number
 alone cannot fence that event (the timer and the queued attempt share it), so
@@ -48,6 +52,8 @@ from typing import Any
 
 from ratchet._spec import TaskKind, TaskSpec, WorkflowSpec
 
+from ._conditions import parent_holds
+
 __all__ = [
     "MAX_INTERNAL_RETRIES",
     "AttemptCancelled",
@@ -56,8 +62,10 @@ __all__ = [
     "Command",
     "ErrorInfo",
     "Event",
+    "GateDecided",
     "QueueTask",
     "Replay",
+    "Resume",
     "RetryDue",
     "RunFinished",
     "RunState",
@@ -67,12 +75,14 @@ __all__ = [
     "StartTimer",
     "TaskAssigned",
     "TaskCompleted",
+    "TaskEvicted",
     "TaskFailed",
     "TaskState",
     "TaskStatus",
     "TimedOut",
     "Timeline",
     "TimerKind",
+    "WatchGate",
     "WorkerLost",
     "apply",
     "replay",
@@ -95,6 +105,7 @@ class TaskStatus(enum.Enum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    EVICTED = "EVICTED"  # a durable task waiting without a worker slot
 
     @property
     def terminal(self) -> bool:
@@ -158,6 +169,8 @@ class TaskState:
     output: Any = None
     error: ErrorInfo | None = None
     enqueued: bool = False
+    wake_pending: bool = False  # a durable task's wait ended while it was still running
+    gated: bool = False  # ready, but its conditions (wait_for/skip_if/cancel_if) are not settled
 
 
 @dataclass
@@ -249,6 +262,33 @@ class RetryDue:
 
 
 @dataclass(frozen=True)
+class TaskEvicted:
+    """A durable task's attempt gave its slot back to wait (see :class:`Resume`)."""
+
+    task: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What an evicted durable task waited for happened: queue it to replay its log.
+
+    Not fenced by attempt: a resume that arrives while the task still runs (its worker
+    has not reported the eviction yet) is remembered and applied when it does.
+    """
+
+    task: str
+
+
+@dataclass(frozen=True)
+class GateDecided:
+    """A gated task's conditions settled: ``"run"``, ``"skip"`` or ``"cancel"``."""
+
+    task: str
+    decision: str
+
+
+@dataclass(frozen=True)
 class CancelRun:
     reason: str = "cancelled by request"
 
@@ -270,6 +310,9 @@ Event = (
     | RetryDue
     | CancelRun
     | Replay
+    | TaskEvicted
+    | Resume
+    | GateDecided
 )
 
 
@@ -310,11 +353,24 @@ class Timeline:
 
 
 @dataclass(frozen=True)
+class WatchGate:
+    """Watch a ready task's sleep and event conditions until :class:`GateDecided`.
+
+    ``request`` gives, per option (``wait_for``, ``skip_if``, ``cancel_if``), its
+    groups and the indexes of the groups its parents' outputs already satisfy.
+    """
+
+    task: str
+    attempt: int
+    request: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class RunFinished:
     status: RunStatus
 
 
-Command = QueueTask | StartTimer | CancelAttempt | Timeline | RunFinished
+Command = QueueTask | StartTimer | CancelAttempt | Timeline | WatchGate | RunFinished
 
 
 # -- the transition function ----------------------------------------------------------------
@@ -334,6 +390,10 @@ def apply(run: RunState, event: Event) -> list[Command]:
         _start(run, out)
     elif isinstance(event, CancelRun):
         _cancel_run(run, event.reason, out)
+    elif isinstance(event, Resume):
+        _resume(run, event.task, out)
+    elif isinstance(event, GateDecided):
+        _gate_decided(run, event.task, event.decision, out)
     else:
         task = run.tasks.get(event.task)
         stale = task is not None and task.attempt != event.attempt
@@ -366,6 +426,9 @@ def apply(run: RunState, event: Event) -> list[Command]:
         elif isinstance(event, RetryDue):
             if task.status is TaskStatus.QUEUED and not task.enqueued:
                 _queue(run, task, out, retry=True)
+        elif isinstance(event, TaskEvicted):
+            if task.status is TaskStatus.RUNNING:
+                _evicted(run, task, out)
         elif isinstance(event, AttemptCancelled):
             pass
     _settle(run, out)
@@ -407,8 +470,7 @@ def replay(run: RunState) -> list[Command]:
         if task.status is TaskStatus.PENDING and all(
             run.tasks[p].status is TaskStatus.COMPLETED for p in spec.parents
         ):
-            task.attempt += 1
-            _queue(run, task, out, retry=False, detail="replay")
+            _ready(run, task, out, detail="replay")
     _settle(run, out)
     return out
 
@@ -418,15 +480,14 @@ def _start(run: RunState, out: list[Command]) -> None:
         return  # started already
     for spec in run.spec.dag_tasks:
         if not spec.parents:
-            task = run.tasks[spec.name]
-            task.attempt += 1
-            _queue(run, task, out, retry=False)
+            _ready(run, run.tasks[spec.name], out)
 
 
 def _queue(run: RunState, task: TaskState, out: list[Command], *, retry: bool, detail: str = "") -> None:
     task.status = TaskStatus.QUEUED
     task.worker = None
     task.enqueued = True
+    task.wake_pending = False
     spec = run.task_spec(task.name)
     out.append(Timeline(task.name, task.attempt, "QUEUED", detail or ("retry" if retry else "")))
     out.append(QueueTask(task.name, task.attempt, retry))
@@ -455,8 +516,7 @@ def _completed(run: RunState, task: TaskState, output: Any, out: list[Command]) 
                 continue
             parents = run.task_spec(child_name).parents
             if all(run.tasks[p].status is TaskStatus.COMPLETED for p in parents):
-                child.attempt += 1  # 1, or the next attempt of a replayed task
-                _queue(run, child, out, retry=False)
+                _ready(run, child, out)  # attempt 1, or the next attempt of a replayed task
 
 
 def _failed(run: RunState, task: TaskState, error: ErrorInfo, retryable: bool, out: list[Command]) -> None:
@@ -478,6 +538,89 @@ def _failed(run: RunState, task: TaskState, error: ErrorInfo, retryable: bool, o
         return
     task.error = error
     _finish_task(run, task, TaskStatus.FAILED, out, f"{error.type}: {error.message}")
+
+
+def _ready(run: RunState, task: TaskState, out: list[Command], *, detail: str = "") -> None:
+    """A task's parents completed: queue it, or settle its conditions first."""
+    spec = run.task_spec(task.name)
+    if not spec.gated:
+        task.attempt += 1
+        _queue(run, task, out, retry=False, detail=detail)
+        return
+    request = gate_request(run, spec)
+    decision = gate_decision(request)
+    if decision is not None:
+        task.gated = True
+        _gate_decided(run, task.name, decision, out)
+        return
+    task.gated = True
+    out.append(WatchGate(task.name, task.attempt + 1, request))
+
+
+def gate_request(run: RunState, spec: TaskSpec) -> dict[str, Any]:
+    """Each condition option's groups, and which of them the parents' outputs satisfy."""
+    request = {}
+    for option in ("wait_for", "skip_if", "cancel_if"):
+        groups = getattr(spec, option)
+        if not groups:
+            continue
+        satisfied = [
+            g
+            for g, group in enumerate(groups)
+            if any(c["kind"] == "parent" and parent_holds(c, run.tasks[c["parent"]].output) for c in group)
+        ]
+        request[option] = {"groups": [[dict(c) for c in group] for group in groups], "satisfied": satisfied}
+    return request
+
+
+def gate_decision(request: dict[str, Any]) -> str | None:
+    """``cancel``, ``skip`` or ``run`` if settled (in that precedence), else None (watch on)."""
+    done = {o: len(r["satisfied"]) == len(r["groups"]) for o, r in request.items()}
+    if done.get("cancel_if"):
+        return "cancel"
+    if done.get("skip_if"):
+        return "skip"
+    if done.get("wait_for", "wait_for" not in request):
+        return "run"
+    return None
+
+
+def _gate_decided(run: RunState, name: str, decision: str, out: list[Command]) -> None:
+    task = run.tasks.get(name)
+    if task is None or not task.gated or task.status is not TaskStatus.PENDING:
+        return  # not waiting on its conditions (a duplicate, or cancelled meanwhile)
+    task.gated = False
+    task.attempt += 1
+    if decision == "skip":
+        out.append(Timeline(task.name, task.attempt, "SKIPPED", "skip_if condition"))
+        _completed(run, task, {"skipped": True}, out)
+    elif decision == "cancel":
+        _finish_task(run, task, TaskStatus.CANCELLED, out, "cancel_if condition")
+    else:
+        _queue(run, task, out, retry=False, detail="conditions met")
+
+
+def _evicted(run: RunState, task: TaskState, out: list[Command]) -> None:
+    # the worker ended the attempt: its timers go, its slot is already free
+    out.append(CancelAttempt(task.name, task.attempt, None, "evicted"))
+    if task.wake_pending:
+        task.attempt += 1
+        _queue(run, task, out, retry=False, detail="resumed")
+        return
+    task.status = TaskStatus.EVICTED
+    task.worker = None
+    out.append(Timeline(task.name, task.attempt, "EVICTED", "waiting without a slot"))
+
+
+def _resume(run: RunState, name: str, out: list[Command]) -> None:
+    task = run.tasks.get(name)
+    if task is None:
+        return
+    if task.status is TaskStatus.EVICTED:
+        task.attempt += 1
+        _queue(run, task, out, retry=False, detail="resumed")
+    elif task.status is TaskStatus.RUNNING:
+        task.wake_pending = True
 
 
 def _worker_lost(run: RunState, task: TaskState, out: list[Command]) -> None:
@@ -513,7 +656,7 @@ def _finish_task(
 
 
 def _cancel_task(task: TaskState, out: list[Command], reason: str) -> None:
-    if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+    if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.EVICTED):
         out.append(CancelAttempt(task.name, task.attempt, task.worker, reason))
     task.status = TaskStatus.CANCELLED
     out.append(Timeline(task.name, task.attempt, "CANCELLED", reason))

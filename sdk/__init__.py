@@ -9,10 +9,17 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._client import Ratchet as Ratchet
 from ._client import Settings as Settings
+from ._conditions import OrGroup as OrGroup
+from ._conditions import ParentCondition as ParentCondition
+from ._conditions import SleepCondition as SleepCondition
+from ._conditions import UserEventCondition as UserEventCondition
+from ._conditions import or_ as or_
 from ._context import Context as Context
 from ._context import TaskCancelledError as TaskCancelledError
+from ._durable_context import DurableContext as DurableContext
 from ._errors import DefinitionError as DefinitionError
 from ._errors import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
+from ._errors import NonDeterminismError as NonDeterminismError
 from ._errors import NonRetryableException as NonRetryableException
 from ._errors import TaskRunError as TaskRunError
 from ._runs import RunCancelledError as RunCancelledError
@@ -20,6 +27,12 @@ from ._runs import RunDetails as RunDetails
 from ._runs import TaskRunDetails as TaskRunDetails
 from ._runs import TriggerWorkflowOptions as TriggerWorkflowOptions
 from ._runs import WorkflowRunRef as WorkflowRunRef
+from ._trigger_options import DefaultFilter as DefaultFilter
+from ._triggers import BulkPushEvent as BulkPushEvent
+from ._triggers import CronWorkflow as CronWorkflow
+from ._triggers import Event as Event
+from ._triggers import EventFilter as EventFilter
+from ._triggers import ScheduledWorkflow as ScheduledWorkflow
 from ._validation import EmptyModel as EmptyModel
 from ._validation import InputValidationError as InputValidationError
 from ._workflow import Standalone as Standalone
@@ -32,23 +45,36 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "BulkPushEvent",
     "Context",
+    "CronWorkflow",
+    "DefaultFilter",
     "DefinitionError",
+    "DurableContext",
     "EmptyModel",
+    "Event",
+    "EventFilter",
     "FailedTaskRunExceptionGroup",
     "InputValidationError",
+    "NonDeterminismError",
     "NonRetryableException",
+    "OrGroup",
+    "ParentCondition",
     "Ratchet",
     "RunCancelledError",
     "RunDetails",
+    "ScheduledWorkflow",
     "Settings",
+    "SleepCondition",
     "Standalone",
     "Task",
     "TaskCancelledError",
     "TaskRunDetails",
     "TaskRunError",
     "TriggerWorkflowOptions",
+    "UserEventCondition",
     "Workflow",
     "WorkflowRunRef",
     "__version__",
+    "or_",
 ]

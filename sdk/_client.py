@@ -14,8 +14,10 @@ from typing import Any, Unpack
 from ._connection import Connection, remote_gateway
 from ._errors import DefinitionError
 from ._runs import RunsClient
+from ._spec import TaskKind
+from ._triggers import CronClient, EventClient, FiltersClient, ScheduledClient
 from ._worker import Worker, WorkerConfig
-from ._workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow
+from ._workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow, _eviction_delay
 
 __all__ = ["DEFAULT_ENGINE_ADDRESS", "Ratchet", "Settings"]
 
@@ -74,6 +76,10 @@ class Ratchet:
         self.workflows: dict[str, Workflow] = {}
         self._connection: Connection | None = None
         self.runs = RunsClient(self)
+        self.event = EventClient(self)
+        self.filters = FiltersClient(self)
+        self.cron = CronClient(self)
+        self.scheduled = ScheduledClient(self)
 
     # -- reaching the engine ------------------------------------------------------------------
 
@@ -148,6 +154,42 @@ class Ratchet:
         )
         return Worker(self, config)
 
+    def durable_task(
+        self,
+        name: str | None = None,
+        *,
+        description: str = "",
+        on_events: Sequence[str] = (),
+        on_crons: Sequence[str] = (),
+        input_validator: Any = None,
+        default_priority: int = 1,
+        eviction_delay: Any = 1.0,
+        **options: Unpack[TaskOptionArgs],
+    ) -> Callable[[TaskFn], Standalone]:
+        """Declare a standalone durable task (see :meth:`Workflow.durable_task`)."""
+        checked = TaskOptions(**options)
+        delay = _eviction_delay(eviction_delay, name or "durable task")
+
+        def decorate(fn: TaskFn) -> Standalone:
+            task_name = name or getattr(fn, "__name__", "")
+            standalone = Standalone(
+                self,
+                fn,
+                self.settings.namespace + task_name if task_name else None,
+                checked,
+                kind=TaskKind.DURABLE,
+                eviction_delay=delay,
+                description=description,
+                on_events=on_events,
+                on_crons=on_crons,
+                input_validator=input_validator,
+                default_priority=default_priority,
+            )
+            self._register(standalone)
+            return standalone
+
+        return decorate
+
     def _register(self, workflow: Workflow) -> None:
         if workflow.name in self.workflows:
             raise DefinitionError(
@@ -164,8 +206,15 @@ class Ratchet:
         on_crons: Sequence[str] = (),
         input_validator: Any = None,
         default_priority: int = 1,
+        default_filters: Sequence[Any] = (),
+        cron_input: Any = None,
     ) -> Workflow:
-        """Declare a workflow; add tasks with ``@wf.task(...)``."""
+        """Declare a workflow; add tasks with ``@wf.task(...)``.
+
+        ``on_events`` lists event keys (``*`` wildcards) that start a run,
+        ``default_filters`` (:class:`DefaultFilter`) filter them, ``on_crons`` lists cron
+        expressions whose runs get ``cron_input``.
+        """
         wf = Workflow(
             self,
             self.settings.namespace + name,
@@ -174,6 +223,8 @@ class Ratchet:
             on_crons=on_crons,
             input_validator=input_validator,
             default_priority=default_priority,
+            default_filters=default_filters,
+            cron_input=cron_input,
         )
         self._register(wf)
         return wf
@@ -187,6 +238,8 @@ class Ratchet:
         on_crons: Sequence[str] = (),
         input_validator: Any = None,
         default_priority: int = 1,
+        default_filters: Sequence[Any] = (),
+        cron_input: Any = None,
         **options: Unpack[TaskOptionArgs],
     ) -> Callable[[TaskFn], Standalone]:
         """Declare a standalone task: a workflow of one task whose ``run`` returns its output."""
@@ -204,6 +257,8 @@ class Ratchet:
                 on_crons=on_crons,
                 input_validator=input_validator,
                 default_priority=default_priority,
+                default_filters=default_filters,
+                cron_input=cron_input,
             )
             self._register(standalone)
             return standalone

@@ -49,6 +49,7 @@ class AttemptInfo:
     parent_outputs: Mapping[str, Any] = field(default_factory=dict)
     additional_metadata: Mapping[str, Any] = field(default_factory=dict)
     failed_tasks: tuple[TaskRunError, ...] = ()
+    filter_payload: Any = None
 
 
 class Context:
@@ -60,6 +61,7 @@ class Context:
         retry_count: retries so far (0 on the first attempt).
         attempt_number: 1 on the first attempt, then 2, 3, ...
         additional_metadata: the run's metadata, as given when it was triggered.
+        filter_payload: for a run an event started through a filter, that filter's payload.
     """
 
     def __init__(self, info: AttemptInfo, link: WorkerLink) -> None:
@@ -72,6 +74,14 @@ class Context:
         self.retry_count = info.retry_count
         self.attempt_number = info.attempt
         self.additional_metadata: dict[str, Any] = dict(info.additional_metadata)
+        self.filter_payload: Any = info.filter_payload
+        self._spawned = 0
+
+    def _next_spawn_index(self) -> int:
+        """The index of the next child run this attempt spawns (0, 1, 2, ...)."""
+        index = self._spawned
+        self._spawned += 1
+        return index
 
     @property
     def task_name(self) -> str:
@@ -95,6 +105,11 @@ class Context:
                 f"upstream tasks are available ({sorted(outputs) or 'none'})"
             )
         return outputs[name]
+
+    def was_skipped(self, task: Any) -> bool:
+        """Whether an upstream task was skipped (by its ``skip_if`` conditions)."""
+        name = task if isinstance(task, str) else getattr(task, "name", None)
+        return self._info.parent_outputs.get(name) == {"skipped": True}  # type: ignore[arg-type]
 
     @property
     def task_run_errors(self) -> dict[str, TaskRunError]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 __all__ = [
     "DefinitionError",
     "FailedTaskRunExceptionGroup",
+    "NonDeterminismError",
     "NonRetryableException",
     "TaskRunError",
 ]
@@ -18,6 +19,13 @@ class DefinitionError(ValueError):
 
 class NonRetryableException(Exception):
     """Raise from a task to fail it at once, skipping any retries it has left."""
+
+
+class NonDeterminismError(NonRetryableException):
+    """A durable task's replay made a different call than its log holds at that position.
+
+    The message names the entry. Retrying would diverge again, so it is not retried.
+    """
 
 
 class TaskRunError(Exception):

@@ -30,12 +30,14 @@ import pydantic
 import trio
 
 from ._context import Context, TaskCancelledError
+from ._durable_context import EvictedError
 from ._errors import NonRetryableException
+from ._spawn import current_context
 from ._validation import InputValidationError, InputValidator
 
 __all__ = ["AttemptControl", "TaskOutcome", "execute_attempt", "to_wire"]
 
-Status = Literal["completed", "failed", "cancelled"]
+Status = Literal["completed", "failed", "cancelled", "evicted"]
 _ANY = pydantic.TypeAdapter(Any)
 
 
@@ -160,6 +162,7 @@ async def execute_attempt(
     ctx._timeout_listeners.append(on_refresh)
     result: Any = None
     error: BaseException | None = None
+    evicted = False
     async with trio.open_nursery() as nursery:
         control._watchdog.deadline = trio.current_time() + control.timeout
 
@@ -171,6 +174,7 @@ async def execute_attempt(
                 control.cancel(f"execution timeout of {control.timeout:g}s")
 
         nursery.start_soon(watchdog)
+        token = current_context.set(ctx)  # runs triggered from here are ctx's children
         with control._scope:
             try:
                 if is_async and asyncio_bridge is not None:
@@ -182,11 +186,16 @@ async def execute_attempt(
                 else:
                     await trio.lowlevel.checkpoint()
                     result = fn(value, ctx)
+            except EvictedError:
+                evicted = True
             except Exception as exc:
                 error = exc
+        current_context.reset(token)
         control._watchdog.deadline = -math.inf
         nursery.cancel_scope.cancel()
 
+    if evicted and control.cancel_reason is None:
+        return TaskOutcome("evicted")
     if control.timed_out:
         return TaskOutcome(
             "failed",

@@ -133,6 +133,7 @@ class WorkflowRunRef:
         self._client = client
         self.workflow_run_id = run_id
         self._standalone = standalone
+        self._durably_waited = False
 
     @property
     def run_id(self) -> str:
@@ -143,6 +144,17 @@ class WorkflowRunRef:
         return _result(self._client.runs._wait(self.workflow_run_id), self._standalone)
 
     async def aio_result(self) -> Any:
+        """Wait for the run; inside a durable task the wait is logged and holds no slot."""
+        from ._durable_context import DurableContext
+        from ._spawn import current_context
+
+        ctx = current_context.get()
+        if isinstance(ctx, DurableContext):
+            if not self._durably_waited:
+                await ctx._wait_runs([self.workflow_run_id])
+                self._durably_waited = True
+            details = _details(await ctx._run_details(self.workflow_run_id), self.workflow_run_id)
+            return _result(details, self._standalone)
         return _result(await self._client.runs._aio_wait(self.workflow_run_id), self._standalone)
 
     def __repr__(self) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from ._errors import DefinitionError
 
 __all__ = [
+    "CONDITION_OPTIONS",
     "DEFAULT_EXECUTION_TIMEOUT",
     "DEFAULT_SCHEDULE_TIMEOUT",
     "MAX_NAME_LENGTH",
@@ -37,6 +38,7 @@ DEFAULT_EXECUTION_TIMEOUT = 60.0
 DEFAULT_SCHEDULE_TIMEOUT = 300.0
 MAX_NAME_LENGTH = 200
 MAX_RETRIES = 1000
+CONDITION_OPTIONS = ("wait_for", "skip_if", "cancel_if")
 
 
 class TaskKind(enum.Enum):
@@ -153,6 +155,10 @@ class TaskSpec:
         retry: the retry policy.
         execution_timeout: seconds an attempt may run before it fails (retryably).
         schedule_timeout: seconds a task may wait in the queue before it is cancelled.
+        wait_for: conditions (OR-groups, all of which must hold) to wait for once the
+            parents completed; ``skip_if`` skips the task and ``cancel_if`` cancels it
+            when theirs hold first. Each condition is a mapping (see
+            :mod:`ratchet.actors._conditions`).
     """
 
     name: str
@@ -161,9 +167,14 @@ class TaskSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     execution_timeout: float = DEFAULT_EXECUTION_TIMEOUT
     schedule_timeout: float = DEFAULT_SCHEDULE_TIMEOUT
+    wait_for: tuple[tuple[Mapping[str, Any], ...], ...] = ()
+    skip_if: tuple[tuple[Mapping[str, Any], ...], ...] = ()
+    cancel_if: tuple[tuple[Mapping[str, Any], ...], ...] = ()
 
     def __post_init__(self) -> None:
         check_name(self.name, "task")
+        for option in CONDITION_OPTIONS:
+            object.__setattr__(self, option, _condition_groups(getattr(self, option), self.name, option))
         if not isinstance(self.kind, TaskKind):
             raise DefinitionError(f"task {self.name!r}: kind must be a TaskKind, got {_show(self.kind)}")
         parents = _sequence(self.parents, f"task {self.name!r}: parents")
@@ -188,7 +199,16 @@ class TaskSpec:
             "backoff_max_seconds": self.retry.backoff_max_seconds,
             "execution_timeout": self.execution_timeout,
             "schedule_timeout": self.schedule_timeout,
+        } | {  # only when set, so that tasks without conditions keep their versions
+            option: [[dict(c) for c in group] for group in getattr(self, option)]
+            for option in CONDITION_OPTIONS
+            if getattr(self, option)
         }
+
+    @property
+    def gated(self) -> bool:
+        """Whether the task has conditions to settle before it runs."""
+        return bool(self.wait_for or self.skip_if or self.cancel_if)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskSpec:
@@ -230,6 +250,9 @@ class TaskSpec:
             retry=retry,
             execution_timeout=data.get("execution_timeout", DEFAULT_EXECUTION_TIMEOUT),
             schedule_timeout=data.get("schedule_timeout", DEFAULT_SCHEDULE_TIMEOUT),
+            wait_for=data.get("wait_for", ()),
+            skip_if=data.get("skip_if", ()),
+            cancel_if=data.get("cancel_if", ()),
         )
 
 
@@ -244,6 +267,9 @@ class WorkflowSpec:
         on_crons: cron expressions that trigger a run.
         default_priority: 1 (low) to 3 (high) for runs that do not say.
         description: free text.
+        default_filters: event filters declared with the workflow, each a mapping
+            ``{"expression", "scope", "payload"}`` (see ``Workflow.create_filter``).
+        cron_input: the input of runs its ``on_crons`` start.
     """
 
     name: str
@@ -252,12 +278,17 @@ class WorkflowSpec:
     on_crons: tuple[str, ...] = ()
     default_priority: int = 1
     description: str = ""
+    default_filters: tuple[Mapping[str, Any], ...] = ()
+    cron_input: Any = None
 
     def __post_init__(self) -> None:
         where = f"workflow {check_name(self.name, 'workflow')!r}"
         object.__setattr__(self, "tasks", _sequence(self.tasks, f"{where}: tasks"))
         object.__setattr__(self, "on_events", _sequence(self.on_events, f"{where}: on_events"))
         object.__setattr__(self, "on_crons", _sequence(self.on_crons, f"{where}: on_crons"))
+        object.__setattr__(
+            self, "default_filters", _sequence(self.default_filters, f"{where}: default_filters")
+        )
         priority = self.default_priority
         if not isinstance(priority, bool) and isinstance(priority, int | float) and priority in (1, 2, 3):
             # 2.0 == 2, so the two must be one spec with one version: store the int.
@@ -287,6 +318,7 @@ class WorkflowSpec:
             check_name(key, f"workflow {wf!r}: event key")
         for expression in self.on_crons:
             check_name(expression, f"workflow {wf!r}: cron expression")
+        _check_triggers(self)
         names: dict[str, TaskSpec] = {}
         for task in self.tasks:
             if not isinstance(task, TaskSpec):
@@ -319,6 +351,18 @@ class WorkflowSpec:
                         f"workflow {wf!r}: task {task.name!r} cannot depend on the "
                         f"{names[parent].kind.value} task {parent!r}"
                     )
+            if task.gated and task.kind in (TaskKind.ON_FAILURE, TaskKind.ON_SUCCESS):
+                raise DefinitionError(
+                    f"workflow {wf!r}: the {task.kind.value} task {task.name!r} cannot have conditions"
+                )
+            for option in CONDITION_OPTIONS:
+                for group in getattr(task, option):
+                    for cond in group:
+                        if cond["kind"] == "parent" and cond["parent"] not in task.parents:
+                            raise DefinitionError(
+                                f"workflow {wf!r}: task {task.name!r}: {option} has a ParentCondition on "
+                                f"{cond['parent']!r}, which is not one of its parents {list(task.parents)}"
+                            )
         if all(t.kind in (TaskKind.ON_FAILURE, TaskKind.ON_SUCCESS) for t in self.tasks):
             raise DefinitionError(f"workflow {wf!r} has only handler tasks; declare at least one task")
         cycle = self._find_cycle()
@@ -424,7 +468,7 @@ class WorkflowSpec:
     # -- serialization --------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "tasks": [t.to_dict() for t in self.tasks],
             "on_events": list(self.on_events),
@@ -432,6 +476,12 @@ class WorkflowSpec:
             "default_priority": self.default_priority,
             "description": self.description,
         }
+        # only when set, so that specs without them keep their versions
+        if self.default_filters:
+            out["default_filters"] = [dict(f) for f in self.default_filters]
+        if self.cron_input is not None:
+            out["cron_input"] = self.cron_input
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkflowSpec:
@@ -460,6 +510,8 @@ class WorkflowSpec:
             on_crons=data.get("on_crons", ()),
             default_priority=data.get("default_priority", 1),
             description=data.get("description", ""),
+            default_filters=data.get("default_filters", ()),
+            cron_input=data.get("cron_input"),
         )
 
     @property
@@ -467,3 +519,49 @@ class WorkflowSpec:
         """A content hash of the definition: equal specs share it, any change alters it."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _check_triggers(spec: WorkflowSpec) -> None:
+    """Event patterns, cron expressions and default filters of a workflow.
+
+    Raises:
+        DefinitionError: naming the workflow and the bad trigger.
+    """
+    from ratchet.actors._cel import CelError, compile_cel
+    from ratchet.actors._cron import CronError, parse_cron
+
+    where = f"workflow {spec.name!r}"
+    for expression in spec.on_crons:
+        try:
+            parse_cron(expression)
+        except CronError as exc:
+            raise DefinitionError(f"{where}: {exc}") from None
+    if spec.default_filters and not spec.on_events:
+        raise DefinitionError(f"{where} has default_filters but no on_events to filter")
+    for number, f in enumerate(spec.default_filters, 1):
+        if not isinstance(f, Mapping) or set(f) - {"expression", "scope", "payload"}:
+            raise DefinitionError(
+                f"{where}: default filter #{number} must be a mapping of expression, scope and payload, "
+                f"got {_show(f)}"
+            )
+        scope = f.get("scope")
+        if not isinstance(scope, str) or not scope or len(scope) > MAX_NAME_LENGTH:
+            raise DefinitionError(f"{where}: default filter #{number} needs a scope (a non-empty string)")
+        try:
+            compile_cel(f.get("expression"))  # type: ignore[arg-type]
+        except CelError as exc:
+            raise DefinitionError(f"{where}: default filter #{number}: {exc}") from None
+
+
+def _condition_groups(value: object, task: str, option: str) -> tuple[tuple[Mapping[str, Any], ...], ...]:
+    """A task's ``wait_for``/``skip_if``/``cancel_if`` as checked, frozen groups."""
+    from ratchet.actors._conditions import ConditionError, check_groups
+
+    groups = _sequence(value, f"task {task!r}: {option}")
+    if not groups:
+        return ()
+    try:
+        checked = check_groups([list(_sequence(g, f"task {task!r}: {option} group")) for g in groups], option)
+    except ConditionError as exc:
+        raise DefinitionError(f"task {task!r}: {exc}") from None
+    return tuple(tuple(group) for group in checked)

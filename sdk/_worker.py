@@ -25,8 +25,10 @@ import trio
 from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTimeout, concurrent
 
 from ._context import AttemptInfo, Context
+from ._durable_context import DurableContext
 from ._errors import TaskRunError
 from ._executor import AttemptControl, TaskOutcome, execute_attempt
+from ._spec import TaskKind
 from ._workflow import Task, Workflow
 
 if TYPE_CHECKING:
@@ -154,8 +156,13 @@ class WorkerActor(Actor):
                     TaskRunError(name, tid, etype, msg, tb)
                     for name, tid, etype, msg, tb in payload.get("failed", [])
                 ),
+                filter_payload=payload.get("filter_payload"),
             )
-            control = AttemptControl(Context(info, _Link(self)), float(payload.get("timeout", 60.0)))
+            if task.spec.kind is TaskKind.DURABLE:
+                ctx: Context = DurableContext(info, _Link(self), task.eviction_delay)
+            else:
+                ctx = Context(info, _Link(self))
+            control = AttemptControl(ctx, float(payload.get("timeout", 60.0)))
             self.running[key] = control
             self._idle = trio.Event()
             self.context.start_soon(self._run_attempt, task, payload, key, control)
@@ -375,6 +382,31 @@ class _Link:
 
     def release_slot(self, info: AttemptInfo) -> None:
         pass
+
+    async def wait_run(self, run_id: str) -> Any:
+        """A run's details once it finished, asked through the worker's own line to the engine."""
+        return await self._worker._call("wait_run", run_id, None)
+
+    async def durable_step(
+        self, info: AttemptInfo, seq: int, kind: str, key: str, request: Any, wait: float
+    ) -> dict[str, Any]:
+        """One durable call, recorded or replayed by the engine (retried across engine restarts)."""
+        worker = self._worker
+        delay = 0.05
+        while True:
+            try:
+                return await worker.gateway.durable_step.options(timeout=wait + 60.0).ask(
+                    info.task_run_id, seq, kind, key, request, wait
+                )
+            except ActorError as exc:
+                if exc.error_type.endswith("NonDeterminismError"):
+                    return {"nondeterminism": exc.error_message}
+                if exc.error_type.endswith("RequestError"):
+                    raise ValueError(exc.error_message) from None
+                raise
+            except _RETRYABLE_CALL:
+                await worker.context.clock.sleep(delay)
+                delay = min(2.0, delay * 2)
 
 
 def _in_trio(fn: Callable[[], None]) -> None:

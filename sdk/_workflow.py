@@ -13,9 +13,12 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
+from ._conditions import condition_groups
+from ._durable_context import DurableContext
 from ._durations import Duration, parse_duration
 from ._errors import DefinitionError
 from ._runs import TriggerWorkflowOptions, WorkflowRunRef, check_answers, trigger_payload
+from ._spawn import child_request, current_context
 from ._spec import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -25,6 +28,7 @@ from ._spec import (
     WorkflowSpec,
     check_name,
 )
+from ._trigger_options import TriggerMethods, check_triggers, declared_filters
 from ._validation import InputValidator
 
 if TYPE_CHECKING:
@@ -81,12 +85,13 @@ class Task:
     Pass it to ``parents=[...]`` of later tasks and to ``ctx.task_output(...)``.
     """
 
-    def __init__(self, workflow: Workflow, fn: TaskFn, spec: TaskSpec) -> None:
+    def __init__(self, workflow: Workflow, fn: TaskFn, spec: TaskSpec, eviction_delay: float = 1.0) -> None:
         self.workflow = workflow
         self.fn = fn
         self.spec = spec
         self.name = spec.name
         self.is_async = inspect.iscoroutinefunction(fn)
+        self.eviction_delay = eviction_delay
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function directly (handy in unit tests of the task's own logic)."""
@@ -113,7 +118,7 @@ def _check_fn(fn: object, where: str) -> TaskFn:
     return fn
 
 
-class Workflow:
+class Workflow(TriggerMethods):
     """A named DAG of tasks. Made by :meth:`Ratchet.workflow`.
 
     Args:
@@ -124,6 +129,8 @@ class Workflow:
         on_crons: cron expressions that trigger a run.
         input_validator: pydantic model class, dataclass type or ``dict``.
         default_priority: 1 (low) to 3 (high).
+        default_filters: :class:`DefaultFilter` s for ``on_events``.
+        cron_input: the input of the runs ``on_crons`` start.
     """
 
     def __init__(
@@ -136,6 +143,8 @@ class Workflow:
         on_crons: Sequence[str] = (),
         input_validator: Any = None,
         default_priority: int = 1,
+        default_filters: Sequence[Any] = (),
+        cron_input: Any = None,
     ) -> None:
         self.client = client
         self.name = check_name(name, "workflow")
@@ -155,14 +164,29 @@ class Workflow:
             raise DefinitionError(str(exc)) from None
         self.tasks: dict[str, Task] = {}
         self._spec: WorkflowSpec | None = None
+        self.default_filters = declared_filters(default_filters, name)
+        self.cron_input = None if cron_input is None else self.input.dump(cron_input)
+        check_triggers(self.name, self.on_events, self.on_crons, self.default_filters)
 
     # -- declaring ----------------------------------------------------------------------------
 
     def _add(
-        self, fn: object, name: str | None, kind: TaskKind, parents: Sequence[Any], options: TaskOptions
+        self,
+        fn: object,
+        name: str | None,
+        kind: TaskKind,
+        parents: Sequence[Any],
+        options: TaskOptions,
+        eviction_delay: float = 1.0,
+        conditions: dict[str, Any] | None = None,
     ) -> Task:
         where = f"workflow {self.name!r}"
         fn = _check_fn(fn, where)
+        if kind is TaskKind.DURABLE and not inspect.iscoroutinefunction(fn):
+            raise DefinitionError(
+                f"{where}: durable task {getattr(fn, '__name__', fn)!r} must be an async function "
+                "(its durable calls are awaited)"
+            )
         task_name = check_name(name or getattr(fn, "__name__", ""), "task")
         if task_name in self.tasks:
             raise DefinitionError(f"{where} already has a task named {task_name!r}")
@@ -182,6 +206,11 @@ class Workflow:
                 parent_names.append(parent)
             else:
                 raise DefinitionError(f"{where}: task {task_name!r}: {parent!r} is not a task")
+        gates = {
+            option: condition_groups(items, f"{where}: task {task_name!r}: {option}")
+            for option, items in (conditions or {}).items()
+            if items
+        }
         spec = TaskSpec(
             name=task_name,
             kind=kind,
@@ -189,6 +218,7 @@ class Workflow:
             retry=options.retry,
             execution_timeout=options.execution_timeout,
             schedule_timeout=options.schedule_timeout,
+            **gates,
         )
         # validate the workflow as it would be with this task, before keeping it
         WorkflowSpec(
@@ -196,7 +226,7 @@ class Workflow:
             tasks=(*[t.spec for t in self.tasks.values()], spec),
             default_priority=self.default_priority,
         )
-        task = Task(self, fn, spec)
+        task = Task(self, fn, spec, eviction_delay)
         self.tasks[task_name] = task
         self._spec = None
         return task
@@ -216,14 +246,51 @@ class Workflow:
         name: str | None = None,
         *,
         parents: Sequence[Task | str] = (),
+        wait_for: Sequence[Any] = (),
+        skip_if: Sequence[Any] = (),
+        cancel_if: Sequence[Any] = (),
         **options: Unpack[TaskOptionArgs],
     ) -> Callable[[TaskFn], Task]:
         """Declare a task of this workflow; it runs once all ``parents`` completed.
 
+        With conditions (:class:`SleepCondition`, :class:`UserEventCondition`,
+        :class:`ParentCondition`, ``or_(...)``; every item must hold): ``wait_for``
+        holds the task back until they hold; ``skip_if`` skips it (its output is
+        ``{"skipped": True}`` and its children run) and ``cancel_if`` cancels it (and
+        its descendants) if theirs hold first.
+
         Options: ``retries``, ``backoff_factor``, ``backoff_max_seconds``,
         ``execution_timeout``, ``schedule_timeout`` (see :class:`TaskOptions`).
         """
-        return self._decorator(TaskKind.TASK, name, parents, **options)
+        checked = TaskOptions(**options)
+        conditions = {"wait_for": wait_for, "skip_if": skip_if, "cancel_if": cancel_if}
+
+        def decorate(fn: TaskFn) -> Task:
+            return self._add(fn, name, TaskKind.TASK, parents, checked, conditions=conditions)
+
+        return decorate
+
+    def durable_task(
+        self,
+        name: str | None = None,
+        *,
+        parents: Sequence[Task | str] = (),
+        eviction_delay: Duration = 1.0,
+        **options: Unpack[TaskOptionArgs],
+    ) -> Callable[[TaskFn], Task]:
+        """Declare a durable task: an async function whose ``ctx`` is a :class:`DurableContext`.
+
+        Its sleeps, waits and spawned children are logged by the engine, so it resumes
+        after an eviction or a crash without redoing them. ``eviction_delay`` is how long
+        a waiting call keeps the worker slot before the task is evicted.
+        """
+        checked = TaskOptions(**options)
+        delay = _eviction_delay(eviction_delay, self.name)
+
+        def decorate(fn: TaskFn) -> Task:
+            return self._add(fn, name, TaskKind.DURABLE, parents, checked, delay)
+
+        return decorate
 
     def on_failure_task(
         self, name: str | None = None, **options: Unpack[TaskOptionArgs]
@@ -254,6 +321,8 @@ class Workflow:
                 on_crons=self.on_crons,
                 default_priority=self.default_priority,
                 description=self.description,
+                default_filters=self.default_filters,
+                cron_input=self.cron_input,
             )
         return self._spec
 
@@ -306,12 +375,17 @@ class Workflow:
 
     def _payloads(self, items: Sequence[TriggerWorkflowOptions]) -> list[dict[str, Any]]:
         self.spec  # noqa: B018 - a workflow without tasks fails here, before any request
-        return [trigger_payload(self, item) for item in items]
+        return [child_request(trigger_payload(self, item)) for item in items]
 
     def _trigger(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef | Exception]:
         return self._refs(self._client().connection.call("trigger", self._payloads(items)))
 
     async def _aio_trigger(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef | Exception]:
+        ctx = current_context.get()
+        if isinstance(ctx, DurableContext):  # a durable task's children are logged
+            self.spec  # noqa: B018 - a workflow without tasks fails here, before any request
+            answers = await ctx._spawn(self.name, [trigger_payload(self, item) for item in items])
+            return self._refs(answers)
         return self._refs(await self._client().connection.acall("trigger", self._payloads(items)))
 
     def run_no_wait(
@@ -406,7 +480,15 @@ class Workflow:
         self, items: Sequence[TriggerWorkflowOptions], *, return_exceptions: bool = False
     ) -> list[Any]:
         results: list[Any] = []
-        for ref in await self._aio_trigger(items):
+        refs = await self._aio_trigger(items)
+        ctx = current_context.get()
+        if isinstance(ctx, DurableContext):  # wait for them all in one durable call
+            started = [ref for ref in refs if isinstance(ref, WorkflowRunRef)]
+            if started:
+                await ctx._wait_runs([ref.run_id for ref in started])
+            for ref in started:
+                ref._durably_waited = True
+        for ref in refs:
             try:
                 if isinstance(ref, Exception):
                     raise ref
@@ -440,15 +522,25 @@ class Standalone(Workflow):
         fn: TaskFn,
         name: str | None,
         options: TaskOptions,
+        *,
+        kind: TaskKind = TaskKind.TASK,
+        eviction_delay: float = 1.0,
         **workflow_options: Any,
     ) -> None:
         fn = _check_fn(fn, "standalone task")
         task_name = name or getattr(fn, "__name__", "")
         super().__init__(client, task_name, **workflow_options)
-        self.task_obj = self._add(fn, task_name, TaskKind.TASK, (), options)
+        self.task_obj = self._add(fn, task_name, kind, (), options, eviction_delay)
         self._standalone_task = self.task_obj.name
         self.fn = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function directly."""
         return self.fn(*args, **kwargs)
+
+
+def _eviction_delay(value: Duration, workflow: str) -> float:
+    try:
+        return parse_duration(value, what="eviction_delay")
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(f"workflow {workflow!r}: {exc}") from None

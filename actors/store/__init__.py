@@ -40,6 +40,7 @@ from ._mutations import RecordCronFire as RecordCronFire
 from ._mutations import RegisterWorkflowVersion as RegisterWorkflowVersion
 from ._mutations import ReleaseConcurrencySlot as ReleaseConcurrencySlot
 from ._mutations import RescheduleSchedule as RescheduleSchedule
+from ._mutations import ResolveDurableLog as ResolveDurableLog
 from ._mutations import RevokeApiToken as RevokeApiToken
 from ._mutations import SetRunStatus as SetRunStatus
 from ._mutations import SetWorkerStatus as SetWorkerStatus

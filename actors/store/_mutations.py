@@ -43,6 +43,7 @@ __all__ = [
     "RegisterWorkflowVersion",
     "ReleaseConcurrencySlot",
     "RescheduleSchedule",
+    "ResolveDurableLog",
     "RevokeApiToken",
     "SetRunStatus",
     "SetWorkerStatus",
@@ -731,6 +732,24 @@ class AppendDurableLog(Mutation):
             "created_at": self.at,
         }
         return [Insert("durable_log", self._row("durable_log", values))]
+
+
+@_frozen
+class ResolveDurableLog(Mutation):
+    """Record the result of a durable log entry (its wait ended); ``False`` if there is none."""
+
+    tenant_id: str
+    task_id: str
+    seq: int
+    data: Any
+
+    def ops(self) -> list[Op]:
+        key = self._row(
+            "durable_log",
+            {"tenant_id": self.tenant_id, "task_id": self.task_id, "seq": self.seq},
+            partial=True,
+        )
+        return [Update("durable_log", key, self._row("durable_log", {"data": self.data}, partial=True))]
 
 
 @_frozen

@@ -41,7 +41,16 @@ GATE_TIMEOUT = 10.0
 TERMINAL_EVENTS = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT", "SCHEDULE_TIMED_OUT"})
 """Timeline kinds that record a task's outcome."""
 
-ENGINE_ACTORS = ("store-writer", "timers", "scheduler", "dispatcher", "coordinator", "gateway")
+ENGINE_ACTORS = (
+    "store-writer",
+    "timers",
+    "scheduler",
+    "dispatcher",
+    "coordinator",
+    "triggers",
+    "durable",
+    "gateway",
+)
 
 
 def start(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import trio
 
-from ratchet import Context, Ratchet, Workflow
+from ratchet import Context, DurableContext, Ratchet, Workflow
 
 
 def _mark(input: dict, ctx: Context, name: str) -> None:
@@ -58,7 +58,19 @@ def make_client(engine: str | None = None) -> tuple[Ratchet, dict[str, Workflow]
     async def noop(input: dict, ctx: Context) -> int:
         return 1
 
-    return r, {"chain": chain, "slow": slow, "noop": noop}
+    @r.task(input_validator=dict)
+    async def page(input: dict, ctx: Context) -> int:
+        _mark(input, ctx, "page")
+        return input["n"] * 10
+
+    @r.durable_task(input_validator=dict, eviction_delay=0.2)
+    async def approval(input: dict, ctx: DurableContext) -> dict:
+        _mark(input, ctx, "approval")
+        pages = await page.aio_run_many([page.create_bulk_run_item({**input, "n": n}) for n in range(3)])
+        event = await ctx.aio_wait_for_event("approval:decided", f"input.request == {input['request']!r}")
+        return {"pages": pages, "approved_by": event["payload"]["by"]}
+
+    return r, {"chain": chain, "slow": slow, "noop": noop, "page": page, "approval": approval}
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["worker"]:

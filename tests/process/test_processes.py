@@ -138,3 +138,40 @@ def test_sigterm_drains_a_worker_without_reassigning_its_task(
     details = r.runs.get(ref.workflow_run_id)
     assert details.tasks[0].attempt == 1
     assert workers_of(r) == []
+
+
+def test_a_durable_task_survives_engine_and_worker_sigkill_mid_wait(
+    cluster: Cluster, client: Any, tmp_path: Path
+) -> None:
+    r, wf = client
+    engine = cluster.engine()
+    worker = cluster.worker("first")
+    wait_until(lambda: workers_of(r), 30, "the worker to register")
+    marker = tmp_path / "marks"
+    marker.mkdir()
+
+    ref = wf["approval"].run_no_wait({"request": "r-1", "marker": str(marker)})
+    wait_until(
+        lambda: r.runs.get(ref.workflow_run_id).tasks[0].status == "EVICTED", 30, "the task to wait evicted"
+    )
+    engine.kill()
+    worker.kill()
+    cluster.engine()
+
+    def push() -> bool:
+        try:
+            r.event.push("approval:decided", {"request": "r-1", "by": "alice"})
+        except Exception:
+            return False
+        return True
+
+    wait_until(push, 30, "the restarted engine to take the event")  # pushed while no worker runs
+    cluster.worker("second")
+
+    assert ref.result() == {"pages": [0, 10, 20], "approved_by": "alice"}
+    marks = sorted(p.name.split(".", 1)[1] for p in marker.iterdir())
+    assert marks.count("page.1") == 3 and not [m for m in marks if m.startswith("page.") and m != "page.1"]
+    assert len([m for m in marks if m.startswith("approval.")]) >= 2  # ran, was evicted, replayed
+    details = r.runs.get(ref.workflow_run_id)
+    assert len(r.runs.list(parent_task_id=details.tasks[0].task_id)) == 3
+    assert_one_terminal_outcome(details)

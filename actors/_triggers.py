@@ -1,0 +1,648 @@
+"""The Triggers actor: events and their filters, event waits, crons and one-time schedules.
+
+Theory of operation. Everything that starts a run without a client asking for it by
+name comes through here.
+
+* **Events.** A pushed event is committed together with the runs it starts (one unit,
+  all or nothing; see :mod:`ratchet.actors._event_rules` for which runs), and only then
+  acknowledged. Each such run's idempotency key names the event and the filter, so the
+  same event can never start the same run twice. After the commit, the event is offered
+  to the waits on its key (durable tasks' ``aio_wait_for_event``, task conditions).
+* **Waits** are registered with a look-back time: the store's events of the key since
+  then are checked first, so an event pushed a moment before the wait (or while the
+  engine was down) is not missed. A wait is registered in memory before that query
+  runs, so an event committed meanwhile is offered to it too; it resolves once.
+* **Crons** (declared with ``on_crons`` or created through the API) are rows in the
+  store. Each has one timer at its next tick (Timers actor, wall time mapped to the
+  monotonic clock). A tick's run has the idempotency key ``cron:<id>:<tick>``, so
+  several engines racing on one cron fire it once per tick: the store refuses the
+  second. A tick missed while the engine was down fires once when it comes back (only
+  the latest missed tick; older ones are skipped).
+* **Schedules** fire at their time through a timer; the run and the schedule's FIRED
+  mark commit together, fenced on the schedule still being PENDING. A schedule whose
+  time passed while the engine was down fires when it comes back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ratchet._spec import WorkflowSpec
+from ratchet.runtime import Actor, ActorRef, concurrent
+
+from ._coordinator import RunRequest
+from ._cron import next_tick, parse_cron, previous_tick
+from ._event_rules import FilterRule, Subscription, matches_wait, runs_for_event
+from .store import (
+    CancelSchedule,
+    CreateCron,
+    CreateEventFilter,
+    CreateSchedule,
+    DeleteCron,
+    DeleteEventFilter,
+    FireSchedule,
+    PushEvent,
+    RecordCronFire,
+    RescheduleSchedule,
+    Store,
+)
+from .store import Cron as CronRow
+from .store import Schedule as ScheduleRow
+
+__all__ = ["DECLARED_CRON_PREFIX", "EventWait", "Triggers", "TriggersStatistics"]
+
+DECLARED_CRON_PREFIX = "on_crons:"
+"""Names of the cron rows that mirror a workflow's ``on_crons``."""
+
+
+class TriggerError(ValueError):
+    """A trigger request names something unknown or invalid; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class TriggersStatistics:
+    """Counters of the Triggers actor."""
+
+    events: int
+    event_runs: int
+    waits: int
+    crons: int
+    cron_fires: int
+    schedules_pending: int
+    schedules_fired: int
+
+
+@dataclass
+class EventWait:
+    """A wait for an event on ``key``: whoever registered it is told ``method(wait_id, event)``."""
+
+    wait_id: str
+    key: str
+    expression: str | None
+    scope: str | None
+    target: ActorRef
+    method: str
+    done: bool = False
+
+
+@dataclass
+class _Workflow:
+    id: str
+    name: str
+    spec: WorkflowSpec
+    stored_filters: list[FilterRule] = field(default_factory=list)
+
+
+def event_dict(row: Any) -> dict[str, Any]:
+    """An event as waits and the API see it."""
+    return {
+        "id": row.id,
+        "key": row.key,
+        "payload": row.payload,
+        "additional_metadata": row.additional_metadata or {},
+        "scope": row.scope,
+        "created_at": row.created_at,
+    }
+
+
+class Triggers(Actor):
+    """Events, filters, waits, crons and schedules; see the module docstring.
+
+    Args:
+        store: the store (read at start, and for look-backs).
+        tenant_id: the tenant served.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tenant_id: str,
+        writer: str = "store-writer",
+        timers: str = "timers",
+        coordinator: str = "coordinator",
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self._names = (writer, timers, coordinator)
+        self.workflows: dict[str, _Workflow] = {}
+        self.filters_by_workflow: dict[str, list[FilterRule]] = {}
+        self.waits: dict[str, dict[str, EventWait]] = {}  # key -> wait id -> wait
+        self.crons: dict[str, CronRow] = {}
+        self.schedules: dict[str, ScheduleRow] = {}
+        self._counts = {"events": 0, "event_runs": 0, "cron_fires": 0, "schedules_fired": 0}
+
+    async def on_start(self) -> None:
+        lookup = self.context.system.lookup
+        self._writer: ActorRef = lookup(self._names[0])
+        self._timers: ActorRef = lookup(self._names[1])
+        self._coordinator: ActorRef = lookup(self._names[2])
+        for f in await self.store.list_event_filters(self.tenant_id):
+            self.filters_by_workflow.setdefault(f.workflow_id, []).append(
+                FilterRule(f.id, f.scope, f.expression, f.payload)
+            )
+        await self.workflows_changed()
+        for s in await self.store.list_schedules(self.tenant_id, status="PENDING"):
+            self._arm_schedule(s)
+
+    def _now(self) -> float:
+        return self.context.clock.time()
+
+    def _timer_at(self, key: Any, wall: float, method: str, *args: Any) -> None:
+        clock = self.context.clock
+        deadline = clock.monotonic() + max(0.0, wall - clock.time())
+        self._timers.schedule_at.tell(key, deadline, self.context.ref, method, *args)
+
+    # -- workflows -------------------------------------------------------------------------------
+
+    async def workflows_changed(self) -> None:
+        """Re-read the registered workflows (a worker registered new versions)."""
+        specs = await self._coordinator.workflow_specs.ask()
+        self.workflows = {name: _Workflow(wid, name, spec) for wid, name, spec in specs}
+        await self._sync_declared_crons()
+
+    def _subscriptions(self) -> list[Subscription]:
+        subs = []
+        for wf in self.workflows.values():
+            if not wf.spec.on_events:
+                continue
+            declared = tuple(
+                FilterRule(f"default:{i}", f["scope"], f["expression"], f.get("payload"))
+                for i, f in enumerate(getattr(wf.spec, "default_filters", ()))
+            )
+            stored = tuple(self.filters_by_workflow.get(wf.id, ()))
+            subs.append(Subscription(wf.name, tuple(wf.spec.on_events), declared + stored))
+        return subs
+
+    def _workflow(self, name: str) -> _Workflow:
+        wf = self.workflows.get(name)
+        if wf is None:
+            known = ", ".join(sorted(self.workflows)) or "none yet"
+            raise TriggerError(
+                f"unknown workflow {name!r}: no worker has registered it (registered: {known})"
+            )
+        return wf
+
+    # -- events ----------------------------------------------------------------------------------
+
+    @concurrent
+    async def push(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Commit events (each with the runs it starts) and answer once they are durable.
+
+        Each event is ``{key, payload, additional_metadata, scope, priority}``, already
+        validated. Answers ``{"id", "runs"}`` per event, or ``{"error"}``.
+        """
+        subs = self._subscriptions()
+        pending = []
+        for ev in events:
+            event_id = self.context.random.new_id()
+            at = self._now()
+            matches = runs_for_event(subs, ev["key"], ev["payload"], ev["additional_metadata"], ev["scope"])
+            requests = [
+                RunRequest(
+                    match.workflow,
+                    ev["payload"],
+                    ev["additional_metadata"],
+                    ev.get("priority"),
+                    idempotency_key=f"event:{event_id}:{match.filter.id if match.filter else '-'}:"
+                    f"{match.workflow}",
+                    filter_payload=None if match.filter is None else match.filter.payload,
+                )
+                for match in matches
+            ]
+            mutation = PushEvent(
+                tenant_id=self.tenant_id,
+                id=event_id,
+                key=ev["key"],
+                payload=ev["payload"],
+                at=at,
+                additional_metadata=ev["additional_metadata"],
+                scope=ev["scope"],
+            )
+            run_ids, ticket = await self._coordinator.create_runs_with.ask(requests, [mutation])
+            pending.append((event_id, at, ev, run_ids, ticket))
+        answers = []
+        for event_id, at, ev, run_ids, ticket in pending:
+            try:
+                await ticket.wait()
+            except Exception as exc:
+                answers.append({"error": f"the event could not be stored: {exc}"})
+                continue
+            self._counts["events"] += 1
+            self._counts["event_runs"] += len(run_ids)
+            answers.append({"id": event_id, "runs": run_ids})
+            self._offer({"id": event_id, "created_at": at, **ev})
+        return answers
+
+    def _offer(self, event: dict[str, Any]) -> None:
+        waits = self.waits.get(event["key"])
+        if not waits:
+            return
+        for wait in list(waits.values()):
+            if self._accepts(wait, event):
+                self._resolve(wait, event)
+
+    @staticmethod
+    def _accepts(wait: EventWait, event: dict[str, Any]) -> bool:
+        return matches_wait(
+            wait.expression,
+            wait.scope,
+            event["key"],
+            event["payload"],
+            event.get("additional_metadata") or {},
+            event.get("scope"),
+        )
+
+    def _resolve(self, wait: EventWait, event: dict[str, Any]) -> None:
+        if wait.done:
+            return
+        wait.done = True
+        self._drop_wait(wait)
+        plain = {
+            k: event.get(k) for k in ("id", "key", "payload", "additional_metadata", "scope", "created_at")
+        }
+        wait.target._tell(wait.method, (wait.wait_id, plain), {})
+
+    def _drop_wait(self, wait: EventWait) -> None:
+        waits = self.waits.get(wait.key)
+        if waits is not None and waits.get(wait.wait_id) is wait:
+            del waits[wait.wait_id]
+            if not waits:
+                del self.waits[wait.key]
+
+    @concurrent
+    async def add_wait(
+        self,
+        wait_id: str,
+        key: str,
+        expression: str | None,
+        scope: str | None,
+        since: float | None,
+        target: ActorRef,
+        method: str,
+    ) -> None:
+        """Wait for an event on ``key`` (pushed at or after ``since``, if given).
+
+        Tells ``target.method(wait_id, event)`` once, when a matching event is committed
+        (at once if one already was since ``since``).
+        """
+        wait = EventWait(wait_id, key, expression, scope, target, method)
+        old = self.waits.setdefault(key, {}).get(wait_id)
+        if old is not None:
+            old.done = True
+        self.waits[key][wait_id] = wait
+        if since is None:
+            return
+        after_seq = None
+        while not wait.done:
+            rows = await self.store.list_events(
+                self.tenant_id, key=key, since=since, after_seq=after_seq, limit=500
+            )
+            for row in rows:
+                event = event_dict(row)
+                if self._accepts(wait, event):
+                    self._resolve(wait, event)
+                    return
+            if len(rows) < 500:
+                return
+            after_seq = rows[-1].seq
+
+    def cancel_waits(self, wait_ids: Sequence[str]) -> None:
+        """Forget waits (their task finished or was cancelled)."""
+        ids = set(wait_ids)
+        for key in list(self.waits):
+            for wait_id in ids.intersection(self.waits[key]):
+                wait = self.waits[key][wait_id]
+                wait.done = True
+                self._drop_wait(wait)
+
+    # -- filters ---------------------------------------------------------------------------------
+
+    @concurrent
+    async def create_filter(self, workflow: str, expression: str, scope: str, payload: Any) -> dict[str, Any]:
+        """Add a filter (expression already compiled by the caller) to a workflow."""
+        wf = self._workflow(workflow)
+        filter_id = self.context.random.new_id()
+        await self._commit(
+            CreateEventFilter(
+                tenant_id=self.tenant_id,
+                id=filter_id,
+                workflow_id=wf.id,
+                scope=scope,
+                expression=expression,
+                at=self._now(),
+                payload=payload,
+            )
+        )
+        self.filters_by_workflow.setdefault(wf.id, []).append(
+            FilterRule(filter_id, scope, expression, payload)
+        )
+        return {
+            "id": filter_id,
+            "workflow": wf.name,
+            "scope": scope,
+            "expression": expression,
+            "payload": payload,
+        }
+
+    def list_filters(self, workflow: str | None = None) -> list[dict[str, Any]]:
+        """Stored filters, of one workflow or all."""
+        names = {wf.id: wf.name for wf in self.workflows.values()}
+        out = []
+        for wid, rules in self.filters_by_workflow.items():
+            if workflow is not None and names.get(wid) != workflow:
+                continue
+            out.extend(
+                {
+                    "id": r.id,
+                    "workflow": names.get(wid, wid),
+                    "scope": r.scope,
+                    "expression": r.expression,
+                    "payload": r.payload,
+                }
+                for r in rules
+            )
+        return out
+
+    @concurrent
+    async def delete_filter(self, filter_id: str) -> bool:
+        """Remove a stored filter; False if there was none."""
+        (deleted,) = await self._commit(DeleteEventFilter(tenant_id=self.tenant_id, id=filter_id))
+        for rules in self.filters_by_workflow.values():
+            rules[:] = [r for r in rules if r.id != filter_id]
+        return bool(deleted)
+
+    async def _commit(self, *mutations: Any) -> list[Any]:
+        from .store import CommitTicket
+
+        ticket = CommitTicket(list(mutations))
+        self._writer.enqueue.tell(ticket)
+        return await ticket.wait()
+
+    # -- crons -----------------------------------------------------------------------------------
+
+    async def _sync_declared_crons(self) -> None:
+        """Mirror every workflow's ``on_crons`` as cron rows, then arm every cron."""
+        rows = {c.id: c for c in await self.store.list_crons(self.tenant_id)}
+        now = self._now()
+        mutations: list[Any] = []
+        wanted: set[tuple[str, str]] = set()
+        for wf in self.workflows.values():
+            cron_input = getattr(wf.spec, "cron_input", None)
+            for expression in wf.spec.on_crons:
+                name = DECLARED_CRON_PREFIX + expression
+                wanted.add((wf.id, name))
+                if not any(r.workflow_id == wf.id and r.name == name for r in rows.values()):
+                    mutations.append(
+                        CreateCron(
+                            tenant_id=self.tenant_id,
+                            id=self.context.random.new_id(),
+                            workflow_id=wf.id,
+                            name=name,
+                            expression=parse_cron(expression),
+                            at=now,
+                            input=cron_input,
+                            priority=wf.spec.default_priority,
+                        )
+                    )
+        for row in rows.values():
+            if row.name.startswith(DECLARED_CRON_PREFIX) and (row.workflow_id, row.name) not in wanted:
+                mutations.append(DeleteCron(tenant_id=self.tenant_id, id=row.id))
+        for mutation in mutations:
+            try:  # another engine may have written the same row first
+                await self._commit(mutation)
+            except Exception:
+                pass
+        rows = {c.id: c for c in await self.store.list_crons(self.tenant_id)}
+        for cron_id in set(self.crons) - set(rows):
+            self._timers.cancel.tell(("cron", cron_id))
+        for row in rows.values():
+            if row.id not in self.crons:
+                self.crons[row.id] = row
+                self._arm_cron(row, catch_up=True)
+        self.crons = {cid: self.crons[cid] for cid in rows}
+
+    def _workflow_by_id(self, workflow_id: str) -> _Workflow | None:
+        return next((wf for wf in self.workflows.values() if wf.id == workflow_id), None)
+
+    def _arm_cron(self, row: CronRow, *, catch_up: bool = False) -> None:
+        now = self._now()
+        if catch_up:
+            missed = previous_tick(row.expression, now)
+            last = max(row.created_at, row.last_fired_at or -math.inf)
+            if missed is not None and missed > last:
+                self.context.start_soon(self._fire_cron, row.id, missed)
+        tick = next_tick(row.expression, now)
+        self._timer_at(("cron", row.id), tick, "cron_due", row.id, tick)
+
+    def cron_due(self, cron_id: str, tick: int) -> None:
+        """A cron's timer fired: start its run for ``tick`` and arm the next tick."""
+        row = self.crons.get(cron_id)
+        if row is None:
+            return
+        self.context.start_soon(self._fire_cron, cron_id, tick)
+        nxt = next_tick(row.expression, max(tick, self._now()))
+        self._timer_at(("cron", cron_id), nxt, "cron_due", cron_id, nxt)
+
+    async def _fire_cron(self, cron_id: str, tick: int) -> None:
+        row = self.crons.get(cron_id)
+        wf = None if row is None else self._workflow_by_id(row.workflow_id)
+        if row is None or wf is None:
+            return
+        request = RunRequest(
+            wf.name,
+            row.input,
+            {**(row.additional_metadata or {})},
+            row.priority,
+            idempotency_key=f"cron:{cron_id}:{tick}",
+        )
+        record = RecordCronFire(
+            tenant_id=self.tenant_id, id=cron_id, fired_at=tick, previous=row.last_fired_at
+        )
+        run_ids, ticket = await self._coordinator.create_runs_with.ask([request], [record])
+        try:
+            await ticket.wait()
+        except Exception:
+            return  # another engine fired this tick (the key is taken), or the store failed
+        if run_ids and not run_ids[0].startswith("unknown workflow"):
+            self._counts["cron_fires"] += 1
+        current = self.crons.get(cron_id)
+        if current is not None:
+            self.crons[cron_id] = _replace(current, last_fired_at=tick)
+
+    @concurrent
+    async def create_cron(
+        self,
+        workflow: str,
+        name: str,
+        expression: str,
+        input: Any,
+        metadata: dict[str, Any],
+        priority: int | None,
+    ) -> dict[str, Any]:
+        """Add a cron to a workflow; its name is unique within the workflow."""
+        wf = self._workflow(workflow)
+        canonical = parse_cron(expression)
+        if any(r.workflow_id == wf.id and r.name == name for r in self.crons.values()):
+            raise TriggerError(f"workflow {workflow!r} already has a cron named {name!r}; delete it first")
+        cron_id = self.context.random.new_id()
+        mutation = CreateCron(
+            tenant_id=self.tenant_id,
+            id=cron_id,
+            workflow_id=wf.id,
+            name=name,
+            expression=canonical,
+            at=self._now(),
+            input=input,
+            additional_metadata=metadata,
+            priority=priority or wf.spec.default_priority,
+        )
+        await self._commit(mutation)
+        row = await self.store.get_cron(self.tenant_id, cron_id)
+        assert row is not None
+        self.crons[cron_id] = row
+        self._arm_cron(row)
+        return self.describe_cron(row)
+
+    def describe_cron(self, row: CronRow) -> dict[str, Any]:
+        wf = self._workflow_by_id(row.workflow_id)
+        return {
+            "id": row.id,
+            "workflow": wf.name if wf else row.workflow_id,
+            "name": row.name,
+            "expression": row.expression,
+            "input": row.input,
+            "additional_metadata": row.additional_metadata or {},
+            "priority": row.priority,
+            "created_at": row.created_at,
+            "last_fired_at": row.last_fired_at,
+            "next_fire_at": next_tick(row.expression, self._now()),
+        }
+
+    def list_crons(self, workflow: str | None = None) -> list[dict[str, Any]]:
+        rows = sorted(self.crons.values(), key=lambda r: (r.created_at, r.id))
+        out = [self.describe_cron(r) for r in rows]
+        return [c for c in out if workflow is None or c["workflow"] == workflow]
+
+    def get_cron(self, cron_id: str) -> dict[str, Any] | None:
+        row = self.crons.get(cron_id)
+        return None if row is None else self.describe_cron(row)
+
+    @concurrent
+    async def delete_cron(self, cron_id: str) -> bool:
+        (deleted,) = await self._commit(DeleteCron(tenant_id=self.tenant_id, id=cron_id))
+        self.crons.pop(cron_id, None)
+        self._timers.cancel.tell(("cron", cron_id))
+        return bool(deleted)
+
+    # -- schedules -------------------------------------------------------------------------------
+
+    def _arm_schedule(self, row: ScheduleRow) -> None:
+        self.schedules[row.id] = row
+        self._timer_at(("schedule", row.id), row.trigger_at, "schedule_due", row.id, row.trigger_at)
+
+    @concurrent
+    async def create_schedule(
+        self, workflow: str, trigger_at: float, input: Any, metadata: dict[str, Any], priority: int | None
+    ) -> dict[str, Any]:
+        """Schedule one run of a workflow at ``trigger_at`` (epoch seconds)."""
+        wf = self._workflow(workflow)
+        schedule_id = self.context.random.new_id()
+        await self._commit(
+            CreateSchedule(
+                tenant_id=self.tenant_id,
+                id=schedule_id,
+                workflow_id=wf.id,
+                trigger_at=trigger_at,
+                at=self._now(),
+                input=input,
+                additional_metadata=metadata,
+                priority=priority or wf.spec.default_priority,
+            )
+        )
+        row = await self.store.get_schedule(self.tenant_id, schedule_id)
+        assert row is not None
+        self._arm_schedule(row)
+        return self.describe_schedule(row)
+
+    def schedule_due(self, schedule_id: str, trigger_at: float) -> None:
+        row = self.schedules.get(schedule_id)
+        if row is not None and row.trigger_at == trigger_at:
+            self.context.start_soon(self._fire_schedule, row)
+
+    async def _fire_schedule(self, row: ScheduleRow) -> None:
+        wf = self._workflow_by_id(row.workflow_id)
+        if wf is None:
+            return
+        run_id = self.context.random.new_id()
+        request = RunRequest(
+            wf.name,
+            row.input,
+            dict(row.additional_metadata or {}),
+            row.priority,
+            idempotency_key=f"schedule:{row.id}",
+            run_id=run_id,
+        )
+        # the key on the run makes a second engine's attempt fail whole
+        _, ticket = await self._coordinator.create_runs_with.ask(
+            [request], [FireSchedule(tenant_id=self.tenant_id, id=row.id, run_id=run_id)]
+        )
+        try:
+            await ticket.wait()
+        except Exception:
+            return
+        self.schedules.pop(row.id, None)
+        self._counts["schedules_fired"] += 1
+
+    def describe_schedule(self, row: ScheduleRow) -> dict[str, Any]:
+        wf = self._workflow_by_id(row.workflow_id)
+        return {
+            "id": row.id,
+            "workflow": wf.name if wf else row.workflow_id,
+            "trigger_at": row.trigger_at,
+            "input": row.input,
+            "additional_metadata": row.additional_metadata or {},
+            "priority": row.priority,
+            "status": str(getattr(row.status, "value", row.status)),
+            "run_id": row.run_id,
+            "created_at": row.created_at,
+        }
+
+    @concurrent
+    async def update_schedule(self, schedule_id: str, trigger_at: float) -> bool:
+        """Move a pending schedule; False once it fired or was deleted."""
+        (moved,) = await self._commit(
+            RescheduleSchedule(tenant_id=self.tenant_id, id=schedule_id, trigger_at=trigger_at)
+        )
+        row = self.schedules.get(schedule_id)
+        if moved and row is not None:
+            self._arm_schedule(_replace(row, trigger_at=trigger_at))
+        return bool(moved)
+
+    @concurrent
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """Cancel a pending schedule; False once it fired or was deleted."""
+        (cancelled,) = await self._commit(CancelSchedule(tenant_id=self.tenant_id, id=schedule_id))
+        self.schedules.pop(schedule_id, None)
+        self._timers.cancel.tell(("schedule", schedule_id))
+        return bool(cancelled)
+
+    def trigger_statistics(self) -> TriggersStatistics:
+        return TriggersStatistics(
+            events=self._counts["events"],
+            event_runs=self._counts["event_runs"],
+            waits=sum(len(w) for w in self.waits.values()),
+            crons=len(self.crons),
+            cron_fires=self._counts["cron_fires"],
+            schedules_pending=len(self.schedules),
+            schedules_fired=self._counts["schedules_fired"],
+        )
+
+
+def _replace(row: Any, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(row, **changes)
