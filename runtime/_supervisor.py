@@ -165,7 +165,18 @@ class SupervisorStatistics:
 
 
 class _Child:
-    __slots__ = ("cell", "done", "generation", "name", "restarts", "scope", "spec", "start_error", "sup")
+    __slots__ = (
+        "cell",
+        "done",
+        "exited",
+        "generation",
+        "name",
+        "restarts",
+        "scope",
+        "spec",
+        "start_error",
+        "sup",
+    )
 
     def __init__(self, spec: ChildSpec, name: str, cell: ActorCell | None, sup: Supervisor | None) -> None:
         self.spec = spec
@@ -173,6 +184,7 @@ class _Child:
         self.cell = cell
         self.sup = sup
         self.generation = 0
+        self.exited = -1  # the generation whose exit was last posted to the supervisor
         self.restarts = 0
         self.done: trio.Event | None = None
         self.scope: trio.CancelScope | None = None
@@ -188,6 +200,11 @@ class _Child:
     @property
     def running(self) -> bool:
         return self.done is not None and not self.done.is_set()
+
+    @property
+    def exit_pending(self) -> bool:
+        """It exited on its own and the supervisor has not handled that yet."""
+        return self.exited == self.generation and self.done is not None and self.done.is_set()
 
     def request_stop(self) -> None:
         if self.cell is not None:
@@ -289,7 +306,8 @@ class Supervisor:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 for child in list(self._children):
-                    await self._start(child)
+                    if not await self._start_unless_sibling_exits(child):
+                        break  # the exit is queued: _serve restarts what it must
                 self.state = ActorState.RUNNING
                 task_status.started()
                 await self._serve()
@@ -332,6 +350,44 @@ class Supervisor:
             child.cell.state = ActorState.RESTARTING
         await self._nursery.start(self._child_main, child, child.generation)
 
+    async def _start_unless_sibling_exits(self, child: _Child) -> bool:
+        """Start ``child``; give up (cancelling its start) if a running sibling exits meanwhile.
+
+        A child's ``on_start`` may wait on a sibling started before it (ask it something).
+        If that sibling crashes meanwhile, its exit waits in this supervisor's queue, and
+        the sibling is restarted only once this start returns, which it never would: the
+        sibling it waits on is gone. So a start races the exits of every running sibling;
+        when one exits first, the start is abandoned and False returned, and the exit,
+        handled next, restarts whatever its strategy says (the abandoned child included:
+        it comes after the sibling in start order). A sibling that exited before this
+        start began has its exit queued likewise, and the start is not even tried.
+        """
+        siblings = [c for c in self._children if c is not child]
+        if any(c.exit_pending for c in siblings):
+            self.system.runtime.record("abandon-start", child.name, f"by {self.name}: a sibling exited")
+            return False
+        running = [c for c in siblings if c.running]
+        if not running:
+            await self._start(child)
+            return True
+        started = False
+        async with trio.open_nursery() as race:
+
+            async def watch(sibling: _Child) -> None:
+                assert sibling.done is not None
+                await sibling.done.wait()
+                race.cancel_scope.cancel()
+
+            for sibling in running:
+                race.start_soon(watch, sibling)
+            await self._start(child)
+            started = True
+            race.cancel_scope.cancel()
+        if not started:
+            child.generation += 1  # whatever its abandoned start reports is stale
+            self.system.runtime.record("abandon-start", child.name, f"by {self.name}: a sibling exited")
+        return started
+
     async def _child_main(
         self, child: _Child, generation: int, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
@@ -356,12 +412,14 @@ class Supervisor:
             if not flag.called:
                 flag.started()
             done.set()
+        child.exited = generation
         self._send.send_nowait(_ChildExit(child, generation, error))
 
     async def _on_child_exit(self, event: _ChildExit) -> None:
         child = event.child
         if event.generation != child.generation or child not in self._children:
             return  # a child we stopped on purpose, or one already replaced
+        child.exited = -1  # handled now
         record = self.system.runtime.record
         record("exit", child.name, "normal" if event.error is None else f"crash {type(event.error).__name__}")
         restart = child.spec.restart
@@ -393,7 +451,8 @@ class Supervisor:
             if member.cell is not None:
                 member.cell.restarts += 1
             record("restart", member.name, f"by {self.name}")
-            await self._start(member)
+            if not await self._start_unless_sibling_exits(member):
+                return  # a sibling exited meanwhile; its exit, handled next, restarts the rest
 
     async def _stop(self, child: _Child) -> None:
         """Stop one child: gracefully, then by cancellation after its shutdown time."""

@@ -187,3 +187,64 @@ async def test_sibling_stopped_by_one_for_all_finishes_its_current_message_first
             system.lookup("a").crash.tell()
         await trio.testing.wait_all_tasks_blocked()
         assert log == [("worked", "busy"), ("stop", "busy"), ("start", "a"), ("start", "busy")]
+
+
+class Flaky(Actor):
+    """Crashes (in the background) the first ``crashes`` times it starts."""
+
+    def __init__(self, state: dict[str, int]) -> None:
+        self.state = state
+        state["starts"] = state.get("starts", 0) + 1
+
+    async def on_start(self) -> None:
+        if self.state["starts"] <= self.state["crashes"]:
+            self.context.start_soon(self._die)
+
+    async def _die(self) -> None:
+        await trio.sleep(0.5)
+        raise RuntimeError("the provider went away")
+
+    def hello(self) -> str:
+        return "hello"
+
+
+class Dependent(Actor):
+    """Asks its elder sibling for something while starting."""
+
+    def __init__(self, state: dict[str, int]) -> None:
+        self.state = state
+
+    async def on_start(self) -> None:
+        self.greeting = await self.context.system.lookup("provider").hello.ask()
+        self.state["dependent-started"] = self.state.get("dependent-started", 0) + 1
+
+
+async def test_a_start_waiting_on_a_sibling_that_crashes_is_abandoned_and_redone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The provider crashes while its dependent's on_start waits on it (the dependent was
+    # being restarted): the supervisor must not wait forever for that start.
+    state = {"crashes": 2}
+
+    class SlowDependent(Dependent):
+        async def on_start(self) -> None:
+            await trio.sleep(1.0)  # the provider crashes meanwhile (at 0.5)
+            await super().on_start()
+
+    with trio.fail_after(60):
+        async with open_runtime(seed=3) as system:
+            await system.spawn_supervisor(
+                "pair",
+                strategy=Strategy.REST_FOR_ONE,
+                max_restarts=10,
+                within=60,
+                children=[
+                    ChildSpec(Flaky, (state,), name="provider"),
+                    ChildSpec(SlowDependent, (state,), name="dependent"),
+                ],
+            )
+            with trio.fail_after(30):
+                while state.get("dependent-started", 0) < 1 or state["starts"] < 3:
+                    await trio.sleep(0.1)
+            assert await system.lookup("provider").hello.ask() == "hello"
+            assert state["starts"] == 3  # two crashes, then it stayed up
