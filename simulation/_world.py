@@ -131,6 +131,7 @@ class WorldSetup:
         settle: virtual seconds allowed, after the scenario and the faults, for every run to end.
         invariants: user checks, called with the :class:`SimClient` after the runs ended;
             each returns violation texts (or raises ``AssertionError``).
+        scenario_limit: virtual seconds the scenario (with the fault plan) may take.
         engine_options: the engine's knobs.
     """
 
@@ -142,6 +143,7 @@ class WorldSetup:
     slots: int = 3
     settle: float = 600.0
     invariants: Sequence[UserInvariant] = ()
+    scenario_limit: float = 3600.0
     engine_options: EngineOptions = field(
         default_factory=lambda: EngineOptions(heartbeat_interval=1.0, heartbeat_misses=3, max_restarts=1000)
     )
@@ -378,9 +380,16 @@ async def _run(setup: WorldSetup, trace: Trace) -> SimResult:
             for process in world.workers:
                 await processes.start(process.run)
             await processes.start(world.client.run)
-            async with trio.open_nursery() as activity:
-                activity.start_soon(world.run_faults)
-                activity.start_soon(setup.scenario, client)
+            with trio.move_on_after(setup.scenario_limit) as limit:
+                async with trio.open_nursery() as activity:
+                    activity.start_soon(world.run_faults)
+                    activity.start_soon(setup.scenario, client)
+            if limit.cancelled_caught:
+                world.observations.violate(
+                    "triggers-are-answered",
+                    f"the scenario did not finish within {setup.scenario_limit:g} virtual seconds "
+                    "(a request to the engine was never answered)",
+                )
             healed = max((fault_end(f) for f in setup.faults), default=0.0)
             await world.clock.sleep(max(0.0, world.start + healed - world.clock.monotonic()))
             await world.settle()
