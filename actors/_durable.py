@@ -88,7 +88,8 @@ class DurableTasks(Actor):
         self.store = store
         self.tenant_id = tenant_id
         self.logs: dict[str, dl.DurableLog] = {}
-        self.armed: dict[tuple[str, int], Any] = {}  # (task, seq) -> ConditionSet | True
+        self.armed: dict[tuple[str, int], Any] = {}  # (task, seq) -> what is armed for it
+        self._gate_seqs: dict[str, set[int]] = {}  # task -> positions of its gates
         self._pollers: dict[tuple[str, int], trio.Event] = {}
         self._waiting: dict[tuple[str, int], int] = {}
         self._counts = {"appended": 0, "resolved": 0, "resumed": 0}
@@ -200,6 +201,8 @@ class DurableTasks(Actor):
             self._waiting[where] -= 1
             if not self._waiting[where]:
                 del self._waiting[where]
+                if self._pollers.get(where) is event:
+                    del self._pollers[where]  # nobody waits: a sleeper costs no event
         log = self.logs.get(task_id)
         entry = None if log is None else log.entries.get(seq)
         if entry is not None:
@@ -358,6 +361,7 @@ class DurableTasks(Actor):
         if where in self.armed:
             return
         self.armed[where] = None  # claimed while the store is read
+        self._gate_seqs.setdefault(task_id, set()).add(seq)
         rows = [r for r in await self.store.read_durable_log(self.tenant_id, task_id) if r.seq == seq]
         now = self._now()
         if rows:
@@ -469,9 +473,15 @@ class DurableTasks(Actor):
     def forget(self, task_ids: Sequence[str]) -> None:
         """The tasks' runs finished: drop their logs and disarm their waits."""
         ids = set(task_ids)
+        wheres = []
         for task_id in ids:
-            self.logs.pop(task_id, None)
-        for where in [w for w in self.armed if w[0] in ids]:
+            log = self.logs.pop(task_id, None)
+            if log is not None:
+                wheres.extend((task_id, seq) for seq in log.entries)
+            wheres.extend((task_id, seq) for seq in self._gate_seqs.pop(task_id, ()))
+        for where in wheres:
+            if where not in self.armed:
+                continue
             armed = self.armed.pop(where)
             if isinstance(armed, _Gate):
                 self._disarm_gate(where[0], where[1], armed)
