@@ -190,6 +190,7 @@ class ScheduleTriggers:
         return self.describe_cron(row)
 
     def describe_cron(self, row: CronRow) -> dict[str, Any]:
+        """A cron as the API shows it, with its next tick."""
         wf = self._workflow_by_id(row.workflow_id)
         return {
             "id": row.id,
@@ -205,16 +206,19 @@ class ScheduleTriggers:
         }
 
     def list_crons(self, workflow: str | None = None) -> list[dict[str, Any]]:
+        """Crons (declared ones too), oldest first, of one workflow or all."""
         rows = sorted(self.crons.values(), key=lambda r: (r.created_at, r.id))
         out = [self.describe_cron(r) for r in rows]
         return [c for c in out if workflow is None or c["workflow"] == workflow]
 
     def get_cron(self, cron_id: str) -> dict[str, Any] | None:
+        """A cron by id, or None."""
         row = self.crons.get(cron_id)
         return None if row is None else self.describe_cron(row)
 
     @concurrent
     async def delete_cron(self, cron_id: str) -> bool:
+        """Delete a cron and its timer; False if there was none."""
         (deleted,) = await self._commit(DeleteCron(tenant_id=self.tenant_id, id=cron_id))
         self.crons.pop(cron_id, None)
         self._timers.cancel.tell(("cron", cron_id))
@@ -251,6 +255,7 @@ class ScheduleTriggers:
         return self.describe_schedule(row)
 
     def schedule_due(self, schedule_id: str, trigger_at: float) -> None:
+        """A schedule's timer fired: start its run (unless it moved meanwhile)."""
         row = self.schedules.get(schedule_id)
         if row is not None and row.trigger_at == trigger_at:
             self.context.start_soon(self._fire_schedule, row)
@@ -280,6 +285,7 @@ class ScheduleTriggers:
         self._counts["schedules_fired"] += 1
 
     def describe_schedule(self, row: ScheduleRow) -> dict[str, Any]:
+        """A schedule as the API shows it."""
         wf = self._workflow_by_id(row.workflow_id)
         return {
             "id": row.id,

@@ -117,6 +117,7 @@ class Triggers(ScheduleTriggers, Actor):
         self._counts = {"events": 0, "event_runs": 0, "cron_fires": 0, "schedules_fired": 0}
 
     async def on_start(self) -> None:
+        """Load the filters, mirror and arm the crons, arm the pending schedules."""
         lookup = self.context.system.lookup
         self._writer: ActorRef = lookup(self._names[0])
         self._timers: ActorRef = lookup(self._names[1])
@@ -365,6 +366,7 @@ class Triggers(ScheduleTriggers, Actor):
         return await ticket.wait()
 
     def trigger_statistics(self) -> TriggersStatistics:
+        """The actor's counters."""
         return TriggersStatistics(
             events=self._counts["events"],
             event_runs=self._counts["event_runs"],

@@ -96,7 +96,14 @@ def main() -> None:
                 sleeper.run_many_no_wait([sleeper.create_bulk_run_item({"until": until}) for _ in range(n)])
             trigger_seconds = time.monotonic() - t0
             evicted_sql = "SELECT count(*) FROM tasks WHERE tenant_id = 'default' AND status = 'EVICTED'"
-            evict_seconds = trigger_seconds + wait_count(db, evicted_sql, args.sleepers, args.lead)
+            try:
+                evict_seconds = trigger_seconds + wait_count(
+                    db, evicted_sql, args.sleepers, max(1.0, until - time.time())
+                )
+            except RuntimeError:
+                raise SystemExit(
+                    f"the sleepers were not all evicted before they woke; raise --lead above {args.lead:g}"
+                ) from None
             rss_sleeping = rss_mb()
             print(
                 f"{args.sleepers} durable sleepers started and evicted in {evict_seconds:.1f} s "
@@ -106,8 +113,6 @@ def main() -> None:
                 f"process RSS: {rss_before:.0f} MB before, {rss_sleeping:.0f} MB with all asleep "
                 f"(+{(rss_sleeping - rss_before) * 1024 * 1024 / args.sleepers:.0f} bytes per sleeper)"
             )
-            if time.time() > until:
-                print("warning: the wake-up came before every sleeper was evicted; raise --lead")
             time.sleep(max(0.0, until - time.time()))
             woke = time.monotonic()
             done_sql = "SELECT count(*) FROM tasks WHERE tenant_id = 'default' AND status = 'COMPLETED'"
