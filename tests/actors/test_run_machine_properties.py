@@ -26,6 +26,7 @@ from ratchet.actors._run_machine import (
     Command,
     ErrorInfo,
     Event,
+    GateDecided,
     QueueTask,
     Resume,
     RetryDue,
@@ -67,13 +68,33 @@ def run_specs(draw: st.DrawFn) -> WorkflowSpec:
     n = draw(st.integers(1, 8))
     tasks = []
     for i in range(n):
-        parents = draw(st.sets(st.integers(0, i - 1), max_size=3)) if i else set()
-        tasks.append(TaskSpec(f"t{i}", parents=tuple(f"t{p}" for p in sorted(parents)), retry=draw(policies)))
+        parents = tuple(
+            f"t{p}" for p in sorted(draw(st.sets(st.integers(0, i - 1), max_size=3)) if i else ())
+        )
+        tasks.append(TaskSpec(f"t{i}", parents=parents, retry=draw(policies), **draw(gates(parents))))
     if draw(st.booleans()):
         tasks.append(TaskSpec("on_failure", kind=TaskKind.ON_FAILURE, retry=draw(policies)))
     if draw(st.booleans()):
         tasks.append(TaskSpec("on_success", kind=TaskKind.ON_SUCCESS, retry=draw(policies)))
     return WorkflowSpec("wf", tuple(draw(st.permutations(tasks))))
+
+
+SLEEP = ({"kind": "sleep", "seconds": 5},)
+
+
+@st.composite
+def gates(draw: st.DrawFn, parents: tuple[str, ...]) -> dict[str, Any]:
+    """No conditions, or a sleep to wait for / skip on / cancel on (settled by GateDecided),
+    or a parent condition that holds at once (the task is skipped when its parents complete)."""
+    options: list[dict[str, Any]] = [
+        {},
+        {"wait_for": (SLEEP,)},
+        {"skip_if": (SLEEP,)},
+        {"cancel_if": (SLEEP,)},
+    ]
+    if parents:
+        options.append({"skip_if": (({"kind": "parent", "parent": parents[0], "expression": "true"},),)})
+    return draw(st.sampled_from(options))
 
 
 def expected_run_status(run: RunState) -> RunStatus:
@@ -131,12 +152,14 @@ def drive_cooperatively(
         live = [
             t
             for t in run.tasks.values()
-            if t.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.EVICTED)
+            if t.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.EVICTED) or t.gated
         ]
         assert live, f"run is stuck: nothing queued or running but not finished: {run}"
         task = live[0]
         key = (task.name, task.attempt)
-        if task.status is TaskStatus.EVICTED:
+        if task.gated and task.status is TaskStatus.PENDING:
+            step(GateDecided(task.name, "run"))  # its conditions hold
+        elif task.status is TaskStatus.EVICTED:
             step(Resume(task.name))  # its wait ends
         elif task.status is TaskStatus.RUNNING:
             step(TaskCompleted(task.name, task.attempt, f"out-{task.name}"))
@@ -244,6 +267,10 @@ class RunMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def resume(self, data: st.DataObject) -> None:
         self._apply(Resume(data.draw(st.sampled_from(self.names), label="task")))
+
+    @rule(data=st.data(), decision=st.sampled_from(["run", "skip", "cancel"]))
+    def gate(self, data: st.DataObject, decision: str) -> None:
+        self._apply(GateDecided(data.draw(st.sampled_from(self.names), label="task"), decision))
 
     @rule(really=st.integers(0, 5))
     def cancel(self, really: int) -> None:
