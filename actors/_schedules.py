@@ -2,7 +2,8 @@
 
 A mixin of :class:`~ratchet.actors._triggers.Triggers` (one actor, as DESIGN.md draws
 it; two modules, so each stays readable). See the Triggers module docstring for the
-rules: one timer per cron at its next tick, the run of a tick keyed ``cron:<id>:<tick>``
+rules: one timer per cron at its next tick, the run of a tick keyed by the cron's
+workflow, name and tick
 so that several engines fire it once, the latest missed tick fired once on return; a
 schedule's run and its FIRED mark committed together.
 """
@@ -77,7 +78,14 @@ class ScheduleTriggers:
             for expression in wf.spec.on_crons:
                 name = DECLARED_CRON_PREFIX + expression
                 wanted.add((wf.id, name))
-                if not any(r.workflow_id == wf.id and r.name == name for r in rows.values()):
+                existing = [r for r in rows.values() if r.workflow_id == wf.id and r.name == name]
+                stale = [
+                    r for r in existing if (r.input, r.priority) != (cron_input, wf.spec.default_priority)
+                ]
+                # a new version changed the cron's input or priority: replace the row (the
+                # tick's key names the workflow and the cron's name, so no tick fires twice)
+                mutations.extend(DeleteCron(tenant_id=self.tenant_id, id=r.id) for r in stale)
+                if not existing or stale:
                     mutations.append(
                         CreateCron(
                             tenant_id=self.tenant_id,
@@ -139,7 +147,7 @@ class ScheduleTriggers:
             row.input,
             {**(row.additional_metadata or {})},
             row.priority,
-            idempotency_key=f"cron:{cron_id}:{tick}",
+            idempotency_key=f"cron:{row.workflow_id}:{row.name}:{tick}",
         )
         record = RecordCronFire(
             tenant_id=self.tenant_id, id=cron_id, fired_at=tick, previous=row.last_fired_at

@@ -14,7 +14,7 @@ name comes through here.
   runs, so an event committed meanwhile is offered to it too; it resolves once.
 * **Crons** (declared with ``on_crons`` or created through the API) are rows in the
   store. Each has one timer at its next tick (Timers actor, wall time mapped to the
-  monotonic clock). A tick's run has the idempotency key ``cron:<id>:<tick>``, so
+  monotonic clock). A tick's run has the idempotency key ``cron:<workflow>:<name>:<tick>``, so
   several engines racing on one cron fire it once per tick: the store refuses the
   second. A tick missed while the engine was down fires once when it comes back (only
   the latest missed tick; older ones are skipped).
