@@ -108,6 +108,7 @@ class ConditionSet:
 
     @property
     def done(self) -> bool:
+        """Whether every group is satisfied."""
         return len(self.satisfied) == len(self.groups)
 
     def satisfy(self, group: int, result: Any) -> bool:

@@ -29,6 +29,7 @@ watch and a crash does not settle a gate twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,9 @@ import trio
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from . import _durable_log as dl
+from ._api import RequestError, TriggerRequest, parse
 from ._conditions import ConditionSet
+from ._coordinator import RunRequest
 from .store import AppendDurableLog, CommitTicket, MutationRejected, ResolveDurableLog, Store
 
 __all__ = ["DurableStatistics", "DurableTasks", "NonDeterminismError"]
@@ -66,10 +69,21 @@ class _Gate:
     sets: dict[str, ConditionSet]
 
     def decision(self) -> str | None:
+        """``cancel``, ``skip`` or ``run`` once their conditions hold (that precedence), else None."""
         for option, decision in (("cancel_if", "cancel"), ("skip_if", "skip"), ("wait_for", "run")):
             if option in self.sets and self.sets[option].done:
                 return decision
         return None
+
+
+def _error(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    return data if isinstance(data, dict) else {"type": "Error", "message": text, "traceback": ""}
 
 
 def _data(entry: dl.Entry) -> dict[str, Any]:
@@ -88,12 +102,14 @@ class DurableTasks(Actor):
         self.store = store
         self.tenant_id = tenant_id
         self.logs: dict[str, dl.DurableLog] = {}
-        self.armed: dict[tuple[str, int], Any] = {}  # (task, seq) -> ConditionSet | True
+        self.armed: dict[tuple[str, int], Any] = {}  # (task, seq) -> what is armed for it
+        self._gate_seqs: dict[str, set[int]] = {}  # task -> positions of its gates
         self._pollers: dict[tuple[str, int], trio.Event] = {}
         self._waiting: dict[tuple[str, int], int] = {}
         self._counts = {"appended": 0, "resolved": 0, "resumed": 0}
 
     async def on_start(self) -> None:
+        """Re-arm the waits of evicted durable tasks and the gates of ready DAG tasks."""
         lookup = self.context.system.lookup
         self._writer: ActorRef = lookup("store-writer")
         self._timers: ActorRef = lookup("timers")
@@ -200,6 +216,8 @@ class DurableTasks(Actor):
             self._waiting[where] -= 1
             if not self._waiting[where]:
                 del self._waiting[where]
+                if self._pollers.get(where) is event:
+                    del self._pollers[where]  # nobody waits: a sleeper costs no event
         log = self.logs.get(task_id)
         entry = None if log is None else log.entries.get(seq)
         if entry is not None:
@@ -277,6 +295,7 @@ class DurableTasks(Actor):
             self._wake(task_id, seq)
 
     def condition_due(self, task_id: str, seq: int, group: int, seconds: float) -> None:
+        """A sleep condition of a durable ``aio_wait_for`` came due."""
         self._condition_met(task_id, seq, group, {"sleep": seconds})
 
     def event_arrived(self, wait_id: str, event: dict[str, Any]) -> None:
@@ -317,8 +336,45 @@ class DurableTasks(Actor):
                 if event is None:
                     break
                 await event.wait()
+        if (task_id, seq) not in self.armed:
+            return
+        # the children's outcomes are logged: a replay gets the same results, read once
+        names: dict[str, str] = {}
+        results = [await self._run_summary(run_id, names) for run_id in run_ids]
         if self.armed.pop((task_id, seq), None) is not None:
-            await self._resolve(task_id, seq, run_ids)
+            await self._resolve(task_id, seq, results)
+
+    async def _run_summary(self, run_id: str, names: dict[str, str]) -> dict[str, Any]:
+        """A finished run as a waiting parent sees it: status, outputs, failed tasks."""
+        run = await self.store.get_run(self.tenant_id, run_id)
+        if run is None:
+            return {"run_id": run_id, "status": "UNKNOWN"}
+        if run.workflow_id not in names:
+            workflow = await self.store.get_workflow(self.tenant_id, run.workflow_id)
+            names[run.workflow_id] = workflow.name if workflow else run.workflow_id
+        tasks = await self.store.list_tasks(self.tenant_id, run_id)
+        return {
+            "run_id": run_id,
+            "workflow": names[run.workflow_id],
+            "version": run.workflow_version,
+            "status": str(run.status),
+            "done": True,
+            "error": run.error,
+            "created_at": run.created_at,
+            "output": {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"},
+            "tasks": [
+                {
+                    "name": t.name,
+                    "task_id": t.id,
+                    "status": str(t.status),
+                    "attempt": t.attempt,
+                    "retry_count": t.retry_count,
+                    "error": _error(t.error),
+                }
+                for t in tasks
+                if str(t.status) == "FAILED"
+            ],
+        }
 
     async def _resolve(self, task_id: str, seq: int, result: Any) -> None:
         log = self.logs.get(task_id)
@@ -358,6 +414,7 @@ class DurableTasks(Actor):
         if where in self.armed:
             return
         self.armed[where] = None  # claimed while the store is read
+        self._gate_seqs.setdefault(task_id, set()).add(seq)
         rows = [r for r in await self.store.read_durable_log(self.tenant_id, task_id) if r.seq == seq]
         now = self._now()
         if rows:
@@ -412,9 +469,11 @@ class DurableTasks(Actor):
         self._gate_met(task_id, seq, None, 0, None)  # settled already (a sleep of 0)?
 
     def gate_due(self, task_id: str, seq: int, option: str, group: int, seconds: float) -> None:
+        """A sleep condition of a gated DAG task came due."""
         self._gate_met(task_id, seq, option, group, {"sleep": seconds})
 
     def gate_event(self, wait_id: str, event: dict[str, Any]) -> None:
+        """The Triggers actor found an event a gated DAG task's condition waits for."""
         task_id, seq, option, group, _ = wait_id.split("|")
         self._gate_met(task_id, int(seq), option, int(group), {"event": event})
 
@@ -456,22 +515,56 @@ class DurableTasks(Actor):
 
     async def _spawn(self, task_id: str, seq: int, request: dict[str, Any]) -> list[dict[str, Any]]:
         """Create the child runs of a spawn entry; the same entry always makes the same runs."""
-        items = []
+        answers: list[dict[str, Any] | None] = []
+        valid: list[tuple[int, RunRequest]] = []
         for i, item in enumerate(request["items"]):
-            key = item.get("key")
+            key = item.get("key") if isinstance(item, dict) else None
             key = f"child:{task_id}:key:{key}" if key is not None else f"durable:{task_id}:{seq}:{i}"
-            items.append({**item, "workflow": request["workflow"], "parent_task_id": task_id, "key": key})
-        gateway = self.context.system.lookup("gateway")
-        return list(await gateway.trigger.ask(items))
+            try:
+                raw = {**item, "workflow": request["workflow"], "parent_task_id": task_id, "key": key}
+                req = parse(TriggerRequest, raw, "child run request")
+            except (RequestError, TypeError) as exc:
+                answers.append({"error": str(exc)})
+                continue
+            answers.append(None)
+            valid.append(
+                (i, RunRequest(req.workflow, req.input, req.additional_metadata, req.priority, task_id, key))
+            )
+        # No look-up of the keys first: they are new unless the engine stopped between
+        # creating the runs and logging the entry, and then the store refuses the
+        # duplicates and the look-up below finds the runs made the first time.
+        created = await self._coordinator.create_runs.ask([r for _, r in valid]) if valid else []
+        for (i, req), result in zip(valid, created, strict=True):
+            if isinstance(result, str):
+                answers[i] = {"error": result}
+                continue
+            run_id, ticket = result
+            try:
+                await ticket.wait()
+                answers[i] = {"run_id": run_id}
+            except Exception as exc:
+                existing = await self.store.find_run_by_idempotency_key(
+                    self.tenant_id, req.idempotency_key or ""
+                )
+                answers[i] = (
+                    {"run_id": existing.id} if existing else {"error": f"the run could not be stored: {exc}"}
+                )
+        return [a or {"error": "not processed"} for a in answers]
 
     # -- housekeeping ----------------------------------------------------------------------------
 
     def forget(self, task_ids: Sequence[str]) -> None:
         """The tasks' runs finished: drop their logs and disarm their waits."""
         ids = set(task_ids)
+        wheres = []
         for task_id in ids:
-            self.logs.pop(task_id, None)
-        for where in [w for w in self.armed if w[0] in ids]:
+            log = self.logs.pop(task_id, None)
+            if log is not None:
+                wheres.extend((task_id, seq) for seq in log.entries)
+            wheres.extend((task_id, seq) for seq in self._gate_seqs.pop(task_id, ()))
+        for where in wheres:
+            if where not in self.armed:
+                continue
             armed = self.armed.pop(where)
             if isinstance(armed, _Gate):
                 self._disarm_gate(where[0], where[1], armed)
@@ -484,6 +577,7 @@ class DurableTasks(Actor):
                 self._triggers.cancel_waits.tell([f"{where[0]}|{where[1]}|0"])
 
     def durable_statistics(self) -> DurableStatistics:
+        """The actor's counters."""
         return DurableStatistics(
             logs=len(self.logs),
             armed=len(self.armed),

@@ -80,6 +80,7 @@ class DurableLog:
 
     @property
     def next_seq(self) -> int:
+        """The position the next new entry takes."""
         return len(self.entries)
 
 

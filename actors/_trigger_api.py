@@ -34,6 +34,8 @@ def _printable(value: str, what: str) -> str:
 
 
 class PushEventRequest(_Strict):
+    """One event of ``push_events``."""
+
     key: str = Field(min_length=1, max_length=200)
     payload: Any = None
     additional_metadata: dict[str, Any] = Field(default_factory=dict)
@@ -47,6 +49,8 @@ class PushEventRequest(_Strict):
 
 
 class CreateFilterRequest(_Strict):
+    """The request of ``create_filter``."""
+
     workflow: str = Field(min_length=1, max_length=200)
     expression: str = Field(min_length=1, max_length=10_000)
     scope: str = Field(min_length=1, max_length=200)
@@ -54,6 +58,8 @@ class CreateFilterRequest(_Strict):
 
 
 class CreateCronRequest(_Strict):
+    """The request of ``create_cron``."""
+
     workflow: str = Field(min_length=1, max_length=200)
     name: str = Field(min_length=1, max_length=200)
     expression: str = Field(min_length=1, max_length=200)
@@ -68,6 +74,8 @@ class CreateCronRequest(_Strict):
 
 
 class CreateScheduleRequest(_Strict):
+    """The request of ``create_schedule`` (``trigger_at`` in epoch seconds)."""
+
     workflow: str = Field(min_length=1, max_length=200)
     trigger_at: float
     input: Any = None
@@ -139,12 +147,14 @@ class TriggerApi:
 
     @concurrent
     async def list_filters(self, workflow: Any = None) -> list[dict[str, Any]]:
+        """Stored event filters, of one workflow or all."""
         if workflow is not None and not isinstance(workflow, str):
             raise RequestError(f"list_filters: workflow must be a name, got {workflow!r}")
         return list(await self._triggers.list_filters.ask(workflow))
 
     @concurrent
     async def delete_filter(self, filter_id: Any) -> bool:
+        """Delete an event filter; False if there was none."""
         return bool(await self._triggers.delete_filter.ask(_id(filter_id, "delete_filter")))
 
     # -- crons -----------------------------------------------------------------------------------
@@ -170,16 +180,19 @@ class TriggerApi:
 
     @concurrent
     async def list_crons(self, workflow: Any = None) -> list[dict[str, Any]]:
+        """Crons, of one workflow or all."""
         if workflow is not None and not isinstance(workflow, str):
             raise RequestError(f"list_crons: workflow must be a name, got {workflow!r}")
         return list(await self._triggers.list_crons.ask(workflow))
 
     @concurrent
     async def get_cron(self, cron_id: Any) -> dict[str, Any] | None:
+        """A cron by id, or None."""
         return await self._triggers.get_cron.ask(_id(cron_id, "get_cron"))
 
     @concurrent
     async def delete_cron(self, cron_id: Any) -> bool:
+        """Delete a cron; False if there was none."""
         return bool(await self._triggers.delete_cron.ask(_id(cron_id, "delete_cron")))
 
     # -- schedules -------------------------------------------------------------------------------
@@ -196,6 +209,7 @@ class TriggerApi:
 
     @concurrent
     async def list_schedules(self, filters: Any = None) -> list[dict[str, Any]]:
+        """Schedules, soonest first, filtered by workflow and status."""
         filters = filters or {}
         if not isinstance(filters, dict) or set(filters) - {"workflow", "status"}:
             raise RequestError("list_schedules: filters may name a workflow and a status")
@@ -205,6 +219,7 @@ class TriggerApi:
 
     @concurrent
     async def get_schedule(self, schedule_id: Any) -> dict[str, Any] | None:
+        """A schedule by id, or None."""
         row = await self.store.get_schedule(self.tenant_id, _id(schedule_id, "get_schedule"))  # type: ignore[attr-defined]
         return None if row is None else await self._triggers.describe_schedule.ask(row)
 
@@ -220,6 +235,7 @@ class TriggerApi:
 
     @concurrent
     async def delete_schedule(self, schedule_id: Any) -> bool:
+        """Cancel a pending schedule; False once it fired or was deleted."""
         return bool(await self._triggers.delete_schedule.ask(_id(schedule_id, "delete_schedule")))
 
     async def _ask_triggers(self, method: str, *args: Any) -> Any:

@@ -14,7 +14,7 @@ name comes through here.
   runs, so an event committed meanwhile is offered to it too; it resolves once.
 * **Crons** (declared with ``on_crons`` or created through the API) are rows in the
   store. Each has one timer at its next tick (Timers actor, wall time mapped to the
-  monotonic clock). A tick's run has the idempotency key ``cron:<id>:<tick>``, so
+  monotonic clock). A tick's run has the idempotency key ``cron:<workflow>:<name>:<tick>``, so
   several engines racing on one cron fire it once per tick: the store refuses the
   second. A tick missed while the engine was down fires once when it comes back (only
   the latest missed tick; older ones are skipped).
@@ -25,7 +25,6 @@ name comes through here.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,32 +33,13 @@ from ratchet._spec import WorkflowSpec
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from ._coordinator import RunRequest
-from ._cron import next_tick, parse_cron, previous_tick
 from ._event_rules import FilterRule, Subscription, matches_wait, runs_for_event
-from .store import (
-    CancelSchedule,
-    CreateCron,
-    CreateEventFilter,
-    CreateSchedule,
-    DeleteCron,
-    DeleteEventFilter,
-    FireSchedule,
-    PushEvent,
-    RecordCronFire,
-    RescheduleSchedule,
-    Store,
-)
+from ._schedules import DECLARED_CRON_PREFIX, ScheduleTriggers, TriggerError
+from .store import CommitTicket, CreateEventFilter, DeleteEventFilter, PushEvent, Store
 from .store import Cron as CronRow
 from .store import Schedule as ScheduleRow
 
-__all__ = ["DECLARED_CRON_PREFIX", "EventWait", "Triggers", "TriggersStatistics"]
-
-DECLARED_CRON_PREFIX = "on_crons:"
-"""Names of the cron rows that mirror a workflow's ``on_crons``."""
-
-
-class TriggerError(ValueError):
-    """A trigger request names something unknown or invalid; nothing was changed."""
+__all__ = ["DECLARED_CRON_PREFIX", "EventWait", "TriggerError", "Triggers", "TriggersStatistics"]
 
 
 @dataclass(frozen=True)
@@ -108,7 +88,7 @@ def event_dict(row: Any) -> dict[str, Any]:
     }
 
 
-class Triggers(Actor):
+class Triggers(ScheduleTriggers, Actor):
     """Events, filters, waits, crons and schedules; see the module docstring.
 
     Args:
@@ -131,11 +111,13 @@ class Triggers(Actor):
         self.workflows: dict[str, _Workflow] = {}
         self.filters_by_workflow: dict[str, list[FilterRule]] = {}
         self.waits: dict[str, dict[str, EventWait]] = {}  # key -> wait id -> wait
+        self._wait_by_id: dict[str, EventWait] = {}
         self.crons: dict[str, CronRow] = {}
         self.schedules: dict[str, ScheduleRow] = {}
         self._counts = {"events": 0, "event_runs": 0, "cron_fires": 0, "schedules_fired": 0}
 
     async def on_start(self) -> None:
+        """Load the filters, mirror and arm the crons, arm the pending schedules."""
         lookup = self.context.system.lookup
         self._writer: ActorRef = lookup(self._names[0])
         self._timers: ActorRef = lookup(self._names[1])
@@ -267,6 +249,8 @@ class Triggers(Actor):
         wait.target._tell(wait.method, (wait.wait_id, plain), {})
 
     def _drop_wait(self, wait: EventWait) -> None:
+        if self._wait_by_id.get(wait.wait_id) is wait:
+            del self._wait_by_id[wait.wait_id]
         waits = self.waits.get(wait.key)
         if waits is not None and waits.get(wait.wait_id) is wait:
             del waits[wait.wait_id]
@@ -290,10 +274,12 @@ class Triggers(Actor):
         (at once if one already was since ``since``).
         """
         wait = EventWait(wait_id, key, expression, scope, target, method)
-        old = self.waits.setdefault(key, {}).get(wait_id)
-        if old is not None:
+        old = self._wait_by_id.get(wait_id)
+        if old is not None:  # registered again (the engine re-armed it): the new one counts
             old.done = True
-        self.waits[key][wait_id] = wait
+            self._drop_wait(old)
+        self.waits.setdefault(key, {})[wait_id] = wait
+        self._wait_by_id[wait_id] = wait
         if since is None:
             return
         after_seq = None
@@ -312,10 +298,9 @@ class Triggers(Actor):
 
     def cancel_waits(self, wait_ids: Sequence[str]) -> None:
         """Forget waits (their task finished or was cancelled)."""
-        ids = set(wait_ids)
-        for key in list(self.waits):
-            for wait_id in ids.intersection(self.waits[key]):
-                wait = self.waits[key][wait_id]
+        for wait_id in wait_ids:
+            wait = self._wait_by_id.get(wait_id)
+            if wait is not None:
                 wait.done = True
                 self._drop_wait(wait)
 
@@ -376,261 +361,12 @@ class Triggers(Actor):
         return bool(deleted)
 
     async def _commit(self, *mutations: Any) -> list[Any]:
-        from .store import CommitTicket
-
         ticket = CommitTicket(list(mutations))
         self._writer.enqueue.tell(ticket)
         return await ticket.wait()
 
-    # -- crons -----------------------------------------------------------------------------------
-
-    async def _sync_declared_crons(self) -> None:
-        """Mirror every workflow's ``on_crons`` as cron rows, then arm every cron."""
-        rows = {c.id: c for c in await self.store.list_crons(self.tenant_id)}
-        now = self._now()
-        mutations: list[Any] = []
-        wanted: set[tuple[str, str]] = set()
-        for wf in self.workflows.values():
-            cron_input = getattr(wf.spec, "cron_input", None)
-            for expression in wf.spec.on_crons:
-                name = DECLARED_CRON_PREFIX + expression
-                wanted.add((wf.id, name))
-                if not any(r.workflow_id == wf.id and r.name == name for r in rows.values()):
-                    mutations.append(
-                        CreateCron(
-                            tenant_id=self.tenant_id,
-                            id=self.context.random.new_id(),
-                            workflow_id=wf.id,
-                            name=name,
-                            expression=parse_cron(expression),
-                            at=now,
-                            input=cron_input,
-                            priority=wf.spec.default_priority,
-                        )
-                    )
-        for row in rows.values():
-            if row.name.startswith(DECLARED_CRON_PREFIX) and (row.workflow_id, row.name) not in wanted:
-                mutations.append(DeleteCron(tenant_id=self.tenant_id, id=row.id))
-        for mutation in mutations:
-            try:  # another engine may have written the same row first
-                await self._commit(mutation)
-            except Exception:
-                pass
-        rows = {c.id: c for c in await self.store.list_crons(self.tenant_id)}
-        for cron_id in set(self.crons) - set(rows):
-            self._timers.cancel.tell(("cron", cron_id))
-        for row in rows.values():
-            if row.id not in self.crons:
-                self.crons[row.id] = row
-                self._arm_cron(row, catch_up=True)
-        self.crons = {cid: self.crons[cid] for cid in rows}
-
-    def _workflow_by_id(self, workflow_id: str) -> _Workflow | None:
-        return next((wf for wf in self.workflows.values() if wf.id == workflow_id), None)
-
-    def _arm_cron(self, row: CronRow, *, catch_up: bool = False) -> None:
-        now = self._now()
-        if catch_up:
-            missed = previous_tick(row.expression, now)
-            last = max(row.created_at, row.last_fired_at or -math.inf)
-            if missed is not None and missed > last:
-                self.context.start_soon(self._fire_cron, row.id, missed)
-        tick = next_tick(row.expression, now)
-        self._timer_at(("cron", row.id), tick, "cron_due", row.id, tick)
-
-    def cron_due(self, cron_id: str, tick: int) -> None:
-        """A cron's timer fired: start its run for ``tick`` and arm the next tick."""
-        row = self.crons.get(cron_id)
-        if row is None:
-            return
-        self.context.start_soon(self._fire_cron, cron_id, tick)
-        nxt = next_tick(row.expression, max(tick, self._now()))
-        self._timer_at(("cron", cron_id), nxt, "cron_due", cron_id, nxt)
-
-    async def _fire_cron(self, cron_id: str, tick: int) -> None:
-        row = self.crons.get(cron_id)
-        wf = None if row is None else self._workflow_by_id(row.workflow_id)
-        if row is None or wf is None:
-            return
-        request = RunRequest(
-            wf.name,
-            row.input,
-            {**(row.additional_metadata or {})},
-            row.priority,
-            idempotency_key=f"cron:{cron_id}:{tick}",
-        )
-        record = RecordCronFire(
-            tenant_id=self.tenant_id, id=cron_id, fired_at=tick, previous=row.last_fired_at
-        )
-        run_ids, ticket = await self._coordinator.create_runs_with.ask([request], [record])
-        try:
-            await ticket.wait()
-        except Exception:
-            return  # another engine fired this tick (the key is taken), or the store failed
-        if run_ids and not run_ids[0].startswith("unknown workflow"):
-            self._counts["cron_fires"] += 1
-        current = self.crons.get(cron_id)
-        if current is not None:
-            self.crons[cron_id] = _replace(current, last_fired_at=tick)
-
-    @concurrent
-    async def create_cron(
-        self,
-        workflow: str,
-        name: str,
-        expression: str,
-        input: Any,
-        metadata: dict[str, Any],
-        priority: int | None,
-    ) -> dict[str, Any]:
-        """Add a cron to a workflow; its name is unique within the workflow."""
-        wf = self._workflow(workflow)
-        canonical = parse_cron(expression)
-        if any(r.workflow_id == wf.id and r.name == name for r in self.crons.values()):
-            raise TriggerError(f"workflow {workflow!r} already has a cron named {name!r}; delete it first")
-        cron_id = self.context.random.new_id()
-        mutation = CreateCron(
-            tenant_id=self.tenant_id,
-            id=cron_id,
-            workflow_id=wf.id,
-            name=name,
-            expression=canonical,
-            at=self._now(),
-            input=input,
-            additional_metadata=metadata,
-            priority=priority or wf.spec.default_priority,
-        )
-        await self._commit(mutation)
-        row = await self.store.get_cron(self.tenant_id, cron_id)
-        assert row is not None
-        self.crons[cron_id] = row
-        self._arm_cron(row)
-        return self.describe_cron(row)
-
-    def describe_cron(self, row: CronRow) -> dict[str, Any]:
-        wf = self._workflow_by_id(row.workflow_id)
-        return {
-            "id": row.id,
-            "workflow": wf.name if wf else row.workflow_id,
-            "name": row.name,
-            "expression": row.expression,
-            "input": row.input,
-            "additional_metadata": row.additional_metadata or {},
-            "priority": row.priority,
-            "created_at": row.created_at,
-            "last_fired_at": row.last_fired_at,
-            "next_fire_at": next_tick(row.expression, self._now()),
-        }
-
-    def list_crons(self, workflow: str | None = None) -> list[dict[str, Any]]:
-        rows = sorted(self.crons.values(), key=lambda r: (r.created_at, r.id))
-        out = [self.describe_cron(r) for r in rows]
-        return [c for c in out if workflow is None or c["workflow"] == workflow]
-
-    def get_cron(self, cron_id: str) -> dict[str, Any] | None:
-        row = self.crons.get(cron_id)
-        return None if row is None else self.describe_cron(row)
-
-    @concurrent
-    async def delete_cron(self, cron_id: str) -> bool:
-        (deleted,) = await self._commit(DeleteCron(tenant_id=self.tenant_id, id=cron_id))
-        self.crons.pop(cron_id, None)
-        self._timers.cancel.tell(("cron", cron_id))
-        return bool(deleted)
-
-    # -- schedules -------------------------------------------------------------------------------
-
-    def _arm_schedule(self, row: ScheduleRow) -> None:
-        self.schedules[row.id] = row
-        self._timer_at(("schedule", row.id), row.trigger_at, "schedule_due", row.id, row.trigger_at)
-
-    @concurrent
-    async def create_schedule(
-        self, workflow: str, trigger_at: float, input: Any, metadata: dict[str, Any], priority: int | None
-    ) -> dict[str, Any]:
-        """Schedule one run of a workflow at ``trigger_at`` (epoch seconds)."""
-        wf = self._workflow(workflow)
-        schedule_id = self.context.random.new_id()
-        await self._commit(
-            CreateSchedule(
-                tenant_id=self.tenant_id,
-                id=schedule_id,
-                workflow_id=wf.id,
-                trigger_at=trigger_at,
-                at=self._now(),
-                input=input,
-                additional_metadata=metadata,
-                priority=priority or wf.spec.default_priority,
-            )
-        )
-        row = await self.store.get_schedule(self.tenant_id, schedule_id)
-        assert row is not None
-        self._arm_schedule(row)
-        return self.describe_schedule(row)
-
-    def schedule_due(self, schedule_id: str, trigger_at: float) -> None:
-        row = self.schedules.get(schedule_id)
-        if row is not None and row.trigger_at == trigger_at:
-            self.context.start_soon(self._fire_schedule, row)
-
-    async def _fire_schedule(self, row: ScheduleRow) -> None:
-        wf = self._workflow_by_id(row.workflow_id)
-        if wf is None:
-            return
-        run_id = self.context.random.new_id()
-        request = RunRequest(
-            wf.name,
-            row.input,
-            dict(row.additional_metadata or {}),
-            row.priority,
-            idempotency_key=f"schedule:{row.id}",
-            run_id=run_id,
-        )
-        # the key on the run makes a second engine's attempt fail whole
-        _, ticket = await self._coordinator.create_runs_with.ask(
-            [request], [FireSchedule(tenant_id=self.tenant_id, id=row.id, run_id=run_id)]
-        )
-        try:
-            await ticket.wait()
-        except Exception:
-            return
-        self.schedules.pop(row.id, None)
-        self._counts["schedules_fired"] += 1
-
-    def describe_schedule(self, row: ScheduleRow) -> dict[str, Any]:
-        wf = self._workflow_by_id(row.workflow_id)
-        return {
-            "id": row.id,
-            "workflow": wf.name if wf else row.workflow_id,
-            "trigger_at": row.trigger_at,
-            "input": row.input,
-            "additional_metadata": row.additional_metadata or {},
-            "priority": row.priority,
-            "status": str(getattr(row.status, "value", row.status)),
-            "run_id": row.run_id,
-            "created_at": row.created_at,
-        }
-
-    @concurrent
-    async def update_schedule(self, schedule_id: str, trigger_at: float) -> bool:
-        """Move a pending schedule; False once it fired or was deleted."""
-        (moved,) = await self._commit(
-            RescheduleSchedule(tenant_id=self.tenant_id, id=schedule_id, trigger_at=trigger_at)
-        )
-        row = self.schedules.get(schedule_id)
-        if moved and row is not None:
-            self._arm_schedule(_replace(row, trigger_at=trigger_at))
-        return bool(moved)
-
-    @concurrent
-    async def delete_schedule(self, schedule_id: str) -> bool:
-        """Cancel a pending schedule; False once it fired or was deleted."""
-        (cancelled,) = await self._commit(CancelSchedule(tenant_id=self.tenant_id, id=schedule_id))
-        self.schedules.pop(schedule_id, None)
-        self._timers.cancel.tell(("schedule", schedule_id))
-        return bool(cancelled)
-
     def trigger_statistics(self) -> TriggersStatistics:
+        """The actor's counters."""
         return TriggersStatistics(
             events=self._counts["events"],
             event_runs=self._counts["event_runs"],
@@ -640,9 +376,3 @@ class Triggers(Actor):
             schedules_pending=len(self.schedules),
             schedules_fired=self._counts["schedules_fired"],
         )
-
-
-def _replace(row: Any, **changes: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(row, **changes)

@@ -163,6 +163,8 @@ class Ratchet:
         on_crons: Sequence[str] = (),
         input_validator: Any = None,
         default_priority: int = 1,
+        default_filters: Sequence[Any] = (),
+        cron_input: Any = None,
         eviction_delay: Any = 1.0,
         **options: Unpack[TaskOptionArgs],
     ) -> Callable[[TaskFn], Standalone]:
@@ -184,6 +186,8 @@ class Ratchet:
                 on_crons=on_crons,
                 input_validator=input_validator,
                 default_priority=default_priority,
+                default_filters=default_filters,
+                cron_input=cron_input,
             )
             self._register(standalone)
             return standalone

@@ -33,6 +33,7 @@ class SleepCondition:
     duration: Duration
 
     def to_dict(self) -> dict[str, Any]:
+        """The condition as the engine takes it."""
         return {"kind": "sleep", "seconds": parse_duration(self.duration, what="SleepCondition duration")}
 
 
@@ -46,6 +47,7 @@ class UserEventCondition:
     scope: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The condition as the engine takes it."""
         return {
             "kind": "event",
             "event_key": self.event_key,
@@ -62,6 +64,7 @@ class ParentCondition:
     expression: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The condition as the engine takes it."""
         name = self.parent if isinstance(self.parent, str) else getattr(self.parent, "name", self.parent)
         return {"kind": "parent", "parent": name, "expression": self.expression}
 

@@ -123,10 +123,6 @@ class DurableContext(Context):
         """Start child runs once: a replay gets the same run ids."""
         return await self._step("spawn", workflow, {"workflow": workflow, "items": items})
 
-    async def _run_details(self, run_id: str) -> Any:
-        """A finished child run's details (read through the worker, not a client connection)."""
-        return await self._link.wait_run(run_id)  # type: ignore[attr-defined]
-
-    async def _wait_runs(self, run_ids: list[str]) -> None:
-        """Wait, without a slot, until the runs finished."""
-        await self._step("wait_runs", f"{len(run_ids)} runs", {"run_ids": run_ids})
+    async def _wait_runs(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        """Wait, without a slot, until the runs finished; their outcomes, as logged."""
+        return await self._step("wait_runs", f"{len(run_ids)} runs", {"run_ids": run_ids})

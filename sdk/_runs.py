@@ -133,7 +133,7 @@ class WorkflowRunRef:
         self._client = client
         self.workflow_run_id = run_id
         self._standalone = standalone
-        self._durably_waited = False
+        self._durable_outcome: dict[str, Any] | None = None  # logged by a durable parent
 
     @property
     def run_id(self) -> str:
@@ -150,11 +150,9 @@ class WorkflowRunRef:
 
         ctx = current_context.get()
         if isinstance(ctx, DurableContext):
-            if not self._durably_waited:
-                await ctx._wait_runs([self.workflow_run_id])
-                self._durably_waited = True
-            details = _details(await ctx._run_details(self.workflow_run_id), self.workflow_run_id)
-            return _result(details, self._standalone)
+            if self._durable_outcome is None:
+                (self._durable_outcome,) = await ctx._wait_runs([self.workflow_run_id])
+            return _result(RunDetails.model_validate(self._durable_outcome), self._standalone)
         return _result(await self._client.runs._aio_wait(self.workflow_run_id), self._standalone)
 
     def __repr__(self) -> str:

@@ -37,5 +37,7 @@ def child_request(payload: dict[str, Any]) -> dict[str, Any]:
     if user_key is not None:
         key = f"child:{parent}:key:{user_key}"
     else:
-        key = f"child:{parent}:{ctx._next_spawn_index()}"
+        # the workflow is part of the key: a retry that spawns something else at the
+        # same index gets a new run, not the earlier run of another workflow
+        key = f"child:{parent}:{ctx._next_spawn_index()}:{payload.get('workflow')}"
     return {**payload, "parent_task_id": parent, "key": key}

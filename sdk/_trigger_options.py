@@ -90,6 +90,7 @@ class TriggerMethods:
         return self._client().filters.create(self, expression, scope, payload)
 
     async def aio_create_filter(self, expression: str, scope: str, payload: Any = None) -> EventFilter:
+        """The ``aio_`` form of :meth:`create_filter`."""
         return await self._client().filters.aio_create(self, expression, scope, payload)
 
     def create_cron(
@@ -116,6 +117,7 @@ class TriggerMethods:
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
     ) -> CronWorkflow:
+        """The ``aio_`` form of :meth:`create_cron`."""
         return await self._client().cron.aio_create(
             self, cron_name, expression, input, additional_metadata, priority
         )
@@ -141,4 +143,5 @@ class TriggerMethods:
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
     ) -> ScheduledWorkflow:
+        """The ``aio_`` form of :meth:`schedule`."""
         return await self._client().scheduled.aio_create(self, run_at, input, additional_metadata, priority)

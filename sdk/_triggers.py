@@ -51,6 +51,7 @@ class Event(pydantic.BaseModel):
 
     @property
     def event_id(self) -> str:
+        """The event's id (hatchet-sdk's name for it)."""
         return self.id
 
 
@@ -216,6 +217,7 @@ class EventClient(_Calls):
         scope: str | None = None,
         priority: int | None = None,
     ) -> Event:
+        """The ``aio_`` form of :meth:`push`."""
         requests = [_event_request(key, payload, additional_metadata, scope, priority)]
         return _events(requests, await self._acall("push_events", requests))[0]
 
@@ -225,6 +227,7 @@ class EventClient(_Calls):
         return _events(requests, self._call("push_events", requests))
 
     async def aio_bulk_push(self, events: Sequence[BulkPushEvent | dict[str, Any]]) -> list[Event]:
+        """The ``aio_`` form of :meth:`bulk_push`."""
         requests = _bulk(events)
         return _events(requests, await self._acall("push_events", requests))
 
@@ -240,14 +243,17 @@ class FiltersClient(_Calls):
     async def aio_create(
         self, workflow: Any, expression: str, scope: str, payload: Any = None
     ) -> EventFilter:
+        """The ``aio_`` form of :meth:`create`."""
         request = {"workflow": _name(workflow), "expression": expression, "scope": scope, "payload": payload}
         return EventFilter.model_validate(await self._acall("create_filter", request))
 
     def list(self, workflow: Any = None) -> list[EventFilter]:
+        """Stored filters, of one workflow or all."""
         name = None if workflow is None else _name(workflow)
         return [EventFilter.model_validate(f) for f in self._call("list_filters", name)]
 
     def delete(self, filter_id: str) -> bool:
+        """Delete a filter; False if there was none."""
         return bool(self._call("delete_filter", filter_id))
 
 
@@ -296,6 +302,7 @@ class CronClient(_Calls):
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
     ) -> CronWorkflow:
+        """The ``aio_`` form of :meth:`create`."""
         request = self._request(workflow, cron_name, expression, input, additional_metadata, priority)
         return CronWorkflow.model_validate(await self._acall("create_cron", request))
 
@@ -305,6 +312,7 @@ class CronClient(_Calls):
         return [CronWorkflow.model_validate(c) for c in self._call("list_crons", name)]
 
     async def aio_list(self, workflow: Any = None) -> list[CronWorkflow]:
+        """The ``aio_`` form of :meth:`list`."""
         name = None if workflow is None else _name(workflow)
         return [CronWorkflow.model_validate(c) for c in await self._acall("list_crons", name)]
 
@@ -320,6 +328,7 @@ class CronClient(_Calls):
         return bool(self._call("delete_cron", cron_id))
 
     async def aio_delete(self, cron_id: str) -> bool:
+        """The ``aio_`` form of :meth:`delete`."""
         return bool(await self._acall("delete_cron", cron_id))
 
 
@@ -363,6 +372,7 @@ class ScheduledClient(_Calls):
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
     ) -> ScheduledWorkflow:
+        """The ``aio_`` form of :meth:`create`."""
         request = self._request(workflow, trigger_at, input, additional_metadata, priority)
         return ScheduledWorkflow.model_validate(await self._acall("create_schedule", request))
 
@@ -391,4 +401,5 @@ class ScheduledClient(_Calls):
         return bool(self._call("delete_schedule", schedule_id))
 
     async def aio_delete(self, schedule_id: str) -> bool:
+        """The ``aio_`` form of :meth:`delete`."""
         return bool(await self._acall("delete_schedule", schedule_id))

@@ -383,10 +383,6 @@ class _Link:
     def release_slot(self, info: AttemptInfo) -> None:
         pass
 
-    async def wait_run(self, run_id: str) -> Any:
-        """A run's details once it finished, asked through the worker's own line to the engine."""
-        return await self._worker._call("wait_run", run_id, None)
-
     async def durable_step(
         self, info: AttemptInfo, seq: int, kind: str, key: str, request: Any, wait: float
     ) -> dict[str, Any]:

@@ -484,10 +484,9 @@ class Workflow(TriggerMethods):
         ctx = current_context.get()
         if isinstance(ctx, DurableContext):  # wait for them all in one durable call
             started = [ref for ref in refs if isinstance(ref, WorkflowRunRef)]
-            if started:
-                await ctx._wait_runs([ref.run_id for ref in started])
-            for ref in started:
-                ref._durably_waited = True
+            outcomes = await ctx._wait_runs([ref.run_id for ref in started]) if started else []
+            for ref, outcome in zip(started, outcomes, strict=True):
+                ref._durable_outcome = outcome
         for ref in refs:
             try:
                 if isinstance(ref, Exception):

@@ -59,7 +59,7 @@ def reference_next(expression: str, after: float) -> int:
     dom_star, dow_star = texts[2].startswith("*"), texts[4].startswith("*")
     start = datetime.fromtimestamp((int(after) // 60 + 1) * 60, UTC)
     day = start.replace(hour=0, minute=0)
-    for _ in range(366 * 8):
+    for _ in range(366 * 28):  # the calendar repeats every 28 years (within a century)
         cron_dow = (day.weekday() + 1) % 7
         in_dom, in_dow = day.day in dom, cron_dow in dow
         day_ok = (in_dom and in_dow) if (dom_star or dow_star) else (in_dom or in_dow)

@@ -184,3 +184,28 @@ async def test_bad_schedule_times_are_refused(autojump_clock, trigger_at, messag
             s = await eng.call("create_schedule", {"workflow": "later", "trigger_at": EPOCH + 5})
             await eng.call("update_schedule", s["id"], trigger_at)
         assert len(await eng.store.list_schedules("default")) <= 1
+
+
+async def test_a_new_version_with_another_cron_input_replaces_the_declared_cron(autojump_clock):
+    from ratchet._worker import WorkerActor, WorkerConfig
+
+    db, clock = MemoryDatabase(), FixedEpochClock(EPOCH)
+    first, _ = _workflows()
+    r = Ratchet()
+    second = r.workflow("ticker", on_crons=["* * * * *"], cron_input={"from": "v2"}, input_validator=dict)
+
+    @second.task()
+    async def tick(inp, ctx):
+        return inp
+
+    async with engine(db, clock, [first]) as eng:
+        await trio.sleep(61)
+        config = WorkerConfig(name="w2", workflows=[second], threads=False)
+        ref = await eng.system.spawn(WorkerActor, config, eng.gateway, name="worker:w2")
+        await ref.wait_registered.ask()
+        await trio.sleep(120)
+        runs = await runs_of(eng.store, "ticker")
+        (cron,) = await eng.call("list_crons", "ticker")
+    assert [r.input for r in runs] == [{"from": "cron"}, {"from": "v2"}, {"from": "v2"}]
+    ticks = [r.idempotency_key.rsplit(":", 1)[1] for r in runs]
+    assert len(set(ticks)) == 3 and cron["input"] == {"from": "v2"}

@@ -229,3 +229,31 @@ async def test_a_replay_that_diverges_fails_with_non_determinism_naming_the_entr
         "entry 0 of the log is sleep('for 60s') but the replay asked for event('something')"
         in error["message"]
     )
+
+
+async def test_a_failed_child_raises_in_its_durable_parent_on_every_replay(autojump_clock):
+    from ratchet import FailedTaskRunExceptionGroup
+
+    r = Ratchet()
+    flaky = r.workflow("flaky", input_validator=dict)
+    failures: list = []
+
+    @flaky.task()
+    async def explode(inp, ctx):
+        failures.append(1)
+        raise ValueError(f"page {inp['n']} is unreadable")
+
+    @r.durable_task()
+    async def parent(inp, ctx: DurableContext):
+        try:
+            await flaky.aio_run({"n": 7})
+        except FailedTaskRunExceptionGroup as group:
+            caught = [f"{e.task_name}: {e.exc_type}: {e.message}" for e in group.exceptions]
+        await ctx.aio_sleep_for(60)  # evicted: the replay must catch the same failure again
+        return caught
+
+    db, clock = MemoryDatabase(), FixedEpochClock(EPOCH)
+    async with engine(db, clock, [flaky, parent]) as eng:
+        details = await wait_run(eng, await trigger(eng, "parent"))
+    assert details["output"]["parent"] == ["explode: ValueError: page 7 is unreadable"]
+    assert failures == [1]  # the child ran once; the replay read its logged outcome

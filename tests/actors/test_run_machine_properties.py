@@ -26,7 +26,9 @@ from ratchet.actors._run_machine import (
     Command,
     ErrorInfo,
     Event,
+    GateDecided,
     QueueTask,
+    Resume,
     RetryDue,
     RunFinished,
     RunState,
@@ -36,6 +38,7 @@ from ratchet.actors._run_machine import (
     StartTimer,
     TaskAssigned,
     TaskCompleted,
+    TaskEvicted,
     TaskFailed,
     TaskStatus,
     TimedOut,
@@ -44,12 +47,12 @@ from ratchet.actors._run_machine import (
     apply,
 )
 
-RANK = {TaskStatus.PENDING: 0, TaskStatus.QUEUED: 1, TaskStatus.RUNNING: 2}
+RANK = {TaskStatus.PENDING: 0, TaskStatus.QUEUED: 1, TaskStatus.RUNNING: 2, TaskStatus.EVICTED: 3}
 BOOM = ErrorInfo("ValueError", "boom")
 
 
 def rank(status: TaskStatus) -> int:
-    return 3 if status.terminal else RANK[status]
+    return 4 if status.terminal else RANK[status]
 
 
 @st.composite
@@ -65,13 +68,33 @@ def run_specs(draw: st.DrawFn) -> WorkflowSpec:
     n = draw(st.integers(1, 8))
     tasks = []
     for i in range(n):
-        parents = draw(st.sets(st.integers(0, i - 1), max_size=3)) if i else set()
-        tasks.append(TaskSpec(f"t{i}", parents=tuple(f"t{p}" for p in sorted(parents)), retry=draw(policies)))
+        parents = tuple(
+            f"t{p}" for p in sorted(draw(st.sets(st.integers(0, i - 1), max_size=3)) if i else ())
+        )
+        tasks.append(TaskSpec(f"t{i}", parents=parents, retry=draw(policies), **draw(gates(parents))))
     if draw(st.booleans()):
         tasks.append(TaskSpec("on_failure", kind=TaskKind.ON_FAILURE, retry=draw(policies)))
     if draw(st.booleans()):
         tasks.append(TaskSpec("on_success", kind=TaskKind.ON_SUCCESS, retry=draw(policies)))
     return WorkflowSpec("wf", tuple(draw(st.permutations(tasks))))
+
+
+SLEEP = ({"kind": "sleep", "seconds": 5},)
+
+
+@st.composite
+def gates(draw: st.DrawFn, parents: tuple[str, ...]) -> dict[str, Any]:
+    """No conditions, or a sleep to wait for / skip on / cancel on (settled by GateDecided),
+    or a parent condition that holds at once (the task is skipped when its parents complete)."""
+    options: list[dict[str, Any]] = [
+        {},
+        {"wait_for": (SLEEP,)},
+        {"skip_if": (SLEEP,)},
+        {"cancel_if": (SLEEP,)},
+    ]
+    if parents:
+        options.append({"skip_if": (({"kind": "parent", "parent": parents[0], "expression": "true"},),)})
+    return draw(st.sampled_from(options))
 
 
 def expected_run_status(run: RunState) -> RunStatus:
@@ -111,7 +134,7 @@ def drive_cooperatively(
     this driver fires; otherwise it is assigned, and a RUNNING task is completed.
     """
     queued, retry_timers = set(queued), set(retry_timers)
-    bound = 4 * len(run.tasks) + 4
+    bound = 5 * len(run.tasks) + 4
     steps = 0
 
     def step(event: Event) -> None:
@@ -126,11 +149,19 @@ def drive_cooperatively(
     step(StartRun())
     while not run.status.terminal:
         assert steps <= bound, f"run not finished after {steps} cooperative steps: {run}"
-        live = [t for t in run.tasks.values() if t.status in (TaskStatus.QUEUED, TaskStatus.RUNNING)]
+        live = [
+            t
+            for t in run.tasks.values()
+            if t.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.EVICTED) or t.gated
+        ]
         assert live, f"run is stuck: nothing queued or running but not finished: {run}"
         task = live[0]
         key = (task.name, task.attempt)
-        if task.status is TaskStatus.RUNNING:
+        if task.gated and task.status is TaskStatus.PENDING:
+            step(GateDecided(task.name, "run"))  # its conditions hold
+        elif task.status is TaskStatus.EVICTED:
+            step(Resume(task.name))  # its wait ends
+        elif task.status is TaskStatus.RUNNING:
             step(TaskCompleted(task.name, task.attempt, f"out-{task.name}"))
         elif key not in queued:
             assert key in retry_timers, f"{key} is QUEUED but was neither queued nor given a retry timer"
@@ -161,7 +192,8 @@ class RunMachine(RuleBasedStateMachine):
     def _apply(self, event: Event) -> list[Command]:
         before = copy_run(self.run)
         task = self.run.tasks.get(getattr(event, "task", ""))
-        stale = task is not None and (task.attempt != event.attempt or task.status.terminal)  # type: ignore[union-attr]
+        fenced = hasattr(event, "attempt")  # Resume is not fenced by attempt
+        stale = task is not None and fenced and (task.attempt != event.attempt or task.status.terminal)  # type: ignore[union-attr]
         commands = apply(self.run, event)
         if before.status.terminal or stale:
             assert commands == [], f"{event} after a terminal run / for a stale attempt gave {commands}"
@@ -228,6 +260,18 @@ class RunMachine(RuleBasedStateMachine):
     def attempt_cancelled(self, data: st.DataObject) -> None:
         self._apply(AttemptCancelled(*self._target(data)))
 
+    @rule(data=st.data())
+    def evict(self, data: st.DataObject) -> None:
+        self._apply(TaskEvicted(*self._target(data)))
+
+    @rule(data=st.data())
+    def resume(self, data: st.DataObject) -> None:
+        self._apply(Resume(data.draw(st.sampled_from(self.names), label="task")))
+
+    @rule(data=st.data(), decision=st.sampled_from(["run", "skip", "cancel"]))
+    def gate(self, data: st.DataObject, decision: str) -> None:
+        self._apply(GateDecided(data.draw(st.sampled_from(self.names), label="task"), decision))
+
     @rule(really=st.integers(0, 5))
     def cancel(self, really: int) -> None:
         if really == 0:  # rarely, or every run would end here
@@ -262,7 +306,12 @@ class RunMachine(RuleBasedStateMachine):
     @invariant()
     def tasks_run_only_after_all_parents_completed(self) -> None:
         for task in self.run.tasks.values():
-            if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.COMPLETED):
+            if task.status in (
+                TaskStatus.QUEUED,
+                TaskStatus.RUNNING,
+                TaskStatus.EVICTED,
+                TaskStatus.COMPLETED,
+            ):
                 for parent in self.run.task_spec(task.name).parents:
                     assert self.run.tasks[parent].status is TaskStatus.COMPLETED, (
                         f"{task.name} is {task.status} but its parent {parent} is "

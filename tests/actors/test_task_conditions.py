@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import trio
 from engine_harness import EPOCH, engine
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ratchet import (
     Context,
@@ -141,3 +143,29 @@ def test_bad_conditions_are_refused_at_declaration():
     with pytest.raises(DefinitionError, match="non-empty list"):
         wf.task(cancel_if=[or_()])(lambda i, c: None)
     assert sorted(wf.tasks) == ["a", "b"]
+
+
+options = st.fixed_dictionaries(
+    {},
+    optional={
+        o: st.integers(1, 3).flatmap(lambda n: st.tuples(st.just(n), st.sets(st.integers(0, n - 1))))
+        for o in ("wait_for", "skip_if", "cancel_if")
+    },
+)
+
+
+@given(options)
+def test_a_gate_settles_by_cancel_then_skip_then_run(drawn):
+    from ratchet.actors._run_machine import gate_decision
+
+    request = {o: {"groups": [[{}]] * n, "satisfied": sorted(s)} for o, (n, s) in drawn.items()}
+    done = {o: len(s) == n for o, (n, s) in drawn.items()}
+    if done.get("cancel_if"):
+        expected = "cancel"
+    elif done.get("skip_if"):
+        expected = "skip"
+    elif "wait_for" not in drawn or done["wait_for"]:
+        expected = "run"
+    else:
+        expected = None
+    assert gate_decision(request) == expected
