@@ -43,6 +43,7 @@ from .store import (
     Store,
     TaskEventKind,
     TransitionTask,
+    wait_settled,
 )
 from .store import RunStatus as StoreRunStatus
 from .store import TaskStatus as StoreTaskStatus
@@ -163,6 +164,9 @@ class RunCoordinator(Actor):
         self._writer: ActorRef = system.lookup(self._names[0])
         self._scheduler: ActorRef = system.lookup(self._names[1])
         self._timers: ActorRef = system.lookup(self._names[2])
+        # A previous incarnation's last commits may still be in flight (a run it created,
+        # say): let them land before reading what to rebuild, or that run is never driven.
+        await wait_settled(self._writer)
         await self.registry.load(self.store, self.tenant_id)
         await self._recover()
         self.context.start_soon(self._effects_loop)
@@ -215,10 +219,15 @@ class RunCoordinator(Actor):
 
     def register_workflows(
         self, specs: Sequence[WorkflowSpec]
-    ) -> tuple[list[tuple[str, int]], CommitTicket | None]:
-        """Register workflow specs; returns their (name, version) and the commit to await."""
+    ) -> tuple[list[tuple[str, int]], list[CommitTicket]]:
+        """Register workflow specs; returns their (name, version) and the commits to await.
+
+        The versions are usable by new runs once their commit lands (see the registry).
+        """
         mutations = []
         registered = []
+        waits: list[CommitTicket] = []
+        new: list[tuple[Any, int]] = []
         for spec in specs:
             entry, number, mutation = self.registry.register(
                 self.tenant_id, spec, random=self.context.random, at=self._now()
@@ -226,11 +235,27 @@ class RunCoordinator(Actor):
             registered.append((entry.name, number))
             if mutation is not None:
                 mutations.append(mutation)
-        if not mutations:
-            return registered, None
-        ticket = CommitTicket(mutations)
-        self._writer.enqueue.tell(ticket)
-        return registered, ticket
+                new.append((entry, number))
+            elif number in entry.pending:
+                waits.append(entry.pending[number])  # registered a moment ago: its commit
+        if mutations:
+            ticket = CommitTicket(mutations)
+            self._writer.enqueue.tell(ticket)
+            for entry, number in new:
+                entry.pending[number] = ticket
+            self.context.start_soon(self._settle_registration, ticket, [(e.name, n) for e, n in new])
+            waits.append(ticket)
+        return registered, waits
+
+    async def _settle_registration(self, ticket: CommitTicket, versions: list[tuple[str, int]]) -> None:
+        try:
+            await ticket.wait()
+        except Exception:
+            for name, number in versions:
+                self.registry.forget(self.tenant_id, name, number)
+        else:
+            for name, number in versions:
+                self.registry.confirm(self.tenant_id, name, number)
 
     def workflow_names(self) -> list[str]:
         return self.registry.names(self.tenant_id)
@@ -242,7 +267,7 @@ class RunCoordinator(Actor):
         out = []
         for name in self.registry.names(self.tenant_id):
             entry = self.registry.get(self.tenant_id, name)
-            if entry is not None:
+            if entry is not None and entry.latest is not None:
                 out.append((entry.id, entry.name, entry.versions[entry.latest]))
         return out
 
@@ -276,14 +301,14 @@ class RunCoordinator(Actor):
         out: list[tuple[str, CommitTicket] | str] = []
         for request in requests:
             entry = self.registry.get(self.tenant_id, request.workflow)
-            if entry is None:
+            version = None if entry is None else entry.latest
+            if entry is None or version is None:
                 known = ", ".join(self.registry.names(self.tenant_id)) or "none yet"
                 out.append(
                     f"unknown workflow {request.workflow!r}: no worker has registered it "
-                    f"(registered: {known})"
+                    f"(registered: {known}); a registration in progress counts once it is stored"
                 )
                 continue
-            version = entry.latest
             spec = entry.versions[version]
             priority = request.priority if request.priority is not None else spec.default_priority
             run_id = request.run_id or self.context.random.new_id()

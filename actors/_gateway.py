@@ -107,9 +107,10 @@ class Gateway(TriggerApi, DurableApi, Actor):
             if req.peer not in self._monitored:
                 self._monitored.add(req.peer)
                 self.node.monitor(req.peer, self._dispatcher, "peer_down")
-        registered, ticket = await self._coordinator.register_workflows.ask(specs)
-        if ticket is not None:
+        registered, tickets = await self._coordinator.register_workflows.ask(specs)
+        for ticket in tickets:
             await ticket.wait()
+        if tickets:
             await self._triggers.workflows_changed.ask()  # new event, cron and filter triggers
         actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
         interval, epoch = await self._dispatcher.register.ask(

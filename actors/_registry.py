@@ -5,11 +5,17 @@ Workers register their workflows' specs when they connect. A spec whose content 
 version; a known one is reused, so restarting a fleet of identical workers creates no
 versions. New runs use the latest version; a run stays bound to the version it started
 with, because the engine looks its spec up by (workflow, version number).
+
+A new version is *pending* until the commit that records it lands: new runs do not use
+it (a run must never reference a version the store may not hold), a repeated
+registration of it waits on the same commit, and a failed commit forgets it, so the
+next registration writes it again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ratchet._spec import WorkflowSpec
 from ratchet.runtime import RandomSource
@@ -27,10 +33,17 @@ class RegisteredWorkflow:
     name: str
     versions: dict[int, WorkflowSpec] = field(default_factory=dict)
     by_checksum: dict[str, int] = field(default_factory=dict)
+    pending: dict[int, Any] = field(default_factory=dict)  # version -> the commit recording it
 
     @property
-    def latest(self) -> int:
-        return max(self.versions)
+    def latest(self) -> int | None:
+        """The newest version the store holds (None while the only ones are pending)."""
+        return max((v for v in self.versions if self.stored(v)), default=None)
+
+    def stored(self, version: int) -> bool:
+        """Whether the store holds ``version`` (its commit landed)."""
+        ticket = self.pending.get(version)
+        return ticket is None or ticket.succeeded
 
 
 class WorkflowRegistry:
@@ -92,11 +105,18 @@ class WorkflowRegistry:
         )
         return entry, number, mutation
 
+    def confirm(self, tenant_id: str, name: str, number: int) -> None:
+        """The version's commit landed: new runs may use it."""
+        entry = self._workflows.get((tenant_id, name))
+        if entry is not None:
+            entry.pending.pop(number, None)
+
     def forget(self, tenant_id: str, name: str, number: int) -> None:
         """Undo :meth:`register` of a version whose mutation failed to commit."""
         entry = self._workflows.get((tenant_id, name))
         if entry is None or number not in entry.versions:
             return
+        entry.pending.pop(number, None)
         spec = entry.versions.pop(number)
         entry.by_checksum.pop(spec.version, None)
         if not entry.versions:

@@ -102,6 +102,8 @@ class WorkerActor(Actor):
         self.running: dict[tuple[str, int], AttemptControl] = {}
         self._cancelled_early: OrderedDict[tuple[str, int], str] = OrderedDict()
         self._results: list[dict[str, Any]] = []
+        # outcomes not yet acknowledged by the engine (queued or on their way), by attempt
+        self._unreported: dict[tuple[str, int], dict[str, Any]] = {}
         self._results_ready = trio.Event()
         self._idle = trio.Event()
         self.heartbeat_interval = 1.0
@@ -127,6 +129,11 @@ class WorkerActor(Actor):
             key = (payload["task_id"], payload["attempt"])
             if key in self.running:
                 continue  # a duplicate delivery
+            if key in self._unreported:
+                # It ran here already and its outcome is on its way (an engine that
+                # restarted before storing it assigned it again): that report answers
+                # this assignment too, and frees its slot.
+                continue
             if self._cancelled_early.pop(key, None) is not None:
                 self._report(key, TaskOutcome("cancelled", error_message="cancelled before it started"))
                 continue
@@ -234,19 +241,19 @@ class WorkerActor(Actor):
 
     def _report(self, key: tuple[str, int], outcome: TaskOutcome) -> None:
         self.completed += 1
-        self._results.append(
-            {
-                "task_id": key[0],
-                "attempt": key[1],
-                "status": outcome.status,
-                "output": outcome.output,
-                "error_type": outcome.error_type,
-                "error_message": outcome.error_message,
-                "traceback": outcome.traceback,
-                "retryable": outcome.retryable,
-                "worker_id": self.worker_id,
-            }
-        )
+        result = {
+            "task_id": key[0],
+            "attempt": key[1],
+            "status": outcome.status,
+            "output": outcome.output,
+            "error_type": outcome.error_type,
+            "error_message": outcome.error_message,
+            "traceback": outcome.traceback,
+            "retryable": outcome.retryable,
+            "worker_id": self.worker_id,
+        }
+        self._results.append(result)
+        self._unreported[key] = result
         self._results_ready.set()
 
     # -- worker -> engine ---------------------------------------------------------------------------
@@ -280,7 +287,17 @@ class WorkerActor(Actor):
     async def register(self) -> None:
         self._registering = True
         try:
-            answer = await self._register()
+            delay = 0.05
+            while True:
+                try:
+                    answer = await self._register()
+                    break
+                except ActorError as exc:
+                    if "RequestError" in exc.error_type:
+                        raise  # the registration itself is invalid: nothing to retry
+                    # the engine could not store it (its store failed): try again
+                    await self.context.clock.sleep(delay)
+                    delay = min(2.0, delay * 2)
         finally:
             self._registering = False
         self.heartbeat_interval = float(answer["heartbeat_interval"])
@@ -327,6 +344,7 @@ class WorkerActor(Actor):
             while True:
                 try:
                     await self._call("task_results", batch)
+                    self._acknowledged(batch)
                     break
                 except ActorError:
                     # The gateway rejected the batch (a bug on one side): report each alone,
@@ -336,7 +354,14 @@ class WorkerActor(Actor):
                             await self._call("task_results", [result])
                         except ActorError:
                             pass
+                    self._acknowledged(batch)
                     break
+
+    def _acknowledged(self, batch: list[dict[str, Any]]) -> None:
+        for result in batch:
+            key = (result["task_id"], result["attempt"])
+            if self._unreported.get(key) is result:
+                del self._unreported[key]
 
     async def drain(self) -> None:
         """Tell the engine to send nothing new, wait for running attempts, then leave."""

@@ -138,11 +138,28 @@ class SimWorker(WorkerActor):
 
     def _report(self, key: tuple[str, int], outcome: Any) -> None:
         self.observations.reported(key[0], key[1], outcome.status)
+        self.context.runtime.record(
+            "attempt-end", self.context.name, f"{key[0][:8]}#{key[1]} {outcome.status}"
+        )
         super()._report(key, outcome)
+
+    def deliver(self, assign: list[dict[str, Any]], cancel: list[Any], epoch: Any = None) -> bool:
+        accepted = super().deliver(assign, cancel, epoch)
+        keys = " ".join(f"{p['task_id'][:8]}#{p['attempt']}" for p in assign)
+        stops = " ".join(f"{c[0][:8]}#{c[1]}" for c in cancel)
+        self.context.runtime.record(
+            "delivered",
+            self.context.name,
+            f"epoch={epoch} accepted={accepted} assign=[{keys}] cancel=[{stops}]",
+        )
+        return accepted
 
     async def _run_attempt(self, task: Any, payload: dict[str, Any], key: Any, control: Any) -> None:
         attempt = self.observations.started(
             self.context.name, payload, self.context.clock.monotonic(), len(self.running), self.config.slots
+        )
+        self.context.runtime.record(
+            "attempt-start", self.context.name, f"{key[0][:8]}#{key[1]} running={sorted(self.running)}"
         )
         try:
             await super()._run_attempt(task, payload, key, control)

@@ -84,3 +84,4 @@ from ._writer import StoreWriter as StoreWriter
 from ._writer import StoreWriterStatistics as StoreWriterStatistics
 from ._writer import commit as commit
 from ._writer import commit_one as commit_one
+from ._writer import wait_settled as wait_settled

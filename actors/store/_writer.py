@@ -27,11 +27,11 @@ import trio
 
 from ratchet.runtime import Actor, ActorRef, LocalActorRef
 
-from ._errors import StoreWriterStopped
+from ._errors import StoreError, StoreWriterStopped
 from ._mutations import Mutation
 from ._store import Store, stream_broken
 
-__all__ = ["CommitTicket", "StoreWriter", "StoreWriterStatistics", "commit", "commit_one"]
+__all__ = ["CommitTicket", "StoreWriter", "StoreWriterStatistics", "commit", "commit_one", "wait_settled"]
 
 
 def _checked(mutations: Sequence[Mutation] | Mutation) -> list[Mutation]:
@@ -65,6 +65,11 @@ class CommitTicket:
     def done(self) -> bool:
         """Whether the commit finished (either way)."""
         return self._outcome is not None
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the commit finished and wrote these mutations."""
+        return isinstance(self._outcome, outcome.Value)
 
     def _resolve(self, result: outcome.Outcome[list[Any]]) -> None:
         if self._outcome is None:
@@ -262,3 +267,19 @@ async def commit_one(writer: ActorRef, mutation: Mutation) -> Any:
     """:func:`commit` for a single mutation; returns its result."""
     (result,) = await commit(writer, [mutation])
     return result
+
+
+async def wait_settled(writer: ActorRef) -> None:
+    """Wait until everything submitted to ``writer`` before this call has committed or failed.
+
+    The writer commits in submission order, so an empty ticket queued now resolves only
+    after every earlier one. An actor that rebuilds its state from the store after a
+    restart calls this first: its previous incarnation's last commits may still be in
+    flight, and state read before they land would miss them.
+    """
+    ticket = CommitTicket([])
+    writer.enqueue.tell(ticket)
+    try:
+        await ticket.wait()
+    except StoreError:
+        pass  # the empty commit failed, but everything queued before it is settled

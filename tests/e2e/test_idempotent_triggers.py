@@ -183,8 +183,9 @@ async def test_a_failing_key_lookup_still_answers_the_rest_of_the_batch(
     store = LookupFailingStore()
     async with open_store(store), open_runtime(seed=1) as system:
         async with open_engine(system, store) as engine:
-            _, ticket = await system.lookup("coordinator").register_workflows.ask([wf.spec])
-            await ticket.wait()
+            _, tickets = await system.lookup("coordinator").register_workflows.ask([wf.spec])
+            for ticket in tickets:
+                await ticket.wait()
             (taken,) = await engine.gateway.trigger.ask([{"workflow": "orders", "key": "k"}])
             with trio.fail_after(LIMIT):
                 first, second = await engine.gateway.trigger.ask(
