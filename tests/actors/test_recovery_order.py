@@ -53,7 +53,7 @@ def test_a_version_whose_commit_failed_is_written_again_by_the_next_registration
     assert entry.latest is None
     registry.forget("t", "wf", number)
     assert registry.get("t", "wf") is None
-    again, number_again, mutation_again = registry.register("t", spec(), random=RandomSource(2), at=1.0)  # type: ignore[arg-type]
+    _, number_again, mutation_again = registry.register("t", spec(), random=RandomSource(2), at=1.0)  # type: ignore[arg-type]
     assert mutation_again is not None and number_again == 1
 
 
