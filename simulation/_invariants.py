@@ -27,6 +27,43 @@ Names:
 - ``slots-never-exceeded``: a worker never runs more attempts at once than its slots;
 - ``cancelled-tasks-stop``: once every run has ended, no task function still runs
   (hung attempts, cancelled runs and self-cancelled runs were all stopped).
+
+Work that waits (checked by :mod:`._waiting_invariants` when the workload has it):
+
+- ``durable-replays-without-duplicates``: however often a durable run replays (evicted
+  while it waits, retried after a failure, its worker or the engine crashed), its log
+  holds each durable call once, in the order its steps make them (all of them once it
+  completed); each child is spawned once per spawn step and index, and is the run the
+  log recorded for that place; no execution passes a sleep before the deadline its log
+  holds, and none that reaches a sleep after that deadline is evicted to sleep again;
+- ``waits-see-their-event``: a durable wait resolves with the event it waits for (its
+  key, the payload its expression accepts, not the decoy), one stored at or after the
+  wait's start minus its look-back, whether it was pushed before the run even started
+  or after; every replay gets the same event; and a wait whose event was stored within
+  its look-back does not still wait at the end;
+- ``events-start-one-run-each``: every acknowledged event is stored; every stored event
+  starts, of each workflow with a key pattern matching it, exactly one run if the
+  workflow has no filters, or one per filter whose scope is the event's and whose
+  expression holds: never none, never two (runs are counted by the event their input
+  names, so an event stored twice, by a push repeated after its answer was lost,
+  counts twice; see :meth:`~._client.SimClient.push`); and a completed run names a
+  filter that accepted its event;
+- ``crons-fire-once-per-tick``: a declared cron is stored once; each of its runs names
+  one of its ticks (its key is ``cron:<workflow>:<name>:<tick>``), and no tick starts
+  two runs (a run without a tick in its key counts for the latest tick when it was
+  made). A tick fires on time (within ``CRON_GRACE`` seconds, not counting clock jumps),
+  or late only as the engine documents for ticks missed while it was down: as the
+  latest tick at or before a (re)start of the Triggers actor (its process restarted,
+  or its supervisor restarted it), older missed ticks being skipped. And these ticks
+  fire: every tick after the cron was stored such that, from the tick until
+  ``CRON_GRACE`` after it, the Triggers actor ran, the clock did not jump and the store
+  was calm (no slow commits, no injected failure pending or just struck); and, for
+  every (re)start of the Triggers actor followed by ``CRON_GRACE`` calm seconds, the
+  latest tick at or before it (unless that tick preceded the cron, or the stop by more
+  than ``CRON_GRACE``: it was due while all was up). A tick whose run was still on its
+  way to the store when the engine stopped is missed, by that rule; one whose commit
+  failed is dropped by the engine (a known engine bug: nothing retries it) and is not
+  required while the store is in trouble.
 """
 
 from __future__ import annotations
@@ -52,10 +89,16 @@ INVARIANTS = (
     "outcomes-come-from-their-attempt",
     "slots-never-exceeded",
     "cancelled-tasks-stop",
+    "durable-replays-without-duplicates",
+    "waits-see-their-event",
+    "events-start-one-run-each",
+    "crons-fire-once-per-tick",
 )
 
 TERMINAL_EVENTS = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT", "SCHEDULE_TIMED_OUT"}
-_RANK = {"CREATED": 0, "QUEUED": 1, "RETRYING": 1, "REASSIGNED": 1, "ASSIGNED": 2, "STARTED": 3}
+# EVICTED ends an attempt of a durable task (which resumes as the next attempt) without
+# an outcome: it ranks with the terminal events, but is not one.
+_RANK = {"CREATED": 0, "QUEUED": 1, "RETRYING": 1, "REASSIGNED": 1, "ASSIGNED": 2, "STARTED": 3, "EVICTED": 4}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,11 @@
 """The built-in simulation: a seeded workload under a seeded fault plan.
 
 ``simulate(seed)`` draws everything from the seed: randomly shaped DAG workflows, the
-runs to trigger and cancel, and one fault of every kind at random moments. Pass a
-:class:`~._workload.Workload` or a fault plan to fix either (a test, a Hypothesis
-example, a regression kept in the suite); the seed still drives the scheduler and every
-random choice made while running.
+runs to trigger and cancel, durable runs that sleep, wait for events and spawn
+children, event-triggered workflows and the events pushed to them, crons, and one fault
+of every kind at random moments. Pass a :class:`~._workload.Workload` or a fault plan to
+fix either (a test, a Hypothesis example, a regression kept in the suite); the seed
+still drives the scheduler and every random choice made while running.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import trio
 
 from ratchet.runtime import RandomSource
 
+from ._client import SimClient
+from ._durables import DURABLE_WORKFLOW, DurableTrail
+from ._events import listener_name
 from ._faults import (
     ClockJump,
     CommitFailures,
@@ -27,8 +31,9 @@ from ._faults import (
     Zombie,
     draw_faults,
 )
+from ._waiting_invariants import waiting_checks
 from ._workload import Workload, build_workflows, draw_workload
-from ._world import Scenario, SimClient, SimResult, WorldSetup, run_world
+from ._world import Scenario, SimResult, WorldSetup, run_world
 
 __all__ = ["SimConfig", "simulate"]
 
@@ -46,6 +51,10 @@ _COUNTED = (
     "zombies",
     "clock_jumps",
     "cancels",
+    "durable_runs",
+    "listeners",
+    "pushes",
+    "crons",
 )
 _AT_LEAST_ONE = ("runs", "workflows", "workers", "slots")
 
@@ -63,6 +72,10 @@ class SimConfig:
         engine_crashes, worker_crashes, partitions, lossy_windows, commit_failures,
         slow_commit_windows, zombies, clock_jumps: faults of each kind in the plan.
         cancels: runs the client cancels from outside.
+        durable_runs: runs of the durable task (steps drawn: sleeps, event waits, children).
+        listeners: event-triggered workflows (key patterns, some with filters).
+        pushes: events the client pushes to them (besides those durable waits wait for).
+        crons: workflows on a cron ticking every few seconds within the horizon.
         horizon: virtual seconds within which triggers and faults happen.
         settle: virtual seconds allowed afterwards for every run to end.
     """
@@ -81,6 +94,10 @@ class SimConfig:
     zombies: int = 1
     clock_jumps: int = 1
     cancels: int = 1
+    durable_runs: int = 2
+    listeners: int = 2
+    pushes: int = 3
+    crons: int = 1
     horizon: float = 20.0
     settle: float = 600.0
 
@@ -113,7 +130,8 @@ class SimConfig:
 
 
 def workload_scenario(workload: Workload) -> Scenario:
-    """The client's part of a workload: trigger each run at its time, cancel some."""
+    """The client's part of a workload: trigger each run at its time, cancel some, push
+    the events, and stay until the crons' last tick has come."""
 
     async def scenario(client: SimClient) -> None:
         run_ids: dict[int, str] = {}
@@ -134,9 +152,31 @@ def workload_scenario(workload: Workload) -> Scenario:
                 if run_id is not None:
                     await client.cancel(run_id)
 
+        async def start_durables() -> None:
+            for i, run in enumerate(workload.durables):
+                await client.sleep(max(0.0, run.at - client.now()))
+                await client.trigger(DURABLE_WORKFLOW, run.input(i), key=f"durable-{i}")
+
+        async def push_all() -> None:
+            # an event starts runs only of the workflows registered when it is pushed
+            await client.wait_registered([listener_name(i) for i in range(len(workload.listeners))])
+            for at, key, payload, scope in workload.event_pushes():
+                await client.sleep(max(0.0, at - client.now()))
+                await client.push(key, payload, scope=scope)
+
+        async def last_tick() -> None:
+            ticks = [tick for cron in workload.crons for tick in cron.ticks()]
+            await client.sleep(max(0.0, max(ticks, default=0) + 1.0 - client.now()))
+
         async with trio.open_nursery() as nursery:
             nursery.start_soon(trigger_all)
             nursery.start_soon(cancel_all)
+            if workload.durables:
+                nursery.start_soon(start_durables)
+            if workload.event_pushes():
+                nursery.start_soon(push_all)
+            if workload.crons:
+                nursery.start_soon(last_tick)
 
     return scenario
 
@@ -161,18 +201,24 @@ def simulate(
             runs=config.runs,
             cancels=config.cancels,
             horizon=config.horizon,
+            durables=config.durable_runs,
+            listeners=config.listeners,
+            pushes=config.pushes,
+            crons=config.crons,
         )
     if faults is None:
         faults = draw_faults(
             random.fork("faults"), config.fault_counts(), workers=config.workers, horizon=config.horizon
         )
+    trail = DurableTrail()
     setup = WorldSetup(
         seed=config.seed,
-        workflows=build_workflows(workload),
+        workflows=build_workflows(workload, trail),
         scenario=workload_scenario(workload),
         faults=faults,
         workers=config.workers,
         slots=config.slots,
         settle=config.settle,
+        checks=waiting_checks(workload, trail),
     )
     return run_world(setup)

@@ -16,6 +16,11 @@ trigger's *plan* says, attempt by attempt:
 Sync task functions (``TaskShape.sync``) run inline on the simulation's one thread
 (the rule of the simulation: no threads), so they cannot sleep; they only take the
 ``ok``, ``fail`` and ``fatal`` behaviours.
+
+Besides those DAGs, a workload holds work that waits: durable runs
+(:mod:`._durables`), event-triggered workflows and the events pushed to them
+(:mod:`._events`), and crons (:mod:`._crons`). Each kind is optional; a workload of
+DAGs alone runs exactly as it did before the other kinds existed.
 """
 
 from __future__ import annotations
@@ -29,6 +34,18 @@ import trio
 from ratchet._errors import NonRetryableException
 from ratchet._workflow import Workflow
 from ratchet.runtime import RandomSource
+
+from ._crons import CronShape, build_crons, draw_crons
+from ._durables import (
+    CHILD_WORKFLOW,
+    DURABLE_WORKFLOW,
+    DurableRun,
+    DurableTrail,
+    build_durable_workflows,
+    draw_durables,
+    wait_key,
+)
+from ._events import Listener, Push, build_listeners, draw_events
 
 __all__ = [
     "ASYNC_BEHAVIOURS",
@@ -46,6 +63,7 @@ ASYNC_BEHAVIOURS = ("ok", "fail", "fatal", "hang", "cancel")
 SYNC_BEHAVIOURS = ("ok", "fail", "fatal")
 # How often each behaviour is drawn for one attempt (most attempts succeed).
 _WEIGHTS = {"ok": 10, "fail": 3, "fatal": 1, "hang": 1, "cancel": 1}
+_RESERVED = ("sim-listener-", "sim-cron-")
 
 
 @dataclass(frozen=True)
@@ -120,15 +138,30 @@ class Cancel:
 
 @dataclass(frozen=True)
 class Workload:
-    """Workflows, the runs triggered of them, and the runs cancelled from outside."""
+    """Workflows, the runs triggered of them, the runs cancelled from outside, and work
+    that waits.
+
+    Attributes:
+        workflows: DAG workflows.
+        triggers: runs of them.
+        cancels: runs cancelled from outside.
+        durables: runs of the durable task (see :mod:`._durables`).
+        listeners: event-triggered workflows (see :mod:`._events`).
+        pushes: events the client pushes (besides those durable waits wait for).
+        crons: workflows on a cron (see :mod:`._crons`).
+    """
 
     workflows: tuple[WorkflowShape, ...]
     triggers: tuple[Trigger, ...]
     cancels: tuple[Cancel, ...] = ()
+    durables: tuple[DurableRun, ...] = ()
+    listeners: tuple[Listener, ...] = ()
+    pushes: tuple[Push, ...] = ()
+    crons: tuple[CronShape, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.workflows:
-            raise ValueError("a workload needs at least one workflow")
+        if not (self.workflows or self.durables or self.listeners or self.crons):
+            raise ValueError("a workload needs at least one workflow, durable run, listener or cron")
         names = [w.name for w in self.workflows]
         if len(set(names)) != len(names):
             raise ValueError(f"workload workflow names repeat: {names}")
@@ -145,12 +178,39 @@ class Workload:
         for cancel in self.cancels:
             if not 0 <= cancel.trigger < len(self.triggers):
                 raise ValueError(f"cancel {cancel} names trigger {cancel.trigger}, which does not exist")
+        taken = [n for n in names if n in (DURABLE_WORKFLOW, CHILD_WORKFLOW) or n.startswith(_RESERVED)]
+        if taken:
+            raise ValueError(
+                f"workload workflow names {taken} are reserved for durable runs, listeners and crons"
+            )
 
     @property
     def horizon(self) -> float:
-        """The time of the last trigger or cancel."""
+        """The time of the last trigger, cancel or push, or of the crons' last tick."""
         times = [t.at for t in self.triggers] + [c.at for c in self.cancels]
+        times += [d.at for d in self.durables] + [p.at for p in self.pushes]
+        times += [s.push_at for d in self.durables for s in d.steps if s.kind == "wait"]
+        times += [float(c.last) for c in self.crons]
         return max(times, default=0.0)
+
+    def event_pushes(self) -> list[tuple[float, str, dict[str, Any], str | None]]:
+        """Every event the client pushes, in time order: ``(at, key, payload, scope)``.
+
+        Each payload names its event (``"push"``): ``p<i>`` for :attr:`pushes`,
+        ``w<run>-<step>`` for the event a durable wait waits for (``"ok": True``) and
+        ``d<run>-<step>`` for its decoy (``"ok": False``), pushed a moment before it.
+        """
+        out = [(p.at, p.key, p.payload(i), p.scope) for i, p in enumerate(self.pushes)]
+        for r, run in enumerate(self.durables):
+            for k, step in enumerate(run.steps):
+                if step.kind != "wait":
+                    continue
+                if step.decoy:
+                    decoy = {"push": f"d{r}-{k}", "ok": False}
+                    out.append((max(0.0, step.push_at - 0.2), wait_key(r, k), decoy, None))
+                out.append((step.push_at, wait_key(r, k), {"push": f"w{r}-{k}", "ok": True}, None))
+        out.sort(key=lambda e: e[0])
+        return out
 
 
 def _behaviour(random: RandomSource, allowed: tuple[str, ...]) -> str:
@@ -164,9 +224,21 @@ def _behaviour(random: RandomSource, allowed: tuple[str, ...]) -> str:
 
 
 def draw_workload(
-    random: RandomSource, *, workflows: int, runs: int, cancels: int, horizon: float
+    random: RandomSource,
+    *,
+    workflows: int,
+    runs: int,
+    cancels: int,
+    horizon: float,
+    durables: int = 0,
+    listeners: int = 0,
+    pushes: int = 0,
+    crons: int = 0,
 ) -> Workload:
-    """A random workload: DAGs of one to five tasks, triggers and cancels spread over ``horizon``."""
+    """A random workload: DAGs of one to five tasks, triggers and cancels spread over
+    ``horizon``, and ``durables`` durable runs, ``listeners`` event-triggered workflows
+    with ``pushes`` events, and ``crons`` crons (each kind drawn from its own stream, so
+    the DAGs of a seed do not depend on the other counts)."""
     shapes = []
     for w in range(workflows):
         tasks: list[TaskShape] = []
@@ -200,11 +272,25 @@ def draw_workload(
     triggers.sort(key=lambda t: t.at)
     cancel_list = [Cancel(random.uniform(0, horizon), random.randint(0, runs - 1)) for _ in range(cancels)]
     cancel_list.sort(key=lambda c: c.at)
-    return Workload(tuple(shapes), tuple(triggers), tuple(cancel_list))
+    listener_shapes, push_list = draw_events(
+        random.fork("events"), listeners=listeners, pushes=pushes, horizon=horizon
+    )
+    return Workload(
+        tuple(shapes),
+        tuple(triggers),
+        tuple(cancel_list),
+        durables=draw_durables(random.fork("durables"), count=durables, horizon=horizon),
+        listeners=listener_shapes,
+        pushes=push_list,
+        crons=draw_crons(random.fork("crons"), count=crons, horizon=horizon),
+    )
 
 
-def build_workflows(workload: Workload) -> list[Workflow]:
-    """Real workflows for ``workload``'s shapes, their tasks acting out each trigger's plan."""
+def build_workflows(workload: Workload, trail: DurableTrail | None = None) -> list[Workflow]:
+    """Real workflows for ``workload``'s shapes, their tasks acting out each trigger's plan.
+
+    Durable runs record their executions in ``trail`` (when given).
+    """
     out = []
     for shape in workload.workflows:
         wf = Workflow(None, shape.name, input_validator=dict)
@@ -221,6 +307,10 @@ def build_workflows(workload: Workload) -> list[Workflow]:
             fn = _sync_task(task.name) if task.sync else _async_task(task.name)
             wf.task(name=task.name, parents=list(task.parents), **options)(fn)
         out.append(wf)
+    if workload.durables:
+        out += build_durable_workflows(trail or DurableTrail())
+    out += build_listeners(workload.listeners)
+    out += build_crons(workload.crons)
     return out
 
 

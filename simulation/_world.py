@@ -39,6 +39,7 @@ from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
 from ratchet.runtime import FixedEpochClock, RandomSource, Trace, run_deterministic
 from ratchet.transport import LinkFaults, open_sim_network
 
+from ._client import PushRecord, SimClient
 from ._cluster import ClientProcess, EngineProcess, WorkerProcess
 from ._faults import (
     ClockJump,
@@ -55,7 +56,7 @@ from ._faults import (
 )
 from ._invariants import Observations, check_store
 
-__all__ = ["SimClient", "SimResult", "WorldSetup", "run_world"]
+__all__ = ["SimResult", "WorldLog", "WorldSetup", "run_world"]
 
 
 @dataclass
@@ -70,6 +71,7 @@ class SimResult:
         virtual_seconds: how long the simulation ran, in virtual time.
         faults: the faults that fired, one line each, with their times.
         run_statuses: how many runs ended in each status.
+        runs_by_workflow: how many runs each workflow had (children, event and cron runs too).
         attempts: task functions started.
         trace_text: the readable trace (every event, one per line).
     """
@@ -81,6 +83,7 @@ class SimResult:
     virtual_seconds: float
     faults: list[str] = field(default_factory=list)
     run_statuses: dict[str, int] = field(default_factory=dict)
+    runs_by_workflow: dict[str, int] = field(default_factory=dict)
     attempts: int = 0
     trace_text: str = ""
 
@@ -113,8 +116,53 @@ class SimResult:
             raise AssertionError(self.verdict())
 
 
-Scenario = Callable[["SimClient"], Awaitable[None]]
-UserInvariant = Callable[["SimClient"], Any]
+@dataclass(frozen=True)
+class WorldLog:
+    """What the world recorded besides the store, for the invariants that need it.
+
+    Times are virtual seconds after the start.
+
+    Attributes:
+        epoch: the engine's wall time at virtual time 0 (store times are wall times).
+        start: Trio's clock reading at virtual time 0.
+        end: when the world stopped.
+        pushes: every acknowledged push, in the order acknowledged.
+        outages: ``(down, up)`` for every engine crash: when it died and when its
+            successor was up (``end`` if never).
+        jumps: ``(at, seconds)`` for every clock jump.
+        faults: the fault plan.
+        rolled_back: ``(injected, failed, keys)`` for every transaction an injected commit
+            failure rolled back: when the failure was injected, when it struck, and the
+            idempotency keys of the runs the transaction would have created.
+        restarts: ``(down, up)`` for every time the engine's Triggers actor stopped (its
+            process crashed, or its supervisor restarted it) and started again.
+    """
+
+    epoch: float
+    start: float
+    end: float
+    pushes: tuple[PushRecord, ...]
+    outages: tuple[tuple[float, float], ...]
+    jumps: tuple[tuple[float, float], ...]
+    faults: FaultPlan
+    rolled_back: tuple[tuple[float, float, tuple[str, ...]], ...] = ()
+    restarts: tuple[tuple[float, float], ...] = ()
+
+    def store_trouble(self) -> list[tuple[float, float]]:
+        """When the store was slow (a slow-commit window) or failing (from a failure's
+        injection until it struck a transaction)."""
+        windows = [(at, failed) for at, failed, _ in self.rolled_back]
+        windows += [(f.at, f.at + f.duration) for f in self.faults if isinstance(f, SlowCommits)]
+        return sorted(windows)
+
+    def at(self, wall: float) -> float:
+        """A store time (wall) as virtual seconds after the start."""
+        return wall - self.epoch
+
+
+Scenario = Callable[[SimClient], Awaitable[None]]
+UserInvariant = Callable[[SimClient], Any]
+WorldCheck = Callable[[Any, WorldLog], Awaitable[list[str]]]
 
 
 @dataclass
@@ -133,6 +181,8 @@ class WorldSetup:
             each returns violation texts (or raises ``AssertionError``).
         scenario_limit: virtual seconds the scenario (with the fault plan) may take.
         engine_options: the engine's knobs.
+        checks: built-in checks of named invariants, called at the end with the store
+            and the :class:`WorldLog`; each returns ``"<invariant>: <detail>"`` texts.
     """
 
     seed: int
@@ -147,98 +197,7 @@ class WorldSetup:
     engine_options: EngineOptions = field(
         default_factory=lambda: EngineOptions(heartbeat_interval=1.0, heartbeat_misses=3, max_restarts=1000)
     )
-
-
-class SimClient:
-    """The scenario's handle on the cluster: trigger, wait for, read and cancel runs.
-
-    Every call retries across engine restarts and network faults; triggers carry an
-    idempotency key, so a repeated trigger never starts a second run.
-    """
-
-    def __init__(self, world: _World) -> None:
-        self._world = world
-        self.random = world.random.fork("scenario")
-        self._keys = 0
-
-    def now(self) -> float:
-        """Virtual seconds since the simulation started."""
-        return self._world.now()
-
-    async def sleep(self, seconds: float) -> None:
-        """Let ``seconds`` of virtual time pass."""
-        await self._world.clock.sleep(seconds)
-
-    async def trigger(
-        self,
-        workflow: Workflow | str,
-        input: Any = None,
-        *,
-        key: str | None = None,
-        additional_metadata: dict[str, Any] | None = None,
-    ) -> str:
-        """Start a run and return its id once the engine acknowledged it (committed)."""
-        name = workflow if isinstance(workflow, str) else workflow.name
-        self._keys += 1
-        request: dict[str, Any] = {
-            "workflow": name,
-            "input": input,
-            "key": key or f"sim-trigger-{self._keys}",
-            "additional_metadata": dict(additional_metadata or {}),
-        }
-
-        def refused_for_now(answer: Any) -> bool:
-            error = answer[0].get("error", "")
-            # before any worker registered the workflow, or a commit that failed: try again
-            return "unknown workflow" in error or "could not be stored" in error
-
-        (answer,) = await self._world.client.call("trigger", [request], retry_on=refused_for_now)
-        if "run_id" not in answer:
-            self._world.observations.violate("triggers-are-answered", f"trigger of {name} refused: {answer}")
-            raise RuntimeError(f"the engine refused a trigger of {name}: {answer['error']}")
-        run_id: str = answer["run_id"]
-        self._world.acknowledge(run_id)
-        return run_id
-
-    async def get(self, run_id: str) -> dict[str, Any] | None:
-        """The run's description (status, output, tasks), or None if there is no such run."""
-        return await self._world.client.call("get_run", run_id, True)  # type: ignore[no-any-return]
-
-    async def wait(self, run_id: str, poll: float = 1.0) -> dict[str, Any]:
-        """Wait until the run has ended and return its description."""
-        while True:
-            run = await self.get(run_id)
-            if run is not None and run["done"]:
-                return run
-            await self.sleep(poll)
-
-    async def run(self, workflow: Workflow | str, input: Any = None, **options: Any) -> dict[str, Any]:
-        """Trigger a run and wait for it to end."""
-        return await self.wait(await self.trigger(workflow, input, **options))
-
-    async def cancel(self, run_id: str) -> None:
-        """Cancel a run (its queued and running tasks)."""
-        self._world.fault(f"cancel run {run_id}")
-        await self._world.client.call("cancel_runs", [run_id])
-
-    async def runs(self) -> list[dict[str, Any]]:
-        """Every run the store holds, read directly (not through the engine)."""
-        store = MemoryStore(self._world.database)
-        async with open_store(store):
-            rows = await store.list_runs("default", limit=None)
-            out = []
-            for row in rows:
-                tasks = await store.list_tasks("default", row.id)
-                out.append(
-                    {
-                        "run_id": row.id,
-                        "status": str(row.status),
-                        "input": row.input,
-                        "additional_metadata": row.additional_metadata or {},
-                        "output": {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"},
-                    }
-                )
-            return out
+    checks: Sequence[WorldCheck] = ()
 
 
 class _World:
@@ -252,6 +211,9 @@ class _World:
         self.observations = Observations(extra=names)
         self.faults: list[str] = []
         self.acknowledged: list[str] = []
+        self.pushes: list[PushRecord] = []
+        self.outages: list[list[float]] = []
+        self.jumps: list[tuple[float, float]] = []
         self.network: Any = None
         self.engine: EngineProcess
         self.workers: list[WorkerProcess] = []
@@ -283,6 +245,8 @@ class _World:
         await self.clock.sleep(delay)
         assert self._restarts is not None
         await self._restarts.start(party.run)
+        if party is self.engine:
+            self.outages[-1][1] = self.now()
 
     async def _heal_after(self, delay: float, heal: Callable[[], None]) -> None:
         await self.clock.sleep(delay)
@@ -292,6 +256,7 @@ class _World:
         self.fault(repr(fault))
         if isinstance(fault, EngineCrash):
             if self.engine.up.is_set():
+                self.outages.append([self.now(), float("inf")])
                 await self.engine.crash(notify=fault.notify)
                 nursery.start_soon(self._restart_after, self.engine, fault.down_for)
         elif isinstance(fault, WorkerCrash):
@@ -328,6 +293,7 @@ class _World:
             worker.set_zombie(True)
             nursery.start_soon(self._heal_after, fault.duration, lambda: worker.set_zombie(False))
         elif isinstance(fault, ClockJump):
+            self.jumps.append((self.now(), fault.seconds))
             trio.lowlevel.current_clock().jump(fault.seconds)  # type: ignore[attr-defined]
 
     async def run_faults(self) -> None:
@@ -356,6 +322,8 @@ class _World:
 async def _run(setup: WorldSetup, trace: Trace) -> SimResult:
     world = _World(setup, trace)
     world.start = world.clock.monotonic()
+    world.clock.anchor()  # wall time 2030-01-01T00:00:00Z at virtual time 0 (crons rely on it)
+    epoch = world.clock.time()
     async with open_sim_network(
         random=world.random.fork("network"), clock=world.clock, faults=LinkFaults()
     ) as network:
@@ -406,11 +374,31 @@ async def _run(setup: WorldSetup, trace: Trace) -> SimResult:
     elapsed = world.now()
     store = MemoryStore(world.database)
     specs = {wf.name: wf.spec for wf in setup.workflows}
+    log = WorldLog(
+        epoch=epoch,
+        start=world.start,
+        end=elapsed,
+        pushes=tuple(world.pushes),
+        outages=tuple((down, min(up, elapsed)) for down, up in world.outages),
+        jumps=tuple(world.jumps),
+        faults=tuple(setup.faults),
+        rolled_back=tuple(
+            (at - world.start, failed - world.start, tuple(keys))
+            for at, failed, keys in world.engine.rolled_back
+        ),
+        restarts=_restarts(trace, world, elapsed),
+    )
     async with open_store(store):
         violations += await check_store(store, world.acknowledged, specs, world.observations)
+        for check in setup.checks:
+            violations += await check(store, log)
         statuses: dict[str, int] = {}
+        by_workflow: dict[str, int] = {}
+        names = {wf.id: wf.name for wf in await store.list_workflows("default")}
         for run in await store.list_runs("default", limit=None):
             statuses[str(run.status)] = statuses.get(str(run.status), 0) + 1
+            name = names.get(run.workflow_id, run.workflow_id)
+            by_workflow[name] = by_workflow.get(name, 0) + 1
     digest = hashlib.sha256(f"{trace.digest()}:{network.trace_digest()}".encode()).hexdigest()
     return SimResult(
         seed=setup.seed,
@@ -420,9 +408,30 @@ async def _run(setup: WorldSetup, trace: Trace) -> SimResult:
         virtual_seconds=elapsed,
         faults=world.faults,
         run_statuses=statuses,
+        runs_by_workflow=by_workflow,
         attempts=world.observations.attempts,
         trace_text=trace.render(),
     )
+
+
+def _restarts(trace: Trace, world: _World, end: float) -> tuple[tuple[float, float], ...]:
+    """When the Triggers actor was down: from a crash of its process, or its own stop,
+    until it started again (``end`` if it never did)."""
+    marks = [(down, "down") for down, _ in world.outages]
+    for event in trace.events:
+        if event.actor == "triggers" and event.kind in ("start", "stop", "exit"):
+            marks.append((event.time - world.start, "up" if event.kind == "start" else "down"))
+    out: list[tuple[float, float]] = []
+    down: float | None = None
+    for at, mark in sorted(marks):
+        if mark == "down" and down is None:
+            down = at
+        elif mark == "up" and down is not None:
+            out.append((down, at))
+            down = None
+    if down is not None:
+        out.append((down, end))
+    return tuple(out)
 
 
 async def _maybe_await(value: Any) -> Any:

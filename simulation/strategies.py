@@ -2,9 +2,10 @@
 
 A property test draws a workload and a fault plan, simulates them, and demands that the
 contract held; when it did not, Hypothesis shrinks both towards the smallest failing
-case: fewer workflows and tasks, fewer triggers, attempts that succeed, fewer and later
-faults. Every strategy shrinks towards "nothing happens", so a minimal counterexample
-reads like a bug report::
+case: fewer workflows and tasks, fewer triggers, attempts that succeed, fewer durable
+runs with fewer steps, fewer listeners, events and crons, fewer and later faults. Every
+strategy shrinks towards "nothing happens", so a minimal counterexample reads like a
+bug report::
 
     from hypothesis import given, settings
     from ratchet.simulation import SimConfig, simulate
@@ -22,6 +23,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from ._crons import CronShape
+from ._durables import DURABLE_RETRIES, DurableRun, DurableStep
+from ._events import EVENT_KEYS, PATTERNS, SCOPES, FilterShape, Listener, Push
 from ._faults import (
     ClockJump,
     CommitFailures,
@@ -36,7 +40,18 @@ from ._faults import (
 )
 from ._workload import ASYNC_BEHAVIOURS, SYNC_BEHAVIOURS, Cancel, TaskShape, Trigger, WorkflowShape, Workload
 
-__all__ = ["fault_plans", "faults", "task_plans", "workflow_shapes", "workloads"]
+__all__ = [
+    "cron_shapes",
+    "durable_runs",
+    "durable_steps",
+    "fault_plans",
+    "faults",
+    "listeners",
+    "pushes",
+    "task_plans",
+    "workflow_shapes",
+    "workloads",
+]
 
 _BACKOFFS = st.one_of(st.none(), st.sampled_from([0.5, 1.0, 1.5, 2.0]))
 
@@ -83,9 +98,81 @@ def task_plans(shape: WorkflowShape) -> st.SearchStrategy[tuple[tuple[str, tuple
     return st.tuples(*per_task)
 
 
+def durable_steps(at: float, horizon: float = 20.0) -> st.SearchStrategy[DurableStep]:
+    """One step of a durable run triggered at ``at``: a sleep, an event wait (its event pushed
+    up to 5 seconds before the run starts, or later), a fan-out, or one child."""
+    return st.one_of(
+        st.builds(DurableStep, kind=st.just("sleep"), seconds=st.sampled_from([0.5, 0.0, 1.0, 3.0, 8.0])),
+        st.builds(
+            DurableStep,
+            kind=st.just("wait"),
+            push_at=st.floats(max(0.0, at - 5.0), max(at, horizon) + 5.0, allow_nan=False),
+            decoy=st.booleans(),
+        ),
+        st.builds(DurableStep, kind=st.just("spawn"), children=st.integers(1, 4), flaky=st.booleans()),
+        st.builds(DurableStep, kind=st.just("child"), flaky=st.booleans()),
+    )
+
+
 @st.composite
-def workloads(draw: Any, max_workflows: int = 3, max_runs: int = 10, horizon: float = 20.0) -> Workload:
-    """Workflows, runs triggered at times within ``horizon``, and runs cancelled from outside."""
+def durable_runs(draw: Any, horizon: float = 20.0, max_steps: int = 4) -> DurableRun:
+    """A durable run of one to ``max_steps`` steps; some tries fail after some steps."""
+    at = draw(st.floats(0, horizon, allow_nan=False))
+    steps = tuple(draw(st.lists(durable_steps(at, horizon), min_size=1, max_size=max_steps)))
+    failures = tuple(draw(st.lists(st.integers(0, len(steps)), max_size=DURABLE_RETRIES + 1)))
+    return DurableRun(at, steps, failures)
+
+
+def listeners() -> st.SearchStrategy[Listener]:
+    """An event-triggered workflow: one or two key patterns, maybe filters, a retry budget."""
+    filters = st.integers(1, 3).flatmap(
+        lambda m: st.builds(
+            FilterShape, scope=st.sampled_from(SCOPES), modulus=st.just(m), remainder=st.integers(0, m - 1)
+        )
+    )
+    return st.builds(
+        Listener,
+        patterns=st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=2, unique=True).map(tuple),
+        filters=st.lists(filters, max_size=2).map(tuple),
+        retries=st.integers(0, 2),
+    )
+
+
+def pushes(horizon: float = 20.0) -> st.SearchStrategy[Push]:
+    """An event pushed within ``horizon``; the runs it starts may fail their attempts."""
+    return st.builds(
+        Push,
+        at=st.floats(0, horizon, allow_nan=False),
+        key=st.sampled_from(EVENT_KEYS),
+        n=st.integers(0, 9),
+        scope=st.one_of(st.none(), st.sampled_from(SCOPES)),
+        plan=st.lists(st.sampled_from(["ok", "fail", "fatal"]), max_size=2).map(tuple),
+    )
+
+
+@st.composite
+def cron_shapes(draw: Any, horizon: float = 20.0) -> CronShape:
+    """A cron ticking every 1 to 5 seconds within ``horizon`` (and the first minute)."""
+    last_possible = int(min(59, max(1, horizon)))
+    first = draw(st.integers(1, last_possible))
+    return CronShape(draw(st.integers(1, 5)), first, draw(st.integers(first, last_possible)))
+
+
+@st.composite
+def workloads(
+    draw: Any,
+    max_workflows: int = 3,
+    max_runs: int = 10,
+    horizon: float = 20.0,
+    *,
+    max_durables: int = 2,
+    max_listeners: int = 2,
+    max_pushes: int = 3,
+    max_crons: int = 1,
+) -> Workload:
+    """Workflows, runs triggered at times within ``horizon``, runs cancelled from outside,
+    durable runs, event-triggered workflows and the events pushed to them, and crons
+    (``max_*`` of each; 0 leaves a kind out)."""
     shapes = tuple(
         draw(workflow_shapes(name=f"sim-wf-{i}")) for i in range(draw(st.integers(1, max_workflows)))
     )
@@ -109,7 +196,17 @@ def workloads(draw: Any, max_workflows: int = 3, max_runs: int = 10, horizon: fl
             max_size=3,
         )
     )
-    return Workload(shapes, tuple(triggers), tuple(sorted(cancels, key=lambda c: c.at)))
+    return Workload(
+        shapes,
+        tuple(triggers),
+        tuple(sorted(cancels, key=lambda c: c.at)),
+        durables=tuple(
+            sorted(draw(st.lists(durable_runs(horizon), max_size=max_durables)), key=lambda r: r.at)
+        ),
+        listeners=tuple(draw(st.lists(listeners(), max_size=max_listeners))),
+        pushes=tuple(sorted(draw(st.lists(pushes(horizon), max_size=max_pushes)), key=lambda p: p.at)),
+        crons=tuple(draw(st.lists(cron_shapes(horizon), max_size=max_crons))),
+    )
 
 
 def faults(workers: int = 2, horizon: float = 20.0) -> st.SearchStrategy[Fault]:
