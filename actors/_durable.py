@@ -46,6 +46,14 @@ from .store import AppendDurableLog, CommitTicket, MutationRejected, ResolveDura
 
 __all__ = ["DurableStatistics", "DurableTasks", "NonDeterminismError"]
 
+# Planted bugs for the simulation's own tests (tests/simulation), each proving the
+# simulation finds a real class of bug: a replay that spawns its children again (keyed
+# anew), a replayed sleep whose deadline counts from the replay, and event waits that
+# ignore their look-back. Never set outside those tests.
+_PLANTED_RESPAWN_ON_REPLAY = False
+_PLANTED_SLEEP_AGAIN = False
+_PLANTED_NO_LOOKBACK = False
+
 
 class NonDeterminismError(RuntimeError):
     """A durable task's replay made a call its log does not have at that position."""
@@ -171,10 +179,15 @@ class DurableTasks(Actor):
         now = self._now()
         if kind == "sleep" and "seconds" in request:  # a sleep's deadline counts from its first run
             request = {"until": now + request["seconds"]}
+        if _PLANTED_SLEEP_AGAIN and kind == "sleep" and seq in log.entries:
+            log.entries[seq] = dl.Entry(seq, kind, key, request, log.entries[seq].created_at)
         decision = dl.step(log, seq, kind, key, request, now)
         if isinstance(decision, dl.Diverged):
             raise NonDeterminismError(f"durable task {task_id}: {decision.message}")
         if isinstance(decision, dl.Replay):
+            if _PLANTED_RESPAWN_ON_REPLAY and kind == "spawn":
+                items = [{**item, "key": f"again-{now}"} for item in request["items"]]
+                await self._spawn(task_id, seq, {**request, "items": items})
             return {"done": True, "result": decision.entry.result}
         entry = decision.entry
         if isinstance(decision, dl.Append):
@@ -244,7 +257,7 @@ class DurableTasks(Actor):
         elif entry.kind == "event":
             self.armed[where] = True
             req = entry.request
-            since = entry.created_at - float(req.get("lookback") or 0.0)
+            since = entry.created_at - (0.0 if _PLANTED_NO_LOOKBACK else float(req.get("lookback") or 0.0))
             self._triggers.add_wait.tell(
                 f"{task_id}|{entry.seq}|0",
                 entry.key,

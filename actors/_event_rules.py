@@ -36,6 +36,10 @@ __all__ = [
     "runs_for_event",
 ]
 
+# A planted bug for the simulation's own tests (tests/simulation), proving the simulation
+# finds a real class of bug: filters that ignore the event's scope. Never set outside them.
+_PLANTED_FILTERS_IGNORE_SCOPE = False
+
 
 @dataclass(frozen=True)
 class FilterRule:
@@ -105,7 +109,7 @@ def filter_activation(
 
 def accepts(rule: FilterRule, key: str, payload: Any, metadata: Mapping[str, Any], scope: str | None) -> bool:
     """Whether ``rule`` accepts the event (its scope, then its expression)."""
-    if scope is None or rule.scope != scope:
+    if (scope is None or rule.scope != scope) and not _PLANTED_FILTERS_IGNORE_SCOPE:
         return False
     try:
         value = compile_cel(rule.expression).evaluate(

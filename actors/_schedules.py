@@ -32,6 +32,13 @@ from .store import Schedule as ScheduleRow
 
 __all__ = ["DECLARED_CRON_PREFIX", "ScheduleTriggers", "TriggerError"]
 
+# Planted bugs for the simulation's own tests (tests/simulation), each proving the
+# simulation finds a real class of bug: a restart that does not fire the latest missed
+# tick, and one that fires it again although it fired (its run keyed by nothing that
+# would refuse the second). Never set outside those tests.
+_PLANTED_NO_CATCH_UP = False
+_PLANTED_CRON_REFIRE = False
+
 DECLARED_CRON_PREFIX = "on_crons:"
 """Names of the cron rows that mirror a workflow's ``on_crons``."""
 
@@ -112,7 +119,7 @@ class ScheduleTriggers:
         for row in rows.values():
             if row.id not in self.crons:
                 self.crons[row.id] = row
-                self._arm_cron(row, catch_up=True)
+                self._arm_cron(row, catch_up=not _PLANTED_NO_CATCH_UP)
         self.crons = {cid: self.crons[cid] for cid in rows}
 
     def _workflow_by_id(self, workflow_id: str) -> Any:
@@ -123,7 +130,7 @@ class ScheduleTriggers:
         if catch_up:
             missed = previous_tick(row.expression, now)
             last = max(row.created_at, row.last_fired_at or -math.inf)
-            if missed is not None and missed > last:
+            if missed is not None and (missed >= last if _PLANTED_CRON_REFIRE else missed > last):
                 self.context.start_soon(self._fire_cron, row.id, missed)
         tick = next_tick(row.expression, now)
         self._timer_at(("cron", row.id), tick, "cron_due", row.id, tick)
@@ -147,7 +154,7 @@ class ScheduleTriggers:
             row.input,
             {**(row.additional_metadata or {})},
             row.priority,
-            idempotency_key=f"cron:{row.workflow_id}:{row.name}:{tick}",
+            idempotency_key=None if _PLANTED_CRON_REFIRE else f"cron:{row.workflow_id}:{row.name}:{tick}",
         )
         record = RecordCronFire(
             tenant_id=self.tenant_id, id=cron_id, fired_at=tick, previous=row.last_fired_at

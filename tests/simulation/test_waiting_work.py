@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from hypothesis import given, settings
 
@@ -25,6 +27,7 @@ from ratchet.simulation import (
 from ratchet.simulation.strategies import workloads
 
 RICH = {"durable_runs": 4, "listeners": 3, "pushes": 6, "crons": 2}
+CRASHY = {"engine_crashes": 3, "crons": 2}
 
 
 def test_seeded_worlds_run_durable_tasks_events_and_crons_under_faults() -> None:
@@ -105,6 +108,46 @@ def test_dag_workloads_still_run_alongside_work_that_waits() -> None:
     result = simulate(SimConfig(seed=4), workload=workload, faults=())
     assert result.ok, result.verdict()
     assert result.runs_by_workflow == {"dag": 1, "sim-durable": 1, "sim-cron-0": 2}
+
+
+@pytest.mark.parametrize(
+    ("module", "switch", "invariant", "detail", "config"),
+    [
+        # a replay spawns its children again, keyed anew
+        ("_durable", "_PLANTED_RESPAWN_ON_REPLAY", "durable-replays-without-duplicates", "spawned child", {}),
+        # a replayed sleep's deadline counts from the replay: it sleeps again, forever
+        ("_durable", "_PLANTED_SLEEP_AGAIN", "durable-replays-without-duplicates", "sleep again", {}),
+        # event waits ignore their look-back: an event pushed before the wait is missed
+        ("_durable", "_PLANTED_NO_LOOKBACK", "waits-see-their-event", "still waits", {}),
+        # filters ignore the event's scope
+        ("_event_rules", "_PLANTED_FILTERS_IGNORE_SCOPE", "events-start-one-run-each", "expected 0", {}),
+        # a restarted Triggers actor does not fire the latest missed tick (8 of the first
+        # 100 default seeds find it; more crashes and crons find it sooner)
+        ("_schedules", "_PLANTED_NO_CATCH_UP", "crons-fire-once-per-tick", "never fired", CRASHY),
+        # a restart fires the latest tick again although it fired, and no key refuses it
+        ("_schedules", "_PLANTED_CRON_REFIRE", "crons-fire-once-per-tick", "started", {}),
+    ],
+)
+def test_the_swarm_finds_planted_bugs_in_work_that_waits(
+    module: str,
+    switch: str,
+    invariant: str,
+    detail: str,
+    config: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(importlib.import_module(f"ratchet.actors.{module}"), switch, True)
+    for seed in range(30):
+        result = simulate(SimConfig(seed=seed, **config))
+        found = [v for v in result.violations if v.startswith(f"{invariant}:") and detail in v]
+        if found:
+            break
+    else:
+        pytest.fail(f"30 seeds did not find the planted bug {switch}")
+    with capsys.disabled():
+        print(f"\nplanted bug {switch} found by seed {seed}: {found[0][:160]}")
+    assert f"violated: {found[0]}" in result.verdict()
 
 
 @settings(max_examples=50, deadline=None)
