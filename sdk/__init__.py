@@ -15,6 +15,15 @@ from ._errors import DefinitionError as DefinitionError
 from ._errors import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
 from ._errors import NonRetryableException as NonRetryableException
 from ._errors import TaskRunError as TaskRunError
+from ._flow import ConcurrencyExpression as ConcurrencyExpression
+from ._flow import ConcurrencyLimitStrategy as ConcurrencyLimitStrategy
+from ._flow import DesiredWorkerLabel as DesiredWorkerLabel
+from ._flow import Priority as Priority
+from ._flow import RateLimit as RateLimit
+from ._flow import RateLimitDuration as RateLimitDuration
+from ._flow import StickyStrategy as StickyStrategy
+from ._flow import WorkerLabel as WorkerLabel
+from ._flow import WorkerLabelComparator as WorkerLabelComparator
 from ._runs import RunCancelledError as RunCancelledError
 from ._runs import RunDetails as RunDetails
 from ._runs import TaskRunDetails as TaskRunDetails
@@ -32,22 +41,31 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "ConcurrencyExpression",
+    "ConcurrencyLimitStrategy",
     "Context",
     "DefinitionError",
+    "DesiredWorkerLabel",
     "EmptyModel",
     "FailedTaskRunExceptionGroup",
     "InputValidationError",
     "NonRetryableException",
+    "Priority",
     "Ratchet",
+    "RateLimit",
+    "RateLimitDuration",
     "RunCancelledError",
     "RunDetails",
     "Settings",
     "Standalone",
+    "StickyStrategy",
     "Task",
     "TaskCancelledError",
     "TaskRunDetails",
     "TaskRunError",
     "TriggerWorkflowOptions",
+    "WorkerLabel",
+    "WorkerLabelComparator",
     "Workflow",
     "WorkflowRunRef",
     "__version__",

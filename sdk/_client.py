@@ -13,6 +13,8 @@ from typing import Any, Unpack
 
 from ._connection import Connection, remote_gateway
 from ._errors import DefinitionError
+from ._flow import WorkerLabel
+from ._rate_limits import RateLimitsClient
 from ._runs import RunsClient
 from ._worker import Worker, WorkerConfig
 from ._workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow
@@ -74,6 +76,7 @@ class Ratchet:
         self.workflows: dict[str, Workflow] = {}
         self._connection: Connection | None = None
         self.runs = RunsClient(self)
+        self.rate_limits = RateLimitsClient(self)
 
     # -- reaching the engine ------------------------------------------------------------------
 
@@ -129,21 +132,24 @@ class Ratchet:
         *,
         slots: int = 10,
         durable_slots: int = 1000,
-        labels: Mapping[str, str | int] | None = None,
+        labels: Mapping[str, str | int] | Sequence[WorkerLabel] | None = None,
         workflows: Sequence[Workflow] | None = None,
         async_backend: str = "trio",
     ) -> Worker:
         """A worker running ``workflows`` (default: every workflow of this client).
 
-        ``async_backend`` is ``"trio"`` or ``"asyncio"``: what ``async def`` task
-        functions of this worker are written for. Call ``.start()`` to run it.
+        ``slots`` ordinary and ``durable_slots`` durable tasks run at once; ``labels``
+        (a dict or a list of :class:`WorkerLabel`) are matched by tasks'
+        ``desired_worker_labels``. ``async_backend`` is ``"trio"`` or ``"asyncio"``: what
+        ``async def`` task functions of this worker are written for. Call ``.start()``
+        to run it.
         """
         config = WorkerConfig(
             name=name,
             workflows=list(self.workflows.values()) if workflows is None else list(workflows),
             slots=slots,
             durable_slots=durable_slots,
-            labels=dict(labels or {}),
+            labels=labels,  # type: ignore[arg-type]
             async_backend=async_backend,
         )
         return Worker(self, config)
@@ -164,8 +170,14 @@ class Ratchet:
         on_crons: Sequence[str] = (),
         input_validator: Any = None,
         default_priority: int = 1,
+        concurrency: Any = None,
+        sticky: Any = None,
     ) -> Workflow:
-        """Declare a workflow; add tasks with ``@wf.task(...)``."""
+        """Declare a workflow; add tasks with ``@wf.task(...)``.
+
+        ``concurrency`` limits whole runs (an int, a :class:`ConcurrencyExpression` or a
+        list of them); ``sticky`` keeps each run's tasks on one worker.
+        """
         wf = Workflow(
             self,
             self.settings.namespace + name,
@@ -174,6 +186,8 @@ class Ratchet:
             on_crons=on_crons,
             input_validator=input_validator,
             default_priority=default_priority,
+            concurrency=concurrency,
+            sticky=sticky,
         )
         self._register(wf)
         return wf
@@ -187,9 +201,13 @@ class Ratchet:
         on_crons: Sequence[str] = (),
         input_validator: Any = None,
         default_priority: int = 1,
+        sticky: Any = None,
         **options: Unpack[TaskOptionArgs],
     ) -> Callable[[TaskFn], Standalone]:
-        """Declare a standalone task: a workflow of one task whose ``run`` returns its output."""
+        """Declare a standalone task: a workflow of one task whose ``run`` returns its output.
+
+        Its ``concurrency``, ``rate_limits`` and ``desired_worker_labels`` apply to the task.
+        """
         checked = TaskOptions(**options)
 
         def decorate(fn: TaskFn) -> Standalone:
@@ -204,6 +222,7 @@ class Ratchet:
                 on_crons=on_crons,
                 input_validator=input_validator,
                 default_priority=default_priority,
+                sticky=sticky,
             )
             self._register(standalone)
             return standalone

@@ -22,6 +22,16 @@ from functools import cached_property
 from typing import Any
 
 from ._errors import DefinitionError
+from ._flow import (
+    ConcurrencyExpression,
+    DesiredWorkerLabel,
+    RateLimit,
+    StickyStrategy,
+    concurrency_list,
+    desired_labels,
+    rate_limit_list,
+    sticky_strategy,
+)
 
 __all__ = [
     "DEFAULT_EXECUTION_TIMEOUT",
@@ -153,6 +163,9 @@ class TaskSpec:
         retry: the retry policy.
         execution_timeout: seconds an attempt may run before it fails (retryably).
         schedule_timeout: seconds a task may wait in the queue before it is cancelled.
+        concurrency: task-level concurrency limits; all must admit the task.
+        rate_limits: rate limits each start of the task consumes.
+        desired_worker_labels: (label key, wish) pairs, sorted by key.
     """
 
     name: str
@@ -161,6 +174,9 @@ class TaskSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     execution_timeout: float = DEFAULT_EXECUTION_TIMEOUT
     schedule_timeout: float = DEFAULT_SCHEDULE_TIMEOUT
+    concurrency: tuple[ConcurrencyExpression, ...] = ()
+    rate_limits: tuple[RateLimit, ...] = ()
+    desired_worker_labels: tuple[tuple[str, DesiredWorkerLabel], ...] = ()
 
     def __post_init__(self) -> None:
         check_name(self.name, "task")
@@ -177,9 +193,19 @@ class TaskSpec:
             if timeout == 0:
                 raise DefinitionError(f"task {self.name!r}: {option} must be > 0")
             object.__setattr__(self, option, timeout)
+        where = f"task {self.name!r}"
+        object.__setattr__(self, "concurrency", concurrency_list(self.concurrency, where))
+        object.__setattr__(self, "rate_limits", rate_limit_list(self.rate_limits, where))
+        labels = self.desired_worker_labels
+        if labels is not None and not isinstance(labels, Mapping):  # the (key, wish) pairs of a spec
+            pairs = _sequence(labels, f"{where}: desired_worker_labels")
+            if not all(isinstance(kv, tuple) and len(kv) == 2 for kv in pairs):
+                raise DefinitionError(f"{where}: desired_worker_labels must be a dict of label key to wish")
+            labels = dict(pairs)
+        object.__setattr__(self, "desired_worker_labels", desired_labels(labels, where))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind.value,
             "parents": list(self.parents),
@@ -189,6 +215,19 @@ class TaskSpec:
             "execution_timeout": self.execution_timeout,
             "schedule_timeout": self.schedule_timeout,
         }
+        # flow-control fields only when set, so a spec without them keeps its version
+        if self.concurrency:
+            out["concurrency"] = [c.to_dict() for c in self.concurrency]
+        if self.rate_limits:
+            out["rate_limits"] = [r.to_dict() for r in self.rate_limits]
+        if self.desired_worker_labels:
+            out["desired_worker_labels"] = {k: v.to_dict() for k, v in self.desired_worker_labels}
+        return out
+
+    @property
+    def flow_controlled(self) -> bool:
+        """Whether the task has concurrency limits or rate limits of its own."""
+        return bool(self.concurrency or self.rate_limits)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskSpec:
@@ -223,6 +262,20 @@ class TaskSpec:
             )
         except DefinitionError as exc:
             raise DefinitionError(f"task {name!r}: {exc}") from None
+        try:
+            concurrency = tuple(
+                ConcurrencyExpression.from_dict(c)
+                for c in _sequence(data.get("concurrency", ()), "concurrency")
+            )
+            rate_limits = tuple(
+                RateLimit.from_dict(r) for r in _sequence(data.get("rate_limits", ()), "rate_limits")
+            )
+            raw_labels = data.get("desired_worker_labels", {})
+            if not isinstance(raw_labels, Mapping):
+                raise DefinitionError(f"desired_worker_labels must be a mapping, got {_show(raw_labels)}")
+            labels = {k: DesiredWorkerLabel.from_dict(v) for k, v in raw_labels.items()}
+        except DefinitionError as exc:
+            raise DefinitionError(f"task {name!r}: {exc}") from None
         return cls(
             name=name,
             kind=kind,
@@ -230,6 +283,9 @@ class TaskSpec:
             retry=retry,
             execution_timeout=data.get("execution_timeout", DEFAULT_EXECUTION_TIMEOUT),
             schedule_timeout=data.get("schedule_timeout", DEFAULT_SCHEDULE_TIMEOUT),
+            concurrency=concurrency,
+            rate_limits=rate_limits,
+            desired_worker_labels=labels,  # type: ignore[arg-type]
         )
 
 
@@ -244,6 +300,9 @@ class WorkflowSpec:
         on_crons: cron expressions that trigger a run.
         default_priority: 1 (low) to 3 (high) for runs that do not say.
         description: free text.
+        concurrency: workflow-level concurrency limits (a run holds its place until it
+            finishes); all must admit the run.
+        sticky: keep a run's tasks on one worker (SOFT: preferably, HARD: only).
     """
 
     name: str
@@ -252,6 +311,8 @@ class WorkflowSpec:
     on_crons: tuple[str, ...] = ()
     default_priority: int = 1
     description: str = ""
+    concurrency: tuple[ConcurrencyExpression, ...] = ()
+    sticky: StickyStrategy | None = None
 
     def __post_init__(self) -> None:
         where = f"workflow {check_name(self.name, 'workflow')!r}"
@@ -262,6 +323,8 @@ class WorkflowSpec:
         if not isinstance(priority, bool) and isinstance(priority, int | float) and priority in (1, 2, 3):
             # 2.0 == 2, so the two must be one spec with one version: store the int.
             object.__setattr__(self, "default_priority", int(priority))
+        object.__setattr__(self, "concurrency", concurrency_list(self.concurrency, where))
+        object.__setattr__(self, "sticky", sticky_strategy(self.sticky, where))
         self.validate()
 
     # -- validation ---------------------------------------------------------------------
@@ -424,7 +487,7 @@ class WorkflowSpec:
     # -- serialization --------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "tasks": [t.to_dict() for t in self.tasks],
             "on_events": list(self.on_events),
@@ -432,6 +495,18 @@ class WorkflowSpec:
             "default_priority": self.default_priority,
             "description": self.description,
         }
+        if self.concurrency:
+            out["concurrency"] = [c.to_dict() for c in self.concurrency]
+        if self.sticky is not None:
+            out["sticky"] = self.sticky.value
+        return out
+
+    @cached_property
+    def flow_controlled(self) -> bool:
+        """Whether runs of this workflow meet any flow control beyond priorities and slots."""
+        return bool(self.concurrency or self.sticky) or any(
+            t.flow_controlled or t.desired_worker_labels for t in self.tasks
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkflowSpec:
@@ -453,6 +528,13 @@ class WorkflowSpec:
                 tasks.append(TaskSpec._from_dict(raw_task, f"task #{number}"))
             except DefinitionError as exc:
                 raise DefinitionError(f"{where}: {exc}") from None
+        try:
+            concurrency = tuple(
+                ConcurrencyExpression.from_dict(c)
+                for c in _sequence(data.get("concurrency", ()), f"{where}: concurrency")
+            )
+        except DefinitionError as exc:
+            raise DefinitionError(f"{where}: {exc}") from None
         return cls(
             name=data["name"],
             tasks=tuple(tasks),
@@ -460,6 +542,8 @@ class WorkflowSpec:
             on_crons=data.get("on_crons", ()),
             default_priority=data.get("default_priority", 1),
             description=data.get("description", ""),
+            concurrency=concurrency,
+            sticky=data.get("sticky"),
         )
 
     @property

@@ -26,6 +26,7 @@ from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTime
 from ._context import AttemptInfo, Context
 from ._errors import TaskRunError
 from ._executor import AttemptControl, TaskOutcome, execute_attempt
+from ._flow import check_worker_labels
 from ._workflow import Task, Workflow
 
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ class WorkerConfig:
     Attributes:
         name: shown with the worker in the engine.
         workflows: the workflows (and standalone tasks) it runs.
-        slots: attempts it runs at once.
-        labels: key-value labels (for affinity).
+        slots: ordinary attempts it runs at once.
+        durable_slots: durable attempts it runs at once.
+        labels: key-value labels (for affinity); a dict or a list of ``WorkerLabel``.
         threads: run sync task functions in threads (False only in a simulation).
         async_backend: ``"trio"`` or ``"asyncio"``: what ``async def`` tasks are written for.
     """
@@ -60,6 +62,12 @@ class WorkerConfig:
     def __post_init__(self) -> None:
         if isinstance(self.slots, bool) or not isinstance(self.slots, int) or self.slots < 1:
             raise ValueError(f"worker {self.name!r}: slots must be a whole number >= 1, got {self.slots!r}")
+        durable = self.durable_slots
+        if isinstance(durable, bool) or not isinstance(durable, int) or durable < 0:
+            raise ValueError(
+                f"worker {self.name!r}: durable_slots must be a whole number >= 0, got {durable!r}"
+            )
+        self.labels = check_worker_labels(self.labels, f"worker {self.name!r}")
         if self.async_backend not in ("trio", "asyncio"):
             raise ValueError(f"worker {self.name!r}: async_backend must be 'trio' or 'asyncio'")
         if not self.workflows:

@@ -15,6 +15,16 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from ._durations import Duration, parse_duration
 from ._errors import DefinitionError
+from ._flow import (
+    ConcurrencyExpression,
+    DesiredWorkerLabel,
+    RateLimit,
+    StickyStrategy,
+    concurrency_list,
+    desired_labels,
+    rate_limit_list,
+    sticky_strategy,
+)
 from ._runs import TriggerWorkflowOptions, WorkflowRunRef, check_answers, trigger_payload
 from ._spec import (
     DEFAULT_EXECUTION_TIMEOUT,
@@ -45,6 +55,9 @@ class TaskOptionArgs(TypedDict, total=False):
     backoff_max_seconds: float | None
     execution_timeout: Duration
     schedule_timeout: Duration
+    concurrency: int | ConcurrencyExpression | Sequence[int | ConcurrencyExpression] | None
+    rate_limits: Sequence[RateLimit] | None
+    desired_worker_labels: dict[str, DesiredWorkerLabel | str | int] | None
 
 
 class TaskOptions:
@@ -56,6 +69,11 @@ class TaskOptions:
         backoff_max_seconds: the most any retry waits.
         execution_timeout: how long one attempt may run (default 60 s).
         schedule_timeout: how long a task may wait in the queue (default 5 min).
+        concurrency: task-level limits: an int (one group of that size), a
+            :class:`ConcurrencyExpression`, or a list of them (all must admit).
+        rate_limits: :class:`RateLimit` values each start consumes.
+        desired_worker_labels: label key to :class:`DesiredWorkerLabel` (or a plain value
+            to match exactly).
     """
 
     def __init__(
@@ -66,6 +84,9 @@ class TaskOptions:
         backoff_max_seconds: float | None = None,
         execution_timeout: Duration = DEFAULT_EXECUTION_TIMEOUT,
         schedule_timeout: Duration = DEFAULT_SCHEDULE_TIMEOUT,
+        concurrency: int | ConcurrencyExpression | Sequence[int | ConcurrencyExpression] | None = None,
+        rate_limits: Sequence[RateLimit] | None = None,
+        desired_worker_labels: dict[str, DesiredWorkerLabel | str | int] | None = None,
     ) -> None:
         try:
             self.retry = RetryPolicy(retries, backoff_factor, backoff_max_seconds)
@@ -73,6 +94,9 @@ class TaskOptions:
             self.schedule_timeout = parse_duration(schedule_timeout, what="schedule_timeout")
         except (TypeError, ValueError) as exc:
             raise DefinitionError(str(exc)) from None
+        self.concurrency = concurrency_list(concurrency, "task")
+        self.rate_limits = rate_limit_list(rate_limits, "task")
+        self.desired_worker_labels = desired_labels(desired_worker_labels, "task")
 
 
 class Task:
@@ -123,7 +147,10 @@ class Workflow:
         on_events: event keys (``*`` wildcards allowed) that trigger a run.
         on_crons: cron expressions that trigger a run.
         input_validator: pydantic model class, dataclass type or ``dict``.
-        default_priority: 1 (low) to 3 (high).
+        default_priority: 1 (low) to 3 (high), or a :class:`Priority`.
+        concurrency: workflow-level limits on whole runs: an int (one group of that
+            size), a :class:`ConcurrencyExpression`, or a list of them.
+        sticky: keep each run's tasks on one worker (:class:`StickyStrategy`).
     """
 
     def __init__(
@@ -136,6 +163,8 @@ class Workflow:
         on_crons: Sequence[str] = (),
         input_validator: Any = None,
         default_priority: int = 1,
+        concurrency: int | ConcurrencyExpression | Sequence[int | ConcurrencyExpression] | None = None,
+        sticky: StickyStrategy | str | None = None,
     ) -> None:
         self.client = client
         self.name = check_name(name, "workflow")
@@ -148,7 +177,9 @@ class Workflow:
         self.description = description
         self.on_events = tuple(on_events)
         self.on_crons = tuple(on_crons)
-        self.default_priority = default_priority
+        self.default_priority = int(default_priority)
+        self.concurrency = concurrency_list(concurrency, f"workflow {name!r}")
+        self.sticky = sticky_strategy(sticky, f"workflow {name!r}")
         try:
             self.input = InputValidator(input_validator, name)
         except TypeError as exc:
@@ -189,6 +220,9 @@ class Workflow:
             retry=options.retry,
             execution_timeout=options.execution_timeout,
             schedule_timeout=options.schedule_timeout,
+            concurrency=options.concurrency,
+            rate_limits=options.rate_limits,
+            desired_worker_labels=options.desired_worker_labels,
         )
         # validate the workflow as it would be with this task, before keeping it
         WorkflowSpec(
@@ -221,7 +255,8 @@ class Workflow:
         """Declare a task of this workflow; it runs once all ``parents`` completed.
 
         Options: ``retries``, ``backoff_factor``, ``backoff_max_seconds``,
-        ``execution_timeout``, ``schedule_timeout`` (see :class:`TaskOptions`).
+        ``execution_timeout``, ``schedule_timeout``, ``concurrency``, ``rate_limits``,
+        ``desired_worker_labels`` (see :class:`TaskOptions`).
         """
         return self._decorator(TaskKind.TASK, name, parents, **options)
 
@@ -254,6 +289,8 @@ class Workflow:
                 on_crons=self.on_crons,
                 default_priority=self.default_priority,
                 description=self.description,
+                concurrency=self.concurrency,
+                sticky=self.sticky,
             )
         return self._spec
 
