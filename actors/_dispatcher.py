@@ -36,6 +36,7 @@ class WorkerSession:
     labels: dict[str, Any] = field(default_factory=dict)
     last_seen: float = 0.0
     draining: bool = False
+    durable_slots: int = 0
 
 
 class Dispatcher(Actor):
@@ -84,20 +85,29 @@ class Dispatcher(Actor):
         slots: int,
         labels: dict[str, Any],
         running: Sequence[tuple[str, int]] = (),
+        durable_slots: int = 0,
     ) -> float:
         """Add (or refresh) a worker session; returns the heartbeat interval to keep.
 
         ``running`` are attempts the worker still runs from before (the engine restarted):
-        they hold slots until the worker reports them ended.
+        they hold slots until the worker reports them ended. ``labels`` are matched by
+        tasks' desired worker labels; ``durable_slots`` bound its durable tasks.
         """
         now = self.context.clock.monotonic()
         old = self.sessions.get(worker_id)
         if old is not None and old.ref is not ref and old.peer != peer:
             self._scheduler.remove_worker.tell(worker_id)
         self.sessions[worker_id] = WorkerSession(
-            worker_id, name, ref, peer, tuple(actions), slots, dict(labels), now
+            worker_id, name, ref, peer, tuple(actions), slots, dict(labels), now, durable_slots=durable_slots
         )
-        self._scheduler.add_worker.tell(worker_id, list(actions), slots, [tuple(k) for k in running])
+        self._scheduler.add_worker.tell(
+            worker_id,
+            list(actions),
+            slots,
+            [tuple(k) for k in running],
+            durable_slots=durable_slots,
+            labels=dict(labels),
+        )
         self._persist(
             UpsertWorker(
                 tenant_id=self.tenant_id,
@@ -105,6 +115,7 @@ class Dispatcher(Actor):
                 name=name,
                 at=self.context.clock.time(),
                 slots=slots,
+                durable_slots=durable_slots,
                 labels=labels,
                 actions=tuple(actions),
             )
@@ -191,6 +202,7 @@ class Dispatcher(Actor):
                 "id": s.worker_id,
                 "name": s.name,
                 "slots": s.slots,
+                "durable_slots": s.durable_slots,
                 "actions": list(s.actions),
                 "labels": s.labels,
                 "draining": s.draining,

@@ -231,6 +231,19 @@ class FlowControl:
         self._route(task, out)
         return out
 
+    def reclaim(self, needs: FlowNeeds) -> None:
+        """Holders that held their places before an engine restart take them back now,
+        before any new attempt is admitted (``needs.reclaim_run`` / ``reclaim_task``)."""
+        for holder_id, chain, take_back in (
+            (("run", needs.run_id), needs.run_groups, needs.reclaim_run),
+            (("task", needs.task_id), needs.task_groups, needs.reclaim_task),
+        ):
+            if not chain or not take_back or holder_id in self._holders:
+                continue
+            self._arrivals += 1
+            holder = self._holders[holder_id] = _Holder(holder_id, chain, self._arrivals, 1, True)
+            self._reclaim(holder)
+
     def adopt(self, task: QueuedTask) -> None:
         """An attempt is already running (a worker said so after an engine restart).
 

@@ -11,8 +11,12 @@ Facts:
 
 - concurrency: ``(time, group, kind, holder)`` with ``kind`` one of ``"arrive"`` (the
   holder asked for a place), ``"admit"`` (it got one), ``"cancel"`` (the group had it
-  cancelled) and ``"release"`` (it gave its place back, or stopped waiting);
-- rate limits: ``(time, key, units)`` for every admission.
+  cancelled) and ``"release"`` (it gave its place back, or stopped waiting), or
+  ``(time, None, "restart", None)`` when a new scheduler took over after an engine
+  restart: it starts from nothing, and the holders that held places before take them
+  back first (``admit`` facts), so each incarnation is checked from its own facts;
+- rate limits: ``(time, key, units)`` for every admission (they are checked across
+  restarts: the windows are kept in the store).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ __all__ = [
 ConcurrencyFact = tuple[float, Hashable, str, Hashable]
 RateFact = tuple[float, str, int]
 
-KINDS = frozenset({"arrive", "admit", "cancel", "release"})
+KINDS = frozenset({"arrive", "admit", "cancel", "release", "restart"})
 
 
 def _limit(limits: Mapping[Hashable, int] | int, group: Hashable) -> int:
@@ -56,6 +60,9 @@ def max_runs_violations(
     holding: dict[Hashable, set[Hashable]] = {}
     out: list[str] = []
     for time, group, kind, holder in facts:
+        if kind == "restart":
+            holding.clear()
+            continue
         held = holding.setdefault(group, set())
         if kind == "admit":
             if holder in held:
@@ -121,6 +128,10 @@ def cancel_newest_violations(
     pending: dict[tuple[Hashable, Hashable], bool] = {}  # (group, holder) -> group was full at arrival
     out: list[str] = []
     for time, group, kind, holder in facts:
+        if kind == "restart":
+            holding.clear()
+            pending.clear()
+            continue
         held = holding.setdefault(group, set())
         if kind == "arrive":
             if (group, holder) in pending:
@@ -169,6 +180,11 @@ def cancel_in_progress_violations(
             )
 
     for time, group, kind, holder in facts:
+        if kind == "restart":
+            for stale in list(expected):
+                settle(stale, time)
+            members.clear()
+            continue
         live = members.setdefault(group, {})
         if kind == "arrive":
             settle(group, time)
@@ -221,6 +237,8 @@ def flow_facts(trace_events: Iterable[Any]) -> tuple[list[ConcurrencyFact], list
         if record[0] == "rate":
             _, at, key, units = record
             rates.append((float(at), str(key), int(units)))
+        elif record[0] == "restart":
+            concurrency.append((float(record[1]), None, "restart", None))
         elif record[0] in KINDS:
             kind, at, group, holder = record
             concurrency.append((float(at), _tuple(group), kind, _tuple(holder)))

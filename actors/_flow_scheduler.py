@@ -163,10 +163,13 @@ class FlowScheduler:
         self._step(self.flow.done([tuple(h) for h in holders]), out)  # type: ignore[misc]
         return out
 
-    def sync(self, active: Iterable[Holder]) -> Effects:
-        """After the coordinator restarted: every holder not in ``active`` has finished."""
+    def sync(self, active: Iterable[Holder], reclaim: Iterable[Any] = ()) -> Effects:
+        """After the coordinator (re)started: every holder not in ``active`` has finished,
+        and the holders of ``reclaim`` (flow needs) take back the places they held."""
         out = Effects()
         self._step(self.flow.sync([tuple(h) for h in active]), out)  # type: ignore[misc]
+        for needs in reclaim:
+            self.flow.reclaim(needs)
         return out
 
     def put_rate_limit(self, key: str, limit: int, duration: float) -> Effects:

@@ -258,6 +258,10 @@ class SchedulingCore:
     def workers(self) -> list[WorkerSlots]:
         return list(self._workers.values())
 
+    def is_stopping(self, key: Hashable) -> bool:
+        """Whether a running attempt was told to stop (its slot is held until released)."""
+        return key in self._stopping
+
     def location(self, key: Hashable) -> tuple[str, str | None] | None:
         """``(action, worker)`` of a queued (worker None) or running task."""
         return self._where.get(key)

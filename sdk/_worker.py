@@ -314,7 +314,12 @@ class _Link:
         _in_trio(send)
 
     def release_slot(self, info: AttemptInfo) -> None:
-        pass
+        gateway = self._worker.gateway
+
+        def send() -> None:
+            gateway.release_slot.tell(info.task_run_id, info.attempt)
+
+        _in_trio(send)
 
 
 def _in_trio(fn: Callable[[], None]) -> None:
