@@ -21,8 +21,9 @@ evaluated from the run's input (:mod:`ratchet.actors._flow_needs`); an expressio
 fails for the run fails the task with a ``FlowControlError``. The coordinator tells the
 scheduler when a concurrency *holder* (a run, or a task with task-level limits) has
 finished, and carries out what the concurrency groups decide (cancel a run or a task)
-like any other cancellation. After a restart, attempts of runs and tasks that had
-started are marked to reclaim their concurrency places before anything new is admitted.
+like any other cancellation. When it (re)starts it tells the scheduler which holders are
+still unfinished and which had started before the restart: those take their places back
+before anything new is admitted.
 """
 
 from __future__ import annotations
@@ -90,7 +91,6 @@ class ActiveRun:
     created_at: float
     watchers: list[trio.Event] = field(default_factory=list)
     ready_at: dict[str, float | None] = field(default_factory=dict)  # retry due times, at recovery
-    recovered: bool = False  # rebuilt after an engine restart: started holders reclaim places
     flow: RunFlow | None = None  # flow-control needs, evaluated once per run
 
     @property
@@ -716,7 +716,6 @@ class RunCoordinator(Actor):
         for row in reversed(rows):  # oldest first
             run = await self._rebuild(row)
             if run is not None:
-                run.recovered = True
                 recovered.append(run)
         self._sync_flow(recovered)
         for run in recovered:

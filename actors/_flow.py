@@ -451,6 +451,8 @@ class FlowControl:
             self.dirty_rates.update(result.keys)
             for need in needs.rates:
                 self._fact("rate", now, need.key, need.units)
+            if self.limiter.granted % 4096 == 0 and len(self.limiter) > 1024:
+                self.limiter.forget_idle(now)  # dynamic keys (one per user, say) come and go
             return True
         key, at = (result.key, result.at) if isinstance(result, Blocked) else (needs.rates[0].key, math.inf)
         units = next(n.units for n in needs.rates if n.key == key)

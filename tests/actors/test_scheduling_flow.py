@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -236,3 +237,86 @@ def test_undeclared_static_key_is_refused_with_a_clear_error() -> None:
     assert effects.assignments == []
     ((key, message),) = effects.refuse
     assert key == 1 and "ratchet.rate_limits.put('openai'" in message
+
+
+# -- properties: priorities and affinity -----------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 3), st.booleans()), max_size=40))
+def test_higher_priority_first_then_retries_then_arrival(tasks: list[tuple[int, bool]]) -> None:
+    queue = ReadyQueue()
+    for i, (priority, retry) in enumerate(tasks):
+        queue.push(QueuedTask(i, "a", priority=priority, retry=retry))
+    served = [queue.pop().key for _ in tasks]
+    assert served == sorted(range(len(tasks)), key=lambda i: (-tasks[i][0], not tasks[i][1], i))
+
+
+LABEL_VALUES = {"gpu": ["a100", "h100", "none"], "memory": [128, 256, 512]}
+wishes = st.lists(
+    st.builds(
+        LabelWish,
+        key=st.sampled_from(["gpu", "memory"]),
+        value=st.sampled_from(["a100", "h100", 256, 512]),
+        required=st.booleans(),
+        weight=st.integers(0, 10),
+    ).filter(lambda w: isinstance(w.value, int) == (w.key == "memory")),
+    max_size=2,
+    unique_by=lambda w: w.key,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    workers=st.lists(
+        st.tuples(
+            st.integers(1, 3), st.sampled_from(LABEL_VALUES["gpu"]), st.sampled_from(LABEL_VALUES["memory"])
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    tasks=st.lists(wishes, max_size=25),
+    sticky=st.lists(
+        st.sampled_from([None, StickyStrategy.SOFT, StickyStrategy.HARD]), min_size=3, max_size=3
+    ),
+    finish_order=st.randoms(use_true_random=False),
+)
+def test_tasks_only_run_where_they_may_and_never_wait_beside_a_free_worker(
+    workers: list[tuple[int, str, int]],
+    tasks: list[list[LabelWish]],
+    sticky: list[StickyStrategy | None],
+    finish_order: Any,
+) -> None:
+    scheduler = FlowScheduler()
+    labels = {}
+    running: list[QueuedTask] = []
+    sticky_worker: dict[str, str] = {}
+
+    def started(assignments: list[Any]) -> None:
+        for a in assignments:
+            needs = a.task.flow
+            for wish in needs.wishes:
+                if wish.required:
+                    assert wish.holds(labels[a.worker]), (a.worker, wish)
+            if needs.sticky is StickyStrategy.HARD and needs.run_id in sticky_worker:
+                assert sticky_worker[needs.run_id] == a.worker
+            if needs.sticky is not None:
+                sticky_worker.setdefault(needs.run_id, a.worker)
+            running.append(a.task)
+
+    for i, (slots, gpu, memory) in enumerate(workers):
+        labels[f"w{i}"] = {"gpu": gpu, "memory": memory}
+        started(scheduler.add_worker(f"w{i}", ["a"], slots, labels=labels[f"w{i}"]).assignments)
+    for i, task_wishes in enumerate(tasks):
+        # a few runs (the sticky strategy is the run's), so sticky runs have several tasks
+        needs = FlowNeeds(f"run{i % 3}", f"t{i}", wishes=tuple(task_wishes), sticky=sticky[i % 3])
+        started(scheduler.enqueue([QueuedTask(i, "a", flow=needs)]).assignments)
+    while running:
+        task = running.pop(finish_order.randrange(len(running)))
+        started(scheduler.release([task.key]).assignments)
+    # whatever still waits has no worker it may run on (every worker is idle now)
+    for lane, queue in scheduler.core._queues.items():
+        if len(queue) and lane[1] is not None:
+            assert not any(lane[1].fits(w, labels[w]) for w in labels), lane
+        else:
+            assert not len(queue), lane
