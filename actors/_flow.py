@@ -284,6 +284,7 @@ class FlowControl:
         group = self._groups.get(need.key)
         if group is None:
             group = self._groups[need.key] = ConcurrencyGroup(need.key, need.strategy, need.max_runs)
+            self._fact("group", self.clock(), need.key, need.max_runs)
         return group
 
     def _route(self, task: QueuedTask, out: FlowStep) -> None:
@@ -305,6 +306,7 @@ class FlowControl:
             need = holder.chain[holder.held]
             group = self._group(need)
             if group.max_runs != need.max_runs:  # a newer workflow version resized the group
+                self._fact("group", self.clock(), need.key, need.max_runs)
                 self._apply(group.set_max_runs(need.max_runs), need.key, out)
             self._fact("arrive", self.clock(), need.key, holder.id)
             holder.waiting = True
@@ -450,7 +452,10 @@ class FlowControl:
         if isinstance(result, Granted):
             self.dirty_rates.update(result.keys)
             for need in needs.rates:
-                self._fact("rate", now, need.key, need.units)
+                if self.on_fact is not None:
+                    window = self.limiter.get_window(need.key)
+                    assert window is not None
+                    self._fact("rate", now, need.key, need.units, window.limit, window.duration)
             if self.limiter.granted % 4096 == 0 and len(self.limiter) > 1024:
                 self.limiter.forget_idle(now)  # dynamic keys (one per user, say) come and go
             return True

@@ -17,6 +17,10 @@ Facts:
   back first (``admit`` facts), so each incarnation is checked from its own facts;
 - rate limits: ``(time, key, units)`` for every admission (they are checked across
   restarts: the windows are kept in the store).
+
+:func:`flow_violations` reads an engine trace and runs every check, with each group's
+``max_runs`` and each key's limit as the trace recorded them: the one call the
+simulation needs.
 """
 
 from __future__ import annotations
@@ -25,14 +29,18 @@ import json
 import math
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "ConcurrencyFact",
+    "FlowTrace",
     "RateFact",
     "cancel_in_progress_violations",
     "cancel_newest_violations",
     "flow_facts",
+    "flow_trace",
+    "flow_violations",
     "jain_fairness",
     "max_runs_violations",
     "rate_window_violations",
@@ -219,30 +227,80 @@ def jain_fairness(values: Sequence[float]) -> float:
     return 1.0 if squares == 0 else total * total / (len(values) * squares)
 
 
-def flow_facts(trace_events: Iterable[Any]) -> tuple[list[ConcurrencyFact], list[RateFact]]:
-    """The concurrency and rate facts in an engine trace (``flow`` events of the scheduler).
+@dataclass
+class FlowTrace:
+    """The flow-control facts of an engine trace, and the limits in force.
+
+    Attributes:
+        concurrency: admission facts, in order.
+        rates: rate-limit admissions.
+        max_runs: each group's ``max_runs`` (the largest, if a newer version resized it).
+        strategies: each group's strategy.
+        rate_limits: each key's ``(limit, duration)`` (the most lenient, if it changed).
+    """
+
+    concurrency: list[ConcurrencyFact] = field(default_factory=list)
+    rates: list[RateFact] = field(default_factory=list)
+    max_runs: dict[Hashable, int] = field(default_factory=dict)
+    strategies: dict[Hashable, str] = field(default_factory=dict)
+    rate_limits: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+
+def flow_trace(trace_events: Iterable[Any]) -> FlowTrace:
+    """Read the scheduler's ``flow`` events out of an engine trace.
 
     Args:
         trace_events: :class:`~ratchet.runtime.TraceEvent` values (or anything with
-            ``time``, ``kind`` and ``detail``), in trace order.
+            ``kind`` and ``detail``), in trace order.
 
     Group keys and holders come back as tuples (they are lists in the trace's JSON).
     """
-    concurrency: list[ConcurrencyFact] = []
-    rates: list[RateFact] = []
+    out = FlowTrace()
     for event in trace_events:
         if event.kind != "flow":
             continue
         record = json.loads(event.detail)
-        if record[0] == "rate":
-            _, at, key, units = record
-            rates.append((float(at), str(key), int(units)))
-        elif record[0] == "restart":
-            concurrency.append((float(record[1]), None, "restart", None))
-        elif record[0] in KINDS:
-            kind, at, group, holder = record
-            concurrency.append((float(at), _tuple(group), kind, _tuple(holder)))
-    return concurrency, rates
+        kind = record[0]
+        if kind == "rate":
+            _, at, key, units, limit, duration = record
+            out.rates.append((float(at), str(key), int(units)))
+            old = out.rate_limits.get(key)
+            if old is None or limit / duration > old[0] / old[1]:
+                out.rate_limits[key] = (int(limit), float(duration))
+        elif kind == "group":
+            _, _, group, max_runs = record
+            group = _tuple(group)
+            out.max_runs[group] = max(max_runs, out.max_runs.get(group, 0))
+            out.strategies[group] = group[2]
+        elif kind == "restart":
+            out.concurrency.append((float(record[1]), None, "restart", None))
+        elif kind in KINDS:
+            _, at, group, holder = record
+            out.concurrency.append((float(at), _tuple(group), kind, _tuple(holder)))
+    return out
+
+
+def flow_facts(trace_events: Iterable[Any]) -> tuple[list[ConcurrencyFact], list[RateFact]]:
+    """The concurrency and rate facts of an engine trace (see :func:`flow_trace`)."""
+    trace = flow_trace(trace_events)
+    return trace.concurrency, trace.rates
+
+
+def flow_violations(trace_events: Iterable[Any]) -> list[str]:
+    """Every flow-control violation in an engine trace: max_runs, victims, rate windows.
+
+    Groups and keys take the limits the trace recorded for them.
+    """
+    trace = flow_trace(trace_events)
+    out = max_runs_violations(trace.concurrency, trace.max_runs)
+    for strategy, check in (
+        ("CANCEL_NEWEST", cancel_newest_violations),
+        ("CANCEL_IN_PROGRESS", cancel_in_progress_violations),
+    ):
+        facts = [f for f in trace.concurrency if f[1] is None or trace.strategies.get(f[1]) == strategy]
+        out += check(facts, trace.max_runs)
+    out += rate_window_violations(trace.rates, trace.rate_limits)
+    return out
 
 
 def _tuple(value: Any) -> Any:

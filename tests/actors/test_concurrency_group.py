@@ -8,6 +8,7 @@ what each strategy must do.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -19,8 +20,10 @@ from ratchet.actors._concurrency import Admitted, Cancelled, ConcurrencyGroup
 from ratchet.actors._flow_invariants import (
     cancel_in_progress_violations,
     cancel_newest_violations,
+    flow_violations,
     max_runs_violations,
 )
+from ratchet.runtime._trace import TraceEvent
 
 ops = st.lists(
     st.one_of(
@@ -184,3 +187,27 @@ def test_cancel_in_progress_checker_catches_wrong_victims() -> None:
     assert cancel_in_progress_violations(nobody_cancelled, 2)
     right = [*base, (3, "g", "arrive", "c"), (3, "g", "cancel", "a")]
     assert cancel_in_progress_violations(right, 2) == []
+
+
+def test_flow_violations_reads_limits_and_facts_from_a_trace() -> None:
+    group = ["wf", "input.user", "CANCEL_NEWEST", "alice"]
+
+    def event(*record: Any) -> TraceEvent:
+        return TraceEvent(0.0, "flow", "scheduler", json.dumps(list(record)))
+
+    events = [
+        TraceEvent(0.0, "ask", "gateway", "trigger"),  # not a flow event: ignored
+        event("restart", 0.0),
+        event("group", 0.0, group, 1),
+        event("arrive", 1.0, group, ["run", "r1"]),
+        event("admit", 1.0, group, ["run", "r1"]),
+        event("rate", 1.0, "api", 2, 2, 1.0),
+        event("rate", 1.5, "api", 1, 2, 1.0),  # 3 units within one second, over the limit of 2
+        event("arrive", 2.0, group, ["run", "r2"]),
+        event("admit", 2.0, group, ["run", "r2"]),  # a second holder of a group of one
+    ]
+    problems = flow_violations(events)
+    assert any("holds 2 > max_runs=1" in p for p in problems)
+    assert any("admitted to the full group" in p for p in problems)
+    assert any("rate limit 'api' admitted 3 units" in p for p in problems)
+    assert flow_violations(events[:6]) == []

@@ -29,6 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from ratchet._flow import ConcurrencyLimitStrategy as S
 from ratchet.actors._flow import FlowNeeds, GroupKey, GroupNeed
 from ratchet.actors._flow_invariants import (
+    KINDS,
     cancel_in_progress_violations,
     cancel_newest_violations,
     max_runs_violations,
@@ -238,7 +239,7 @@ class FlowMachine(RuleBasedStateMachine):
         return [
             (f[1], f[2], f[0], f[3])
             for f in self.facts
-            if f[0] != "rate" and (strategy is None or f[2].strategy == strategy.value)
+            if f[0] in KINDS and (strategy is None or f[2].strategy == strategy.value)
         ]
 
     @staticmethod
@@ -278,6 +279,11 @@ class FlowMachine(RuleBasedStateMachine):
         if not hasattr(self, "scheduler"):
             return
         grants = [(f[1], f[2], f[3]) for f in self.facts if f[0] == "rate"]
+        assert all(
+            tuple(f[4:]) == (STATIC_LIMIT if f[2] == "api" else DYNAMIC_LIMIT)
+            for f in self.facts
+            if f[0] == "rate"
+        )
         limits = {key: STATIC_LIMIT if key == "api" else DYNAMIC_LIMIT for _, key, _ in grants}
         assert rate_window_violations(grants, limits) == []
 

@@ -20,7 +20,7 @@ import trio
 from ratchet._worker import WorkerActor, WorkerConfig
 from ratchet._workflow import Workflow
 from ratchet.actors import EngineOptions, open_engine
-from ratchet.actors._flow_invariants import ConcurrencyFact, RateFact, flow_facts
+from ratchet.actors._flow_invariants import ConcurrencyFact, RateFact, flow_facts, flow_violations
 from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
 from ratchet.runtime import (
     ActorDeadError,
@@ -145,6 +145,10 @@ class Cluster:
     def facts(self) -> tuple[list[ConcurrencyFact], list[RateFact]]:
         return flow_facts(self.system.runtime.trace.events)
 
+    def violations(self) -> list[str]:
+        """Every flow-control invariant the scheduler's trace breaks (the simulation's check)."""
+        return flow_violations(self.system.runtime.trace.events)
+
     def record(self, ctx: Any, key: Any = None) -> Interval:
         """Call at the top of a task function: notes when (and where) it began."""
         interval = Interval(ctx.workflow_run_id, ctx.task_name, ctx.attempt_number, key, self.now())
@@ -181,6 +185,7 @@ def run_engine(
                     await cluster.add_worker(name, slots=slots, labels=labels)
                 result = await scenario(cluster)
                 nursery.cancel_scope.cancel()
+            assert cluster.violations() == []  # every scenario keeps every flow invariant
             return cluster, result
 
     return run_deterministic(main, seed=seed)
