@@ -201,7 +201,7 @@ def _compile(text: str) -> CompiledCel:
             program = _ENVIRONMENT.program(_ENVIRONMENT.compile(text))
     except Exception as exc:  # CELParseError, and lark's own errors on odd input
         detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise CelError(f"invalid CEL expression {_short(text)!r}: {_short(detail, 300)}") from None
+        raise CelError(f"bad CEL expression {_short(text)!r}: {_short(detail, 300)}") from None
     return CompiledCel(text, program, _field_path(text))
 
 
@@ -212,13 +212,13 @@ def compile_cel(text: str) -> CompiledCel:
         text: the expression, e.g. ``"input.user_id"`` or ``"'user-' + input.user_id"``.
 
     Raises:
-        CelError: ``text`` is not a string, is empty or too long, or does not parse;
-            the message names the expression and gives the parser's message.
+        CelError: ``text`` is not a string, is empty or too long, or does not parse
+            ("bad CEL expression ..."); the message names the expression and gives the
+            parser's message.
     """
-    if not isinstance(text, str):
-        raise CelError(f"a CEL expression must be a string, got {type(text).__name__}")
-    if not text.strip():
-        raise CelError("a CEL expression must not be empty")
+    if not isinstance(text, str) or not text.strip():
+        shown = repr(text) if isinstance(text, str) else type(text).__name__
+        raise CelError(f"a CEL expression must be a non-empty string, got {_short(shown, 40)}")
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise CelError(
             f"CEL expression {_short(text, 40)!r} is {len(text)} characters long; "

@@ -64,18 +64,18 @@ def test_bad_expression_names_itself_and_the_parser_message(text: str) -> None:
         compile_cel(text)
     message = str(info.value)
     assert repr(text) in message
-    assert message.startswith("invalid CEL expression")
+    assert message.startswith("bad CEL expression")
     assert "^" in message  # the parser's pointer at the offending column
 
 
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        (None, "must be a string"),
-        (42, "must be a string"),
-        (b"input.x", "must be a string"),
-        ("", "must not be empty"),
-        ("   ", "must not be empty"),
+        (None, "must be a non-empty string"),
+        (42, "must be a non-empty string"),
+        (b"input.x", "must be a non-empty string"),
+        ("", "must be a non-empty string"),
+        ("   ", "must be a non-empty string"),
         ("x" * (MAX_EXPRESSION_LENGTH + 1), "the limit is"),
     ],
 )

@@ -210,7 +210,7 @@ def test_garbage_to_the_flow_control_methods_gets_a_clear_error(flow_engine, met
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"concurrency": [{"expression": "input.", "max_runs": 1}]}, "invalid CEL expression 'input.'"),
+        ({"concurrency": [{"expression": "input.", "max_runs": 1}]}, "bad CEL expression 'input.'"),
         ({"concurrency": [{"expression": "input.k", "max_runs": 0}]}, "max_runs"),
         ({"sticky": "STICKIER"}, "sticky"),
     ],
