@@ -184,6 +184,7 @@ class FlowControl:
         self._attempts: dict[Hashable, tuple[Holder | None, Holder | None]] = {}
         self._arrivals = 0
         self._sticky: dict[str, str] = {}  # run_id -> the worker of its first task
+        self._misrouted: list[QueuedTask] = []  # HARD sticky tasks offered to another worker
         self._rate_waiters: dict[str, deque[tuple[Hashable, int]]] = {}
         self._wake_heap: list[tuple[float, str]] = []
         self._wake_at: dict[str, float] = {}
@@ -442,10 +443,28 @@ class FlowControl:
 
     # -- rate limits ----------------------------------------------------------------------------
 
+    def take_misrouted(self) -> list[tuple[Hashable, Any]]:
+        """HARD sticky tasks that waited before their run's worker was known, with the
+        constraint they must wait under now (the scheduler moves them to that lane)."""
+        out = [
+            (t.key, constraint_for(t.flow.wishes, self._sticky.get(t.flow.run_id))) for t in self._misrouted
+        ]
+        self._misrouted.clear()
+        return out
+
     def try_start(self, task: QueuedTask, worker: str) -> bool:
-        """The scheduling core's gate: take the task's rate-limit units now, or park it."""
+        """The scheduling core's gate: take the task's rate-limit units now, or park it.
+
+        It also turns away a HARD sticky task offered to a worker other than its run's
+        (it was queued before the run's first task picked that worker).
+        """
         needs: FlowNeeds | None = task.flow
-        if needs is None or not needs.rates:
+        if needs is None:
+            return True
+        if needs.sticky is StickyStrategy.HARD and self._sticky.get(needs.run_id, worker) != worker:
+            self._misrouted.append(task)
+            return False
+        if not needs.rates:
             return True
         now = self.clock()
         result = self.limiter.try_acquire(needs.rates, now)

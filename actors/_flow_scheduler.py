@@ -61,9 +61,16 @@ class FlowScheduler:
     # -- helpers ------------------------------------------------------------------------------
 
     def _started(self, assignments: list[Assignment], out: Effects) -> None:
-        for a in assignments:
-            self.flow.assigned(a.task, a.worker)
-        out.assignments.extend(assignments)
+        while True:
+            for a in assignments:
+                self.flow.assigned(a.task, a.worker)
+            out.assignments.extend(assignments)
+            misrouted = self.flow.take_misrouted()
+            if not misrouted:
+                return
+            assignments = []
+            for key, constraint in misrouted:
+                assignments.extend(self.core.relane(key, constraint))
 
     def _step(self, step: FlowStep, out: Effects) -> None:
         out.cancel.extend(step.cancel)

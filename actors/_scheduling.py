@@ -36,8 +36,10 @@ takes one turn per round like a key with one (start-time fair queueing, O(log n)
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
-from collections.abc import Callable, Hashable, Iterable
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,14 +88,16 @@ class ReadyQueue:
 
     Args:
         durable: its tasks take durable slots.
+        arrivals: numbers the tasks in arrival order; lanes of one core share one, so
+            arrival numbers are unique across lanes and compare between them.
     """
 
-    def __init__(self, durable: bool = False) -> None:
+    def __init__(self, durable: bool = False, arrivals: Iterator[int] | None = None) -> None:
         self.durable = durable
         self._heap: list[Entry] = []
         self._live: dict[Hashable, Entry] = {}
         self._parked: dict[Hashable, Entry] = {}
-        self._seq = 0
+        self._arrivals = arrivals if arrivals is not None else itertools.count(1)
         self._round = 0  # the round of the last task served
         self._last_round: dict[Hashable, int] = {}  # fair key -> round of its last queued task
 
@@ -102,13 +106,13 @@ class ReadyQueue:
 
     def entry_for(self, task: QueuedTask) -> Entry:
         """Give ``task`` its place: its arrival number and its fair round."""
-        self._seq += 1
+        arrival = next(self._arrivals)
         last = self._last_round
         turn = max(self._round, last.get(task.fair_key, 0)) + 1
         last[task.fair_key] = turn
         if len(last) > 64 and len(last) > 2 * len(self):
             self._last_round = {k: r for k, r in last.items() if r > self._round}
-        return (-task.priority, 0 if task.retry else 1, turn, self._seq, task)
+        return (-task.priority, 0 if task.retry else 1, turn, arrival, task)
 
     def push(self, task: QueuedTask) -> None:
         self.push_entry(self.entry_for(task))
@@ -154,6 +158,15 @@ class ReadyQueue:
             return False
         self.push_entry(entry)
         return True
+
+    def take(self, key: Hashable) -> Entry | None:
+        """Remove a queued or parked task and return its entry (its place in line)."""
+        entry = self._parked.pop(key, None)
+        if entry is None:
+            entry = self._live.get(key)
+            if entry is not None:
+                self.remove(key)
+        return entry
 
     def remove(self, key: Hashable) -> bool:
         if self._parked.pop(key, None) is not None:
@@ -232,6 +245,7 @@ class SchedulingCore:
         self._prefer = prefer
         self._fits = fits
         self._fit_cache: dict[tuple[str, Hashable], bool] = {}
+        self._arrivals = itertools.count(1)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -329,7 +343,7 @@ class SchedulingCore:
         lane = (task.action, task.constraint)
         queue = self._queues.get(lane)
         if queue is None:
-            queue = self._queues[lane] = ReadyQueue(durable=task.durable)
+            queue = self._queues[lane] = ReadyQueue(durable=task.durable, arrivals=self._arrivals)
             self._lanes.setdefault(task.action, {})[lane] = None
         return lane, queue
 
@@ -386,6 +400,29 @@ class SchedulingCore:
         out: list[Assignment] = []
         for action in actions:
             for name in list(self._by_action.get(action, ())):
+                out.extend(self._fill(name))
+        return out
+
+    def relane(self, key: Hashable, constraint: Hashable) -> list[Assignment]:
+        """Move a waiting task to the lane of a new constraint, keeping its place in line.
+
+        (A HARD sticky run learns its worker when its first task starts; its tasks that
+        were already waiting must then wait for that worker.) Returns what the workers
+        that fit the new lane start.
+        """
+        lane = self._lane_of.get(key)
+        if lane is None:
+            return []
+        entry = self._queues[lane].take(key)
+        if entry is None:
+            return []
+        task = dataclasses.replace(entry[4], constraint=constraint)
+        new_lane, queue = self._lane(task)
+        queue.push_entry((entry[0], entry[1], entry[2], entry[3], task))
+        self._lane_of[key] = new_lane
+        out: list[Assignment] = []
+        for name in list(self._by_action.get(task.action, ())):
+            if self._fit(constraint, self._workers[name]):
                 out.extend(self._fill(name))
         return out
 

@@ -266,7 +266,7 @@ wishes = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     workers=st.lists(
         st.tuples(
