@@ -69,6 +69,7 @@ class TaskResultReport(_Strict):
     error_message: str | None = None
     traceback: str | None = None
     retryable: bool = True
+    worker_id: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class ListRunsRequest(_Strict):

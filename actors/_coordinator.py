@@ -166,6 +166,10 @@ class RunCoordinator(Actor):
         # (task_id, attempt) -> monotonic deadline asked for by ctx.refresh_timeout before
         # the engine saw the attempt start; applied when its execution timer starts
         self._refreshed: dict[tuple[str, int], float] = {}
+        # idempotency key -> the run created with it, while its commit is pending (later
+        # repeats find the committed run in the store)
+        self._keyed: dict[str, tuple[str, CommitTicket]] = {}
+        self._stream = object()  # this incarnation's commits (see _submit)
         self.finished = 0
 
     async def on_start(self) -> None:
@@ -185,7 +189,10 @@ class RunCoordinator(Actor):
     def _submit(
         self, run: ActiveRun, mutations: list[Any], commands: list[m.Command], *, fatal: bool = True
     ) -> CommitTicket:
-        ticket = CommitTicket(mutations)
+        # Transitions build on each other (each assumes the ones before it landed): they
+        # form this incarnation's stream, so once one fails to commit, none after it is
+        # written and the store never holds a later step without an earlier one.
+        ticket = CommitTicket(mutations, stream=self._stream if fatal else None)
         self._writer.enqueue.tell(ticket)
         self._effects_send.send_nowait(_Effect(ticket, run, commands, fatal))
         return ticket
@@ -193,7 +200,14 @@ class RunCoordinator(Actor):
     async def _effects_loop(self) -> None:
         async for effect in self._effects_recv:
             try:
-                await effect.ticket.wait()
+                try:
+                    await effect.ticket.wait()
+                finally:
+                    if self._keyed:
+                        for mutation in effect.ticket.mutations:
+                            key = getattr(mutation, "idempotency_key", None)
+                            if key is not None:
+                                self._keyed.pop(key, None)
             except MutationRejected:
                 if effect.fatal:
                     raise
@@ -251,6 +265,10 @@ class RunCoordinator(Actor):
         """
         out: list[tuple[str, CommitTicket] | str] = []
         for request in requests:
+            keyed = self._keyed.get(request.idempotency_key) if request.idempotency_key else None
+            if keyed is not None:
+                out.append(keyed)  # repeated while the first is being committed: the same run
+                continue
             entry = self.registry.get(self.tenant_id, request.workflow)
             if entry is None:
                 known = ", ".join(self.registry.names(self.tenant_id)) or "none yet"
@@ -308,7 +326,10 @@ class RunCoordinator(Actor):
             self.runs[run_id] = run
             for name, task_id in task_ids.items():
                 self._task_index[task_id] = (run_id, name)
-            out.append((run_id, self._submit(run, [mutation], commands, fatal=False)))
+            created = (run_id, self._submit(run, [mutation], commands, fatal=False))
+            if request.idempotency_key:
+                self._keyed[request.idempotency_key] = created
+            out.append(created)
         return out
 
     def watch(self, run_id: str) -> trio.Event | None:

@@ -5,8 +5,17 @@ heartbeats every ``heartbeat_interval`` seconds of runtime clock. The dispatcher
 its sessions on the same beat: a worker silent for ``heartbeat_misses`` intervals, or
 whose connection the transport reports down, is removed, and the scheduler reports its
 running attempts lost so they run elsewhere. A draining worker keeps heartbeating and
-finishing what it has, and is given nothing new. Assignments arrive from the scheduler
-in batches and go out as one ``assign`` message per worker per batch.
+finishing what it has, and is given nothing new.
+
+Delivery to a worker is acknowledged and ordered. Assignments and cancellations for one
+worker go into that worker's outbox; one sender task per worker takes everything queued
+and hands it over as a single ``deliver`` ask, and only then sends the next batch. The
+ask is the transport's reliable call (resent under the same correlation id until
+answered, run once on the worker), so a lost frame delays an assignment instead of
+stranding it on a worker that never heard of it, and a cancellation never overtakes the
+assignment it cancels. Under load a batch carries everything that queued during the
+previous round trip; an idle link sends a lone assignment at once. A worker that cannot
+be reached is removed, and its attempts are reported lost.
 """
 
 from __future__ import annotations
@@ -15,7 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ratchet.runtime import Actor, ActorDeadError, ActorRef
+import trio
+
+from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTimeout
 
 from ._scheduling import Assignment
 from .store import CommitTicket, SetWorkerStatus, UpsertWorker, WorkerStatus
@@ -37,6 +48,17 @@ class WorkerSession:
     last_seen: float = 0.0
     draining: bool = False
     durable_slots: int = 0
+    epoch: tuple[str, int] = ("", 0)
+
+
+@dataclass
+class _Outbox:
+    """What waits to be delivered to one worker, in order, and the sender's wakeup."""
+
+    assign: list[dict[str, Any]] = field(default_factory=list)
+    cancel: list[tuple[str, int, str]] = field(default_factory=list)
+    wake: trio.Event = field(default_factory=trio.Event)
+    sending: bool = False
 
 
 class Dispatcher(Actor):
@@ -46,6 +68,8 @@ class Dispatcher(Actor):
         tenant_id: the tenant.
         heartbeat_interval: seconds between a worker's heartbeats (told to workers).
         heartbeat_misses: intervals of silence after which a worker is presumed dead.
+        delivery_timeout: seconds a worker may take to acknowledge a delivery before it
+            is presumed unreachable (the transport resends meanwhile).
         scheduler: name of the QueueScheduler actor.
         writer: name of the StoreWriter actor.
     """
@@ -56,14 +80,20 @@ class Dispatcher(Actor):
         tenant_id: str,
         heartbeat_interval: float = 1.0,
         heartbeat_misses: int = 5,
+        delivery_timeout: float = 30.0,
         scheduler: str = "scheduler",
         writer: str = "store-writer",
     ) -> None:
         self.tenant_id = tenant_id
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_misses = heartbeat_misses
+        self.delivery_timeout = delivery_timeout
         self._names = (scheduler, writer)
         self.sessions: dict[str, WorkerSession] = {}
+        self._outboxes: dict[str, _Outbox] = {}
+        # Sessions are numbered within this dispatcher's incarnation (see register).
+        self._incarnation = self.context.random.token_hex(8)
+        self._sessions_made = 0
         self.delivered = 0
         self.lost = 0
 
@@ -86,19 +116,46 @@ class Dispatcher(Actor):
         labels: dict[str, Any],
         running: Sequence[tuple[str, int]] = (),
         durable_slots: int = 0,
-    ) -> float:
-        """Add (or refresh) a worker session; returns the heartbeat interval to keep.
+    ) -> tuple[float, tuple[str, int]]:
+        """Add (or refresh) a worker session; returns the heartbeat interval and the session's epoch.
 
-        ``running`` are attempts the worker still runs from before (the engine restarted):
-        they hold slots until the worker reports them ended. ``labels`` are matched by
-        tasks' desired worker labels; ``durable_slots`` bound its durable tasks.
+        ``running`` are attempts the worker still runs from before (the engine restarted,
+        or gave the worker up for dead): they hold slots until the worker reports them
+        ended. ``labels`` are matched by tasks' desired worker labels; ``durable_slots``
+        bound its durable tasks.
+
+        The epoch fences deliveries: every ``deliver`` carries the epoch of the session it
+        was sent for, and a worker ignores assignments from an epoch older than the one
+        it registered with. A worker given up for dead had its attempts reported lost;
+        an assignment still in flight to it then must not start when it comes back (the
+        engine no longer counts it against the worker's slots). It may start if it lands
+        before the worker registers again: the registration then lists it as running.
+        A refreshed session that was never given up keeps its epoch.
         """
         now = self.context.clock.monotonic()
         old = self.sessions.get(worker_id)
         if old is not None and old.ref is not ref and old.peer != peer:
             self._scheduler.remove_worker.tell(worker_id)
+            outbox = self._outboxes.pop(worker_id, None)
+            if outbox is not None:
+                outbox.wake.set()  # what it held was for the old incarnation's lost attempts
+            old = None
+        if old is None:
+            self._sessions_made += 1
+            epoch = (self._incarnation, self._sessions_made)
+        else:
+            epoch = old.epoch
         self.sessions[worker_id] = WorkerSession(
-            worker_id, name, ref, peer, tuple(actions), slots, dict(labels), now, durable_slots=durable_slots
+            worker_id,
+            name,
+            ref,
+            peer,
+            tuple(actions),
+            slots,
+            dict(labels),
+            now,
+            durable_slots=durable_slots,
+            epoch=epoch,
         )
         self._scheduler.add_worker.tell(
             worker_id,
@@ -120,7 +177,7 @@ class Dispatcher(Actor):
                 actions=tuple(actions),
             )
         )
-        return self.heartbeat_interval
+        return self.heartbeat_interval, epoch
 
     def heartbeat(self, worker_id: str) -> bool:
         """Note that the worker is alive; False if it is unknown (it must register again)."""
@@ -147,28 +204,56 @@ class Dispatcher(Actor):
         self._remove(worker_id, "deregistered", WorkerStatus.STOPPED)
 
     def deliver(self, assignments: Sequence[Assignment]) -> None:
-        """Send assignments to their workers, one message per worker."""
-        by_worker: dict[str, list[dict[str, Any]]] = {}
+        """Queue assignments for their workers (see the module docstring)."""
         for a in assignments:
-            by_worker.setdefault(a.worker, []).append(a.task.payload)
-        for worker_id, payloads in by_worker.items():
-            session = self.sessions.get(worker_id)
-            if session is None:
-                continue  # removed meanwhile: the scheduler already reported its tasks lost
-            try:
-                session.ref.assign.tell(payloads)
-                self.delivered += len(payloads)
-            except ActorDeadError:
-                self._remove(worker_id, "its actor is gone", WorkerStatus.STOPPED)
+            outbox = self._outbox(a.worker)
+            if outbox is not None:
+                outbox.assign.append(a.task.payload)
+                self.delivered += 1
 
     def cancel_on_worker(self, worker_id: str, task_id: str, attempt: int, reason: str) -> None:
-        session = self.sessions.get(worker_id)
-        if session is None:
-            return
-        try:
-            session.ref.cancel.tell(task_id, attempt, reason)
-        except ActorDeadError:
-            self._remove(worker_id, "its actor is gone", WorkerStatus.STOPPED)
+        """Queue a cancellation for an attempt running on ``worker_id``."""
+        outbox = self._outbox(worker_id)
+        if outbox is not None:
+            outbox.cancel.append((task_id, attempt, reason))
+
+    def _outbox(self, worker_id: str) -> _Outbox | None:
+        if worker_id not in self.sessions:
+            return None  # removed meanwhile: the scheduler already reported its tasks lost
+        outbox = self._outboxes.get(worker_id)
+        if outbox is None:
+            outbox = self._outboxes[worker_id] = _Outbox()
+        if not outbox.sending:
+            outbox.sending = True
+            self.context.start_soon(self._send_loop, worker_id, outbox)
+        outbox.wake.set()
+        return outbox
+
+    async def _send_loop(self, worker_id: str, outbox: _Outbox) -> None:
+        while self._outboxes.get(worker_id) is outbox:
+            if not (outbox.assign or outbox.cancel):
+                outbox.wake = trio.Event()
+                await outbox.wake.wait()
+                continue
+            session = self.sessions.get(worker_id)
+            if session is None:
+                return
+            assign, cancel = outbox.assign, outbox.cancel
+            outbox.assign, outbox.cancel = [], []
+            try:
+                await session.ref.deliver.options(timeout=self.delivery_timeout).ask(
+                    assign, cancel, list(session.epoch)
+                )
+            except (ActorDeadError, AskTimeout) as exc:
+                if self.sessions.get(worker_id) is session:
+                    self._remove(worker_id, f"delivery failed: {exc}", WorkerStatus.STOPPED)
+                    return
+                # The worker registered again meanwhile (same process): deliver to it.
+                outbox.assign[:0], outbox.cancel[:0] = assign, cancel
+            except ActorError as exc:
+                # The worker refused the batch (a bug on one side). Its attempts stay
+                # assigned; their execution timeouts will retry them.
+                self.context.runtime.record("delivery-refused", worker_id, exc.error_message)
 
     def peer_down(self, peer: str, reason: str) -> None:
         """The transport lost a worker's connection (monitor callback)."""
@@ -190,6 +275,9 @@ class Dispatcher(Actor):
         session = self.sessions.pop(worker_id, None)
         if session is None:
             return
+        outbox = self._outboxes.pop(worker_id, None)
+        if outbox is not None:
+            outbox.wake.set()  # its sender sees it is gone and ends
         self.lost += 1
         self.context.runtime.record("worker-removed", worker_id, reason)
         self._scheduler.remove_worker.tell(worker_id)

@@ -347,6 +347,30 @@ class FlowControl:
 
     # -- leaving ------------------------------------------------------------------------------
 
+    def place(self, key: Hashable) -> FlowStep:
+        """An attempt held back here is in fact running (its worker said so after an engine
+        restart): its holders take their places at once, as reclaiming ones do."""
+        out = FlowStep()
+        for holder_id in self._attempts.get(key, (None, None)):
+            holder = self._holders.get(holder_id) if holder_id is not None else None
+            if holder is None:
+                continue
+            holder.parked.pop(key, None)
+            if holder.admitted:
+                continue
+            if holder.waiting:
+                need = holder.chain[holder.held]
+                self._apply(self._group(need).leave(holder.id), need.key, out)
+                holder.waiting = False
+            for need in holder.chain[holder.held :]:
+                self._group(need).reclaim(holder.id, arrival=holder.arrival)
+                self._fact("admit", self.clock(), need.key, holder.id)
+            holder.held = len(holder.chain)
+            parked, holder.parked = holder.parked, {}
+            for task in parked.values():
+                self._route(task, out)
+        return out
+
     def withdraw(self, key: Hashable) -> bool:
         """Drop an attempt held back here (it was cancelled); False if it is not held back."""
         found = False

@@ -35,9 +35,12 @@ class Effects:
         lost: attempts that were running on a removed worker.
         cancel: runs or tasks a concurrency group decided to cancel, with the reason.
         refuse: attempts that can never start as declared, with the reason (fail them).
+        placed: ``(key, worker)`` of attempts found running on a worker while the engine
+            thought them queued: record them as assigned there.
     """
 
     assignments: list[Assignment] = field(default_factory=list)
+    placed: list[tuple[Hashable, str]] = field(default_factory=list)
     stop: list[tuple[Hashable, str]] = field(default_factory=list)
     lost: list[Hashable] = field(default_factory=list)
     cancel: list[tuple[Holder, str]] = field(default_factory=list)
@@ -95,6 +98,7 @@ class FlowScheduler:
             if where is not None:
                 if where[1] is not None:
                     self.flow.adopt(task)  # already running on a worker that came back
+                    out.placed.append((task.key, where[1]))
                 continue
             if self.flow.tracks(task.key):
                 continue  # a duplicate
@@ -116,15 +120,17 @@ class FlowScheduler:
                 self._gone([key], out)  # it was queued: gone now; a running one goes at release
         return out
 
-    def release(self, keys: Iterable[Hashable]) -> Effects:
-        """Attempts that ended on their workers: free their slots."""
+    def release(self, keys: Iterable[Hashable], worker: str | None = None) -> Effects:
+        """Attempts that ended on ``worker`` (default: where each is placed): free their slots."""
         out = Effects()
         for key in keys:
             where = self.core.location(key)
             if where is None or where[1] is None:
-                continue  # unknown, already released, or still queued (a stale report)
-            self._started(self.core.release(key), out)
-            self._gone([key], out)
+                if worker is None:
+                    continue  # unknown, already released, or still queued (a stale report)
+            self._started(self.core.release(key, worker), out)
+            if where is not None and where[1] is not None and self.core.location(key) is None:
+                self._gone([key], out)  # it left its last worker
         return out
 
     def release_slot(self, key: Hashable) -> Effects:
@@ -146,9 +152,17 @@ class FlowScheduler:
         labels: dict[str, Any] | None = None,
     ) -> Effects:
         out = Effects()
+        for key in busy:
+            if self.core.location(key) is None and self.flow.tracks(key):
+                # held back for a concurrency place, yet running (its assignment never got
+                # recorded): its holders take their places at once
+                self._step(self.flow.place(key), out)
+                out.placed.append((key, worker))
         assignments = self.core.add_worker(
             worker, actions, slots, busy, durable_slots=durable_slots, labels=labels
         )
+        adopted, self.core.adopted = self.core.adopted, []
+        out.placed.extend(adopted)
         self._started(assignments, out)
         return out
 

@@ -30,7 +30,7 @@ from ._api import (
     parse,
 )
 from ._coordinator import RunRequest, action_name
-from .store import CommitTicket, PutRateLimit, Run, Store
+from .store import CommitTicket, PutRateLimit, Run, Store, StoreError
 
 __all__ = ["Gateway"]
 
@@ -89,7 +89,8 @@ class Gateway(Actor):
 
     @concurrent
     async def register_worker(self, request: Any) -> dict[str, Any]:
-        """Register a worker and its workflows; returns its heartbeat interval and versions."""
+        """Register a worker and its workflows; returns its heartbeat interval, the workflows'
+        versions and the session's epoch (see :meth:`Dispatcher.register`)."""
         req = parse(RegisterWorkerRequest, request, "register_worker request")
         try:
             labels = check_worker_labels(req.labels, f"worker {req.name!r}")
@@ -115,7 +116,7 @@ class Gateway(Actor):
         if ticket is not None:
             await ticket.wait()
         actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
-        interval = await self._dispatcher.register.ask(
+        interval, epoch = await self._dispatcher.register.ask(
             req.worker_id,
             req.name,
             ref,
@@ -126,7 +127,7 @@ class Gateway(Actor):
             list(req.running),
             req.durable_slots,
         )
-        return {"heartbeat_interval": interval, "versions": dict(registered)}
+        return {"heartbeat_interval": interval, "versions": dict(registered), "epoch": list(epoch)}
 
     @concurrent
     async def heartbeat(self, worker_id: Any) -> bool:
@@ -166,7 +167,11 @@ class Gateway(Actor):
                         error_message=str(exc),
                         retryable=False,
                     )
-        self._scheduler.release.tell([(r["task_id"], r["attempt"]) for r in reports])
+        by_worker: dict[str | None, list[tuple[str, int]]] = {}
+        for r in reports:
+            by_worker.setdefault(r["worker_id"], []).append((r["task_id"], r["attempt"]))
+        for worker_id, keys in by_worker.items():
+            self._scheduler.release.tell(keys, worker_id)
         self._coordinator.task_results.tell(reports)
         return len(reports)
 
@@ -219,7 +224,9 @@ class Gateway(Actor):
     async def trigger(self, requests: Any) -> list[dict[str, Any]]:
         """Start runs; each answer is ``{"run_id": ...}`` or ``{"error": ...}``, in order.
 
-        A run id is returned only once the run is committed.
+        A run id is returned only once the run is committed. A request with a ``key``
+        that an earlier run was created with answers that run's id and starts nothing,
+        so a client may repeat a trigger whose answer it never got.
         """
         if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_BATCH:
             raise RequestError(f"trigger: expected a list of 1 to {MAX_BATCH} run requests")
@@ -254,7 +261,17 @@ class Gateway(Actor):
             try:
                 await ticket.wait()
             except Exception as exc:
-                answers[i] = {"error": f"the run could not be stored: {exc}"}
+                key = requests[i].get("key")
+                existing = None
+                if key is not None:
+                    try:
+                        existing = await self.store.find_run_by_idempotency_key(self.tenant_id, key)
+                    except StoreError:
+                        existing = None  # the store is failing: answer this request's own error
+                if existing is not None:
+                    answers[i] = {"run_id": existing.id}  # a repeated trigger: the run it made
+                else:
+                    answers[i] = {"error": f"the run could not be stored: {exc}"}
             else:
                 answers[i] = {"run_id": run_id}
         return [a if a is not None else {"error": "not processed"} for a in answers]

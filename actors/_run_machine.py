@@ -79,9 +79,11 @@ __all__ = [
     "replay",
 ]
 
-# A planted bug for the simulation's own test (tests/simulation): retries skip their
-# backoff. Never set outside that test.
+# Planted bugs for the simulation's own tests (tests/simulation), each proving the
+# simulation finds a real class of bug: retries that skip their backoff, and results of
+# an old attempt taken for the current one. Never set outside those tests.
 _PLANTED_IGNORE_BACKOFF = False
+_PLANTED_UNFENCED_RESULTS = False
 
 MAX_INTERNAL_RETRIES = 5
 """Worker losses one task may survive before it fails."""
@@ -348,7 +350,10 @@ def apply(run: RunState, event: Event) -> list[Command]:
         _cancel_run(run, event.reason, out)
     else:
         task = run.tasks.get(event.task)
-        if task is None or task.attempt != event.attempt or task.status.terminal:
+        stale = task is not None and task.attempt != event.attempt
+        if _PLANTED_UNFENCED_RESULTS and isinstance(event, TaskCompleted | TaskFailed):
+            stale = False
+        if task is None or stale or task.status.terminal:
             return []  # fenced: unknown task, an old attempt, or an outcome already recorded
         if isinstance(event, TaskAssigned):
             _assigned(run, task, event, out)

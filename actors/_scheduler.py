@@ -104,6 +104,8 @@ class QueueScheduler(Actor):
     # -- carrying out effects -----------------------------------------------------------------
 
     def _apply(self, effects: Effects) -> None:
+        if effects.placed:
+            self._coordinator.tasks_assigned.tell([(k[0], k[1], w) for k, w in effects.placed])  # type: ignore[index]
         assignments = effects.assignments
         if assignments:
             self.assigned += len(assignments)
@@ -180,6 +182,14 @@ class QueueScheduler(Actor):
     # -- tasks ----------------------------------------------------------------------------------
 
     def enqueue(self, tasks: Sequence[QueuedTask]) -> None:
+        """Queue task attempts (or assign them at once), through flow control.
+
+        An attempt already placed is not queued twice. One already *running* on a worker
+        is reported to the coordinator as assigned there: a coordinator that restarted
+        and rebuilt its runs from the store may not know (the commit that recorded the
+        assignment can be what it crashed on), and an attempt it believes queued would
+        never be noticed lost if its worker died.
+        """
         self._apply(self.scheduler.enqueue(tasks))
 
     def cancel(self, keys: Sequence[Hashable], reason: str = "cancelled") -> None:
@@ -191,9 +201,9 @@ class QueueScheduler(Actor):
         effects.stop = []
         self._apply(effects)
 
-    def release(self, keys: Sequence[Hashable]) -> None:
-        """Attempts that ended on their workers: free their slots."""
-        self._apply(self.scheduler.release([tuple(k) for k in keys]))  # type: ignore[misc]
+    def release(self, keys: Sequence[Hashable], worker: str | None = None) -> None:
+        """Attempts that ended on ``worker`` (default: where each is placed): free their slots."""
+        self._apply(self.scheduler.release([tuple(k) for k in keys], worker))  # type: ignore[misc]
 
     def release_slot(self, key: Hashable) -> None:
         """A running attempt gave its slot back early (``ctx.release_slot()``)."""
@@ -211,15 +221,20 @@ class QueueScheduler(Actor):
         durable_slots: int = 0,
         labels: dict[str, Any] | None = None,
     ) -> None:
-        adopted = [tuple(k) for k in busy if self.core.location(tuple(k)) is None]
+        """Register a worker with the attempts it runs already (see ``SchedulingCore.add_worker``).
+
+        Attempts it runs that the engine does not know are reported to the coordinator,
+        which stops those its runs have moved past (superseded while the engine restarted).
+        """
+        busy_keys = [tuple(k) for k in busy]
+        unknown = [k for k in busy_keys if not self.scheduler.known(k)]
         self._apply(
             self.scheduler.add_worker(
-                worker, actions, slots, [tuple(k) for k in busy], durable_slots=durable_slots, labels=labels
+                worker, actions, slots, busy_keys, durable_slots=durable_slots, labels=labels
             )
         )
-        if adopted:
-            # attempts it ran for an engine that restarted: the coordinator stops the stale ones
-            self._coordinator.attempts_adopted.tell(adopted)
+        if unknown:
+            self._coordinator.attempts_adopted.tell(unknown)
 
     def drain_worker(self, worker: str) -> None:
         self.scheduler.drain_worker(worker)

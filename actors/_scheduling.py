@@ -246,6 +246,9 @@ class SchedulingCore:
         self._fits = fits
         self._fit_cache: dict[tuple[str, Hashable], bool] = {}
         self._arrivals = itertools.count(1)
+        # (key, worker) of queued attempts found running on a worker that registered; the
+        # caller drains this and records them as assigned there
+        self.adopted: list[tuple[Hashable, str]] = []
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -294,8 +297,12 @@ class SchedulingCore:
     ) -> list[Assignment]:
         """Register (or re-register) a worker and fill its free slots.
 
-        ``busy`` are attempts the worker already runs that this core does not know (it
-        ran them for an engine that restarted): they hold slots until released.
+        ``busy`` are attempts the worker says it runs. The worker is the authority on
+        that: each holds one of its slots until released. One this core does not know
+        (the worker ran it for an engine that restarted, or for a session given up for
+        dead) is placed on the worker; one still *queued* here (its assignment never got
+        recorded) is taken off its queue and placed on the worker, and reported among
+        :attr:`adopted`; one placed on another worker (both run it) holds a slot on each.
         """
         if slots < 0 or durable_slots < 0:
             raise ValueError(f"worker {worker!r}: slots must be >= 0, got {slots} and {durable_slots}")
@@ -304,9 +311,15 @@ class SchedulingCore:
         if old is not None:
             new.running, new.durable_running, new.released = old.running, old.durable_running, old.released
         for key in busy:
-            if key not in self._where:
-                new.running.add(key)
+            where = self._where.get(key)
+            if where is None:
                 self._where[key] = ("", worker)
+            elif where[1] is None:
+                self._queues[self._lane_of.pop(key)].remove(key)
+                self._where[key] = (where[0], worker)
+                self.adopted.append((key, worker))
+            if key not in new.durable_running and key not in new.released:
+                new.running.add(key)
         if old is not None:
             for action in old.actions:
                 self._by_action.get(action, {}).pop(worker, None)
@@ -324,14 +337,18 @@ class SchedulingCore:
             slots.draining = True
 
     def remove_worker(self, worker: str) -> list[Hashable]:
-        """Forget a worker; returns the keys of the tasks that were running on it."""
+        """Forget a worker; returns the keys of the tasks that were placed on it.
+
+        An attempt it ran that is placed on another worker too is not lost: only this
+        worker's slot for it goes.
+        """
         slots = self._workers.pop(worker, None)
         if slots is None:
             return []
         for action in slots.actions:
             self._by_action.get(action, {}).pop(worker, None)
         self._fit_cache.clear()
-        lost = sorted(slots.holding(), key=repr)
+        lost = sorted((k for k in slots.holding() if self._where.get(k, ("", worker))[1] == worker), key=repr)
         for key in lost:
             self._where.pop(key, None)
             self._stopping.discard(key)
@@ -477,16 +494,19 @@ class SchedulingCore:
                 stopped.append((key, worker))
         return stopped, []
 
-    def release(self, key: Hashable) -> list[Assignment]:
-        """A running task ended on its worker: free its slot and refill it."""
+    def release(self, key: Hashable, worker: str | None = None) -> list[Assignment]:
+        """A running task ended on ``worker`` (default: where it is placed): free that
+        worker's slot and refill it."""
         where = self._where.get(key)
-        if where is None or where[1] is None:
-            return []  # unknown, already released, or still queued (a stale report)
-        del self._where[key]
-        self._stopping.discard(key)
-        worker = where[1]
+        if worker is None:
+            if where is None or where[1] is None:
+                return []  # unknown, already released, or still queued (a stale report)
+            worker = where[1]
+        if where is not None and where[1] == worker:
+            del self._where[key]
+            self._stopping.discard(key)
         slots = self._workers.get(worker)
-        if slots is None:
+        if slots is None or key not in slots.holding():
             return []
         slots.running.discard(key)
         slots.durable_running.discard(key)

@@ -15,6 +15,7 @@ engine, finishes what it runs while heartbeating, then leaves.
 from __future__ import annotations
 
 import signal
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["Worker", "WorkerActor", "WorkerConfig"]
 
 _RETRYABLE_CALL = (ActorDeadError, AskTimeout, OSError)
+# Cancellations of attempts not yet started that a worker remembers (oldest forgotten first).
+_MAX_EARLY_CANCELS = 10_000
 
 
 @dataclass
@@ -103,10 +106,13 @@ class WorkerActor(Actor):
             (wf.name, t.name): t for wf in config.workflows for t in wf.tasks.values()
         }
         self.running: dict[tuple[str, int], AttemptControl] = {}
+        self._cancelled_early: OrderedDict[tuple[str, int], str] = OrderedDict()
         self._results: list[dict[str, Any]] = []
         self._results_ready = trio.Event()
         self._idle = trio.Event()
         self.heartbeat_interval = 1.0
+        self.epoch: tuple[str, int] | None = None  # of the session the engine gave us
+        self._registering = False
         self.registered = trio.Event()
         self.draining = False
         self.completed = 0
@@ -127,6 +133,9 @@ class WorkerActor(Actor):
             key = (payload["task_id"], payload["attempt"])
             if key in self.running:
                 continue  # a duplicate delivery
+            if self._cancelled_early.pop(key, None) is not None:
+                self._report(key, TaskOutcome("cancelled", error_message="cancelled before it started"))
+                continue
             task = self.tasks.get((payload["workflow"], payload["task"]))
             if task is None:
                 self._report(
@@ -160,10 +169,48 @@ class WorkerActor(Actor):
             self.context.start_soon(self._run_attempt, task, payload, key, control)
 
     def cancel(self, task_id: str, attempt: int, reason: str = "cancelled") -> None:
-        """Cancel a running attempt (the engine cancelled its run, or it timed out)."""
-        control = self.running.get((task_id, attempt))
+        """Cancel a running attempt (the engine cancelled its run, or it timed out).
+
+        A cancellation for an attempt this worker has not started is remembered, so an
+        assignment that arrives after it (the two crossed on the network) never starts.
+        """
+        key = (task_id, attempt)
+        control = self.running.get(key)
         if control is not None:
             control.cancel(reason)
+            return
+        self._cancelled_early[key] = reason
+        while len(self._cancelled_early) > _MAX_EARLY_CANCELS:
+            self._cancelled_early.popitem(last=False)
+
+    def deliver(
+        self,
+        assign: list[dict[str, Any]],
+        cancel: list[tuple[str, int, str]],
+        epoch: list[Any] | tuple[str, int] | None = None,
+    ) -> bool:
+        """The engine's batch for this worker: attempts to start, then attempts to stop.
+
+        Returns False, starting nothing, when the batch was sent for a session older than
+        the one this worker registered since (the engine gave it up for dead meanwhile and
+        runs those attempts elsewhere); cancellations are applied either way.
+        """
+        stale = epoch is not None and self._stale(tuple(epoch))
+        if not stale:
+            self.assign(assign)
+        for task_id, attempt, reason in cancel:
+            self.cancel(task_id, attempt, reason)
+        return not stale
+
+    def _stale(self, epoch: tuple[Any, ...]) -> bool:
+        mine = self.epoch
+        # Epochs are counted per engine incarnation; one from another incarnation is never
+        # older (a dead engine's deliveries die with its connections). While this worker
+        # registers again, its session so far is over (the engine forgot it), so its
+        # deliveries are stale already: the registration lists only what runs now.
+        if mine is None or epoch[0] != mine[0]:
+            return False
+        return epoch[1] < mine[1] or (self._registering and epoch[1] <= mine[1])
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -198,6 +245,7 @@ class WorkerActor(Actor):
                 "error_message": outcome.error_message,
                 "traceback": outcome.traceback,
                 "retryable": outcome.retryable,
+                "worker_id": self.worker_id,
             }
         )
         self._results_ready.set()
@@ -214,8 +262,35 @@ class WorkerActor(Actor):
                 await self.context.clock.sleep(delay)
                 delay = min(2.0, delay * 2)
 
+    def _send_reliably(self, method: str, *args: Any) -> None:
+        """Ask the gateway ``method(*args)`` in the background until it is answered.
+
+        For requests a task makes through its context: a lost frame or an engine restart
+        delays them, never drops them. A refusal (the engine found the request invalid)
+        is recorded in the trace and not retried.
+        """
+
+        async def send() -> None:
+            try:
+                await self._call(method, *args)
+            except ActorError as exc:
+                self.context.runtime.record("request-refused", method, exc.error_message)
+
+        self.context.start_soon(send)
+
     async def register(self) -> None:
-        answer = await self._call(
+        self._registering = True
+        try:
+            answer = await self._register()
+        finally:
+            self._registering = False
+        self.heartbeat_interval = float(answer["heartbeat_interval"])
+        epoch = answer.get("epoch")
+        self.epoch = (str(epoch[0]), int(epoch[1])) if epoch else None
+        self.registered.set()
+
+    async def _register(self) -> Any:
+        return await self._call(
             "register_worker",
             {
                 "worker_id": self.worker_id,
@@ -229,8 +304,6 @@ class WorkerActor(Actor):
                 "running": [list(key) for key in self.running],
             },
         )
-        self.heartbeat_interval = float(answer["heartbeat_interval"])
-        self.registered.set()
 
     async def _lifecycle(self) -> None:
         await self.register()
@@ -241,8 +314,11 @@ class WorkerActor(Actor):
     async def _heartbeat_loop(self) -> None:
         while True:
             await self.context.clock.sleep(self.heartbeat_interval)
-            if not await self._call("heartbeat", self.worker_id):
-                await self.register()  # the engine restarted and forgot us
+            await self._heartbeat()
+
+    async def _heartbeat(self) -> None:
+        if not await self._call("heartbeat", self.worker_id):
+            await self.register()  # the engine restarted, or gave us up for dead
 
     async def _flush_loop(self) -> None:
         while True:
@@ -298,20 +374,12 @@ class _Link:
         self._worker.context.runtime.record("task-log", info.task_run_id, f"{level}: {line}")
 
     def cancel_run(self, run_id: str) -> None:
-        worker = self._worker
-
-        def send() -> None:
-            worker.gateway.cancel_runs.tell([run_id])
-
-        _in_trio(send)
+        _in_trio(lambda: self._worker._send_reliably("cancel_runs", [run_id]))
 
     def refresh_timeout(self, info: AttemptInfo, seconds: float) -> None:
-        gateway = self._worker.gateway
-
-        def send() -> None:
-            gateway.refresh_timeout.tell(info.task_run_id, info.attempt, seconds)
-
-        _in_trio(send)
+        _in_trio(
+            lambda: self._worker._send_reliably("refresh_timeout", info.task_run_id, info.attempt, seconds)
+        )
 
     def release_slot(self, info: AttemptInfo) -> None:
         gateway = self._worker.gateway

@@ -1,35 +1,43 @@
 """The contract a simulation checks, each rule with a name.
 
-Some rules are watched while the simulation runs (:class:`Observations`: what task
-functions saw, how many attempts each worker ran at once); the rest are checked at the
-end against everything the store committed (:func:`check_store`).
+Some rules are watched while the simulation runs (:class:`Observations`, fed by the
+simulated workers: when each attempt started and stopped, what it was given, how many
+attempts each worker ran at once); the rest are checked at the end against everything
+the store committed (:func:`check_store`).
 
 Names:
 
-- ``triggers-are-answered``: a trigger of a registered workflow gets a run id;
+- ``triggers-are-answered``: a trigger of a registered workflow gets a run id once the
+  faults let it through (the client retries with the same idempotency key);
 - ``acknowledged-runs-not-lost``: every run whose trigger was answered with an id exists;
-- ``every-run-ends``: once faults heal, every acknowledged run reaches a terminal status;
+- ``every-run-ends``: once faults heal, every stored run reaches a terminal status;
 - ``one-terminal-outcome``: no task records two terminal outcomes, and a task of an
   ended run records exactly one;
 - ``parents-before-children``: a task is assigned only after all its parents completed;
-- ``children-see-parent-outputs``: a task reads exactly its parents' outputs;
+- ``children-see-parent-outputs``: every execution of a task was given exactly the
+  outputs its parents recorded;
 - ``statuses-never-move-backwards``: within an attempt, a task's timeline only moves
   forward (queued, assigned, ended);
 - ``retries-bounded``: a task never retries more than its ``retries``;
 - ``retries-wait-their-backoff``: the n-th retry is assigned no sooner than
   ``min(backoff_max_seconds, backoff_factor ** n)`` after the failure;
+- ``outcomes-come-from-their-attempt``: a task recorded COMPLETED at attempt *n* was
+  reported completed by an execution of attempt *n* (a late report of an older attempt
+  is fenced off, never taken for the current one);
 - ``slots-never-exceeded``: a worker never runs more attempts at once than its slots;
-- ``cancelled-tasks-stop``: an attempt that hung past its timeout was stopped.
+- ``cancelled-tasks-stop``: once every run has ended, no task function still runs
+  (hung attempts, cancelled runs and self-cancelled runs were all stopped).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ratchet._spec import WorkflowSpec
 
-__all__ = ["INVARIANTS", "Observations", "check_store"]
+__all__ = ["INVARIANTS", "AttemptKey", "Observations", "check_store"]
 
 INVARIANTS = (
     "triggers-are-answered",
@@ -41,6 +49,7 @@ INVARIANTS = (
     "statuses-never-move-backwards",
     "retries-bounded",
     "retries-wait-their-backoff",
+    "outcomes-come-from-their-attempt",
     "slots-never-exceeded",
     "cancelled-tasks-stop",
 )
@@ -49,45 +58,73 @@ TERMINAL_EVENTS = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT", "SCHEDULE_TI
 _RANK = {"CREATED": 0, "QUEUED": 1, "RETRYING": 1, "REASSIGNED": 1, "ASSIGNED": 2, "STARTED": 3}
 
 
-class Observations:
-    """What the simulation saw happen, and the violations found while it ran."""
+@dataclass(frozen=True, slots=True)
+class AttemptKey:
+    """One execution of a task function on a worker (the same attempt may run twice:
+    execution is at least once), numbered in the order executions started."""
 
-    def __init__(self) -> None:
+    worker: str
+    run_id: str
+    workflow: str
+    task: str
+    attempt: int
+    serial: int
+
+
+class Observations:
+    """What the workers saw happen, and the violations found while the simulation ran.
+
+    Args:
+        extra: names of user invariants that may be reported too.
+    """
+
+    def __init__(self, extra: Iterable[str] = ()) -> None:
+        self.names = set(INVARIANTS) | set(extra)
         self.violations: list[str] = []
-        self.workers: dict[str, Any] = {}
-        self._slots: dict[str, int] = {}
-        self._hanging: set[tuple[Any, ...]] = set()
+        self.running: dict[AttemptKey, float] = {}
+        # what each execution was given as its parents' outputs: (run_id, task, parents)
+        self.parent_inputs: list[tuple[str, str, dict[str, Any]]] = []
+        # (task_run_id, attempt) of every execution that reported completion
+        self.completions: set[tuple[str, int]] = set()
         self.attempts = 0
 
     def violate(self, invariant: str, detail: str) -> None:
-        assert invariant in INVARIANTS, invariant
+        if invariant not in self.names:
+            raise ValueError(f"unknown invariant {invariant!r}; known: {sorted(self.names)}")
         self.violations.append(f"{invariant}: {detail}")
 
-    def worker(self, name: str, ref: Any, slots: int) -> None:
-        self.workers[name] = ref
-        self._slots[name] = slots
-
-    def started(self) -> None:
-        """A task function began (checked against every worker's slots at that instant)."""
+    def started(
+        self, worker: str, payload: dict[str, Any], now: float, running: int, slots: int
+    ) -> AttemptKey:
+        """A worker started an attempt; it now runs ``running`` attempts with ``slots`` slots."""
         self.attempts += 1
-        for name, ref in self.workers.items():
-            cell = getattr(ref, "_cell", None)
-            instance = getattr(cell, "instance", None)
-            running = len(getattr(instance, "running", ()))
-            if running > self._slots[name]:
-                self.violate(
-                    "slots-never-exceeded", f"{name} ran {running} attempts with {self._slots[name]} slots"
-                )
+        key = AttemptKey(
+            worker, payload["run_id"], payload["workflow"], payload["task"], payload["attempt"], self.attempts
+        )
+        self.running[key] = now
+        self.parent_inputs.append((payload["run_id"], payload["task"], dict(payload.get("parents") or {})))
+        if running > slots:
+            self.violate(
+                "slots-never-exceeded", f"{worker} ran {running} attempts with {slots} slots at t={now:.3f}"
+            )
+        return key
 
-    def hanging(self, key: tuple[Any, ...]) -> None:
-        self._hanging.add(key)
+    def stopped(self, key: AttemptKey) -> None:
+        self.running.pop(key, None)
 
-    def stopped(self, key: tuple[Any, ...]) -> None:
-        self._hanging.discard(key)
+    def reported(self, task_run_id: str, attempt: int, status: str) -> None:
+        """A worker reported how an execution of this attempt ended."""
+        if status == "completed":
+            self.completions.add((task_run_id, attempt))
 
-    def check_hung_attempts(self) -> None:
-        for key in sorted(self._hanging):
-            self.violate("cancelled-tasks-stop", f"attempt {key} hung past its timeout and never stopped")
+    def check_stopped(self) -> None:
+        """Every run has ended: no task function may still run."""
+        for key in sorted(self.running, key=lambda k: k.serial):
+            self.violate(
+                "cancelled-tasks-stop",
+                f"{key.workflow}.{key.task} attempt {key.attempt} of run {key.run_id} still runs on "
+                f"{key.worker} (started at t={self.running[key]:.3f}) after every run ended",
+            )
 
 
 async def check_store(
@@ -95,23 +132,28 @@ async def check_store(
     acknowledged: Sequence[str],
     specs: Mapping[str, WorkflowSpec],
     observations: Observations,
+    *,
+    tenant: str = "default",
 ) -> list[str]:
-    """Every violation, the ones seen while running first."""
-    violations = list(observations.violations)
+    """The violations found in what the store committed (and what workers were given)."""
+    violations: list[str] = []
 
     def violate(invariant: str, detail: str) -> None:
         violations.append(f"{invariant}: {detail}")
 
-    tenant = "default"
+    stored = {run.id: run for run in await store.list_runs(tenant, limit=None)}
+    outputs: dict[str, dict[str, Any]] = {}
     for run_id in acknowledged:
-        run = await store.get_run(tenant, run_id)
-        if run is None:
+        if run_id not in stored:
             violate("acknowledged-runs-not-lost", f"run {run_id} was acknowledged but is not stored")
-            continue
+    for run_id, run in sorted(stored.items(), key=lambda item: (item[1].created_at, item[0])):
         ended = str(run.status) in ("COMPLETED", "FAILED", "CANCELLED")
+        if not ended:
+            violate("every-run-ends", f"run {run_id} is still {run.status} after the faults healed")
         workflow = await store.get_workflow(tenant, run.workflow_id)
         spec = specs.get(workflow.name) if workflow is not None else None
         tasks = await store.list_tasks(tenant, run_id)
+        outputs[run_id] = {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"}
         events = await store.list_task_events(tenant, run_id=run_id)
         by_task: dict[str, list[Any]] = {}
         for e in sorted(events, key=lambda e: e.seq):
@@ -132,34 +174,48 @@ async def check_store(
                         f"run {run_id} task {t.name} attempt {e.attempt}: {kind} after a later status",
                     )
                 last_rank[e.attempt] = max(rank, last_rank.get(e.attempt, -1))
-            if spec is not None:
-                task_spec = spec.task(t.name)
-                if t.retry_count > task_spec.retry.retries:
+            if str(t.status) == "COMPLETED" and (t.id, t.attempt) not in observations.completions:
+                violate(
+                    "outcomes-come-from-their-attempt",
+                    f"run {run_id} task {t.name} recorded COMPLETED at attempt {t.attempt}, "
+                    "which no execution completed",
+                )
+            if spec is None:
+                continue
+            task_spec = spec.task(t.name)
+            if t.retry_count > task_spec.retry.retries:
+                violate(
+                    "retries-bounded",
+                    f"run {run_id} task {t.name}: {t.retry_count} retries of {task_spec.retry.retries}",
+                )
+            retries = 0
+            for i, e in enumerate(timeline):
+                if str(e.kind) != "RETRYING":
+                    continue
+                retries += 1
+                delay = task_spec.retry.delay(retries)
+                nxt = next((n for n in timeline[i + 1 :] if str(n.kind) == "ASSIGNED"), None)
+                if nxt is not None and nxt.at < e.at + delay - 1e-6:
                     violate(
-                        "retries-bounded",
-                        f"run {run_id} task {t.name}: {t.retry_count} retries of {task_spec.retry.retries}",
+                        "retries-wait-their-backoff",
+                        f"run {run_id} task {t.name}: retry {retries} assigned "
+                        f"{nxt.at - e.at:.3f}s after the failure, backoff {delay:g}s",
                     )
-                retries = 0
-                for i, e in enumerate(timeline):
-                    if str(e.kind) != "RETRYING":
-                        continue
-                    retries += 1
-                    delay = task_spec.retry.delay(retries)
-                    nxt = next((n for n in timeline[i + 1 :] if str(n.kind) == "ASSIGNED"), None)
-                    if nxt is not None and nxt.at < e.at + delay - 1e-6:
-                        violate(
-                            "retries-wait-their-backoff",
-                            f"run {run_id} task {t.name}: retry {retries} assigned "
-                            f"{nxt.at - e.at:.3f}s after the failure, backoff {delay:g}s",
-                        )
-                assigned = [e.seq for e in timeline if str(e.kind) == "ASSIGNED"]
-                for parent in task_spec.parents:
-                    done = [
-                        e.seq for e in by_task.get(id_of.get(parent, ""), []) if str(e.kind) == "COMPLETED"
-                    ]
-                    if assigned and (not done or min(done) > min(assigned)):
-                        violate(
-                            "parents-before-children",
-                            f"run {run_id}: {t.name} assigned before parent {parent} completed",
-                        )
+            assigned = [e.seq for e in timeline if str(e.kind) == "ASSIGNED"]
+            for parent in task_spec.parents:
+                done = [e.seq for e in by_task.get(id_of.get(parent, ""), []) if str(e.kind) == "COMPLETED"]
+                if assigned and (not done or min(done) > min(assigned)):
+                    violate(
+                        "parents-before-children",
+                        f"run {run_id}: {t.name} assigned before parent {parent} completed",
+                    )
+    for run_id, task, parents in observations.parent_inputs:
+        recorded = outputs.get(run_id, {})
+        for parent, value in sorted(parents.items()):
+            if parent not in recorded or recorded[parent] != value:
+                violate(
+                    "children-see-parent-outputs",
+                    f"run {run_id} task {task} was given {parent}={value!r}; "
+                    f"the store recorded {recorded.get(parent, '(no output)')!r}",
+                )
     return violations

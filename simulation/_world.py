@@ -1,102 +1,78 @@
-"""One simulated cluster: the real engine, real SDK workers and a client in one seeded run.
+"""One simulated world: a cluster, a scenario, a fault plan, and the verdict.
 
-Theory of operation. :func:`simulate` runs inside :func:`~ratchet.runtime.run_deterministic`
-(a seeded Trio scheduler and ``MockClock(autojump_threshold=0)``), so virtual time jumps
-whenever every task waits and the same seed replays the same run event for event. Inside
-it:
+Theory of operation. :func:`run_world` runs inside
+:func:`~ratchet.runtime.run_deterministic` (a seeded Trio scheduler and
+``MockClock(autojump_threshold=0)``), so virtual time jumps whenever every task waits
+and the same seed replays the same run event for event. Inside it:
 
-- the engine is the real actor tree (:func:`~ratchet.actors.open_engine`) on a
-  :class:`~ratchet.actors.store.MemoryStore`; a crash makes the store stop answering,
-  tears the tree down and starts a new one on what was committed;
-- workers are real :class:`~ratchet._worker.WorkerActor` instances running real task
-  functions; sync task functions run inline, never in threads (the rule of the
-  simulation: no threads, sockets, files or wall clock);
-- a client triggers runs of randomly shaped DAG workflows whose tasks succeed, fail,
-  raise ``NonRetryableException`` or hang past their timeout, as the seed decides, and
-  cancels some runs from outside;
-- faults fire at times the seed draws: engine crashes, worker crashes.
+1. the engine (:class:`~._cluster.EngineProcess`), N workers and a client start on one
+   :class:`~ratchet.transport.SimNetwork`, each a separate actor system;
+2. the *scenario* (the built-in workload, or a user's coroutine) drives the client while
+   the *fault plan* fires on schedule: crashes and restarts, partitions, a lossy
+   network, failing and slow commits, zombie workers, clock jumps;
+3. once the scenario is done and every fault has healed, the world waits (``settle``
+   virtual seconds at most) until every stored run has ended and no task function
+   still runs;
+4. the invariants are checked on what the task functions saw and on what the store
+   committed, and the verdict carries a digest of the whole trace (every message,
+   delivery and fault), which the same seed reproduces exactly.
 
-When the workload is done and the faults have healed, every acknowledged run must end;
-then :mod:`ratchet.simulation._invariants` checks the committed store.
+The rule of the simulation: no threads, sockets, files or wall clock inside it. Task
+functions run on the Trio thread (sync ones inline), ids come from seeded sources,
+the network and the store are in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
-from ratchet._errors import NonRetryableException
-from ratchet._worker import WorkerActor, WorkerConfig
+from ratchet._worker import WorkerConfig
 from ratchet._workflow import Workflow
-from ratchet.actors import EngineOptions, open_engine
+from ratchet.actors import EngineOptions
 from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
-from ratchet.runtime import (
-    ActorDeadError,
-    ActorError,
-    ActorRef,
-    AskTimeout,
-    FixedEpochClock,
-    RandomSource,
-    open_runtime,
-)
-from ratchet.runtime._trace import Trace
+from ratchet.runtime import FixedEpochClock, RandomSource, Trace, run_deterministic
+from ratchet.transport import LinkFaults, open_sim_network
 
+from ._cluster import ClientProcess, EngineProcess, WorkerProcess
+from ._faults import (
+    ClockJump,
+    CommitFailures,
+    EngineCrash,
+    Fault,
+    FaultPlan,
+    LossyNetwork,
+    Partition,
+    SlowCommits,
+    WorkerCrash,
+    Zombie,
+    fault_end,
+)
 from ._invariants import Observations, check_store
 
-__all__ = ["SimConfig", "SimResult", "simulate"]
-
-BEHAVIOURS = ("ok", "ok", "ok", "ok", "fail", "fatal", "hang")
-
-
-@dataclass(frozen=True)
-class SimConfig:
-    """The shape of one simulation.
-
-    Attributes:
-        seed: everything else random is drawn from it.
-        runs: runs the client triggers.
-        workflows: randomly shaped DAG workflows.
-        workers: workers (each restarted after a crash).
-        slots: slots per worker.
-        engine_crashes: engine crashes (each followed by a restart).
-        worker_crashes: worker crashes (each followed by a fresh worker).
-        cancels: runs the client cancels.
-        horizon: virtual seconds in which triggers and faults happen.
-        settle: virtual seconds allowed afterwards for every run to end.
-    """
-
-    seed: int
-    runs: int = 12
-    workflows: int = 3
-    workers: int = 2
-    slots: int = 3
-    engine_crashes: int = 1
-    worker_crashes: int = 1
-    cancels: int = 1
-    horizon: float = 20.0
-    settle: float = 600.0
-
-    def __post_init__(self) -> None:
-        counts = ("runs", "workflows", "workers", "slots", "engine_crashes", "worker_crashes", "cancels")
-        for name in counts:
-            value = getattr(self, name)
-            least = 1 if name in ("runs", "workflows", "workers", "slots") else 0
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"SimConfig.{name} must be a whole number >= {least}, got {value!r}")
-        for name in ("horizon", "settle"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
-                raise ValueError(f"SimConfig.{name} must be a positive number of seconds, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"SimConfig.seed must be an int, got {self.seed!r}")
+__all__ = ["SimClient", "SimResult", "WorldSetup", "run_world"]
 
 
 @dataclass
 class SimResult:
-    """What a simulation did and whether the contract held."""
+    """What a simulation did and whether the contract held.
+
+    Attributes:
+        seed: the seed that reproduces it.
+        violations: ``"<invariant>: <detail>"`` for each broken rule (empty: all held).
+        digest: a digest of the whole trace; the same seed gives the same digest.
+        acknowledged: runs whose trigger the engine answered with an id.
+        virtual_seconds: how long the simulation ran, in virtual time.
+        faults: the faults that fired, one line each, with their times.
+        run_statuses: how many runs ended in each status.
+        attempts: task functions started.
+        trace_text: the readable trace (every event, one per line).
+    """
 
     seed: int
     violations: list[str]
@@ -104,7 +80,6 @@ class SimResult:
     acknowledged: int
     virtual_seconds: float
     faults: list[str] = field(default_factory=list)
-    trace_tail: str = ""
     run_statuses: dict[str, int] = field(default_factory=dict)
     attempts: int = 0
     trace_text: str = ""
@@ -113,10 +88,16 @@ class SimResult:
     def ok(self) -> bool:
         return not self.violations
 
+    @property
+    def trace_tail(self) -> str:
+        return "\n".join(self.trace_text.splitlines()[-60:])
+
     def verdict(self) -> str:
+        """One line when every invariant held; with the violations, faults and the trace's
+        last events when not."""
         head = f"seed {self.seed}: {'ok' if self.ok else 'FAILED'}"
         info = (
-            f"{self.acknowledged} runs, {len(self.faults)} faults, "
+            f"{self.acknowledged} runs, {len(self.faults)} faults, {self.attempts} attempts, "
             f"{self.virtual_seconds:.1f}s virtual, digest {self.digest[:16]}"
         )
         lines = [f"{head} ({info})"]
@@ -126,281 +107,351 @@ class SimResult:
             lines += ["  trace (last events):", self.trace_tail]
         return "\n".join(lines)
 
+    def raise_on_violation(self) -> None:
+        """Raise ``AssertionError`` with the verdict if any invariant broke."""
+        if not self.ok:
+            raise AssertionError(self.verdict())
 
-class _GatewayByName(ActorRef):
-    """The engine's gateway, looked up by name on every call (it is replaced on restart)."""
+
+Scenario = Callable[["SimClient"], Awaitable[None]]
+UserInvariant = Callable[["SimClient"], Any]
+
+
+@dataclass
+class WorldSetup:
+    """Everything one simulated world needs.
+
+    Attributes:
+        seed: seeds the scheduler and every random source.
+        workflows: the workflows the workers run.
+        scenario: what the client does (an async function of a :class:`SimClient`).
+        faults: the fault plan.
+        workers: worker processes.
+        slots: slots per worker.
+        settle: virtual seconds allowed, after the scenario and the faults, for every run to end.
+        invariants: user checks, called with the :class:`SimClient` after the runs ended;
+            each returns violation texts (or raises ``AssertionError``).
+        engine_options: the engine's knobs.
+    """
+
+    seed: int
+    workflows: Sequence[Workflow]
+    scenario: Scenario
+    faults: FaultPlan = ()
+    workers: int = 2
+    slots: int = 3
+    settle: float = 600.0
+    invariants: Sequence[UserInvariant] = ()
+    engine_options: EngineOptions = field(
+        default_factory=lambda: EngineOptions(heartbeat_interval=1.0, heartbeat_misses=3, max_restarts=1000)
+    )
+
+
+class SimClient:
+    """The scenario's handle on the cluster: trigger, wait for, read and cancel runs.
+
+    Every call retries across engine restarts and network faults; triggers carry an
+    idempotency key, so a repeated trigger never starts a second run.
+    """
 
     def __init__(self, world: _World) -> None:
         self._world = world
+        self.random = world.random.fork("scenario")
+        self._keys = 0
 
-    @property
-    def name(self) -> str:
-        return "gateway"
+    def now(self) -> float:
+        """Virtual seconds since the simulation started."""
+        return self._world.now()
 
-    def _current(self) -> ActorRef:
-        engine = self._world.engine
-        if engine is None:
-            raise ActorDeadError("the engine is down")
-        return engine.gateway
+    async def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` of virtual time pass."""
+        await self._world.clock.sleep(seconds)
 
-    async def _ask(
-        self, method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], timeout: float | None
-    ) -> Any:
-        return await self._current()._ask(method, args, kwargs, timeout)
+    async def trigger(
+        self,
+        workflow: Workflow | str,
+        input: Any = None,
+        *,
+        key: str | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """Start a run and return its id once the engine acknowledged it (committed)."""
+        name = workflow if isinstance(workflow, str) else workflow.name
+        self._keys += 1
+        request: dict[str, Any] = {
+            "workflow": name,
+            "input": input,
+            "key": key or f"sim-trigger-{self._keys}",
+            "additional_metadata": dict(additional_metadata or {}),
+        }
 
-    def _tell(self, method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-        self._current()._tell(method, args, kwargs)
+        def refused_for_now(answer: Any) -> bool:
+            error = answer[0].get("error", "")
+            # before any worker registered the workflow, or a commit that failed: try again
+            return "unknown workflow" in error or "could not be stored" in error
 
+        (answer,) = await self._world.client.call("trigger", [request], retry_on=refused_for_now)
+        if "run_id" not in answer:
+            self._world.observations.violate("triggers-are-answered", f"trigger of {name} refused: {answer}")
+            raise RuntimeError(f"the engine refused a trigger of {name}: {answer['error']}")
+        run_id: str = answer["run_id"]
+        self._world.acknowledge(run_id)
+        return run_id
 
-def _make_workflows(random: RandomSource, count: int, observations: Observations) -> list[Workflow]:
-    workflows = []
-    for w in range(count):
-        wf = Workflow(None, f"sim-wf-{w}", input_validator=dict)
-        names: list[str] = []
-        for t in range(random.randint(1, 5)):
-            name = f"t{t}"
-            parents = [p for p in names if random.random() < 0.5]
-            options: dict[str, Any] = {
-                "retries": random.randint(0, 2),
-                "execution_timeout": 2.0,
-                "schedule_timeout": 300.0,
-            }
-            if random.random() < 0.5:
-                options["backoff_factor"] = 0.5
-            wf.task(name=name, parents=parents, **options)(_task_fn(name, parents, observations))
-            names.append(name)
-        workflows.append(wf)
-    return workflows
+    async def get(self, run_id: str) -> dict[str, Any] | None:
+        """The run's description (status, output, tasks), or None if there is no such run."""
+        return await self._world.client.call("get_run", run_id, True)  # type: ignore[no-any-return]
 
+    async def wait(self, run_id: str, poll: float = 1.0) -> dict[str, Any]:
+        """Wait until the run has ended and return its description."""
+        while True:
+            run = await self.get(run_id)
+            if run is not None and run["done"]:
+                return run
+            await self.sleep(poll)
 
-def _task_fn(name: str, parents: list[str], observations: Observations) -> Any:
-    async def fn(input: dict[str, Any], ctx: Any) -> dict[str, Any]:
-        key = (ctx.workflow_run_id, name)
-        observations.started()
-        for parent in parents:
-            output = ctx.task_output(parent)
-            if output != {"task": parent, "run": ctx.workflow_run_id}:
-                observations.violate(
-                    "children-see-parent-outputs", f"{key}: parent {parent!r} output {output!r}"
+    async def run(self, workflow: Workflow | str, input: Any = None, **options: Any) -> dict[str, Any]:
+        """Trigger a run and wait for it to end."""
+        return await self.wait(await self.trigger(workflow, input, **options))
+
+    async def cancel(self, run_id: str) -> None:
+        """Cancel a run (its queued and running tasks)."""
+        self._world.fault(f"cancel run {run_id}")
+        await self._world.client.call("cancel_runs", [run_id])
+
+    async def runs(self) -> list[dict[str, Any]]:
+        """Every run the store holds, read directly (not through the engine)."""
+        store = MemoryStore(self._world.database)
+        async with open_store(store):
+            rows = await store.list_runs("default", limit=None)
+            out = []
+            for row in rows:
+                tasks = await store.list_tasks("default", row.id)
+                out.append(
+                    {
+                        "run_id": row.id,
+                        "status": str(row.status),
+                        "input": row.input,
+                        "additional_metadata": row.additional_metadata or {},
+                        "output": {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"},
+                    }
                 )
-        plan = input.get("plan", {}).get(name, [])
-        behaviour = plan[ctx.attempt_number - 1] if ctx.attempt_number <= len(plan) else "ok"
-        await trio.sleep(input.get("work", 0.1))
-        if behaviour == "fail":
-            raise RuntimeError(f"planned failure of {name} attempt {ctx.attempt_number}")
-        if behaviour == "fatal":
-            raise NonRetryableException(f"planned fatal failure of {name}")
-        if behaviour == "hang":
-            attempt_key = (*key, ctx.attempt_number)
-            observations.hanging(attempt_key)
-            try:
-                await trio.sleep(3600)
-            finally:
-                observations.stopped(attempt_key)
-        return {"task": name, "run": ctx.workflow_run_id}
-
-    fn.__name__ = name
-    return fn
+            return out
 
 
 class _World:
-    def __init__(self, config: SimConfig, system: Any, random: RandomSource) -> None:
-        self.config = config
-        self.system = system
-        self.random = random
+    def __init__(self, setup: WorldSetup, trace: Trace) -> None:
+        self.setup = setup
+        self.trace = trace
+        self.random = RandomSource(setup.seed)
+        self.clock = FixedEpochClock()
         self.database = MemoryDatabase()
-        self.engine: Any = None
-        self.store: MemoryStore | None = None
+        names = [getattr(check, "__name__", "user-invariant") for check in setup.invariants]
+        self.observations = Observations(extra=names)
         self.faults: list[str] = []
-        self.observations = Observations()
-        self.workflows = _make_workflows(random.fork("workflows"), config.workflows, self.observations)
         self.acknowledged: list[str] = []
-        self._crash: trio.Event | None = None
-        self._up: trio.Event = trio.Event()
-        self._worker_count = 0
-        self.gateway = _GatewayByName(self)
+        self.network: Any = None
+        self.engine: EngineProcess
+        self.workers: list[WorkerProcess] = []
+        self.client: ClientProcess
+        self.start = 0.0
+        self._restarts: trio.Nursery | None = None
 
     def now(self) -> float:
-        return self.system.runtime.clock.monotonic()
+        return self.clock.monotonic() - self.start
 
     def fault(self, text: str) -> None:
         self.faults.append(f"t={self.now():.3f} {text}")
-        self.system.runtime.record("fault", "world", text)
+        self.trace.record(self.clock.monotonic(), "fault", "world", text)
 
-    # -- the engine, crashing and restarting ----------------------------------------------------
+    def acknowledge(self, run_id: str) -> None:
+        self.acknowledged.append(run_id)
 
-    async def run_engine(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        started = False
-        options = EngineOptions(heartbeat_interval=1.0, heartbeat_misses=3, max_restarts=1000)
-        while True:
-            self.store = MemoryStore(self.database)
-            self._crash = trio.Event()
-            async with open_store(self.store) as store, open_engine(self.system, store, options) as engine:
-                self.engine = engine
-                self._up.set()
-                if not started:
-                    started = True
-                    task_status.started()
-                await self._crash.wait()
-                self.engine = None
-                self._up = trio.Event()
-            await self.system.runtime.clock.sleep(self.random.uniform(0.1, 3.0))
+    def _party(self, name: str) -> Any:
+        if name == "engine":
+            return self.engine
+        if name == "client":
+            return self.client
+        index = int(name.partition("-")[2])
+        return self.workers[index % len(self.workers)]
 
-    def crash_engine(self) -> None:
-        if self.store is not None and self._crash is not None and self.engine is not None:
-            self.fault("engine crash")
-            self.store.crash()
-            self._crash.set()
+    # -- faults -----------------------------------------------------------------------------------
 
-    # -- workers --------------------------------------------------------------------------------
+    async def _restart_after(self, party: Any, delay: float) -> None:
+        await self.clock.sleep(delay)
+        assert self._restarts is not None
+        await self._restarts.start(party.run)
 
-    async def spawn_worker(self) -> ActorRef:
-        self._worker_count += 1
-        name = f"worker-{self._worker_count}"
-        config = WorkerConfig(name=name, workflows=self.workflows, slots=self.config.slots, threads=False)
-        ref = await self.system.spawn(WorkerActor, config, self.gateway, name=name)
-        self.observations.worker(name, ref, self.config.slots)
-        return ref
+    async def _heal_after(self, delay: float, heal: Callable[[], None]) -> None:
+        await self.clock.sleep(delay)
+        heal()
 
-    async def crash_worker(self) -> None:
-        live = [name for name, ref in self.observations.workers.items() if ref.is_alive]
-        if not live:
-            return
-        name = self.random.choice(sorted(live))
-        self.fault(f"worker crash: {name}")
-        await self.system.root.terminate_child(name)
-        await self.spawn_worker()
-
-    # -- the client -----------------------------------------------------------------------------
-
-    async def call(self, method: str, *args: Any) -> Any:
-        while True:
-            try:
-                return await getattr(self.gateway, method).options(timeout=30.0).ask(*args)
-            except (ActorDeadError, AskTimeout):
-                await self.system.runtime.clock.sleep(0.5)
-            except ActorError as exc:
-                if "RequestError" in exc.error_type:
-                    raise
-                # the engine is going down under the call (its store crashed): try again
-                await self.system.runtime.clock.sleep(0.5)
-
-    def _plan(self, workflow: Workflow) -> dict[str, list[str]]:
-        plan = {}
-        for name, task in workflow.tasks.items():
-            attempts = task.spec.retry.retries + 1
-            plan[name] = [self.random.choice(BEHAVIOURS) for _ in range(attempts)]
-        return plan
-
-    async def client(self) -> None:
-        clock = self.system.runtime.clock
-        gap = self.config.horizon / max(1, self.config.runs)
-        for _ in range(self.config.runs):
-            await clock.sleep(self.random.uniform(0, 2 * gap))
-            workflow = self.random.choice(self.workflows)
-            payload = {
-                "workflow": workflow.name,
-                "input": {"plan": self._plan(workflow), "work": self.random.uniform(0.01, 0.5)},
-            }
-            (answer,) = await self.call("trigger", [payload])
-            if "run_id" in answer:
-                self.acknowledged.append(answer["run_id"])
-            elif "unknown workflow" not in answer.get("error", ""):
-                self.observations.violate("triggers-are-answered", f"trigger refused: {answer}")
-
-    async def faults_plan(self) -> None:
-        clock = self.system.runtime.clock
-        start = self.now()
-        events = (
-            [
-                ("engine", self.random.uniform(0, self.config.horizon))
-                for _ in range(self.config.engine_crashes)
-            ]
-            + [
-                ("worker", self.random.uniform(0, self.config.horizon))
-                for _ in range(self.config.worker_crashes)
-            ]
-            + [("cancel", self.random.uniform(0, self.config.horizon)) for _ in range(self.config.cancels)]
-        )
-        for kind, at in sorted(events, key=lambda e: e[1]):
-            await clock.sleep(max(0.0, start + at - self.now()))
-            if kind == "engine":
-                self.crash_engine()
-            elif kind == "worker":
-                await self.crash_worker()
-            elif self.acknowledged:
-                run_id = self.random.choice(self.acknowledged)
-                self.fault(f"cancel run {run_id}")
-                await self.call("cancel_runs", [run_id])
-
-    async def settle(self) -> list[str]:
-        """Wait until every acknowledged run ended; the ones that did not, if time ran out."""
-        clock = self.system.runtime.clock
-        deadline = self.now() + self.config.settle
-        pending = list(self.acknowledged)
-        while pending and self.now() < deadline:
-            still = []
-            for run_id in pending:
-                run = await self.call("get_run", run_id, False)
-                if run is None or not run["done"]:
-                    still.append(run_id)
-            pending = still
-            if pending:
-                await clock.sleep(1.0)
-        return pending
-
-
-async def _simulate(config: SimConfig, trace: Trace) -> SimResult:
-    random = RandomSource(config.seed)
-    async with open_runtime(
-        seed=config.seed, clock=FixedEpochClock(), trace=trace, max_restarts=1000, within=1.0
-    ) as system:
-        world = _World(config, system, random)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(world.run_engine)
-            for _ in range(config.workers):
-                await world.spawn_worker()
-            async with trio.open_nursery() as activity:
-                activity.start_soon(world.client)
-                activity.start_soon(world.faults_plan)
-            unfinished = await world.settle()
-            for run_id in unfinished:
-                world.observations.violate("every-run-ends", f"run {run_id} did not end after faults healed")
-            world.observations.check_hung_attempts()
-            nursery.cancel_scope.cancel()
-        elapsed = world.now()
-        store = MemoryStore(world.database)
-        async with open_store(store):
-            violations = await check_store(
-                store, world.acknowledged, {wf.name: wf.spec for wf in world.workflows}, world.observations
+    async def fire(self, fault: Fault, nursery: trio.Nursery) -> None:
+        self.fault(repr(fault))
+        if isinstance(fault, EngineCrash):
+            if self.engine.up.is_set():
+                await self.engine.crash(notify=fault.notify)
+                nursery.start_soon(self._restart_after, self.engine, fault.down_for)
+        elif isinstance(fault, WorkerCrash):
+            worker = self.workers[fault.worker % len(self.workers)]
+            if worker.up.is_set():
+                await worker.crash(notify=fault.notify)
+                nursery.start_soon(self._restart_after, worker, fault.down_for)
+        elif isinstance(fault, Partition):
+            a, b = self._party(fault.a), self._party(fault.b)
+            if a.endpoint is not None and b.endpoint is not None and a is not b:
+                ends = (a.endpoint.name, b.endpoint.name)
+                self.network.partition(*ends)
+                nursery.start_soon(self._heal_after, fault.duration, lambda: self.network.heal(*ends))
+        elif isinstance(fault, LossyNetwork):
+            self.network.update_faults(
+                loss=fault.loss, duplicate=fault.duplicate, reorder=fault.reorder, jitter=fault.jitter
             )
-            statuses: dict[str, int] = {}
-            for run_id in world.acknowledged:
-                run = await store.get_run("default", run_id)
-                status = "LOST" if run is None else str(run.status)
-                statuses[status] = statuses.get(status, 0) + 1
-        for name in list(system.names()):
-            if name.startswith("worker-"):
-                await system.root.terminate_child(name)
+
+            def mend() -> None:
+                self.network.update_faults(loss=0.0, duplicate=0.0, reorder=0.0, jitter=0.0)
+
+            nursery.start_soon(self._heal_after, fault.duration, mend)
+        elif isinstance(fault, CommitFailures):
+            if self.engine.store is not None:
+                for _ in range(fault.count):
+                    self.engine.store.fail_next_transaction()
+        elif isinstance(fault, SlowCommits):
+            store = self.engine.store
+            if store is not None:
+                store.slow_commits(fault.delay)
+                nursery.start_soon(self._heal_after, fault.duration, lambda: store.slow_commits(0.0))
+        elif isinstance(fault, Zombie):
+            worker = self.workers[fault.worker % len(self.workers)]
+            worker.set_zombie(True)
+            nursery.start_soon(self._heal_after, fault.duration, lambda: worker.set_zombie(False))
+        elif isinstance(fault, ClockJump):
+            trio.lowlevel.current_clock().jump(fault.seconds)  # type: ignore[attr-defined]
+
+    async def run_faults(self) -> None:
+        async with trio.open_nursery() as nursery:
+            for fault in sorted(self.setup.faults, key=lambda f: f.at):
+                await self.clock.sleep(max(0.0, self.start + fault.at - self.clock.monotonic()))
+                await self.fire(fault, nursery)
+
+    # -- settling ---------------------------------------------------------------------------------
+
+    async def _unfinished(self) -> list[str]:
+        store = MemoryStore(self.database)
+        async with open_store(store):
+            rows = await store.list_runs("default", limit=None)
+        return [r.id for r in rows if str(r.status) not in ("COMPLETED", "FAILED", "CANCELLED")]
+
+    async def settle(self) -> None:
+        """Wait until every stored run ended and no task function runs (or time is up)."""
+        deadline = self.clock.monotonic() + self.setup.settle
+        while self.clock.monotonic() < deadline:
+            if not await self._unfinished() and not self.observations.running:
+                return
+            await self.clock.sleep(1.0)
+
+
+async def _run(setup: WorldSetup, trace: Trace) -> SimResult:
+    world = _World(setup, trace)
+    world.start = world.clock.monotonic()
+    async with open_sim_network(
+        random=world.random.fork("network"), clock=world.clock, faults=LinkFaults()
+    ) as network:
+        world.network = network
+        common = {"network": network, "clock": world.clock, "trace": trace}
+        world.engine = EngineProcess(
+            world.database, setup.engine_options, random=world.random.fork("engine"), **common
+        )
+        for i in range(setup.workers):
+            config = WorkerConfig(
+                name=f"worker-{i}", workflows=list(setup.workflows), slots=setup.slots, threads=False
+            )
+            process = WorkerProcess(
+                i, config, world.observations, random=world.random.fork(f"worker-{i}"), **common
+            )
+            world.workers.append(process)
+        world.client = ClientProcess(random=world.random.fork("client"), **common)
+        client = SimClient(world)
+        async with trio.open_nursery() as processes:
+            world._restarts = processes
+            await processes.start(world.engine.run)
+            for process in world.workers:
+                await processes.start(process.run)
+            await processes.start(world.client.run)
+            async with trio.open_nursery() as activity:
+                activity.start_soon(world.run_faults)
+                activity.start_soon(setup.scenario, client)
+            healed = max((fault_end(f) for f in setup.faults), default=0.0)
+            await world.clock.sleep(max(0.0, world.start + healed - world.clock.monotonic()))
+            await world.settle()
+            world.observations.check_stopped()
+            violations = list(world.observations.violations)
+            for check in setup.invariants:
+                name = getattr(check, "__name__", "user-invariant")
+                try:
+                    found = await _maybe_await(check(client))
+                except AssertionError as exc:
+                    found = [str(exc) or "assertion failed"]
+                violations += [f"{name}: {text}" for text in found or ()]
+            processes.cancel_scope.cancel()
+    elapsed = world.now()
+    store = MemoryStore(world.database)
+    specs = {wf.name: wf.spec for wf in setup.workflows}
+    async with open_store(store):
+        violations += await check_store(store, world.acknowledged, specs, world.observations)
+        statuses: dict[str, int] = {}
+        for run in await store.list_runs("default", limit=None):
+            statuses[str(run.status)] = statuses.get(str(run.status), 0) + 1
+    digest = hashlib.sha256(f"{trace.digest()}:{network.trace_digest()}".encode()).hexdigest()
     return SimResult(
-        seed=config.seed,
+        seed=setup.seed,
         violations=violations,
-        digest=trace.digest(),
+        digest=digest,
         acknowledged=len(world.acknowledged),
         virtual_seconds=elapsed,
         faults=world.faults,
-        trace_tail=trace.render(last=40) if violations else "",
         run_statuses=statuses,
         attempts=world.observations.attempts,
         trace_text=trace.render(),
     )
 
 
-def simulate(config: SimConfig | int) -> SimResult:
-    """Run one simulation (a :class:`SimConfig`, or just a seed) and check its invariants."""
-    from ratchet.runtime import run_deterministic
+async def _maybe_await(value: Any) -> Any:
+    if hasattr(value, "__await__"):
+        return await value
+    return value
 
-    if not isinstance(config, SimConfig):
-        config = SimConfig(seed=config)
+
+class _TraceLog(logging.Handler):
+    """Puts the engine's and SDK's log records into the trace instead of on stderr.
+
+    Inside a simulation, warnings such as "peer went down" are expected; they belong in
+    the trace (where a failing seed's reader wants them) rather than in the output.
+    """
+
+    def __init__(self, trace: Trace) -> None:
+        super().__init__(logging.INFO)
+        self.trace = trace
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            now = trio.current_time()
+        except RuntimeError:
+            now = 0.0
+        self.trace.record(now, f"log-{record.levelname.lower()}", record.name, record.getMessage())
+
+
+def run_world(setup: WorldSetup) -> SimResult:
+    """Run one simulated world to its verdict (deterministic in ``setup.seed``)."""
     trace = Trace(keep=True)
-    return run_deterministic(_simulate, config, trace, seed=config.seed)
+    logger = logging.getLogger("ratchet")
+    handler = _TraceLog(trace)
+    propagate, level = logger.propagate, logger.level
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        return run_deterministic(_run, setup, trace, seed=setup.seed)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate, logger.level = propagate, level

@@ -12,6 +12,7 @@ from ._errors import MutationRejected as MutationRejected
 from ._errors import StoreClosedError as StoreClosedError
 from ._errors import StoreError as StoreError
 from ._errors import StoreWriterStopped as StoreWriterStopped
+from ._errors import StreamBroken as StreamBroken
 from ._memory import MemoryDatabase as MemoryDatabase
 from ._memory import MemoryStore as MemoryStore
 from ._migrations import MIGRATIONS as MIGRATIONS

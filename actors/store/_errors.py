@@ -13,6 +13,7 @@ __all__ = [
     "StoreClosedError",
     "StoreError",
     "StoreWriterStopped",
+    "StreamBroken",
 ]
 
 
@@ -49,3 +50,12 @@ class MigrationError(StoreError, RuntimeError):
 
 class StoreWriterStopped(StoreError, RuntimeError):
     """The StoreWriter stopped before committing this caller's mutations; nothing was written."""
+
+
+class StreamBroken(StoreError, RuntimeError):
+    """An earlier commit of the same stream failed, so this one was not attempted.
+
+    A caller whose commits build on each other (each assumes the ones before it landed)
+    submits them as one *stream*; once one fails, none after it is written, so the store
+    never holds a later step without the earlier one.
+    """

@@ -258,6 +258,7 @@ class MemoryStore(Store):
         super().__init__(objects=self.database.objects, offload_threshold=offload_threshold)
         self._crashed = False
         self._fail_next: list[BaseException] = []
+        self._commit_delay = 0.0
 
     async def _connect(self) -> None:
         await trio.lowlevel.checkpoint()
@@ -284,12 +285,24 @@ class MemoryStore(Store):
         """Make the next transaction fail (rolled back) with ``error``: a fault for tests and simulation."""
         self._fail_next.append(error or StoreError("injected failure of a memory store transaction"))
 
+    def slow_commits(self, seconds: float) -> None:
+        """Make every transaction take ``seconds`` of runtime clock (0: instant again).
+
+        A fault for tests and simulation: a transaction sleeps before it applies, so a crash
+        meanwhile loses it, as a crash mid-commit loses an uncommitted transaction.
+        """
+        if not 0 <= seconds < float("inf"):
+            raise ValueError(f"slow_commits: seconds must be a finite number >= 0, got {seconds!r}")
+        self._commit_delay = seconds
+
     async def migration_versions(self) -> list[int]:
         await trio.lowlevel.checkpoint()
         return list(self.database.migrations)
 
     async def _transact(self, units: Sequence[Sequence[Op]]) -> list[list[Any]]:
         await trio.lowlevel.checkpoint()
+        if self._commit_delay:
+            await trio.sleep(self._commit_delay)
         if self._crashed or not self._open:
             raise StoreClosedError(f"the memory store is {'crashed' if self._crashed else 'closed'}")
         if self._fail_next:

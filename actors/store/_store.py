@@ -12,13 +12,13 @@ commit and only the culprit sees the error; no batch is ever half-written.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import outcome
 
-from ._errors import MutationRejected, StoreClosedError, StoreError
+from ._errors import MutationRejected, StoreClosedError, StoreError, StreamBroken
 from ._mutations import Mutation
 from ._objects import MemoryObjectStore, ObjectStore
 from ._ops import Cond, Op
@@ -71,6 +71,13 @@ class StoreStatistics:
     units_failed: int
     isolations: int
     ops: int
+
+
+def stream_broken() -> StreamBroken:
+    """The error of a unit not attempted because an earlier unit of its stream failed."""
+    return StreamBroken(
+        "an earlier commit of this stream failed, so these mutations (which build on it) were not written"
+    )
 
 
 def _enum_values(values: Sequence[Any]) -> tuple[Any, ...]:
@@ -169,11 +176,19 @@ class Store(ABC):
         (result,) = await self.commit_many([mutations])
         return result.unwrap()
 
-    async def commit_many(self, units: Sequence[Sequence[Mutation]]) -> list[outcome.Outcome[list[Any]]]:
+    async def commit_many(
+        self, units: Sequence[Sequence[Mutation]], streams: Sequence[Hashable | None] | None = None
+    ) -> list[outcome.Outcome[list[Any]]]:
         """Commit several callers' mutations together; each caller gets its own outcome.
 
         Every unit is all or nothing. Units that can be stored commit, in one
         transaction when all can; a unit that cannot fails alone (see the module docstring).
+
+        Args:
+            units: the callers' mutations, in submission order.
+            streams: per unit, the stream it belongs to (or None). Once a unit of a stream
+                fails, the later units of that stream fail with :class:`StreamBroken`
+                instead of committing.
 
         Returns:
             Per unit, ``outcome.Value`` of its mutations' results or ``outcome.Error``.
@@ -186,7 +201,12 @@ class Store(ABC):
             return [outcome.Error(closed) for _ in units]
         results: list[outcome.Outcome[list[Any]] | None] = [None] * len(units)
         compiled: list[tuple[int, list[Op], list[int]]] = []
+        stream_of = list(streams) if streams is not None else [None] * len(units)
+        broken: set[Hashable] = set()
         for u, unit in enumerate(units):
+            if stream_of[u] in broken:
+                results[u] = outcome.Error(stream_broken())
+                continue
             try:
                 ops: list[Op] = []
                 bounds = [0]
@@ -198,8 +218,10 @@ class Store(ABC):
                 compiled.append((u, ops, bounds))
             except StoreError as exc:
                 results[u] = outcome.Error(exc)
+                if stream_of[u] is not None:
+                    broken.add(stream_of[u])
         if compiled:
-            await self._commit_compiled(units, compiled, results)
+            await self._commit_compiled(units, compiled, results, stream_of)
         final: list[outcome.Outcome[list[Any]]] = []
         for r in results:
             assert r is not None
@@ -215,6 +237,7 @@ class Store(ABC):
         units: Sequence[Sequence[Mutation]],
         compiled: list[tuple[int, list[Op], list[int]]],
         results: list[outcome.Outcome[list[Any]] | None],
+        stream_of: Sequence[Hashable | None],
     ) -> None:
         def answer(u: int, bounds: list[int], op_results: list[Any]) -> None:
             muts = units[u]
@@ -243,12 +266,18 @@ class Store(ABC):
         # The batch failed as a whole. Run each unit in a transaction of its own: good
         # units commit, the bad one fails alone. A store outage fails them all again.
         self._isolations += 1
+        broken: set[Hashable] = set()
         for u, ops, bounds in compiled:
+            if stream_of[u] in broken:
+                results[u] = outcome.Error(stream_broken())
+                continue
             try:
                 (res,) = await self._transact([ops])
             except StoreError as exc:
                 exc.__context__ = batch_error
                 results[u] = outcome.Error(self._blame(units[u], exc))
+                if stream_of[u] is not None:
+                    broken.add(stream_of[u])
             else:
                 self._transactions += 1
                 self._ops += len(ops)

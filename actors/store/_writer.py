@@ -18,7 +18,7 @@ caller still waiting gets :class:`StoreWriterStopped`: none hangs.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from ratchet.runtime import Actor, ActorRef, LocalActorRef
 
 from ._errors import StoreWriterStopped
 from ._mutations import Mutation
-from ._store import Store
+from ._store import Store, stream_broken
 
 __all__ = ["CommitTicket", "StoreWriter", "StoreWriterStatistics", "commit", "commit_one"]
 
@@ -43,12 +43,20 @@ def _checked(mutations: Sequence[Mutation] | Mutation) -> list[Mutation]:
 
 
 class CommitTicket:
-    """A caller's claim on the commit that will contain its mutations."""
+    """A caller's claim on the commit that will contain its mutations.
 
-    __slots__ = ("_event", "_outcome", "mutations", "rows")
+    Args:
+        mutations: committed together or not at all.
+        stream: tickets of one stream build on each other: once one fails, the writer
+            writes none of the later ones (they fail with
+            :class:`~ratchet.actors.store.StreamBroken`). None: independent.
+    """
 
-    def __init__(self, mutations: list[Mutation]) -> None:
+    __slots__ = ("_event", "_outcome", "mutations", "rows", "stream")
+
+    def __init__(self, mutations: list[Mutation], *, stream: Hashable | None = None) -> None:
         self.mutations = mutations
+        self.stream = stream
         self.rows = max(1, len(mutations))
         self._event = trio.Event()
         self._outcome: outcome.Outcome[list[Any]] | None = None
@@ -133,6 +141,7 @@ class StoreWriter(Actor):
         self._units = 0
         self._mutations = 0
         self._largest = 0
+        self._broken: set[Hashable] = set()  # streams with a failed commit
 
     async def on_start(self) -> None:
         self.context.start_soon(self._commit_loop)
@@ -194,11 +203,20 @@ class StoreWriter(Actor):
                 if self.max_delay > 0 and self._pending_rows < self.max_batch:
                     with trio.move_on_after(self.max_delay):
                         await self._full.wait()
-                self._in_flight = self._take_batch()
+                batch = self._take_batch()
+                for ticket in batch:
+                    if ticket.stream is not None and ticket.stream in self._broken:
+                        ticket._resolve(outcome.Error(stream_broken()))
+                self._in_flight = [t for t in batch if not t.done]
                 # Shielded: once a transaction starts, its callers get its real outcome, even
                 # if the writer is being stopped; an abandoned commit would leave them unsure.
                 with trio.CancelScope(shield=True):
-                    outcomes = await self.store.commit_many([t.mutations for t in self._in_flight])
+                    outcomes = await self.store.commit_many(
+                        [t.mutations for t in self._in_flight], [t.stream for t in self._in_flight]
+                    )
+                for ticket, result in zip(self._in_flight, outcomes, strict=True):
+                    if ticket.stream is not None and isinstance(result, outcome.Error):
+                        self._broken.add(ticket.stream)
                 self._batches += 1
                 self._units += len(self._in_flight)
                 self._mutations += sum(len(t.mutations) for t in self._in_flight)
