@@ -129,6 +129,17 @@ class _Effect:
     fatal: bool = True
 
 
+class _AllCommitted:
+    """Waits for several commits (a registration of versions committed by others too)."""
+
+    def __init__(self, tickets: list[CommitTicket]) -> None:
+        self.tickets = tickets
+
+    async def wait(self) -> None:
+        for ticket in self.tickets:
+            await ticket.wait()
+
+
 @dataclass(frozen=True)
 class _HoldersDone:
     """Concurrency holders (tasks with task-level limits) that the transition finished."""
@@ -166,6 +177,8 @@ class RunCoordinator(Actor):
         # (task_id, attempt) -> monotonic deadline asked for by ctx.refresh_timeout before
         # the engine saw the attempt start; applied when its execution timer starts
         self._refreshed: dict[tuple[str, int], float] = {}
+        # workflow versions registered in memory whose commit is still pending
+        self._registering: dict[tuple[str, int], CommitTicket] = {}
         # idempotency key -> the run created with it, while its commit is pending (later
         # repeats find the committed run in the store)
         self._keyed: dict[str, tuple[str, CommitTicket]] = {}
@@ -177,9 +190,25 @@ class RunCoordinator(Actor):
         self._writer: ActorRef = system.lookup(self._names[0])
         self._scheduler: ActorRef = system.lookup(self._names[1])
         self._timers: ActorRef = system.lookup(self._names[2])
+        await self._wait_for_earlier_commits()
         await self.registry.load(self.store, self.tenant_id)
         await self._recover()
         self.context.start_soon(self._effects_loop)
+
+    async def _wait_for_earlier_commits(self) -> None:
+        """Let the writer finish what a previous incarnation handed it before reading the store.
+
+        The writer outlives a coordinator that crashed, and may still hold its last
+        commits (a run being created, say). Read before they land, the store would not
+        show that run, and nothing would ever drive it: an empty ticket queued behind
+        them resolves once they have committed (or failed).
+        """
+        barrier = CommitTicket([])
+        self._writer.enqueue.tell(barrier)
+        try:
+            await barrier.wait()
+        except Exception:  # the writer stopped: its next incarnation has nothing of ours
+            pass
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -237,9 +266,17 @@ class RunCoordinator(Actor):
     def register_workflows(
         self, specs: Sequence[WorkflowSpec]
     ) -> tuple[list[tuple[str, int]], CommitTicket | None]:
-        """Register workflow specs; returns their (name, version) and the commit to await."""
+        """Register workflow specs; returns their (name, version) and the commit to await.
+
+        A new version is in memory at once but durable only with its commit: if that
+        fails, the version is forgotten again (runs must never be created against a
+        version the store does not have: after a restart nothing could drive them), and
+        a registration that finds a version still being committed waits for that commit.
+        """
         mutations = []
         registered = []
+        new: list[tuple[str, int]] = []
+        waits: list[CommitTicket] = []
         for spec in specs:
             entry, number, mutation = self.registry.register(
                 self.tenant_id, spec, random=self.context.random, at=self._now()
@@ -247,11 +284,30 @@ class RunCoordinator(Actor):
             registered.append((entry.name, number))
             if mutation is not None:
                 mutations.append(mutation)
-        if not mutations:
+                new.append((entry.name, number))
+            elif (entry.name, number) in self._registering:
+                waits.append(self._registering[(entry.name, number)])
+        if mutations:
+            ticket = CommitTicket(mutations)
+            self._writer.enqueue.tell(ticket)
+            for version in new:
+                self._registering[version] = ticket
+            self.context.start_soon(self._settle_registration, ticket, new)
+            waits.append(ticket)
+        if not waits:
             return registered, None
-        ticket = CommitTicket(mutations)
-        self._writer.enqueue.tell(ticket)
-        return registered, ticket
+        return registered, waits[0] if len(waits) == 1 else _AllCommitted(waits)
+
+    async def _settle_registration(self, ticket: CommitTicket, versions: list[tuple[str, int]]) -> None:
+        try:
+            await ticket.wait()
+        except Exception:
+            for name, number in versions:
+                self.registry.forget(self.tenant_id, name, number)
+        finally:
+            for version in versions:
+                if self._registering.get(version) is ticket:
+                    del self._registering[version]
 
     def workflow_names(self) -> list[str]:
         return self.registry.names(self.tenant_id)
