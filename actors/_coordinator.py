@@ -926,8 +926,7 @@ class RunCoordinator(Actor):
                 worker = next((t.worker for t in run.state.tasks.values() if t.worker), None)
                 if worker is not None:
                     sticky.append((run.run_id, worker))
-        if active or any(spec.flow_controlled for spec in self.registry.specs(self.tenant_id)):
-            self._scheduler.flow_sync.tell(active, reclaim)
+        self._scheduler.flow_sync.tell(active, reclaim)
         if sticky:
             self._scheduler.flow_stick.tell(sticky)
 

@@ -189,6 +189,10 @@ class FlowControl:
         self._wake_heap: list[tuple[float, str]] = []
         self._wake_at: dict[str, float] = {}
         self.dirty_rates: set[str] = set()  # keys whose windows changed since taken
+        # With ``defer_rate_facts``, rate facts wait in ``_grant_facts`` until the caller
+        # has made the grants durable (a grant lost in a crash never started anything).
+        self.defer_rate_facts = False
+        self._grant_facts: list[list[Any]] = []
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -498,7 +502,11 @@ class FlowControl:
                 if self.on_fact is not None:
                     window = self.limiter.get_window(need.key)
                     assert window is not None
-                    self._fact("rate", now, need.key, need.units, window.limit, window.duration)
+                    record = ["rate", now, need.key, need.units, window.limit, window.duration]
+                    if self.defer_rate_facts:
+                        self._grant_facts.append(record)
+                    else:
+                        self.on_fact(record)
             if self.limiter.granted % 4096 == 0 and len(self.limiter) > 1024:
                 self.limiter.forget_idle(now)  # dynamic keys (one per user, say) come and go
             return True
@@ -558,6 +566,11 @@ class FlowControl:
         """Declare or change a static key; returns parked attempts that may now try again."""
         self.limiter.put(key, limit, duration)
         return self._release_waiters(key, self.clock())
+
+    def take_grant_facts(self) -> list[list[Any]]:
+        """Rate facts held back by ``defer_rate_facts``, to report once the grants are durable."""
+        facts, self._grant_facts = self._grant_facts, []
+        return facts
 
     def take_dirty_rates(self) -> list[tuple[str, int, float, list[tuple[float, float, int]]]]:
         """Windows changed since last taken: ``(key, limit, duration, log)``, for persistence."""

@@ -210,6 +210,11 @@ def cancel_in_progress_violations(
                 )
             victims.discard(holder)
             live.pop(holder, None)
+        elif kind == "admit" and holder not in live:
+            # admitted without arriving: a place taken back after an engine restart, by a
+            # holder older than anything that arrives from now on
+            arrivals += 1
+            live[holder] = arrivals
         elif kind == "release":
             live.pop(holder, None)
             expected.get(group, set()).discard(holder)
@@ -251,15 +256,24 @@ def flow_trace(trace_events: Iterable[Any]) -> FlowTrace:
 
     Args:
         trace_events: :class:`~ratchet.runtime.TraceEvent` values (or anything with
-            ``kind`` and ``detail``), in trace order.
+            ``kind`` and ``detail``), or the trace's rendered lines
+            (``"<time> <kind> <actor> <detail>"``, as a simulation's ``trace_text``
+            holds them), in trace order.
 
     Group keys and holders come back as tuples (they are lists in the trace's JSON).
     """
     out = FlowTrace()
     for event in trace_events:
-        if event.kind != "flow":
+        if isinstance(event, str):
+            parts = event.split(" ", 3)
+            if len(parts) < 4 or parts[1] != "flow":
+                continue
+            detail = parts[3]
+        elif event.kind != "flow":
             continue
-        record = json.loads(event.detail)
+        else:
+            detail = event.detail
+        record = json.loads(detail)
         kind = record[0]
         if kind == "rate":
             _, at, key, units, limit, duration = record

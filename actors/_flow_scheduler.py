@@ -60,6 +60,19 @@ class FlowScheduler:
     ) -> None:
         self.flow = FlowControl(clock=clock, on_fact=on_fact)
         self.core = SchedulingCore(gate=self.flow.try_start, prefer=self.flow.prefer, fits=self.flow.fits)
+        # Until the coordinator's first sync, attempts that need a concurrency place wait
+        # here: places held before an engine restart must be taken back before any new
+        # holder is admitted (see :meth:`wait_for_sync`).
+        self._unsynced: dict[Hashable, QueuedTask] | None = None
+
+    def wait_for_sync(self) -> None:
+        """Admit nothing to a concurrency group before the first :meth:`sync`.
+
+        A fresh scheduler in a restarted engine calls this: the coordinator's sync tells
+        it which holders held places before, and an attempt that reaches it first (one
+        the previous coordinator sent just before it stopped) must not take their place.
+        """
+        self._unsynced = {}
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -88,7 +101,11 @@ class FlowScheduler:
     # -- attempts -----------------------------------------------------------------------------
 
     def known(self, key: Hashable) -> bool:
-        return self.core.location(key) is not None or self.flow.tracks(key)
+        return (
+            self.core.location(key) is not None
+            or self.flow.tracks(key)
+            or (self._unsynced is not None and key in self._unsynced)
+        )
 
     def enqueue(self, tasks: Sequence[QueuedTask]) -> Effects:
         """Attempts the coordinator queued (already committed as QUEUED)."""
@@ -102,6 +119,10 @@ class FlowScheduler:
                 continue
             if self.flow.tracks(task.key):
                 continue  # a duplicate
+            if self._unsynced is not None and task.flow is not None:
+                if task.flow.run_groups or task.flow.task_groups:
+                    self._unsynced.setdefault(task.key, task)
+                    continue
             self._step(self.flow.admit(task), out)
         return out
 
@@ -109,6 +130,8 @@ class FlowScheduler:
         """Drop attempts from wherever they wait, or tell their workers to stop them."""
         out = Effects()
         for key in keys:
+            if self._unsynced is not None and self._unsynced.pop(key, None) is not None:
+                continue  # waited for the sync: never reached flow control
             if self.flow.withdraw(key):
                 self._gone([key], out)
                 continue
@@ -191,6 +214,11 @@ class FlowScheduler:
         self._step(self.flow.sync([tuple(h) for h in active]), out)  # type: ignore[misc]
         for needs in reclaim:
             self.flow.reclaim(needs)
+        if self._unsynced is not None:
+            waiting, self._unsynced = self._unsynced, None
+            enqueued = self.enqueue(list(waiting.values()))
+            for name in ("assignments", "placed", "cancel", "refuse"):
+                getattr(out, name).extend(getattr(enqueued, name))
         return out
 
     def put_rate_limit(self, key: str, limit: int, duration: float) -> Effects:

@@ -71,15 +71,6 @@ class WorkflowRegistry:
     def by_id(self, tenant_id: str, workflow_id: str) -> RegisteredWorkflow | None:
         return self._by_id.get((tenant_id, workflow_id))
 
-    def specs(self, tenant_id: str) -> list[WorkflowSpec]:
-        """Every version of every workflow of the tenant."""
-        return [
-            spec
-            for (tenant, _), entry in self._workflows.items()
-            if tenant == tenant_id
-            for spec in entry.versions.values()
-        ]
-
     def names(self, tenant_id: str) -> list[str]:
         return sorted(name for (tenant, name) in self._workflows if tenant == tenant_id)
 

@@ -85,12 +85,15 @@ class QueueScheduler(Actor):
             def on_fact(record: list[Any]) -> None:
                 runtime.record("flow", name, json.dumps(record))
 
+        self._on_fact = on_fact
         self.scheduler = FlowScheduler(clock=self.context.clock.time, on_fact=on_fact)
         self.core = self.scheduler.core
         if on_fact is not None:
             on_fact(["restart", self.context.clock.time()])  # this scheduler starts from nothing
         if self.store is not None and self.tenant_id is not None:
             self._writer = system.lookup(self._names[2])
+            self.scheduler.flow.defer_rate_facts = True  # reported once the windows are saved
+            self.scheduler.wait_for_sync()  # the coordinator's recovery comes first
             await self._load_rate_limits(self.store, self.tenant_id)
 
     async def _load_rate_limits(self, store: Store, tenant_id: str) -> None:
@@ -130,7 +133,8 @@ class QueueScheduler(Actor):
                     ]
                 )
                 self._writer.enqueue.tell(ticket)
-                self.context.start_soon(self._deliver_when_saved, ticket, limited)
+                facts = self.scheduler.flow.take_grant_facts()
+                self.context.start_soon(self._deliver_when_saved, ticket, limited, facts)
                 assignments = [a for a in assignments if not (a.task.flow is not None and a.task.flow.rates)]
             if assignments:
                 self._dispatcher.deliver.tell(assignments)
@@ -145,13 +149,19 @@ class QueueScheduler(Actor):
             self._coordinator.flow_refused.tell([(key, reason) for key, reason in effects.refuse])
         self._arm_wake()
 
-    async def _deliver_when_saved(self, ticket: CommitTicket, assignments: list[Assignment]) -> None:
+    async def _deliver_when_saved(
+        self, ticket: CommitTicket, assignments: list[Assignment], facts: list[list[Any]]
+    ) -> None:
         """Deliver rate-limited assignments once the units they took are durable.
 
         A failed commit raises here, which crashes the scheduler: its supervisor restarts
-        it and the engine rebuilds from the store, where the units were never taken.
+        it and the engine rebuilds from the store, where the units were never taken (and
+        the trace never reported them).
         """
         await ticket.wait()
+        if self._on_fact is not None:
+            for record in facts:
+                self._on_fact(record)
         deliver = []
         gone: list[Hashable] = []
         for a in assignments:

@@ -80,6 +80,7 @@ class Cluster:
     workflows: Sequence[Workflow]
     database: MemoryDatabase = field(default_factory=MemoryDatabase)
     engine: Any = None
+    store: MemoryStore | None = None
     intervals: list[Interval] = field(default_factory=list)
     _crash: trio.Event | None = None
     _up: trio.Event = field(default_factory=trio.Event)
@@ -112,7 +113,7 @@ class Cluster:
     ) -> None:
         started = False
         while True:
-            store = MemoryStore(self.database)
+            store = self.store = MemoryStore(self.database)
             self._crash = trio.Event()
             async with open_store(store), open_engine(self.system, store, options) as engine:
                 self.engine = engine

@@ -137,20 +137,23 @@ def test_task_level_concurrency_holds_per_task_and_higher_priority_goes_first() 
         r = Ratchet()
         wf = r.workflow("pipeline", input_validator=dict)
         fetch = wf.task(name="fetch")(sleeper(cluster, 1.0, lambda input: "fetch"))
-        wf.task(name="call-llm", parents=[fetch], concurrency=1)(sleeper(cluster, 1.0, lambda input: "llm"))
+        wf.task(name="call-llm", parents=[fetch], concurrency=1)(sleeper(cluster, 3.0, lambda input: "llm"))
         return [wf]
 
     async def scenario(cluster: Cluster) -> Any:
+        first = await cluster.trigger("pipeline", [{}])
+        await trio.sleep(1.5)  # its call-llm holds the group until t=4
         low = await cluster.trigger("pipeline", [{} for _ in range(3)], priority=1)
+        await trio.sleep(0.5)  # the high priority run reaches the group last
         high = await cluster.trigger("pipeline", [{}], priority=3)
-        return low, high, await cluster.wait(low + high)
+        return high, await cluster.wait(first + low + high)
 
-    cluster, (_, high, results) = run_engine(workflows, scenario)
+    cluster, (high, results) = run_engine(workflows, scenario)
     assert {r["status"] for r in results} == {"COMPLETED"}
     assert most_at_once(cluster.intervals, "fetch") == 4  # no limit on the first task
     assert most_at_once(cluster.intervals, "llm") == 1
     order = [i.run_id for i in sorted(cluster.intervals, key=lambda i: i.start) if i.key == "llm"]
-    assert order[0] == high[0]  # all four waited for the group at once: the high priority run won
+    assert order[1] == high[0]  # it waited behind three others, yet went first
 
 
 def test_a_key_that_fails_to_evaluate_fails_only_its_run() -> None:
