@@ -54,7 +54,7 @@ class RegisterWorkerRequest(_Strict):
     peer: str | None = None
     slots: int = Field(ge=1, le=100_000)
     durable_slots: int = Field(default=1000, ge=0, le=1_000_000)
-    labels: dict[str, str | int] = Field(default_factory=dict)
+    labels: dict[str, Any] = Field(default_factory=dict)  # checked by check_worker_labels
     workflows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
     # attempts the worker is still running (from before an engine restart): they hold slots
     running: list[tuple[str, int]] = Field(default_factory=list, max_length=100_000)

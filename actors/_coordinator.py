@@ -15,6 +15,15 @@ A failed commit of a transition means memory ran ahead of the store, so the coor
 crashes; its supervisor restarts it and :meth:`RunCoordinator.on_start` rebuilds every
 active run from the store (a task that was RUNNING is treated as lost and retried
 internally: at-least-once execution, one recorded outcome).
+
+Flow control: a queued task carries its :class:`~ratchet.actors._flow.FlowNeeds`,
+evaluated from the run's input (:mod:`ratchet.actors._flow_needs`); an expression that
+fails for the run fails the task with a ``FlowControlError``. The coordinator tells the
+scheduler when a concurrency *holder* (a run, or a task with task-level limits) has
+finished, and carries out what the concurrency groups decide (cancel a run or a task)
+like any other cancellation. When it (re)starts it tells the scheduler which holders are
+still unfinished and which had started before the restart: those take their places back
+before anything new is admitted.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from ratchet._spec import TaskKind, WorkflowSpec
 from ratchet.runtime import Actor, ActorRef
 
 from . import _run_machine as m
+from ._flow_needs import FLOW_ERROR, FlowKeyError, RunFlow
 from ._registry import RegisteredWorkflow, WorkflowRegistry
 from ._scheduling import QueuedTask
 from .store import (
@@ -85,6 +95,7 @@ class ActiveRun:
     watchers: list[trio.Event] = field(default_factory=list)
     ready_at: dict[str, float | None] = field(default_factory=dict)  # retry due times, at recovery
     filter_payload: Any = None
+    flow: RunFlow | None = None  # flow-control needs, evaluated once per run
 
     @property
     def run_id(self) -> str:
@@ -119,8 +130,15 @@ _EVENT_KIND = {
 class _Effect:
     ticket: CommitTicket
     run: ActiveRun
-    commands: list[m.Command]
+    commands: list[Any]
     fatal: bool = True
+
+
+@dataclass(frozen=True)
+class _HoldersDone:
+    """Concurrency holders (tasks with task-level limits) that the transition finished."""
+
+    holders: tuple[tuple[str, str], ...]
 
 
 class RunCoordinator(Actor):
@@ -468,6 +486,45 @@ class RunCoordinator(Actor):
                 continue  # a cancelled attempt: the engine cancelled it and already knows
             self._transition(run, event)
 
+    def flow_cancel(self, items: Sequence[tuple[Sequence[str], str]]) -> None:
+        """Runs or tasks a concurrency group decided to cancel (CANCEL_NEWEST, CANCEL_IN_PROGRESS)."""
+        for holder, reason in items:
+            kind, ident = holder
+            if kind == "run":
+                self.cancel_runs([ident], reason)
+                continue
+            found = self._find(ident)
+            if found is not None:
+                run, name = found
+                task = run.state.tasks[name]
+                self._transition(run, m.CancelTask(name, task.attempt, reason))
+
+    def flow_refused(self, items: Sequence[tuple[Sequence[Any], str]]) -> None:
+        """Attempts flow control can never start as declared: fail their tasks."""
+        for key, reason in items:
+            task_id, attempt = key
+            found = self._find(task_id)
+            if found is not None:
+                self._transition(
+                    found[0],
+                    m.TaskFailed(found[1], attempt, m.ErrorInfo(FLOW_ERROR, reason), retryable=False),
+                )
+
+    def attempts_adopted(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Attempts a worker still runs from before an engine restart.
+
+        One the run has moved past (a newer attempt, a finished task or run) was cancelled
+        while its worker was away, so it is cancelled again now that the worker is back.
+        """
+        stale = []
+        for task_id, attempt in keys:
+            found = self._find(task_id)
+            task = found[0].state.tasks[found[1]] if found is not None else None
+            if task is None or task.attempt != attempt or task.status.terminal:
+                stale.append((task_id, attempt))
+        if stale:
+            self._scheduler.cancel.tell(stale, "superseded while the engine restarted")
+
     def workers_lost(self, keys: Sequence[tuple[str, int]]) -> None:
         """Attempts whose worker went silent or away."""
         for task_id, attempt in keys:
@@ -626,6 +683,14 @@ class RunCoordinator(Actor):
                     **extra,
                 )
             )
+        if state.spec.flow_controlled:
+            done = tuple(
+                ("task", run.task_ids[name])
+                for name, task in state.tasks.items()
+                if task.status.terminal and not before[name][0].terminal and state.task_spec(name).concurrency
+            )
+            if done:
+                commands = [*commands, _HoldersDone(done)]
         self._submit(run, mutations, commands)
 
     def _assignment(self, run: ActiveRun, task_name: str, attempt: int) -> dict[str, Any]:
@@ -654,11 +719,31 @@ class RunCoordinator(Actor):
             "filter_payload": run.filter_payload,
         }
 
-    def _execute(self, run: ActiveRun, commands: list[m.Command]) -> None:
+    def _flow_needs(self, run: ActiveRun, name: str) -> Any:
+        """The flow-control needs of the task's next attempt (None without flow control).
+
+        Raises:
+            FlowKeyError: an expression failed for this run.
+        """
+        state = run.state
+        if not state.spec.flow_controlled:
+            return None
+        if run.flow is None:
+            run.flow = RunFlow(state.spec, run.input, run.metadata)
+        return run.flow.needs(name, state.run_id, run.task_ids[name])
+
+    def _execute(self, run: ActiveRun, commands: list[Any]) -> None:
         queued: list[QueuedTask] = []
         cancelled: list[tuple[str, int]] = []
+        refused: list[tuple[str, int, str]] = []
+        done: list[tuple[str, str]] = []
         for c in commands:
             if isinstance(c, m.QueueTask):
+                try:
+                    needs = self._flow_needs(run, c.task)
+                except FlowKeyError as exc:
+                    refused.append((c.task, c.attempt, str(exc)))
+                    continue
                 queued.append(
                     QueuedTask(
                         key=(run.task_ids[c.task], c.attempt),
@@ -666,6 +751,8 @@ class RunCoordinator(Actor):
                         priority=run.state.priority,
                         retry=c.retry,
                         payload=self._assignment(run, c.task, c.attempt),
+                        durable=run.state.task_spec(c.task).kind is TaskKind.DURABLE,
+                        flow=needs,
                     )
                 )
             elif isinstance(c, m.StartTimer):
@@ -687,17 +774,26 @@ class RunCoordinator(Actor):
             elif isinstance(c, m.WatchGate):
                 durable = self.context.system.lookup("durable")
                 durable.watch_gate.tell(run.task_ids[c.task], c.attempt, c.request)
+            elif isinstance(c, _HoldersDone):
+                done.extend(c.holders)
             elif isinstance(c, m.RunFinished):
                 self.finished += 1
                 self._timers.cancel_many.tell(list(run.task_ids.values()))
                 if any(t.kind is TaskKind.DURABLE or t.gated for t in run.state.spec.tasks):
                     # the durable tasks' logs and waits are no longer needed in memory
                     self.context.system.lookup("durable").forget.tell(list(run.task_ids.values()))
+                if run.state.spec.flow_controlled:
+                    done.append(("run", run.run_id))
                 self._drop(run)
         if cancelled:
             self._scheduler.cancel.tell(cancelled)
         if queued:
             self._scheduler.enqueue.tell(queued)
+        if done:
+            self._scheduler.flow_done.tell(done)
+        for name, attempt, reason in refused:
+            error = m.ErrorInfo(FLOW_ERROR, reason)
+            self._transition(run, m.TaskFailed(name, attempt, error, retryable=False))
 
     # -- recovery --------------------------------------------------------------------------------
 
@@ -756,10 +852,13 @@ class RunCoordinator(Actor):
             self.tenant_id, statuses=[StoreRunStatus.QUEUED, StoreRunStatus.RUNNING], limit=None
         )
         now_wall = self._now()
+        recovered = []
         for row in reversed(rows):  # oldest first
             run = await self._rebuild(row)
-            if run is None:
-                continue
+            if run is not None:
+                recovered.append(run)
+        self._sync_flow(recovered)
+        for run in recovered:
             state = run.state
             ready_at = run.ready_at
             self._activate(run)
@@ -784,6 +883,52 @@ class RunCoordinator(Actor):
                 ts = state.tasks[spec.name]
                 if spec.gated and ts.status is m.TaskStatus.PENDING and not state.status.terminal:
                     ts.gated = all(state.tasks[p].status is m.TaskStatus.COMPLETED for p in spec.parents)
+
+    def _sync_flow(self, runs: list[ActiveRun]) -> None:
+        """Tell the scheduler which concurrency holders are unfinished, which held places
+        before the restart (they take them back before anything new is admitted), and
+        sticky runs' workers.
+
+        A scheduler that outlived this coordinator may still hold places for runs that
+        finished while it restarted; the sync releases them.
+        """
+        active: list[tuple[str, str]] = []
+        sticky: list[tuple[str, str]] = []
+        reclaim: list[Any] = []
+        for run in runs:
+            spec = run.state.spec
+            if not spec.flow_controlled:
+                continue
+            active.append(("run", run.run_id))
+            started_run = run.state.status is m.RunStatus.RUNNING
+            for name, task in run.state.tasks.items():
+                if not task.status.terminal and spec.task(name).concurrency:
+                    active.append(("task", run.task_ids[name]))
+                started_task = not task.status.terminal and (
+                    task.status is m.TaskStatus.RUNNING or task.retry_count > 0 or task.internal_retries > 0
+                )
+                if started_run or started_task:
+                    if run.flow is None:
+                        run.flow = RunFlow(spec, run.input, run.metadata)
+                    try:
+                        needs = run.flow.needs(
+                            name,
+                            run.run_id,
+                            run.task_ids[name],
+                            reclaim_run=started_run,
+                            reclaim_task=started_task,
+                        )
+                    except FlowKeyError:
+                        continue  # it fails when queued
+                    reclaim.append(needs)
+                    started_run = False  # the run's places are reclaimed once
+            if spec.sticky is not None:
+                worker = next((t.worker for t in run.state.tasks.values() if t.worker), None)
+                if worker is not None:
+                    sticky.append((run.run_id, worker))
+        self._scheduler.flow_sync.tell(active, reclaim)
+        if sticky:
+            self._scheduler.flow_stick.tell(sticky)
 
 
 def _is_execution_timeout(error: m.ErrorInfo | None) -> bool:

@@ -47,6 +47,7 @@ class WorkerSession:
     labels: dict[str, Any] = field(default_factory=dict)
     last_seen: float = 0.0
     draining: bool = False
+    durable_slots: int = 0
     epoch: tuple[str, int] = ("", 0)
 
 
@@ -114,12 +115,14 @@ class Dispatcher(Actor):
         slots: int,
         labels: dict[str, Any],
         running: Sequence[tuple[str, int]] = (),
+        durable_slots: int = 0,
     ) -> tuple[float, tuple[str, int]]:
         """Add (or refresh) a worker session; returns the heartbeat interval and the session's epoch.
 
         ``running`` are attempts the worker still runs from before (the engine restarted,
         or gave the worker up for dead): they hold slots until the worker reports them
-        ended.
+        ended. ``labels`` are matched by tasks' desired worker labels; ``durable_slots``
+        bound its durable tasks.
 
         The epoch fences deliveries: every ``deliver`` carries the epoch of the session it
         was sent for, and a worker ignores assignments from an epoch older than the one
@@ -143,9 +146,25 @@ class Dispatcher(Actor):
         else:
             epoch = old.epoch
         self.sessions[worker_id] = WorkerSession(
-            worker_id, name, ref, peer, tuple(actions), slots, dict(labels), now, epoch=epoch
+            worker_id,
+            name,
+            ref,
+            peer,
+            tuple(actions),
+            slots,
+            dict(labels),
+            now,
+            durable_slots=durable_slots,
+            epoch=epoch,
         )
-        self._scheduler.add_worker.tell(worker_id, list(actions), slots, [tuple(k) for k in running])
+        self._scheduler.add_worker.tell(
+            worker_id,
+            list(actions),
+            slots,
+            [tuple(k) for k in running],
+            durable_slots=durable_slots,
+            labels=dict(labels),
+        )
         self._persist(
             UpsertWorker(
                 tenant_id=self.tenant_id,
@@ -153,6 +172,7 @@ class Dispatcher(Actor):
                 name=name,
                 at=self.context.clock.time(),
                 slots=slots,
+                durable_slots=durable_slots,
                 labels=labels,
                 actions=tuple(actions),
             )
@@ -270,6 +290,7 @@ class Dispatcher(Actor):
                 "id": s.worker_id,
                 "name": s.name,
                 "slots": s.slots,
+                "durable_slots": s.durable_slots,
                 "actions": list(s.actions),
                 "labels": s.labels,
                 "draining": s.draining,

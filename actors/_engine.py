@@ -79,7 +79,7 @@ def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -
             name="store-writer",
         ),
         ChildSpec(Timers, name="timers"),
-        ChildSpec(QueueScheduler, name="scheduler"),
+        ChildSpec(QueueScheduler, kwargs={"store": store, "tenant_id": tenant}, name="scheduler"),
         ChildSpec(
             Dispatcher,
             kwargs={

@@ -15,6 +15,7 @@ from typing import Any
 import trio
 
 from ratchet._errors import DefinitionError
+from ratchet._flow import check_rate_limit_put, check_worker_labels
 from ratchet._spec import WorkflowSpec
 from ratchet.runtime import Actor, ActorRef, concurrent
 
@@ -31,7 +32,7 @@ from ._api import (
 from ._coordinator import RunRequest, action_name
 from ._durable_api import DurableApi
 from ._trigger_api import TriggerApi
-from .store import Run, Store, StoreError
+from .store import CommitTicket, PutRateLimit, Run, Store, StoreError
 
 __all__ = ["Gateway"]
 
@@ -70,12 +71,13 @@ class Gateway(TriggerApi, DurableApi, Actor):
         coordinator: str = "coordinator",
         dispatcher: str = "dispatcher",
         scheduler: str = "scheduler",
+        writer: str = "store-writer",
     ) -> None:
         self.store = store
         self.tenant_id = tenant_id
         self.node = node
         self.max_payload_bytes = max_payload_bytes
-        self._names = (coordinator, dispatcher, scheduler)
+        self._names = (coordinator, dispatcher, scheduler, writer)
         self._monitored: set[str] = set()
 
     async def on_start(self) -> None:
@@ -83,6 +85,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
         self._coordinator: ActorRef = lookup(self._names[0])
         self._dispatcher: ActorRef = lookup(self._names[1])
         self._scheduler: ActorRef = lookup(self._names[2])
+        self._writer: ActorRef = lookup(self._names[3])
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -91,6 +94,10 @@ class Gateway(TriggerApi, DurableApi, Actor):
         """Register a worker and its workflows; returns its heartbeat interval, the workflows'
         versions and the session's epoch (see :meth:`Dispatcher.register`)."""
         req = parse(RegisterWorkerRequest, request, "register_worker request")
+        try:
+            labels = check_worker_labels(req.labels, f"worker {req.name!r}")
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
         specs = []
         for raw in req.workflows:
             try:
@@ -114,7 +121,15 @@ class Gateway(TriggerApi, DurableApi, Actor):
             await self._triggers.workflows_changed.ask()  # new event, cron and filter triggers
         actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
         interval, epoch = await self._dispatcher.register.ask(
-            req.worker_id, req.name, ref, req.peer, actions, req.slots, dict(req.labels), list(req.running)
+            req.worker_id,
+            req.name,
+            ref,
+            req.peer,
+            actions,
+            req.slots,
+            labels,
+            list(req.running),
+            req.durable_slots,
         )
         return {"heartbeat_interval": interval, "versions": dict(registered), "epoch": list(epoch)}
 
@@ -164,12 +179,39 @@ class Gateway(TriggerApi, DurableApi, Actor):
         self._coordinator.task_results.tell(reports)
         return len(reports)
 
+    def release_slot(self, task_id: Any, attempt: Any) -> None:
+        """A running attempt gives its worker slot back early (``ctx.release_slot()``)."""
+        _check_attempt("release_slot", task_id, attempt)
+        self._scheduler.release_slot.tell((task_id, attempt))
+
+    @concurrent
+    async def put_rate_limit(self, key: Any, limit: Any, duration: Any) -> None:
+        """Declare or change a static rate limit: ``limit`` units in any window of ``duration``.
+
+        Returns once the limit is committed; tasks waiting on the key see it at once.
+        """
+        try:
+            key, limit, window = check_rate_limit_put(key, limit, duration)
+        except ValueError as exc:
+            raise RequestError(f"put_rate_limit: {exc}") from None
+        ticket = CommitTicket(
+            [
+                PutRateLimit(
+                    tenant_id=self.tenant_id,
+                    key=key,
+                    limit_units=limit,
+                    duration_seconds=window.seconds,
+                    at=self.context.clock.time(),
+                )
+            ]
+        )
+        self._writer.enqueue.tell(ticket)
+        await ticket.wait()
+        self._scheduler.put_rate_limit.tell(key, limit, window.seconds)
+
     def refresh_timeout(self, task_id: Any, attempt: Any, seconds: Any) -> None:
         """A running attempt asks for ``seconds`` more from now (``ctx.refresh_timeout``)."""
-        if not isinstance(task_id, str) or not 0 < len(task_id) <= 200:
-            raise RequestError(f"refresh_timeout: {task_id!r} is not a task run id")
-        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
-            raise RequestError(f"refresh_timeout: attempt must be a whole number >= 1, got {attempt!r}")
+        _check_attempt("refresh_timeout", task_id, attempt)
         if (
             isinstance(seconds, bool)
             or not isinstance(seconds, int | float)
@@ -412,6 +454,13 @@ class Gateway(TriggerApi, DurableApi, Actor):
             for t in tasks
         ]
         return out
+
+
+def _check_attempt(what: str, task_id: Any, attempt: Any) -> None:
+    if not isinstance(task_id, str) or not 0 < len(task_id) <= 200:
+        raise RequestError(f"{what}: {task_id!r} is not a task run id")
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise RequestError(f"{what}: attempt must be a whole number >= 1, got {attempt!r}")
 
 
 def _dag_order(tasks: list[Any]) -> list[Any]:

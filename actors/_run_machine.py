@@ -59,6 +59,7 @@ __all__ = [
     "AttemptCancelled",
     "CancelAttempt",
     "CancelRun",
+    "CancelTask",
     "Command",
     "ErrorInfo",
     "Event",
@@ -294,6 +295,18 @@ class CancelRun:
 
 
 @dataclass(frozen=True)
+class CancelTask:
+    """Cancel one task's current attempt (a task-level concurrency group chose it).
+
+    The task ends CANCELLED, and so do its descendants, as when a queued task times out.
+    """
+
+    task: str
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Replay:
     """Run a FAILED or CANCELLED run again from where it broke (see :func:`replay`)."""
 
@@ -309,6 +322,7 @@ Event = (
     | AttemptCancelled
     | RetryDue
     | CancelRun
+    | CancelTask
     | Replay
     | TaskEvicted
     | Resume
@@ -429,6 +443,10 @@ def apply(run: RunState, event: Event) -> list[Command]:
         elif isinstance(event, TaskEvicted):
             if task.status is TaskStatus.RUNNING:
                 _evicted(run, task, out)
+        elif isinstance(event, CancelTask):
+            if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+                out.append(CancelAttempt(task.name, task.attempt, task.worker, event.reason))
+                _finish_task(run, task, TaskStatus.CANCELLED, out, event.reason)
         elif isinstance(event, AttemptCancelled):
             pass
     _settle(run, out)

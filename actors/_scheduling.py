@@ -2,7 +2,8 @@
 
 Theory of operation. Each *action* (a workflow's task, the unit a worker registers for)
 has a :class:`ReadyQueue` ordered by priority (3 first), then retries ahead of new work,
-then arrival. Each worker has a number of slots and the set of actions it can run. The
+then fair rounds across concurrency keys, then arrival. Each worker has a number of
+slots (and durable slots, for durable tasks) and the set of actions it can run. The
 core pairs them, event by event, never by scanning:
 
 - a task arrives → the worker with the most free slots among those registered for its
@@ -16,12 +17,29 @@ removed worker's running tasks are handed back to the caller, who decides (the r
 machine treats them as lost). Cancelled tasks are deleted lazily from their queue; a
 cancelled *running* task keeps its slot until its worker reports the attempt ended, so a
 worker never holds more attempts than it has slots, even while one winds down.
+
+Flow control plugs in through three optional hooks (see :mod:`ratchet.actors._flow`):
+
+- *lanes*: a task with a :attr:`QueuedTask.constraint` (required worker labels, a HARD
+  sticky worker) waits in its own lane of the action, and a worker looks only at the
+  lanes whose constraint it ``fits`` (cached), so affinity costs no scan;
+- ``prefer`` scores free workers when a task arrives (soft label weights, SOFT sticky);
+- ``gate`` may refuse to start a task the moment it would be assigned (a rate limit
+  that is full): the task is then *parked* in its queue, keeping its place, until
+  :meth:`SchedulingCore.wake` puts it back.
+
+Round-robin fairness across concurrency keys: each queued task gets a *round*, one more
+than the later of the queue's current round and its key's last round, and the queue
+serves lower rounds first within a priority. A key with 10,000 queued tasks therefore
+takes one turn per round like a key with one (start-time fair queueing, O(log n)).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
-from collections.abc import Hashable, Iterable
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +56,11 @@ class QueuedTask:
         priority: 1 (low) to 3 (high).
         retry: retries go ahead of new work of the same priority.
         payload: what the assignment carries to the worker.
+        durable: the task takes a durable slot instead of an ordinary one.
+        constraint: which workers may take it (an affinity
+            :class:`~ratchet.actors._affinity.Constraint`); None: any worker of its action.
+        fair_key: the concurrency key it takes turns with (round robin); None: FIFO lane.
+        flow: the flow-control needs the QueueScheduler checks before queueing (opaque here).
     """
 
     key: Hashable
@@ -45,6 +68,10 @@ class QueuedTask:
     priority: int = 1
     retry: bool = False
     payload: Any = None
+    durable: bool = False
+    constraint: Hashable = None
+    fair_key: Hashable = None
+    flow: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,76 +80,172 @@ class Assignment:
     task: QueuedTask
 
 
-class ReadyQueue:
-    """Tasks of one action in priority, retry-first, FIFO order."""
+Entry = tuple[int, int, int, int, QueuedTask]  # (-priority, retry first, round, arrival, task)
 
-    def __init__(self) -> None:
-        self._heap: list[tuple[int, int, int, QueuedTask]] = []
-        self._live: dict[Hashable, tuple[int, int, int, QueuedTask]] = {}
-        self._seq = 0
+
+class ReadyQueue:
+    """Tasks of one lane in priority, retry-first, fair-round, FIFO order.
+
+    Args:
+        durable: its tasks take durable slots.
+        arrivals: numbers the tasks in arrival order; lanes of one core share one, so
+            arrival numbers are unique across lanes and compare between them.
+    """
+
+    def __init__(self, durable: bool = False, arrivals: Iterator[int] | None = None) -> None:
+        self.durable = durable
+        self._heap: list[Entry] = []
+        self._live: dict[Hashable, Entry] = {}
+        self._parked: dict[Hashable, Entry] = {}
+        self._arrivals = arrivals if arrivals is not None else itertools.count(1)
+        self._round = 0  # the round of the last task served
+        self._last_round: dict[Hashable, int] = {}  # fair key -> round of its last queued task
 
     def __len__(self) -> int:
-        return len(self._live)
+        return len(self._live) + len(self._parked)
+
+    def entry_for(self, task: QueuedTask) -> Entry:
+        """Give ``task`` its place: its arrival number and its fair round."""
+        arrival = next(self._arrivals)
+        last = self._last_round
+        turn = max(self._round, last.get(task.fair_key, 0)) + 1
+        last[task.fair_key] = turn
+        if len(last) > 64 and len(last) > 2 * len(self):
+            self._last_round = {k: r for k, r in last.items() if r > self._round}
+        return (-task.priority, 0 if task.retry else 1, turn, arrival, task)
 
     def push(self, task: QueuedTask) -> None:
-        if task.key in self._live:
-            raise ValueError(f"task {task.key!r} is already queued")
-        self._seq += 1
-        entry = (-task.priority, 0 if task.retry else 1, self._seq, task)
-        self._live[task.key] = entry
+        self.push_entry(self.entry_for(task))
+
+    def push_entry(self, entry: Entry) -> None:
+        key = entry[4].key
+        if key in self._live or key in self._parked:
+            raise ValueError(f"task {key!r} is already queued")
+        self._live[key] = entry
         heapq.heappush(self._heap, entry)
 
     def _clean_top(self) -> None:
         heap = self._heap
-        while heap and self._live.get(heap[0][3].key) is not heap[0]:
+        while heap and self._live.get(heap[0][4].key) is not heap[0]:
             heapq.heappop(heap)
 
-    def peek_order(self) -> tuple[int, int, int] | None:
+    def peek_order(self) -> tuple[int, int, int, int] | None:
         """The ordering key of the head (smaller is served first), or None when empty."""
         self._clean_top()
         if not self._heap:
             return None
         head = self._heap[0]
-        return head[0], head[1], head[2]
+        return head[0], head[1], head[2], head[3]
 
-    def pop(self) -> QueuedTask:
+    def pop_entry(self) -> Entry:
         self._clean_top()
         entry = heapq.heappop(self._heap)
-        del self._live[entry[3].key]
-        return entry[3]
+        del self._live[entry[4].key]
+        self._round = max(self._round, entry[2])
+        return entry
+
+    def pop(self) -> QueuedTask:
+        return self.pop_entry()[4]
+
+    def park(self, entry: Entry) -> None:
+        """Hold a task that may not start yet; it keeps its place for :meth:`unpark`."""
+        self._parked[entry[4].key] = entry
+
+    def unpark(self, key: Hashable) -> bool:
+        """Put a parked task back in line; False if it is not parked here."""
+        entry = self._parked.pop(key, None)
+        if entry is None:
+            return False
+        self.push_entry(entry)
+        return True
+
+    def take(self, key: Hashable) -> Entry | None:
+        """Remove a queued or parked task and return its entry (its place in line)."""
+        entry = self._parked.pop(key, None)
+        if entry is None:
+            entry = self._live.get(key)
+            if entry is not None:
+                self.remove(key)
+        return entry
 
     def remove(self, key: Hashable) -> bool:
+        if self._parked.pop(key, None) is not None:
+            return True
         removed = self._live.pop(key, None) is not None
         if removed and len(self._heap) > 64 and len(self._heap) > 4 * len(self._live):
-            self._heap = [e for e in self._heap if self._live.get(e[3].key) is e]
+            self._heap = [e for e in self._heap if self._live.get(e[4].key) is e]
             heapq.heapify(self._heap)
         return removed
 
 
 @dataclass
 class WorkerSlots:
-    """One worker as the scheduler sees it."""
+    """One worker as the scheduler sees it.
+
+    ``running`` and ``durable_running`` hold slots; ``released`` are attempts still
+    running that gave their slot back early (``ctx.release_slot()``).
+    """
 
     worker: str
     actions: tuple[str, ...]
     slots: int
     running: set[Hashable] = field(default_factory=set)
     draining: bool = False
+    durable_slots: int = 0
+    durable_running: set[Hashable] = field(default_factory=set)
+    released: set[Hashable] = field(default_factory=set)
+    labels: dict[str, Any] = field(default_factory=dict)
 
     @property
     def free(self) -> int:
         return 0 if self.draining else max(0, self.slots - len(self.running))
 
+    @property
+    def free_durable(self) -> int:
+        return 0 if self.draining else max(0, self.durable_slots - len(self.durable_running))
+
+    def room(self, durable: bool) -> int:
+        return self.free_durable if durable else self.free
+
+    def holding(self) -> set[Hashable]:
+        """Every attempt on this worker, with a slot or without."""
+        return self.running | self.durable_running | self.released
+
+
+Lane = tuple[str, Hashable]  # (action, constraint)
+
+Gate = Callable[[QueuedTask, str], bool]
+Prefer = Callable[[QueuedTask, WorkerSlots], float]
+Fits = Callable[[Hashable, WorkerSlots], bool]
+
 
 class SchedulingCore:
-    """Pairs queued tasks with free worker slots; see the module docstring."""
+    """Pairs queued tasks with free worker slots; see the module docstring.
 
-    def __init__(self) -> None:
-        self._queues: dict[str, ReadyQueue] = {}
+    Args:
+        gate: ``gate(task, worker)`` may refuse to start a task now (it is parked until
+            :meth:`wake`); None starts everything.
+        prefer: ``prefer(task, worker)`` scores a free worker for an arriving task
+            (higher wins, then more free slots); None: most free slots.
+        fits: ``fits(constraint, worker)`` says whether a worker may take tasks of a
+            constrained lane; None: only unconstrained lanes exist.
+    """
+
+    def __init__(
+        self, *, gate: Gate | None = None, prefer: Prefer | None = None, fits: Fits | None = None
+    ) -> None:
+        self._queues: dict[Lane, ReadyQueue] = {}
+        self._lanes: dict[str, dict[Lane, None]] = {}  # action -> its lanes
         self._workers: dict[str, WorkerSlots] = {}
         self._by_action: dict[str, dict[str, None]] = {}
         self._where: dict[Hashable, tuple[str, str | None]] = {}  # key -> (action, worker or None)
+        self._lane_of: dict[Hashable, Lane] = {}  # queued key -> its lane
         self._stopping: set[Hashable] = set()  # running, told to stop, slot held until released
+        self._gate = gate
+        self._prefer = prefer
+        self._fits = fits
+        self._fit_cache: dict[tuple[str, Hashable], bool] = {}
+        self._arrivals = itertools.count(1)
         # (key, worker) of queued attempts found running on a worker that registered; the
         # caller drains this and records them as assigned there
         self.adopted: list[tuple[Hashable, str]] = []
@@ -132,19 +255,29 @@ class SchedulingCore:
     def depth(self, action: str | None = None) -> int:
         """Tasks waiting (in one action's queue, or in all)."""
         if action is not None:
-            queue = self._queues.get(action)
-            return 0 if queue is None else len(queue)
+            return sum(len(self._queues[lane]) for lane in self._lanes.get(action, ()))
         return sum(len(q) for q in self._queues.values())
 
     def depths(self) -> dict[str, int]:
-        return {action: len(q) for action, q in self._queues.items() if len(q)}
+        out: dict[str, int] = {}
+        for (action, _), queue in self._queues.items():
+            if len(queue):
+                out[action] = out.get(action, 0) + len(queue)
+        return out
 
     def worker(self, worker: str) -> WorkerSlots | None:
         return self._workers.get(worker)
 
     def running_on(self, worker: str) -> list[Hashable]:
         slots = self._workers.get(worker)
-        return [] if slots is None else sorted(slots.running, key=repr)
+        return [] if slots is None else sorted(slots.holding(), key=repr)
+
+    def workers(self) -> list[WorkerSlots]:
+        return list(self._workers.values())
+
+    def is_stopping(self, key: Hashable) -> bool:
+        """Whether a running attempt was told to stop (its slot is held until released)."""
+        return key in self._stopping
 
     def location(self, key: Hashable) -> tuple[str, str | None] | None:
         """``(action, worker)`` of a queued (worker None) or running task."""
@@ -153,7 +286,14 @@ class SchedulingCore:
     # -- workers ----------------------------------------------------------------------------
 
     def add_worker(
-        self, worker: str, actions: Iterable[str], slots: int, busy: Iterable[Hashable] = ()
+        self,
+        worker: str,
+        actions: Iterable[str],
+        slots: int,
+        busy: Iterable[Hashable] = (),
+        *,
+        durable_slots: int = 0,
+        labels: dict[str, Any] | None = None,
     ) -> list[Assignment]:
         """Register (or re-register) a worker and fill its free slots.
 
@@ -164,26 +304,30 @@ class SchedulingCore:
         recorded) is taken off its queue and placed on the worker, and reported among
         :attr:`adopted`; one placed on another worker (both run it) holds a slot on each.
         """
-        if slots < 0:
-            raise ValueError(f"worker {worker!r}: slots must be >= 0, got {slots}")
+        if slots < 0 or durable_slots < 0:
+            raise ValueError(f"worker {worker!r}: slots must be >= 0, got {slots} and {durable_slots}")
         old = self._workers.get(worker)
-        running = old.running if old is not None else set()
+        new = WorkerSlots(worker, (), slots, durable_slots=durable_slots, labels=dict(labels or {}))
+        if old is not None:
+            new.running, new.durable_running, new.released = old.running, old.durable_running, old.released
         for key in busy:
             where = self._where.get(key)
             if where is None:
                 self._where[key] = ("", worker)
             elif where[1] is None:
-                self._queues[where[0]].remove(key)
+                self._queues[self._lane_of.pop(key)].remove(key)
                 self._where[key] = (where[0], worker)
                 self.adopted.append((key, worker))
-            running.add(key)
+            if key not in new.durable_running and key not in new.released:
+                new.running.add(key)
         if old is not None:
             for action in old.actions:
                 self._by_action.get(action, {}).pop(worker, None)
-        actions = tuple(dict.fromkeys(actions))
-        self._workers[worker] = WorkerSlots(worker, actions, slots, running)
-        for action in actions:
+        new.actions = tuple(dict.fromkeys(actions))
+        self._workers[worker] = new
+        for action in new.actions:
             self._by_action.setdefault(action, {})[worker] = None
+        self._fit_cache.clear()
         return self._fill(worker)
 
     def drain_worker(self, worker: str) -> None:
@@ -203,7 +347,8 @@ class SchedulingCore:
             return []
         for action in slots.actions:
             self._by_action.get(action, {}).pop(worker, None)
-        lost = sorted((k for k in slots.running if self._where.get(k, ("", worker))[1] == worker), key=repr)
+        self._fit_cache.clear()
+        lost = sorted((k for k in slots.holding() if self._where.get(k, ("", worker))[1] == worker), key=repr)
         for key in lost:
             self._where.pop(key, None)
             self._stopping.discard(key)
@@ -211,27 +356,106 @@ class SchedulingCore:
 
     # -- tasks ------------------------------------------------------------------------------
 
+    def _lane(self, task: QueuedTask) -> tuple[Lane, ReadyQueue]:
+        lane = (task.action, task.constraint)
+        queue = self._queues.get(lane)
+        if queue is None:
+            queue = self._queues[lane] = ReadyQueue(durable=task.durable, arrivals=self._arrivals)
+            self._lanes.setdefault(task.action, {})[lane] = None
+        return lane, queue
+
+    def _fit(self, constraint: Hashable, slots: WorkerSlots) -> bool:
+        if constraint is None:
+            return True
+        if self._fits is None:
+            return False
+        cached = self._fit_cache.get((slots.worker, constraint))
+        if cached is None:
+            cached = self._fit_cache[(slots.worker, constraint)] = self._fits(constraint, slots)
+        return cached
+
+    def _start(self, task: QueuedTask, slots: WorkerSlots) -> Assignment:
+        (slots.durable_running if task.durable else slots.running).add(task.key)
+        self._where[task.key] = (task.action, slots.worker)
+        return Assignment(slots.worker, task)
+
     def enqueue(self, task: QueuedTask) -> list[Assignment]:
         """Queue a task; returns its assignment if a worker can take it now."""
         if task.key in self._where:
             raise ValueError(f"task {task.key!r} is already queued or running")
         best: WorkerSlots | None = None
+        best_score = 0.0
+        prefer = self._prefer
         for name in self._by_action.get(task.action, ()):
             slots = self._workers[name]
-            if slots.free and (best is None or slots.free > best.free):
-                best = slots
+            room = slots.room(task.durable)
+            if not room or not self._fit(task.constraint, slots):
+                continue
+            score = prefer(task, slots) if prefer is not None else 0.0
+            if best is None or (score, room) > (best_score, best.room(task.durable)):
+                best, best_score = slots, score
+        lane, queue = self._lane(task)
         if best is not None and not self.depth(task.action):
-            best.running.add(task.key)
-            self._where[task.key] = (task.action, best.worker)
-            return [Assignment(best.worker, task)]
-        queue = self._queues.get(task.action)
-        if queue is None:
-            queue = self._queues[task.action] = ReadyQueue()
-        queue.push(task)
+            if self._gate is None or self._gate(task, best.worker):
+                return [self._start(task, best)]
+            queue.park(queue.entry_for(task))  # may not start yet: keeps its place, parked
+        else:
+            queue.push(task)
         self._where[task.key] = (task.action, None)
+        self._lane_of[task.key] = lane
         if best is not None:
             return self._fill(best.worker)
         return []
+
+    def wake(self, keys: Iterable[Hashable]) -> list[Assignment]:
+        """Put parked tasks back in line and start what free workers can take."""
+        actions: dict[str, None] = {}
+        for key in keys:
+            lane = self._lane_of.get(key)
+            if lane is not None and self._queues[lane].unpark(key):
+                actions[lane[0]] = None
+        out: list[Assignment] = []
+        for action in actions:
+            for name in list(self._by_action.get(action, ())):
+                out.extend(self._fill(name))
+        return out
+
+    def relane(self, key: Hashable, constraint: Hashable) -> list[Assignment]:
+        """Move a waiting task to the lane of a new constraint, keeping its place in line.
+
+        (A HARD sticky run learns its worker when its first task starts; its tasks that
+        were already waiting must then wait for that worker.) Returns what the workers
+        that fit the new lane start.
+        """
+        lane = self._lane_of.get(key)
+        if lane is None:
+            return []
+        entry = self._queues[lane].take(key)
+        if entry is None:
+            return []
+        task = dataclasses.replace(entry[4], constraint=constraint)
+        new_lane, queue = self._lane(task)
+        queue.push_entry((entry[0], entry[1], entry[2], entry[3], task))
+        self._lane_of[key] = new_lane
+        out: list[Assignment] = []
+        for name in list(self._by_action.get(task.action, ())):
+            if self._fit(constraint, self._workers[name]):
+                out.extend(self._fill(name))
+        return out
+
+    def release_slot(self, key: Hashable) -> list[Assignment]:
+        """A running attempt gave its slot back early; it stays known until released."""
+        where = self._where.get(key)
+        if where is None or where[1] is None:
+            return []
+        slots = self._workers.get(where[1])
+        if slots is None or key in slots.released:
+            return []
+        if key in slots.running or key in slots.durable_running:
+            slots.running.discard(key)
+            slots.durable_running.discard(key)
+            slots.released.add(key)
+        return self._fill(slots.worker)
 
     def cancel(self, key: Hashable) -> tuple[str | None, list[Assignment]]:
         """Drop a queued task, or mark a running one as stopping.
@@ -261,10 +485,10 @@ class SchedulingCore:
             where = self._where.get(key)
             if where is None:
                 continue
-            action, worker = where
+            worker = where[1]
             if worker is None:
                 del self._where[key]
-                self._queues[action].remove(key)
+                self._queues[self._lane_of.pop(key)].remove(key)
             elif key not in self._stopping:
                 self._stopping.add(key)
                 stopped.append((key, worker))
@@ -282,9 +506,11 @@ class SchedulingCore:
             del self._where[key]
             self._stopping.discard(key)
         slots = self._workers.get(worker)
-        if slots is None or key not in slots.running:
+        if slots is None or key not in slots.holding():
             return []
         slots.running.discard(key)
+        slots.durable_running.discard(key)
+        slots.released.discard(key)
         return self._fill(worker)
 
     def _fill(self, worker: str) -> list[Assignment]:
@@ -292,20 +518,24 @@ class SchedulingCore:
         if slots is None:
             return []
         out: list[Assignment] = []
-        while slots.free:
+        while slots.free or slots.free_durable:
             best_queue: ReadyQueue | None = None
-            best_order: tuple[int, int, int] | None = None
+            best_order: tuple[int, int, int, int] | None = None
             for action in slots.actions:
-                queue = self._queues.get(action)
-                if queue is None:
-                    continue
-                order = queue.peek_order()
-                if order is not None and (best_order is None or order < best_order):
-                    best_queue, best_order = queue, order
+                for lane in self._lanes.get(action, ()):
+                    queue = self._queues[lane]
+                    if not slots.room(queue.durable) or not self._fit(lane[1], slots):
+                        continue
+                    order = queue.peek_order()
+                    if order is not None and (best_order is None or order < best_order):
+                        best_queue, best_order = queue, order
             if best_queue is None:
                 break
-            task = best_queue.pop()
-            slots.running.add(task.key)
-            self._where[task.key] = (task.action, worker)
-            out.append(Assignment(worker, task))
+            entry = best_queue.pop_entry()
+            task = entry[4]
+            if self._gate is not None and not self._gate(task, worker):
+                best_queue.park(entry)  # may not start yet; the gate wakes it
+                continue
+            self._lane_of.pop(task.key, None)
+            out.append(self._start(task, slots))
         return out

@@ -22,6 +22,15 @@ from ._errors import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
 from ._errors import NonDeterminismError as NonDeterminismError
 from ._errors import NonRetryableException as NonRetryableException
 from ._errors import TaskRunError as TaskRunError
+from ._flow import ConcurrencyExpression as ConcurrencyExpression
+from ._flow import ConcurrencyLimitStrategy as ConcurrencyLimitStrategy
+from ._flow import DesiredWorkerLabel as DesiredWorkerLabel
+from ._flow import Priority as Priority
+from ._flow import RateLimit as RateLimit
+from ._flow import RateLimitDuration as RateLimitDuration
+from ._flow import StickyStrategy as StickyStrategy
+from ._flow import WorkerLabel as WorkerLabel
+from ._flow import WorkerLabelComparator as WorkerLabelComparator
 from ._runs import RunCancelledError as RunCancelledError
 from ._runs import RunDetails as RunDetails
 from ._runs import TaskRunDetails as TaskRunDetails
@@ -46,10 +55,13 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "BulkPushEvent",
+    "ConcurrencyExpression",
+    "ConcurrencyLimitStrategy",
     "Context",
     "CronWorkflow",
     "DefaultFilter",
     "DefinitionError",
+    "DesiredWorkerLabel",
     "DurableContext",
     "EmptyModel",
     "Event",
@@ -60,19 +72,25 @@ __all__ = [
     "NonRetryableException",
     "OrGroup",
     "ParentCondition",
+    "Priority",
     "Ratchet",
+    "RateLimit",
+    "RateLimitDuration",
     "RunCancelledError",
     "RunDetails",
     "ScheduledWorkflow",
     "Settings",
     "SleepCondition",
     "Standalone",
+    "StickyStrategy",
     "Task",
     "TaskCancelledError",
     "TaskRunDetails",
     "TaskRunError",
     "TriggerWorkflowOptions",
     "UserEventCondition",
+    "WorkerLabel",
+    "WorkerLabelComparator",
     "Workflow",
     "WorkflowRunRef",
     "__version__",

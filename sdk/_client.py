@@ -13,6 +13,8 @@ from typing import Any, Unpack
 
 from ._connection import Connection, remote_gateway
 from ._errors import DefinitionError
+from ._flow import WorkerLabel
+from ._rate_limits import RateLimitsClient
 from ._runs import RunsClient
 from ._spec import TaskKind
 from ._triggers import CronClient, EventClient, FiltersClient, ScheduledClient
@@ -80,6 +82,7 @@ class Ratchet:
         self.filters = FiltersClient(self)
         self.cron = CronClient(self)
         self.scheduled = ScheduledClient(self)
+        self.rate_limits = RateLimitsClient(self)
 
     # -- reaching the engine ------------------------------------------------------------------
 
@@ -135,21 +138,24 @@ class Ratchet:
         *,
         slots: int = 10,
         durable_slots: int = 1000,
-        labels: Mapping[str, str | int] | None = None,
+        labels: Mapping[str, str | int] | Sequence[WorkerLabel] | None = None,
         workflows: Sequence[Workflow] | None = None,
         async_backend: str = "trio",
     ) -> Worker:
         """A worker running ``workflows`` (default: every workflow of this client).
 
-        ``async_backend`` is ``"trio"`` or ``"asyncio"``: what ``async def`` task
-        functions of this worker are written for. Call ``.start()`` to run it.
+        ``slots`` ordinary and ``durable_slots`` durable tasks run at once; ``labels``
+        (a dict or a list of :class:`WorkerLabel`) are matched by tasks'
+        ``desired_worker_labels``. ``async_backend`` is ``"trio"`` or ``"asyncio"``: what
+        ``async def`` task functions of this worker are written for. Call ``.start()``
+        to run it.
         """
         config = WorkerConfig(
             name=name,
             workflows=list(self.workflows.values()) if workflows is None else list(workflows),
             slots=slots,
             durable_slots=durable_slots,
-            labels=dict(labels or {}),
+            labels=labels,  # type: ignore[arg-type]
             async_backend=async_backend,
         )
         return Worker(self, config)
@@ -212,12 +218,16 @@ class Ratchet:
         default_priority: int = 1,
         default_filters: Sequence[Any] = (),
         cron_input: Any = None,
+        concurrency: Any = None,
+        sticky: Any = None,
     ) -> Workflow:
         """Declare a workflow; add tasks with ``@wf.task(...)``.
 
         ``on_events`` lists event keys (``*`` wildcards) that start a run,
         ``default_filters`` (:class:`DefaultFilter`) filter them, ``on_crons`` lists cron
-        expressions whose runs get ``cron_input``.
+        expressions whose runs get ``cron_input``. ``concurrency`` limits whole runs (an
+        int, a :class:`ConcurrencyExpression` or a list of them); ``sticky`` keeps each
+        run's tasks on one worker.
         """
         wf = Workflow(
             self,
@@ -229,6 +239,8 @@ class Ratchet:
             default_priority=default_priority,
             default_filters=default_filters,
             cron_input=cron_input,
+            concurrency=concurrency,
+            sticky=sticky,
         )
         self._register(wf)
         return wf
@@ -244,9 +256,13 @@ class Ratchet:
         default_priority: int = 1,
         default_filters: Sequence[Any] = (),
         cron_input: Any = None,
+        sticky: Any = None,
         **options: Unpack[TaskOptionArgs],
     ) -> Callable[[TaskFn], Standalone]:
-        """Declare a standalone task: a workflow of one task whose ``run`` returns its output."""
+        """Declare a standalone task: a workflow of one task whose ``run`` returns its output.
+
+        Its ``concurrency``, ``rate_limits`` and ``desired_worker_labels`` apply to the task.
+        """
         checked = TaskOptions(**options)
 
         def decorate(fn: TaskFn) -> Standalone:
@@ -263,6 +279,7 @@ class Ratchet:
                 default_priority=default_priority,
                 default_filters=default_filters,
                 cron_input=cron_input,
+                sticky=sticky,
             )
             self._register(standalone)
             return standalone

@@ -8,6 +8,7 @@ run finished: the engine answers a wait on a finished run from the store.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -295,7 +296,9 @@ def trigger_payload(workflow: Workflow, options: TriggerWorkflowOptions) -> dict
         "additional_metadata": dict(options.additional_metadata or {}),
     }
     if options.priority is not None:
-        payload["priority"] = options.priority
+        # a Priority is an IntEnum: send its plain number
+        priority = options.priority
+        payload["priority"] = int(priority) if isinstance(priority, enum.IntEnum) else priority
     if options.key is not None:
         payload["key"] = options.key
     return payload

@@ -22,6 +22,16 @@ from functools import cached_property
 from typing import Any
 
 from ._errors import DefinitionError
+from ._flow import (
+    ConcurrencyExpression,
+    DesiredWorkerLabel,
+    RateLimit,
+    StickyStrategy,
+    concurrency_list,
+    desired_labels,
+    rate_limit_list,
+    sticky_strategy,
+)
 
 __all__ = [
     "CONDITION_OPTIONS",
@@ -159,6 +169,9 @@ class TaskSpec:
             parents completed; ``skip_if`` skips the task and ``cancel_if`` cancels it
             when theirs hold first. Each condition is a mapping (see
             :mod:`ratchet.actors._conditions`).
+        concurrency: task-level concurrency limits; all must admit the task.
+        rate_limits: rate limits each start of the task consumes.
+        desired_worker_labels: (label key, wish) pairs, sorted by key.
     """
 
     name: str
@@ -170,6 +183,9 @@ class TaskSpec:
     wait_for: tuple[tuple[Mapping[str, Any], ...], ...] = ()
     skip_if: tuple[tuple[Mapping[str, Any], ...], ...] = ()
     cancel_if: tuple[tuple[Mapping[str, Any], ...], ...] = ()
+    concurrency: tuple[ConcurrencyExpression, ...] = ()
+    rate_limits: tuple[RateLimit, ...] = ()
+    desired_worker_labels: tuple[tuple[str, DesiredWorkerLabel], ...] = ()
 
     def __post_init__(self) -> None:
         check_name(self.name, "task")
@@ -188,9 +204,19 @@ class TaskSpec:
             if timeout == 0:
                 raise DefinitionError(f"task {self.name!r}: {option} must be > 0")
             object.__setattr__(self, option, timeout)
+        where = f"task {self.name!r}"
+        object.__setattr__(self, "concurrency", concurrency_list(self.concurrency, where))
+        object.__setattr__(self, "rate_limits", rate_limit_list(self.rate_limits, where))
+        labels = self.desired_worker_labels
+        if labels is not None and not isinstance(labels, Mapping):  # the (key, wish) pairs of a spec
+            pairs = _sequence(labels, f"{where}: desired_worker_labels")
+            if not all(isinstance(kv, tuple) and len(kv) == 2 for kv in pairs):
+                raise DefinitionError(f"{where}: desired_worker_labels must be a dict of label key to wish")
+            labels = dict(pairs)
+        object.__setattr__(self, "desired_worker_labels", desired_labels(labels, where))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind.value,
             "parents": list(self.parents),
@@ -204,6 +230,19 @@ class TaskSpec:
             for option in CONDITION_OPTIONS
             if getattr(self, option)
         }
+        # flow-control fields only when set, so a spec without them keeps its version
+        if self.concurrency:
+            out["concurrency"] = [c.to_dict() for c in self.concurrency]
+        if self.rate_limits:
+            out["rate_limits"] = [r.to_dict() for r in self.rate_limits]
+        if self.desired_worker_labels:
+            out["desired_worker_labels"] = {k: v.to_dict() for k, v in self.desired_worker_labels}
+        return out
+
+    @property
+    def flow_controlled(self) -> bool:
+        """Whether the task has concurrency limits or rate limits of its own."""
+        return bool(self.concurrency or self.rate_limits)
 
     @property
     def gated(self) -> bool:
@@ -243,6 +282,20 @@ class TaskSpec:
             )
         except DefinitionError as exc:
             raise DefinitionError(f"task {name!r}: {exc}") from None
+        try:
+            concurrency = tuple(
+                ConcurrencyExpression.from_dict(c)
+                for c in _sequence(data.get("concurrency", ()), "concurrency")
+            )
+            rate_limits = tuple(
+                RateLimit.from_dict(r) for r in _sequence(data.get("rate_limits", ()), "rate_limits")
+            )
+            raw_labels = data.get("desired_worker_labels", {})
+            if not isinstance(raw_labels, Mapping):
+                raise DefinitionError(f"desired_worker_labels must be a mapping, got {_show(raw_labels)}")
+            labels = {k: DesiredWorkerLabel.from_dict(v) for k, v in raw_labels.items()}
+        except DefinitionError as exc:
+            raise DefinitionError(f"task {name!r}: {exc}") from None
         return cls(
             name=name,
             kind=kind,
@@ -253,6 +306,9 @@ class TaskSpec:
             wait_for=data.get("wait_for", ()),
             skip_if=data.get("skip_if", ()),
             cancel_if=data.get("cancel_if", ()),
+            concurrency=concurrency,
+            rate_limits=rate_limits,
+            desired_worker_labels=labels,  # type: ignore[arg-type]
         )
 
 
@@ -270,6 +326,9 @@ class WorkflowSpec:
         default_filters: event filters declared with the workflow, each a mapping
             ``{"expression", "scope", "payload"}`` (see ``Workflow.create_filter``).
         cron_input: the input of runs its ``on_crons`` start.
+        concurrency: workflow-level concurrency limits (a run holds its place until it
+            finishes); all must admit the run.
+        sticky: keep a run's tasks on one worker (SOFT: preferably, HARD: only).
     """
 
     name: str
@@ -280,6 +339,8 @@ class WorkflowSpec:
     description: str = ""
     default_filters: tuple[Mapping[str, Any], ...] = ()
     cron_input: Any = None
+    concurrency: tuple[ConcurrencyExpression, ...] = ()
+    sticky: StickyStrategy | None = None
 
     def __post_init__(self) -> None:
         where = f"workflow {check_name(self.name, 'workflow')!r}"
@@ -293,6 +354,8 @@ class WorkflowSpec:
         if not isinstance(priority, bool) and isinstance(priority, int | float) and priority in (1, 2, 3):
             # 2.0 == 2, so the two must be one spec with one version: store the int.
             object.__setattr__(self, "default_priority", int(priority))
+        object.__setattr__(self, "concurrency", concurrency_list(self.concurrency, where))
+        object.__setattr__(self, "sticky", sticky_strategy(self.sticky, where))
         self.validate()
 
     # -- validation ---------------------------------------------------------------------
@@ -468,7 +531,7 @@ class WorkflowSpec:
     # -- serialization --------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "name": self.name,
             "tasks": [t.to_dict() for t in self.tasks],
             "on_events": list(self.on_events),
@@ -481,7 +544,18 @@ class WorkflowSpec:
             out["default_filters"] = [dict(f) for f in self.default_filters]
         if self.cron_input is not None:
             out["cron_input"] = self.cron_input
+        if self.concurrency:
+            out["concurrency"] = [c.to_dict() for c in self.concurrency]
+        if self.sticky is not None:
+            out["sticky"] = self.sticky.value
         return out
+
+    @cached_property
+    def flow_controlled(self) -> bool:
+        """Whether runs of this workflow meet any flow control beyond priorities and slots."""
+        return bool(self.concurrency or self.sticky) or any(
+            t.flow_controlled or t.desired_worker_labels for t in self.tasks
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkflowSpec:
@@ -503,6 +577,13 @@ class WorkflowSpec:
                 tasks.append(TaskSpec._from_dict(raw_task, f"task #{number}"))
             except DefinitionError as exc:
                 raise DefinitionError(f"{where}: {exc}") from None
+        try:
+            concurrency = tuple(
+                ConcurrencyExpression.from_dict(c)
+                for c in _sequence(data.get("concurrency", ()), f"{where}: concurrency")
+            )
+        except DefinitionError as exc:
+            raise DefinitionError(f"{where}: {exc}") from None
         return cls(
             name=data["name"],
             tasks=tuple(tasks),
@@ -512,6 +593,8 @@ class WorkflowSpec:
             description=data.get("description", ""),
             default_filters=data.get("default_filters", ()),
             cron_input=data.get("cron_input"),
+            concurrency=concurrency,
+            sticky=data.get("sticky"),
         )
 
     @property

@@ -28,6 +28,7 @@ from ._context import AttemptInfo, Context
 from ._durable_context import DurableContext
 from ._errors import TaskRunError
 from ._executor import AttemptControl, TaskOutcome, execute_attempt
+from ._flow import check_worker_labels
 from ._spec import TaskKind
 from ._workflow import Task, Workflow
 
@@ -48,8 +49,9 @@ class WorkerConfig:
     Attributes:
         name: shown with the worker in the engine.
         workflows: the workflows (and standalone tasks) it runs.
-        slots: attempts it runs at once.
-        labels: key-value labels (for affinity).
+        slots: ordinary attempts it runs at once.
+        durable_slots: durable attempts it runs at once.
+        labels: key-value labels (for affinity); a dict or a list of ``WorkerLabel``.
         threads: run sync task functions in threads (False only in a simulation).
         async_backend: ``"trio"`` or ``"asyncio"``: what ``async def`` tasks are written for.
     """
@@ -65,6 +67,12 @@ class WorkerConfig:
     def __post_init__(self) -> None:
         if isinstance(self.slots, bool) or not isinstance(self.slots, int) or self.slots < 1:
             raise ValueError(f"worker {self.name!r}: slots must be a whole number >= 1, got {self.slots!r}")
+        durable = self.durable_slots
+        if isinstance(durable, bool) or not isinstance(durable, int) or durable < 0:
+            raise ValueError(
+                f"worker {self.name!r}: durable_slots must be a whole number >= 0, got {durable!r}"
+            )
+        self.labels = check_worker_labels(self.labels, f"worker {self.name!r}")
         if self.async_backend not in ("trio", "asyncio"):
             raise ValueError(f"worker {self.name!r}: async_backend must be 'trio' or 'asyncio'")
         if not self.workflows:
@@ -406,7 +414,7 @@ class _Link:
         )
 
     def release_slot(self, info: AttemptInfo) -> None:
-        pass
+        _in_trio(lambda: self._worker._send_reliably("release_slot", info.task_run_id, info.attempt))
 
     async def durable_step(
         self, info: AttemptInfo, seq: int, kind: str, key: str, request: Any, wait: float

@@ -17,6 +17,16 @@ from ._conditions import condition_groups
 from ._durable_context import DurableContext
 from ._durations import Duration, parse_duration
 from ._errors import DefinitionError
+from ._flow import (
+    ConcurrencyExpression,
+    DesiredWorkerLabel,
+    RateLimit,
+    StickyStrategy,
+    concurrency_list,
+    desired_labels,
+    rate_limit_list,
+    sticky_strategy,
+)
 from ._runs import TriggerWorkflowOptions, WorkflowRunRef, check_answers, trigger_payload
 from ._spawn import child_request, current_context
 from ._spec import (
@@ -49,6 +59,9 @@ class TaskOptionArgs(TypedDict, total=False):
     backoff_max_seconds: float | None
     execution_timeout: Duration
     schedule_timeout: Duration
+    concurrency: int | ConcurrencyExpression | Sequence[int | ConcurrencyExpression] | None
+    rate_limits: Sequence[RateLimit] | None
+    desired_worker_labels: dict[str, DesiredWorkerLabel | str | int] | None
 
 
 class TaskOptions:
@@ -60,6 +73,11 @@ class TaskOptions:
         backoff_max_seconds: the most any retry waits.
         execution_timeout: how long one attempt may run (default 60 s).
         schedule_timeout: how long a task may wait in the queue (default 5 min).
+        concurrency: task-level limits: an int (one group of that size), a
+            :class:`ConcurrencyExpression`, or a list of them (all must admit).
+        rate_limits: :class:`RateLimit` values each start consumes.
+        desired_worker_labels: label key to :class:`DesiredWorkerLabel` (or a plain value
+            to match exactly).
     """
 
     def __init__(
@@ -70,6 +88,9 @@ class TaskOptions:
         backoff_max_seconds: float | None = None,
         execution_timeout: Duration = DEFAULT_EXECUTION_TIMEOUT,
         schedule_timeout: Duration = DEFAULT_SCHEDULE_TIMEOUT,
+        concurrency: int | ConcurrencyExpression | Sequence[int | ConcurrencyExpression] | None = None,
+        rate_limits: Sequence[RateLimit] | None = None,
+        desired_worker_labels: dict[str, DesiredWorkerLabel | str | int] | None = None,
     ) -> None:
         try:
             self.retry = RetryPolicy(retries, backoff_factor, backoff_max_seconds)
@@ -77,6 +98,9 @@ class TaskOptions:
             self.schedule_timeout = parse_duration(schedule_timeout, what="schedule_timeout")
         except (TypeError, ValueError) as exc:
             raise DefinitionError(str(exc)) from None
+        self.concurrency = concurrency_list(concurrency, "task")
+        self.rate_limits = rate_limit_list(rate_limits, "task")
+        self.desired_worker_labels = desired_labels(desired_worker_labels, "task")
 
 
 class Task:
@@ -128,9 +152,12 @@ class Workflow(TriggerMethods):
         on_events: event keys (``*`` wildcards allowed) that trigger a run.
         on_crons: cron expressions that trigger a run.
         input_validator: pydantic model class, dataclass type or ``dict``.
-        default_priority: 1 (low) to 3 (high).
+        default_priority: 1 (low) to 3 (high), or a :class:`Priority`.
         default_filters: :class:`DefaultFilter` s for ``on_events``.
         cron_input: the input of the runs ``on_crons`` start.
+        concurrency: workflow-level limits on whole runs: an int (one group of that
+            size), a :class:`ConcurrencyExpression`, or a list of them.
+        sticky: keep each run's tasks on one worker (:class:`StickyStrategy`).
     """
 
     def __init__(
@@ -145,6 +172,8 @@ class Workflow(TriggerMethods):
         default_priority: int = 1,
         default_filters: Sequence[Any] = (),
         cron_input: Any = None,
+        concurrency: int | ConcurrencyExpression | Sequence[int | ConcurrencyExpression] | None = None,
+        sticky: StickyStrategy | str | None = None,
     ) -> None:
         self.client = client
         self.name = check_name(name, "workflow")
@@ -157,7 +186,9 @@ class Workflow(TriggerMethods):
         self.description = description
         self.on_events = tuple(on_events)
         self.on_crons = tuple(on_crons)
-        self.default_priority = default_priority
+        self.default_priority = int(default_priority)
+        self.concurrency = concurrency_list(concurrency, f"workflow {name!r}")
+        self.sticky = sticky_strategy(sticky, f"workflow {name!r}")
         try:
             self.input = InputValidator(input_validator, name)
         except TypeError as exc:
@@ -219,6 +250,9 @@ class Workflow(TriggerMethods):
             execution_timeout=options.execution_timeout,
             schedule_timeout=options.schedule_timeout,
             **gates,
+            concurrency=options.concurrency,
+            rate_limits=options.rate_limits,
+            desired_worker_labels=options.desired_worker_labels,
         )
         # validate the workflow as it would be with this task, before keeping it
         WorkflowSpec(
@@ -260,7 +294,8 @@ class Workflow(TriggerMethods):
         its descendants) if theirs hold first.
 
         Options: ``retries``, ``backoff_factor``, ``backoff_max_seconds``,
-        ``execution_timeout``, ``schedule_timeout`` (see :class:`TaskOptions`).
+        ``execution_timeout``, ``schedule_timeout``, ``concurrency``, ``rate_limits``,
+        ``desired_worker_labels`` (see :class:`TaskOptions`).
         """
         checked = TaskOptions(**options)
         conditions = {"wait_for": wait_for, "skip_if": skip_if, "cancel_if": cancel_if}
@@ -323,6 +358,8 @@ class Workflow(TriggerMethods):
                 description=self.description,
                 default_filters=self.default_filters,
                 cron_input=self.cron_input,
+                concurrency=self.concurrency,
+                sticky=self.sticky,
             )
         return self._spec
 

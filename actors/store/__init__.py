@@ -42,6 +42,7 @@ from ._mutations import ReleaseConcurrencySlot as ReleaseConcurrencySlot
 from ._mutations import RescheduleSchedule as RescheduleSchedule
 from ._mutations import ResolveDurableLog as ResolveDurableLog
 from ._mutations import RevokeApiToken as RevokeApiToken
+from ._mutations import SaveRateLimitWindow as SaveRateLimitWindow
 from ._mutations import SetRunStatus as SetRunStatus
 from ._mutations import SetWorkerStatus as SetWorkerStatus
 from ._mutations import TransitionTask as TransitionTask
@@ -60,6 +61,7 @@ from ._records import Event as Event
 from ._records import EventFilter as EventFilter
 from ._records import LogLine as LogLine
 from ._records import RateLimit as RateLimit
+from ._records import RateLimitWindow as RateLimitWindow
 from ._records import Run as Run
 from ._records import Schedule as Schedule
 from ._records import Task as Task

@@ -47,11 +47,13 @@ def _table_sql(t: Table, dialect: str) -> list[str]:
     return out
 
 
-def create_statements(dialect: str) -> list[str]:
-    """Every ``CREATE TABLE`` and ``CREATE INDEX`` of the schema, for ``sqlite`` or ``postgres``."""
+def create_statements(dialect: str, tables: Sequence[str] | None = None) -> list[str]:
+    """The ``CREATE TABLE`` and ``CREATE INDEX`` statements of ``tables`` (default: the whole
+    schema), for ``sqlite`` or ``postgres``."""
     out: list[str] = []
     for t in TABLES.values():
-        out.extend(_table_sql(t, dialect))
+        if tables is None or t.name in tables:
+            out.extend(_table_sql(t, dialect))
     return out
 
 

@@ -34,7 +34,59 @@ class Migration:
     statements: Callable[[str], list[str]]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", create_statements),)
+# The tables migration 1 created; tables added since come from later migrations.
+INITIAL_TABLES = (
+    "tenants",
+    "api_tokens",
+    "workflows",
+    "workflow_versions",
+    "workflow_runs",
+    "tasks",
+    "task_attempts",
+    "task_events",
+    "workers",
+    "events",
+    "event_filters",
+    "crons",
+    "schedules",
+    "rate_limits",
+    "concurrency_slots",
+    "durable_log",
+    "log_lines",
+)
+
+
+def _rate_limit_windows(dialect: str) -> list[str]:
+    """Migration 2: each rate-limit key's sliding log, kept across engine restarts."""
+    if dialect == "sqlite":
+        return [
+            "CREATE TABLE rate_limit_windows (\n"
+            "    tenant_id TEXT NOT NULL,\n"
+            "    key TEXT NOT NULL,\n"
+            "    limit_units INTEGER NOT NULL,\n"
+            "    duration_seconds REAL NOT NULL,\n"
+            "    log TEXT NOT NULL,\n"
+            "    updated_at REAL NOT NULL,\n"
+            "    PRIMARY KEY (tenant_id, key)\n"
+            ")"
+        ]
+    return [
+        "CREATE TABLE rate_limit_windows (\n"
+        '    tenant_id TEXT COLLATE "C" NOT NULL,\n'
+        '    key TEXT COLLATE "C" NOT NULL,\n'
+        "    limit_units BIGINT NOT NULL,\n"
+        "    duration_seconds DOUBLE PRECISION NOT NULL,\n"
+        '    log TEXT COLLATE "C" NOT NULL,\n'
+        "    updated_at DOUBLE PRECISION NOT NULL,\n"
+        "    PRIMARY KEY (tenant_id, key)\n"
+        ")"
+    ]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", lambda dialect: create_statements(dialect, INITIAL_TABLES)),
+    Migration(2, "rate-limit windows", _rate_limit_windows),
+)
 
 
 def pending(applied: list[int]) -> list[Migration]:

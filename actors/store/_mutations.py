@@ -45,6 +45,7 @@ __all__ = [
     "RescheduleSchedule",
     "ResolveDurableLog",
     "RevokeApiToken",
+    "SaveRateLimitWindow",
     "SetRunStatus",
     "SetWorkerStatus",
     "TransitionTask",
@@ -773,6 +774,31 @@ class PutRateLimit(Mutation):
         row = self._row("rate_limits", values)
         update = ("limit_units", "duration_seconds", "updated_at")
         return [Upsert("rate_limits", row, conflict=("tenant_id", "key"), update=update)]
+
+
+@_frozen
+class SaveRateLimitWindow(Mutation):
+    """Keep a rate-limit key's sliding log (replacing the one kept before)."""
+
+    tenant_id: str
+    key: str
+    limit_units: int
+    duration_seconds: float
+    log: Sequence[Sequence[float]]
+    at: float
+
+    def ops(self) -> list[Op]:
+        values = {
+            "tenant_id": self.tenant_id,
+            "key": self.key,
+            "limit_units": self.limit_units,
+            "duration_seconds": self.duration_seconds,
+            "log": [list(entry) for entry in self.log],
+            "updated_at": self.at,
+        }
+        row = self._row("rate_limit_windows", values)
+        update = ("limit_units", "duration_seconds", "log", "updated_at")
+        return [Upsert("rate_limit_windows", row, conflict=("tenant_id", "key"), update=update)]
 
 
 @_frozen

@@ -20,6 +20,7 @@ __all__ = [
     "EventFilter",
     "LogLine",
     "RateLimit",
+    "RateLimitWindow",
     "Run",
     "Schedule",
     "Task",
@@ -245,6 +246,22 @@ class RateLimit:
 
 
 @_rec
+class RateLimitWindow:
+    """What one rate-limit key admitted lately: its sliding log, for the next engine.
+
+    ``log`` holds ``[first, last, units]`` entries (wall times); see
+    :mod:`ratchet.actors._rate_limiter`.
+    """
+
+    tenant_id: str
+    key: str
+    limit_units: int
+    duration_seconds: float
+    log: Any
+    updated_at: float
+
+
+@_rec
 class ConcurrencySlot:
     """A task holding one of a concurrency group's ``max_runs`` slots."""
 
@@ -296,6 +313,7 @@ RECORD_TYPES: dict[str, type] = {
     "crons": Cron,
     "schedules": Schedule,
     "rate_limits": RateLimit,
+    "rate_limit_windows": RateLimitWindow,
     "concurrency_slots": ConcurrencySlot,
     "durable_log": DurableLogEntry,
     "log_lines": LogLine,

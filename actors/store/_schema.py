@@ -184,6 +184,11 @@ TABLES: dict[str, Table] = {
             ("tenant_id", "key"),
         ),
         table(
+            "rate_limit_windows",
+            "tenant_id text, key text, limit_units int, duration_seconds float, log json, updated_at float",
+            ("tenant_id", "key"),
+        ),
+        table(
             "concurrency_slots",
             "tenant_id text, group_key text, task_id text, run_id text, acquired_at float",
             ("tenant_id", "group_key", "task_id"),

@@ -33,6 +33,7 @@ from ._records import (
     EventFilter,
     LogLine,
     RateLimit,
+    RateLimitWindow,
     Run,
     Schedule,
     Task,
@@ -545,6 +546,10 @@ class Store(ABC):
     async def list_rate_limits(self, tenant_id: str) -> list[RateLimit]:
         """A tenant's rate limits, by key."""
         return await self._query("rate_limits", self._eq(tenant_id=tenant_id), [("key", "asc")])
+
+    async def list_rate_limit_windows(self, tenant_id: str) -> list[RateLimitWindow]:
+        """Every rate-limit key's kept sliding log, by key."""
+        return await self._query("rate_limit_windows", self._eq(tenant_id=tenant_id), [("key", "asc")])
 
     async def list_concurrency_slots(
         self, tenant_id: str, *, group_key: str | None = None

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import trio
 
-from ratchet import Context, DurableContext, Ratchet, Workflow
+from ratchet import ConcurrencyExpression, Context, DurableContext, Ratchet, RateLimit, Workflow
 
 
 def _mark(input: dict, ctx: Context, name: str) -> None:
@@ -70,7 +71,27 @@ def make_client(engine: str | None = None) -> tuple[Ratchet, dict[str, Workflow]
         event = await ctx.aio_wait_for_event("approval:decided", f"input.request == {input['request']!r}")
         return {"pages": pages, "approved_by": event["payload"]["by"]}
 
-    return r, {"chain": chain, "slow": slow, "noop": noop, "page": page, "approval": approval}
+    # one run per key at a time; each attempt writes when it started and ended (wall time)
+    per_key = r.workflow("per-key", input_validator=dict, concurrency=ConcurrencyExpression("input.key", 1))
+
+    @per_key.task(rate_limits=[RateLimit(static_key="process-api")])
+    async def hold(input: dict, ctx: Context) -> dict:
+        times = Path(input["marker"], f"{ctx.workflow_run_id}.{ctx.attempt_number}")
+        times.write_text(f"{input['key']} {time.time()}")
+        try:
+            await trio.sleep(input.get("seconds", 0.2))
+        finally:  # a cancelled attempt notes when it stopped too
+            times.write_text(f"{times.read_text()} {time.time()}")
+        return {"key": input["key"]}
+
+    return r, {
+        "chain": chain,
+        "slow": slow,
+        "noop": noop,
+        "page": page,
+        "approval": approval,
+        "per-key": per_key,
+    }
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["worker"]:

@@ -175,3 +175,34 @@ def test_a_durable_task_survives_engine_and_worker_sigkill_mid_wait(
     details = r.runs.get(ref.workflow_run_id)
     assert len(r.runs.list(parent_task_id=details.tasks[0].task_id)) == 3
     assert_one_terminal_outcome(details)
+
+
+def test_concurrency_keys_hold_across_an_engine_sigkill(
+    cluster: Cluster, client: Any, tmp_path: Path
+) -> None:
+    r, wf = client
+    engine = cluster.engine()
+    cluster.worker(slots=10)
+    wait_until(lambda: workers_of(r), 30, "the worker to register")
+    r.rate_limits.put("process-api", 1000, "MINUTE")
+    marker = tmp_path / "times"
+    marker.mkdir()
+
+    items = [{"key": key, "seconds": 0.3, "marker": str(marker)} for key in ("a", "a", "a", "b", "b")]
+    refs = wf["per-key"].run_many_no_wait([wf["per-key"].create_bulk_run_item(i) for i in items])
+    wait_until(lambda: len(list(marker.iterdir())) >= 2, 30, "the first run of each key to start")
+    engine.kill()  # mid-flight: a run of each key holds its key
+    cluster.engine()
+    assert [ref.result() for ref in refs] == [{"hold": {"key": i["key"]}} for i in items]
+
+    # what the task functions saw: runs of one key never ran at the same time, restart or not
+    spans: list[tuple[str, str, float, float]] = []
+    for path in marker.iterdir():
+        key, start, *end = path.read_text().split()
+        spans.append((key, path.name.split(".")[0], float(start), float(end[0]) if end else float("inf")))
+    for key, run, start, end in spans:
+        for other_key, other, other_start, other_end in spans:
+            if key == other_key and run != other:
+                assert end <= other_start or other_end <= start, (
+                    f"runs {run} and {other} of key {key} overlapped"
+                )

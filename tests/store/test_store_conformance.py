@@ -12,6 +12,7 @@ import dataclasses
 import pytest
 
 from ratchet.actors.store import (
+    MIGRATIONS,
     TABLES,
     AcquireConcurrencySlot,
     AppendDurableLog,
@@ -38,6 +39,7 @@ from ratchet.actors.store import (
     RescheduleSchedule,
     RevokeApiToken,
     RunStatus,
+    SaveRateLimitWindow,
     SetRunStatus,
     SetWorkerStatus,
     Store,
@@ -79,7 +81,7 @@ def test_record_types_match_the_schema() -> None:
 
 
 async def test_fresh_store_has_every_migration_applied(store: Store) -> None:
-    assert await store.migration_versions() == [1]
+    assert await store.migration_versions() == [m.version for m in MIGRATIONS]
 
 
 async def test_tenants_and_api_tokens(store: Store) -> None:
@@ -372,6 +374,21 @@ async def test_rate_limits_put_and_replace(store: Store) -> None:
     rl = await store.get_rate_limit(T, "openai")
     assert (rl.limit_units, rl.duration_seconds, rl.updated_at) == (20, 1.0, 2.0)
     assert [r.key for r in await store.list_rate_limits(T)] == ["a", "openai"]
+
+
+async def test_rate_limit_windows_are_kept_and_replaced(store: Store) -> None:
+    first = SaveRateLimitWindow(
+        tenant_id=T, key="openai", limit_units=10, duration_seconds=60.0, log=[(1.0, 1.5, 3)], at=2.0
+    )
+    # two saves of one key in one batch: the later one wins
+    later = dataclasses.replace(first, log=[(1.0, 1.5, 3), (30.0, 30.0, 1)], at=30.0)
+    other = dataclasses.replace(first, key="user:7", limit_units=2, log=[], at=3.0)
+    await store.commit([first, other, later])
+    windows = {w.key: w for w in await store.list_rate_limit_windows(T)}
+    assert sorted(windows) == ["openai", "user:7"]
+    assert windows["openai"].log == [[1.0, 1.5, 3], [30.0, 30.0, 1]]
+    assert (windows["openai"].limit_units, windows["openai"].updated_at) == (10, 30.0)
+    assert windows["user:7"].log == []
 
 
 async def test_concurrency_slots_are_held_once(store: Store) -> None:

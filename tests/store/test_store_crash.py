@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from ratchet.actors.store import DirectoryObjectStore, Store, open_store
+from ratchet.actors.store import MIGRATIONS, DirectoryObjectStore, Store, open_store
 
 CHILD = Path(__file__).with_name("store_crash_child.py")
 ACKS_BEFORE_KILL = 60
@@ -95,7 +95,7 @@ def test_every_acknowledged_batch_survives_sigkill(backend: str, tmp_path: Path,
 
     async def verify() -> int:
         async with open_store(url, objects=DirectoryObjectStore(objects)) as store:
-            assert await store.migration_versions() == [1]
+            assert await store.migration_versions() == [m.version for m in MIGRATIONS]
             return await _check(store, acks)
 
     present = trio.run(verify)
