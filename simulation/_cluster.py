@@ -21,6 +21,7 @@ from typing import Any
 
 import trio
 
+from ratchet._spec import TaskKind
 from ratchet._worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions, open_engine
 from ratchet.actors.store import MemoryDatabase, MemoryStore, StoreError, open_store
@@ -157,9 +158,11 @@ class SimWorker(WorkerActor):
     """The real worker actor, watched by the simulation, with one switch: heartbeats can stall.
 
     Every attempt it starts and stops is reported to the world's
-    :class:`~._invariants.Observations` (with its slot count at that instant). A zombie
-    worker (its heartbeat loop stuck, say) keeps running and reporting its tasks; the
-    engine must give its work to others without recording anything twice.
+    :class:`~._invariants.Observations` (with how many attempts of its kind it runs at
+    that instant, and the slots for them: durable tasks take durable slots, the others
+    ordinary ones). A zombie worker (its heartbeat loop stuck, say) keeps running and
+    reporting its tasks; the engine must give its work to others without recording
+    anything twice.
     """
 
     def __init__(self, *args: Any, observations: Observations, **kwargs: Any) -> None:
@@ -167,6 +170,7 @@ class SimWorker(WorkerActor):
         self.observations = observations
         self.awake = trio.Event()
         self.awake.set()
+        self._durable: set[tuple[str, int]] = set()  # running attempts of durable tasks
 
     async def _heartbeat(self) -> None:
         await self.awake.wait()
@@ -190,9 +194,20 @@ class SimWorker(WorkerActor):
         )
         return accepted
 
+    def assign(self, payloads: list[dict[str, Any]]) -> None:
+        for p in payloads:
+            task = self.tasks.get((p["workflow"], p["task"]))
+            if task is not None and task.spec.kind is TaskKind.DURABLE:
+                self._durable.add((p["task_id"], p["attempt"]))
+        super().assign(payloads)
+        self._durable &= set(self.running)
+
     async def _run_attempt(self, task: Any, payload: dict[str, Any], key: Any, control: Any) -> None:
+        durable = key in self._durable
+        running = sum(1 for k in self.running if (k in self._durable) == durable)
+        slots = self.config.durable_slots if durable else self.config.slots
         attempt = self.observations.started(
-            self.context.name, payload, self.context.clock.monotonic(), len(self.running), self.config.slots
+            self.context.name, payload, self.context.clock.monotonic(), running, slots
         )
         self.context.runtime.record(
             "attempt-start", self.context.name, f"{key[0][:8]}#{key[1]} running={sorted(self.running)}"
@@ -201,6 +216,7 @@ class SimWorker(WorkerActor):
             await super()._run_attempt(task, payload, key, control)
         finally:
             self.observations.stopped(attempt)
+            self._durable.discard(key)
 
 
 class WorkerProcess(_Party):

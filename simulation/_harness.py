@@ -30,7 +30,14 @@ Or, in pytest, the ``ratchet_simulation`` fixture runs the seeds and fails the t
 the first failing seed's verdict (``ratchet_simulation.run([payments], scenario,
 faults=chaos(), invariants=[charged_once], setup=provider.reset)``).
 
-Every built-in invariant of :data:`~ratchet.simulation.INVARIANTS` is checked too. The
+A scenario can push events too (``await sim.push("order:paid", {"order": "o1"})``) to
+start workflows declared with ``on_events``; ``push_events`` takes no idempotency key,
+so a push whose answer a crash lost is pushed again and may be stored twice: let your
+invariants allow for an event delivered twice, as your application must.
+
+The built-in invariants of :data:`~ratchet.simulation.INVARIANTS` are checked too, but
+for the four about durable runs, events and crons, which need to know what the
+built-in workload meant to happen (state yours as your own invariants). The
 rule of the simulation holds for your code: no threads (sync task functions run inline),
 no sockets, files or wall clock; use ``trio.sleep`` for time, and keep whatever your
 tasks touch in memory, reset per seed.
