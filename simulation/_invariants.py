@@ -51,19 +51,19 @@ Work that waits (checked by :mod:`._waiting_invariants` when the workload has it
 - ``crons-fire-once-per-tick``: a declared cron is stored once; each of its runs names
   one of its ticks (its key is ``cron:<workflow>:<name>:<tick>``), and no tick starts
   two runs (a run without a tick in its key counts for the latest tick when it was
-  made). A tick fires on time (within ``CRON_GRACE`` seconds, not counting clock jumps),
-  or late only as the engine documents for ticks missed while it was down: as the
-  latest tick at or before a (re)start of the Triggers actor (its process restarted,
-  or its supervisor restarted it), older missed ticks being skipped. And these ticks
-  fire: every tick after the cron was stored such that, from the tick until
-  ``CRON_GRACE`` after it, the Triggers actor ran, the clock did not jump and the store
-  was calm (no slow commits, no injected failure pending or just struck); and, for
-  every (re)start of the Triggers actor followed by ``CRON_GRACE`` calm seconds, the
-  latest tick at or before it (unless that tick preceded the cron, or the stop by more
-  than ``CRON_GRACE``: it was due while all was up). A tick whose run was still on its
-  way to the store when the engine stopped is missed, by that rule; one whose commit
-  failed is dropped by the engine (a known engine bug: nothing retries it) and is not
-  required while the store is in trouble.
+  made). A tick fires on time (within ``CRON_GRACE`` seconds, not counting clock
+  jumps), or late only as the engine documents for ticks missed while it was down: as
+  the latest tick at or before a (re)start of the Triggers actor (its process
+  restarted, or its supervisor restarted it), older missed ticks being skipped. And
+  these ticks fire: every tick after the cron was stored whose run nothing kept from
+  its commit, that is, no injected commit failure was pending or had just struck
+  around it, and the Triggers actor ran and the clock did not jump from the tick until
+  ``CRON_GRACE`` after it (after the slow commits, when they were slow); and, for every
+  (re)start of the Triggers actor that nothing kept from committing in the same sense,
+  the latest tick at or before it (if after the cron was stored). A tick whose run was
+  still on its way to the store when the engine stopped is thus missed unless it was
+  the latest; one whose commit failed is dropped by the engine (a known engine bug:
+  nothing retries it), so ticks near a failed commit are not required.
 """
 
 from __future__ import annotations

@@ -314,11 +314,18 @@ def _overlaps(windows: Sequence[tuple[float, float]], a: float, b: float) -> boo
 
 
 def _calm(log: WorldLog, a: float, b: float) -> bool:
-    """Whether, from ``a`` to ``b``, the Triggers actor ran, the clock did not jump and the
-    store was neither slow nor failing (nor catching up on a failure: ``CRON_GRACE``)."""
-    trouble = [(start, end + CRON_GRACE) for start, end in log.store_trouble()]
+    """Whether a tick's run due from ``a`` had until ``b`` to commit: no injected store
+    failure was pending or had just struck (``CRON_GRACE``) meanwhile, and the Triggers
+    actor ran and the clock did not jump from ``a`` until ``b``, or, if the store was slow
+    meanwhile, until ``CRON_GRACE`` after the slow commits ended."""
+    failing = [(start, end + CRON_GRACE) for start, end in log.failing()]
+    if _overlaps(failing, a, b):
+        return False
+    for start, end in log.slow():
+        if start <= b and end >= a:
+            b = max(b, end + CRON_GRACE)
     jumps = [(at, at + seconds) for at, seconds in log.jumps]
-    return not (_overlaps(log.restarts, a, b) or _overlaps(jumps, a, b) or _overlaps(trouble, a, b))
+    return b < log.end and not (_overlaps(log.restarts, a, b) or _overlaps(jumps, a, b))
 
 
 def _lateness(log: WorldLog, tick: float, created: float) -> float:
@@ -391,16 +398,16 @@ def _required_ticks(log: WorldLog, ticks: list[int], created: float) -> list[tup
     """The ticks the engine promises to fire, each with the reason (see ``crons-fire-once-per-tick``)."""
     required: dict[int, str] = {}
     for tick in ticks:
-        if created < tick and tick + CRON_GRACE < log.end and _calm(log, tick, tick + CRON_GRACE):
-            required[tick] = f"all was calm from it until t={tick + CRON_GRACE:g}"
+        if created < tick and _calm(log, tick, tick + CRON_GRACE):
+            required[tick] = "nothing stopped the engine committing its run (restart, jump, failed commit)"
     for down, up in log.restarts:
         latest = max((t for t in ticks if t <= up), default=None)
-        if latest is None or latest <= created or latest <= down - CRON_GRACE:
+        if latest is None or latest <= created:
             continue
-        if up + CRON_GRACE < log.end and _calm(log, up + _EPSILON, up + CRON_GRACE):
+        if _calm(log, up + _EPSILON, up + CRON_GRACE):
             required.setdefault(
                 latest,
                 f"it was the latest tick when the Triggers actor, down from t={down:.3f}, started again "
-                f"at t={up:.3f}, and all was calm for {CRON_GRACE:g}s after",
+                f"at t={up:.3f}, and nothing stopped it from committing the tick's run",
             )
     return sorted(required.items())

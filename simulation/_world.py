@@ -148,12 +148,13 @@ class WorldLog:
     rolled_back: tuple[tuple[float, float, tuple[str, ...]], ...] = ()
     restarts: tuple[tuple[float, float], ...] = ()
 
-    def store_trouble(self) -> list[tuple[float, float]]:
-        """When the store was slow (a slow-commit window) or failing (from a failure's
-        injection until it struck a transaction)."""
-        windows = [(at, failed) for at, failed, _ in self.rolled_back]
-        windows += [(f.at, f.at + f.duration) for f in self.faults if isinstance(f, SlowCommits)]
-        return sorted(windows)
+    def failing(self) -> list[tuple[float, float]]:
+        """When the store was failing: from each injected failure until it struck."""
+        return sorted((at, failed) for at, failed, _ in self.rolled_back)
+
+    def slow(self) -> list[tuple[float, float]]:
+        """When the store was slow: the slow-commit windows."""
+        return sorted((f.at, f.at + f.duration) for f in self.faults if isinstance(f, SlowCommits))
 
     def at(self, wall: float) -> float:
         """A store time (wall) as virtual seconds after the start."""
