@@ -48,11 +48,13 @@ __all__ = ["DurableStatistics", "DurableTasks", "NonDeterminismError"]
 
 # Planted bugs for the simulation's own tests (tests/simulation), each proving the
 # simulation finds a real class of bug: a replay that spawns its children again (keyed
-# anew), a replayed sleep whose deadline counts from the replay, and event waits that
-# ignore their look-back. Never set outside those tests.
+# anew), a replayed sleep whose deadline counts from the replay, event waits that
+# ignore their look-back, and a resolved wait that never resumes its evicted task.
+# Never set outside those tests.
 _PLANTED_RESPAWN_ON_REPLAY = False
 _PLANTED_SLEEP_AGAIN = False
 _PLANTED_NO_LOOKBACK = False
+_PLANTED_LOST_WAKE = False
 
 
 class NonDeterminismError(RuntimeError):
@@ -401,7 +403,8 @@ class DurableTasks(Actor):
         if self.logs.get(task_id) is log:
             dl.resolve(log, seq, result)  # type: ignore[arg-type]
         self._counts["resolved"] += 1
-        self._wake(task_id, seq)
+        if not _PLANTED_LOST_WAKE:
+            self._wake(task_id, seq)
 
     def _wake(self, task_id: str, seq: int) -> None:
         """An entry resolved: give it to a worker still waiting on it, else resume the task."""

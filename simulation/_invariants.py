@@ -36,6 +36,9 @@ Work that waits (checked by :mod:`._waiting_invariants` when the workload has it
   completed); each child is spawned once per spawn step and index, and is the run the
   log recorded for that place; no execution passes a sleep before the deadline its log
   holds, and none that reaches a sleep after that deadline is evicted to sleep again;
+- ``durable-waits-resume``: a durable task evicted while it waits is queued again once
+  what it waits for is over: none is left EVICTED at the end with every durable call
+  of its log resolved (its sleeps' deadlines passed, its event and children arrived);
 - ``waits-see-their-event``: a durable wait resolves with the event it waits for (its
   key, the payload its expression accepts, not the decoy), one stored at or after the
   wait's start minus its look-back, whether it was pushed before the run even started
@@ -90,6 +93,7 @@ INVARIANTS = (
     "slots-never-exceeded",
     "cancelled-tasks-stop",
     "durable-replays-without-duplicates",
+    "durable-waits-resume",
     "waits-see-their-event",
     "events-start-one-run-each",
     "crons-fire-once-per-tick",

@@ -21,7 +21,7 @@ from ._events import expected_matches, listener_name
 from ._workload import Workload
 from ._world import WorldCheck, WorldLog
 
-__all__ = ["CRON_GRACE", "CRON_RESTART_SLACK", "waiting_checks"]
+__all__ = ["CRON_GRACE", "CRON_RESTART_SLACK", "RESUME_GRACE", "waiting_checks"]
 
 TENANT = "default"
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
@@ -32,6 +32,8 @@ commits."""
 CRON_RESTART_SLACK = 1.0
 """Seconds between an engine incarnation reading the time to catch up missed ticks and the
 simulation seeing it up."""
+RESUME_GRACE = 3.0
+"""Seconds an evicted durable task whose sleep ended may take to be queued again."""
 _EPSILON = 1e-3
 
 
@@ -142,6 +144,8 @@ async def _check_durables(
             out.append(
                 f"{dup}: durable run {i} completed with {len(kinds)} of its {len(expected)} log entries"
             )
+        if str(task.status) == "EVICTED":
+            out += _check_resumed(i, run.id, entries, log)
         entry_of = {expected[e.seq]: e for e in entries}
         mine = executions.get(i, [])
         out += _check_children(i, task, children.get(task.id, []), entry_of, shape.steps)
@@ -157,6 +161,25 @@ async def _check_durables(
                     )
                 ]
     return out
+
+
+def _check_resumed(i: int, run_id: str, entries: list[Any], log: WorldLog) -> list[str]:
+    """An evicted durable task is resumed once what it waits for is over."""
+    waiting = []
+    for e in entries:
+        data = e.data or {}
+        if data.get("resolved"):
+            continue
+        until = (data.get("request") or {}).get("until") if e.kind == "sleep" else None
+        if until is None or log.at(float(until)) > log.end - RESUME_GRACE:
+            waiting.append(f"{e.kind}({e.key!r})")
+    if waiting:
+        return []  # still waiting: every-run-ends says it did not end, if it should have
+    last = f"{entries[-1].kind}({entries[-1].key!r})" if entries else "nothing"
+    return [
+        f"durable-waits-resume: durable run {i} ({run_id}) is left EVICTED, though everything it "
+        f"waited for is over (its last durable call, {last}, is resolved)"
+    ]
 
 
 def _check_children(

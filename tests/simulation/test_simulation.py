@@ -165,7 +165,7 @@ def test_a_bad_config_is_refused_before_anything_runs(bad: dict) -> None:
 
 
 def test_every_invariant_has_a_unique_name() -> None:
-    assert len(set(INVARIANTS)) == len(INVARIANTS) >= 16
+    assert len(set(INVARIANTS)) == len(INVARIANTS) >= 17
 
 
 def test_sim_command_prints_a_verdict_and_rejects_bad_arguments() -> None:

@@ -117,6 +117,8 @@ def test_dag_workloads_still_run_alongside_work_that_waits() -> None:
         ("_durable", "_PLANTED_RESPAWN_ON_REPLAY", "durable-replays-without-duplicates", "spawned child", {}),
         # a replayed sleep's deadline counts from the replay: it sleeps again, forever
         ("_durable", "_PLANTED_SLEEP_AGAIN", "durable-replays-without-duplicates", "sleep again", {}),
+        # a resolved wait (an event came, children ended) never resumes its evicted task
+        ("_durable", "_PLANTED_LOST_WAKE", "durable-waits-resume", "left EVICTED", {}),
         # event waits ignore their look-back: an event pushed before the wait is missed
         ("_durable", "_PLANTED_NO_LOOKBACK", "waits-see-their-event", "still waits", {}),
         # filters ignore the event's scope
