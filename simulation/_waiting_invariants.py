@@ -3,9 +3,9 @@
 Checked once the world has stopped (:func:`waiting_checks`), against four sources: what
 the store committed; the workload (what should have happened); the
 :class:`~._durables.DurableTrail` (what every execution of the durable task did); and
-the :class:`~._world.WorldLog` (the pushes the engine acknowledged, when the engine was
-down, when the clock jumped). Each rule's precise statement is in :mod:`._invariants`,
-with the other names.
+the :class:`~._world.WorldLog` (the pushes the engine acknowledged, when the engine or
+its Triggers actor was down, when the clock jumped, when commits were slow or failed).
+Each rule's precise statement is in :mod:`._invariants`, with the other names.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ TENANT = "default"
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 CRON_GRACE = 3.0
 """Seconds an engine that is up (and whose clock did not jump) may take from a cron tick to
-committing its run: the timer, the run's creation and a group commit, slowed by slow
-commits."""
+committing its run: the timer, the run's creation and a group commit (slow commits add
+their window to it)."""
 CRON_RESTART_SLACK = 1.0
 """Seconds between an engine incarnation reading the time to catch up missed ticks and the
 simulation seeing it up."""

@@ -312,11 +312,21 @@ class _World:
         return [r.id for r in rows if str(r.status) not in ("COMPLETED", "FAILED", "CANCELLED")]
 
     async def settle(self) -> None:
-        """Wait until every stored run ended and no task function runs (or time is up)."""
+        """Wait until every stored run ended and no task function runs, at two looks a
+        second apart (or time is up).
+
+        One look is not enough: a run can start the moment it is taken (a cron tick that
+        a clock jump made late fires as the jump lands).
+        """
         deadline = self.clock.monotonic() + self.setup.settle
+        quiet = 0
         while self.clock.monotonic() < deadline:
             if not await self._unfinished() and not self.observations.running:
-                return
+                quiet += 1
+                if quiet == 2:
+                    return
+            else:
+                quiet = 0
             await self.clock.sleep(1.0)
 
 
