@@ -41,10 +41,11 @@ class PushRecord:
 
 
 class SimClient:
-    """The scenario's handle on the cluster: trigger, wait for, read and cancel runs.
+    """The scenario's handle on the cluster: trigger, wait for, read and cancel runs; push events.
 
     Every call retries across engine restarts and network faults; triggers carry an
-    idempotency key, so a repeated trigger never starts a second run.
+    idempotency key, so a repeated trigger never starts a second run. Pushes carry none
+    (the engine takes none): see :meth:`push`.
     """
 
     def __init__(self, world: _World) -> None:

@@ -411,7 +411,7 @@ def _caught_up(log: WorldLog, ticks: list[int], tick: int, made: float) -> bool:
     """Whether a run for ``tick`` made at ``made`` is a restart's catch-up: ``tick`` was the
     latest tick when the Triggers actor started again, by then."""
     for down, up in log.restarts:
-        if tick <= up + CRON_RESTART_SLACK and down <= made <= up + CRON_GRACE:
+        if tick <= up + CRON_RESTART_SLACK and down - _EPSILON <= made <= up + CRON_GRACE:
             if not [t for t in ticks if tick < t <= up - CRON_RESTART_SLACK]:
                 return True
     return False
