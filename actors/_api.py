@@ -70,6 +70,8 @@ class TaskResultReport(_Strict):
     traceback: str | None = None
     retryable: bool = True
     worker_id: str | None = Field(default=None, min_length=1, max_length=200)
+    # for "evicted": the log position of the durable call the attempt was waiting on
+    evicted_at: int | None = Field(default=None, ge=0)
 
 
 class ListRunsRequest(_Strict):

@@ -481,7 +481,7 @@ class RunCoordinator(Actor):
                 )
                 event = m.TaskFailed(name, r["attempt"], error, bool(r.get("retryable", True)))
             elif status == "evicted":
-                event = m.TaskEvicted(name, r["attempt"])
+                event = m.TaskEvicted(name, r["attempt"], r.get("evicted_at"))
             else:
                 continue  # a cancelled attempt: the engine cancelled it and already knows
             self._transition(run, event)
@@ -569,12 +569,14 @@ class RunCoordinator(Actor):
                     out.append((run.task_ids[name], task.attempt + 1, request))
         return out
 
-    def resume_tasks(self, task_ids: Sequence[str]) -> None:
-        """Evicted durable tasks whose waits ended: queue them to replay their logs."""
-        for task_id in task_ids:
+    def resume_tasks(self, tasks: Sequence[str | tuple[str, int | None]]) -> None:
+        """Durable tasks whose waits ended (a task id, or ``(task id, log position)``):
+        queue them to replay their logs (see :class:`~ratchet.actors._run_machine.Resume`)."""
+        for item in tasks:
+            task_id, seq = (item, None) if isinstance(item, str) else item
             found = self._find(task_id)
             if found is not None:
-                self._transition(found[0], m.Resume(found[1]))
+                self._transition(found[0], m.Resume(found[1], seq))
 
     def timer_fired(self, task_id: str, attempt: int, kind: str) -> None:
         found = self._find(task_id)

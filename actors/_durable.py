@@ -407,16 +407,21 @@ class DurableTasks(Actor):
             self._wake(task_id, seq)
 
     def _wake(self, task_id: str, seq: int) -> None:
-        """An entry resolved: give it to a worker still waiting on it, else resume the task."""
+        """An entry resolved: give it to whoever still polls it, and resume the task.
+
+        A poller may not be the execution that carries on (a zombie's, or one the engine
+        already gave up for another), so the coordinator is told either way: it queues
+        the task if it is evicted, or if its running attempt is evicted at this call
+        later, and forgets the wake once the attempt moves past it.
+        """
         event = self._pollers.pop((task_id, seq), None)
         if event is not None:
             event.set()
-        if not self._waiting.get((task_id, seq)):
-            self._resume(task_id)
+        self._resume(task_id, seq)
 
-    def _resume(self, task_id: str) -> None:
+    def _resume(self, task_id: str, seq: int | None = None) -> None:
         self._counts["resumed"] += 1
-        self._coordinator.resume_tasks.tell([task_id])
+        self._coordinator.resume_tasks.tell([(task_id, seq)])
 
     # -- gates of DAG tasks ------------------------------------------------------------------------
 

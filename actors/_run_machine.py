@@ -171,6 +171,7 @@ class TaskState:
     error: ErrorInfo | None = None
     enqueued: bool = False
     wake_pending: bool = False  # a durable task's wait ended while it was still running
+    wake_seq: int | None = None  # the latest log position such a wake was for (None: any)
     gated: bool = False  # ready, but its conditions (wait_for/skip_if/cancel_if) are not settled
 
 
@@ -264,21 +265,29 @@ class RetryDue:
 
 @dataclass(frozen=True)
 class TaskEvicted:
-    """A durable task's attempt gave its slot back to wait (see :class:`Resume`)."""
+    """A durable task's attempt gave its slot back to wait (see :class:`Resume`).
+
+    ``seq`` is the position in its log of the call it was waiting on (None: unknown).
+    """
 
     task: str
     attempt: int
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
 class Resume:
     """What an evicted durable task waited for happened: queue it to replay its log.
 
-    Not fenced by attempt: a resume that arrives while the task still runs (its worker
-    has not reported the eviction yet) is remembered and applied when it does.
+    Not fenced by attempt: a resume that arrives while the task still runs is remembered,
+    with ``seq``, the position of the call that ended, and applied if the attempt is then
+    evicted at that call or before it (the wake reached an execution that was not the one
+    to carry on: its worker had already given up the wait, or was a stale one). An
+    attempt evicted at a later call has moved past it, and the resume is spent.
     """
 
     task: str
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -405,7 +414,7 @@ def apply(run: RunState, event: Event) -> list[Command]:
     elif isinstance(event, CancelRun):
         _cancel_run(run, event.reason, out)
     elif isinstance(event, Resume):
-        _resume(run, event.task, out)
+        _resume(run, event.task, event.seq, out)
     elif isinstance(event, GateDecided):
         _gate_decided(run, event.task, event.decision, out)
     else:
@@ -442,7 +451,7 @@ def apply(run: RunState, event: Event) -> list[Command]:
                 _queue(run, task, out, retry=True)
         elif isinstance(event, TaskEvicted):
             if task.status is TaskStatus.RUNNING:
-                _evicted(run, task, out)
+                _evicted(run, task, event.seq, out)
         elif isinstance(event, CancelTask):
             if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
                 out.append(CancelAttempt(task.name, task.attempt, task.worker, event.reason))
@@ -506,6 +515,7 @@ def _queue(run: RunState, task: TaskState, out: list[Command], *, retry: bool, d
     task.worker = None
     task.enqueued = True
     task.wake_pending = False
+    task.wake_seq = None
     spec = run.task_spec(task.name)
     out.append(Timeline(task.name, task.attempt, "QUEUED", detail or ("retry" if retry else "")))
     out.append(QueueTask(task.name, task.attempt, retry))
@@ -618,10 +628,11 @@ def _gate_decided(run: RunState, name: str, decision: str, out: list[Command]) -
         _queue(run, task, out, retry=False, detail="conditions met")
 
 
-def _evicted(run: RunState, task: TaskState, out: list[Command]) -> None:
+def _evicted(run: RunState, task: TaskState, seq: int | None, out: list[Command]) -> None:
     # the worker ended the attempt: its timers go, its slot is already free
     out.append(CancelAttempt(task.name, task.attempt, None, "evicted"))
-    if task.wake_pending:
+    woken = task.wake_pending and (seq is None or task.wake_seq is None or task.wake_seq >= seq)
+    if woken:
         task.attempt += 1
         _queue(run, task, out, retry=False, detail="resumed")
         return
@@ -630,7 +641,7 @@ def _evicted(run: RunState, task: TaskState, out: list[Command]) -> None:
     out.append(Timeline(task.name, task.attempt, "EVICTED", "waiting without a slot"))
 
 
-def _resume(run: RunState, name: str, out: list[Command]) -> None:
+def _resume(run: RunState, name: str, seq: int | None, out: list[Command]) -> None:
     task = run.tasks.get(name)
     if task is None:
         return
@@ -638,6 +649,12 @@ def _resume(run: RunState, name: str, out: list[Command]) -> None:
         task.attempt += 1
         _queue(run, task, out, retry=False, detail="resumed")
     elif task.status is TaskStatus.RUNNING:
+        if not task.wake_pending:
+            task.wake_seq = seq
+        elif seq is None or task.wake_seq is None:
+            task.wake_seq = None  # a wake for any position: it applies whatever the eviction
+        else:
+            task.wake_seq = max(task.wake_seq, seq)
         task.wake_pending = True
 
 

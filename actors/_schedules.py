@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ratchet.runtime import concurrent
@@ -24,8 +25,10 @@ from .store import (
     CreateSchedule,
     DeleteCron,
     FireSchedule,
+    MutationRejected,
     RecordCronFire,
     RescheduleSchedule,
+    StoreError,
 )
 from .store import Cron as CronRow
 from .store import Schedule as ScheduleRow
@@ -136,13 +139,45 @@ class ScheduleTriggers:
         self._timer_at(("cron", row.id), tick, "cron_due", row.id, tick)
 
     def cron_due(self, cron_id: str, tick: int) -> None:
-        """A cron's timer fired: start its run for ``tick`` and arm the next tick."""
+        """A cron's timer fired: start its run for ``tick`` and arm the next tick.
+
+        A timer that fires late (it came due while this actor was down, or the machine
+        stalled) may find newer ticks passed since: of missed ticks only the latest
+        fires, as after a restart, so it fires that one (if a restart's catch-up fired
+        it too, its key makes the second try change nothing).
+        """
         row = self.crons.get(cron_id)
         if row is None:
             return
+        latest = previous_tick(row.expression, self._now())
+        if latest is not None and latest > tick:
+            tick = latest
         self.context.start_soon(self._fire_cron, cron_id, tick)
         nxt = next_tick(row.expression, max(tick, self._now()))
         self._timer_at(("cron", cron_id), nxt, "cron_due", cron_id, nxt)
+
+    async def _commit_firing(
+        self, create: Callable[[], Awaitable[tuple[list[str], Any]]]
+    ) -> list[str] | None:
+        """Create a cron tick's or a schedule's run and its record, all or nothing.
+
+        Returns the run ids, or None when the commit was refused because the run's key
+        is taken (another engine fired it). A store that fails is tried again, with a
+        growing pause, for as long as this actor lives: a tick or a schedule is not
+        dropped because one commit failed.
+        """
+        delay = 0.05
+        while True:
+            run_ids, ticket = await create()
+            try:
+                await ticket.wait()
+            except MutationRejected:
+                return None
+            except StoreError:
+                await self.context.clock.sleep(delay)
+                delay = min(5.0, delay * 2)
+                continue
+            return run_ids
 
     async def _fire_cron(self, cron_id: str, tick: int) -> None:
         row = self.crons.get(cron_id)
@@ -159,11 +194,12 @@ class ScheduleTriggers:
         record = RecordCronFire(
             tenant_id=self.tenant_id, id=cron_id, fired_at=tick, previous=row.last_fired_at
         )
-        run_ids, ticket = await self._coordinator.create_runs_with.ask([request], [record])
-        try:
-            await ticket.wait()
-        except Exception:
-            return  # another engine fired this tick (the key is taken), or the store failed
+        committed = await self._commit_firing(
+            lambda: self._coordinator.create_runs_with.ask([request], [record])
+        )
+        if committed is None:
+            return  # another engine fired this tick (its key is taken)
+        run_ids = committed
         if run_ids and not run_ids[0].startswith("unknown workflow"):
             self._counts["cron_fires"] += 1
         current = self.crons.get(cron_id)
@@ -289,13 +325,12 @@ class ScheduleTriggers:
             run_id=run_id,
         )
         # the key on the run makes a second engine's attempt fail whole
-        _, ticket = await self._coordinator.create_runs_with.ask(
-            [request], [FireSchedule(tenant_id=self.tenant_id, id=row.id, run_id=run_id)]
-        )
-        try:
-            await ticket.wait()
-        except Exception:
-            return
+        fire = FireSchedule(tenant_id=self.tenant_id, id=row.id, run_id=run_id)
+        if (
+            await self._commit_firing(lambda: self._coordinator.create_runs_with.ask([request], [fire]))
+            is None
+        ):
+            return  # another engine fired it
         self.schedules.pop(row.id, None)
         self._counts["schedules_fired"] += 1
 

@@ -33,7 +33,15 @@ class EvictedError(BaseException):
     """Raised inside a durable task to end its attempt while it waits (internal).
 
     A ``BaseException``, so task code's ``except Exception`` does not swallow it.
+
+    Args:
+        message: what waits.
+        seq: the log position of the call that waits.
     """
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
 
 
 class DurableContext(Context):
@@ -60,7 +68,7 @@ class DurableContext(Context):
         if "nondeterminism" in answer:
             raise NonDeterminismError(answer["nondeterminism"])
         if not answer.get("done"):
-            raise EvictedError(f"{kind}({key!r}) waits; the task is evicted until it is over")
+            raise EvictedError(f"{kind}({key!r}) waits; the task is evicted until it is over", seq)
         return answer.get("result")
 
     async def aio_now(self) -> datetime:

@@ -51,6 +51,7 @@ class TaskOutcome:
     error_message: str | None = None
     traceback: str | None = None
     retryable: bool = True
+    evicted_at: int | None = None  # for "evicted": the log position of the call that waits
 
     @classmethod
     def failure(cls, exc: BaseException, *, retryable: bool) -> TaskOutcome:
@@ -163,6 +164,7 @@ async def execute_attempt(
     result: Any = None
     error: BaseException | None = None
     evicted = False
+    evicted_at: int | None = None
     async with trio.open_nursery() as nursery:
         control._watchdog.deadline = trio.current_time() + control.timeout
 
@@ -186,8 +188,9 @@ async def execute_attempt(
                 else:
                     await trio.lowlevel.checkpoint()
                     result = fn(value, ctx)
-            except EvictedError:
+            except EvictedError as exc:
                 evicted = True
+                evicted_at = exc.seq
             except Exception as exc:
                 error = exc
         current_context.reset(token)
@@ -195,7 +198,7 @@ async def execute_attempt(
         nursery.cancel_scope.cancel()
 
     if evicted and control.cancel_reason is None:
-        return TaskOutcome("evicted")
+        return TaskOutcome("evicted", evicted_at=evicted_at)
     if control.timed_out:
         return TaskOutcome(
             "failed",

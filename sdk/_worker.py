@@ -260,6 +260,8 @@ class WorkerActor(Actor):
             "retryable": outcome.retryable,
             "worker_id": self.worker_id,
         }
+        if outcome.evicted_at is not None:
+            result["evicted_at"] = outcome.evicted_at
         self._results.append(result)
         self._unreported[key] = result
         self._results_ready.set()
