@@ -86,13 +86,30 @@ class SQLiteStore(Store):
             self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
         )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal(conn)
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             self._migrate_sync(conn)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a new database to WAL needs its lock for a moment, and SQLite does not
+        # wait on its busy handler for that: engines opening one fresh file at once get
+        # "database is locked" at once. Wait here instead, as long as busy_timeout allows.
+        # (This runs in the store's own thread, never on Trio's.)
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(0.1, pause * 2)
 
     def _migrate_sync(self, conn: sqlite3.Connection) -> None:
         # BEGIN IMMEDIATE takes the write lock before reading the migration table, so a
