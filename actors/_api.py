@@ -23,6 +23,7 @@ __all__ = [
     "TriggerRequest",
     "check_payload_size",
     "parse",
+    "run_labels",
 ]
 
 DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
@@ -45,6 +46,8 @@ class TriggerRequest(_Strict):
     priority: int | None = Field(default=None, ge=1, le=3)
     key: str | None = Field(default=None, min_length=1, max_length=500)
     parent_task_id: str | None = None
+    # this run's worker affinity: label key -> DesiredWorkerLabel.to_dict()
+    desired_worker_labels: dict[str, Any] = Field(default_factory=dict, max_length=100)
 
 
 class RegisterWorkerRequest(_Strict):
@@ -131,3 +134,29 @@ def check_payload_size(value: Any, limit: int, what: str) -> None:
         raise RequestError(f"{what} cannot be encoded: {exc}") from None
     if size > limit:
         raise RequestError(f"{what} is {size} bytes, over the engine's limit of {limit} bytes")
+
+
+def run_labels(raw: dict[str, Any], workflow: str) -> tuple[tuple[str, Any], ...]:
+    """A trigger's ``desired_worker_labels``, checked: (key, DesiredWorkerLabel) pairs.
+
+    Raises:
+        RequestError: a malformed label, naming it.
+    """
+    from ratchet._errors import DefinitionError
+    from ratchet._flow import DesiredWorkerLabel, desired_labels
+
+    where = f"a run of workflow {workflow!r}"
+    fields = {"value", "required", "weight", "comparator"}
+    labels = {}
+    for key, value in raw.items():
+        unknown = sorted(set(value) - fields) if isinstance(value, dict) else []
+        if unknown:
+            raise RequestError(f"run request is invalid: {where}: label {key!r} has unknown fields {unknown}")
+        try:
+            labels[key] = DesiredWorkerLabel.from_dict(value)
+        except DefinitionError as exc:
+            raise RequestError(f"run request is invalid: {where}: label {key!r}: {exc}") from None
+    try:
+        return desired_labels(labels, where)
+    except DefinitionError as exc:
+        raise RequestError(f"run request is invalid: {exc}") from None

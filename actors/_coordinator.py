@@ -78,6 +78,7 @@ class RunRequest:
     idempotency_key: str | None = None
     filter_payload: Any = None  # the payload of the event filter that started the run
     run_id: str | None = None  # drawn by the caller (default: drawn here)
+    desired_worker_labels: tuple[tuple[str, Any], ...] = ()  # the run's worker affinity
 
 
 @dataclass
@@ -95,6 +96,7 @@ class ActiveRun:
     watchers: list[trio.Event] = field(default_factory=list)
     ready_at: dict[str, float | None] = field(default_factory=dict)  # retry due times, at recovery
     filter_payload: Any = None
+    desired_worker_labels: tuple[tuple[str, Any], ...] = ()
     flow: RunFlow | None = None  # flow-control needs, evaluated once per run
 
     @property
@@ -347,9 +349,15 @@ class RunCoordinator(Actor):
                 task_ids,
                 now,
                 filter_payload=request.filter_payload,
+                desired_worker_labels=request.desired_worker_labels,
             )
             # a task's stored input holds what its trigger adds to the run's input
-            trigger = None if request.filter_payload is None else {"filter_payload": request.filter_payload}
+            trigger: dict[str, Any] | None = {}
+            if request.filter_payload is not None:
+                trigger["filter_payload"] = request.filter_payload
+            if request.desired_worker_labels:
+                trigger["desired_worker_labels"] = {k: v.to_dict() for k, v in request.desired_worker_labels}
+            trigger = trigger or None
             commands = m.apply(state, m.StartRun())
             queued = {c.task for c in commands if isinstance(c, m.QueueTask)}
             tasks = tuple(
@@ -728,10 +736,10 @@ class RunCoordinator(Actor):
             FlowKeyError: an expression failed for this run.
         """
         state = run.state
-        if not state.spec.flow_controlled:
+        if not (state.spec.flow_controlled or run.desired_worker_labels):
             return None
         if run.flow is None:
-            run.flow = RunFlow(state.spec, run.input, run.metadata)
+            run.flow = RunFlow(state.spec, run.input, run.metadata, run.desired_worker_labels)
         return run.flow.needs(name, state.run_id, run.task_ids[name])
 
     def _execute(self, run: ActiveRun, commands: list[Any]) -> None:
@@ -815,9 +823,11 @@ class RunCoordinator(Actor):
         task_ids: dict[str, str] = {}
         ready_at: dict[str, float | None] = {}
         filter_payload = None
+        labels: tuple[tuple[str, Any], ...] = ()
         for t in await store.list_tasks(self.tenant_id, row.id):
             if isinstance(t.input, dict):
                 filter_payload = t.input.get("filter_payload")
+                labels = _stored_labels(t.input.get("desired_worker_labels"))
             if t.name not in state.tasks:
                 continue
             task_ids[t.name] = t.id
@@ -845,6 +855,7 @@ class RunCoordinator(Actor):
         )
         run.ready_at = ready_at
         run.filter_payload = filter_payload
+        run.desired_worker_labels = labels
         return run
 
     async def _recover(self) -> None:
@@ -911,7 +922,7 @@ class RunCoordinator(Actor):
                 )
                 if started_run or started_task:
                     if run.flow is None:
-                        run.flow = RunFlow(spec, run.input, run.metadata)
+                        run.flow = RunFlow(spec, run.input, run.metadata, run.desired_worker_labels)
                     try:
                         needs = run.flow.needs(
                             name,
@@ -931,6 +942,15 @@ class RunCoordinator(Actor):
         self._scheduler.flow_sync.tell(active, reclaim)
         if sticky:
             self._scheduler.flow_stick.tell(sticky)
+
+
+def _stored_labels(raw: Any) -> tuple[tuple[str, Any], ...]:
+    """A run's worker affinity as its tasks' stored input keeps it (checked when triggered)."""
+    if not isinstance(raw, dict):
+        return ()
+    from ratchet._flow import DesiredWorkerLabel
+
+    return tuple(sorted((key, DesiredWorkerLabel.from_dict(value)) for key, value in raw.items()))
 
 
 def _is_execution_timeout(error: m.ErrorInfo | None) -> bool:

@@ -39,7 +39,7 @@ import trio
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from . import _durable_log as dl
-from ._api import RequestError, TriggerRequest, parse
+from ._api import RequestError, TriggerRequest, parse, run_labels
 from ._conditions import ConditionSet
 from ._coordinator import RunRequest
 from .store import AppendDurableLog, CommitTicket, MutationRejected, ResolveDurableLog, Store
@@ -544,13 +544,21 @@ class DurableTasks(Actor):
             try:
                 raw = {**item, "workflow": request["workflow"], "parent_task_id": task_id, "key": key}
                 req = parse(TriggerRequest, raw, "child run request")
+                labels = run_labels(req.desired_worker_labels, req.workflow)
             except (RequestError, TypeError) as exc:
                 answers.append({"error": str(exc)})
                 continue
             answers.append(None)
-            valid.append(
-                (i, RunRequest(req.workflow, req.input, req.additional_metadata, req.priority, task_id, key))
+            child = RunRequest(
+                req.workflow,
+                req.input,
+                req.additional_metadata,
+                req.priority,
+                task_id,
+                key,
+                desired_worker_labels=labels,
             )
+            valid.append((i, child))
         # No look-up of the keys first: they are new unless the engine stopped between
         # creating the runs and logging the entry, and then the store refuses the
         # duplicates and the look-up below finds the runs made the first time.

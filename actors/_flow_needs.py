@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
+from ratchet._flow import DesiredWorkerLabel
 from ratchet._spec import TaskSpec, WorkflowSpec
 
 from ._affinity import LabelWish, wishes_from_spec
@@ -74,10 +76,18 @@ class RunFlow:
         spec: the run's workflow version.
         input: the run's input.
         metadata: the run's additional metadata.
+        run_labels: the run's own ``desired_worker_labels`` (given when it was triggered).
     """
 
-    def __init__(self, spec: WorkflowSpec, input: Any, metadata: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        spec: WorkflowSpec,
+        input: Any,
+        metadata: dict[str, Any],
+        run_labels: Sequence[tuple[str, DesiredWorkerLabel]] = (),
+    ) -> None:
         self.spec = spec
+        self._run_labels = dict(run_labels)
         self._activation = {"input": input, "additional_metadata": metadata}
         self._run_groups: tuple[GroupNeed, ...] | None = None
         self._tasks: dict[str, tuple[tuple[GroupNeed, ...], tuple[RateNeed, ...], tuple[LabelWish, ...]]] = {}
@@ -132,7 +142,9 @@ class RunFlow:
                 )
             assert isinstance(cap, int)
             rates.append(RateNeed(key, units, cap, limit.duration.seconds))
-        entry = (groups, tuple(rates), wishes_from_spec(task.desired_worker_labels))
+        # the run's wishes apply to every task; a task's own wish for a key wins
+        labels = {**self._run_labels, **dict(task.desired_worker_labels)}
+        entry = (groups, tuple(rates), wishes_from_spec(sorted(labels.items())))
         self._tasks[name] = entry
         return entry
 

@@ -28,6 +28,7 @@ from ._api import (
     TriggerRequest,
     check_payload_size,
     parse,
+    run_labels,
 )
 from ._coordinator import RunRequest, action_name
 from ._durable_api import DurableApi
@@ -240,6 +241,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
             try:
                 req = parse(TriggerRequest, raw, "run request")
                 check_payload_size(req.input, self.max_payload_bytes, f"input of workflow {req.workflow!r}")
+                labels = run_labels(req.desired_worker_labels, req.workflow)
             except RequestError as exc:
                 answers[i] = {"error": str(exc)}
                 continue
@@ -253,6 +255,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
                         req.priority,
                         req.parent_task_id,
                         req.key,
+                        desired_worker_labels=labels,
                     ),
                 )
             )

@@ -9,7 +9,7 @@ run finished: the engine answers a wait on a finished run from the store.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +125,9 @@ class TriggerWorkflowOptions:
     additional_metadata: dict[str, Any] = field(default_factory=dict)
     priority: int | None = None
     key: str | None = None
+    # worker affinity of this run: label key to DesiredWorkerLabel (or a plain value),
+    # for every task of the run; a task's own wish for the same key wins
+    desired_worker_labels: Mapping[str, Any] | None = None
 
 
 class WorkflowRunRef:
@@ -289,12 +292,21 @@ class RunsClient:
 
 
 def trigger_payload(workflow: Workflow, options: TriggerWorkflowOptions) -> dict[str, Any]:
-    """The gateway request for one run of ``workflow``."""
+    """The gateway request for one run of ``workflow``.
+
+    Raises:
+        DefinitionError: the run's ``desired_worker_labels`` are malformed.
+    """
+    from ._flow import desired_labels
+
     payload: dict[str, Any] = {
         "workflow": workflow.name,
         "input": workflow.input.dump(options.input),
         "additional_metadata": dict(options.additional_metadata or {}),
     }
+    labels = desired_labels(options.desired_worker_labels, f"a run of workflow {workflow.name!r}")
+    if labels:
+        payload["desired_worker_labels"] = {key: label.to_dict() for key, label in labels}
     if options.priority is not None:
         # a Priority is an IntEnum: send its plain number
         priority = options.priority

@@ -389,6 +389,7 @@ class Workflow(TriggerMethods):
             additional_metadata=dict(additional_metadata or base.additional_metadata or {}),
             priority=priority if priority is not None else base.priority,
             key=key if key is not None else base.key,
+            desired_worker_labels=base.desired_worker_labels,
         )
 
     def create_bulk_run_item(
@@ -398,9 +399,12 @@ class Workflow(TriggerMethods):
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
         key: str | None = None,
+        desired_worker_labels: dict[str, Any] | None = None,
     ) -> TriggerWorkflowOptions:
-        """One run for :meth:`run_many`."""
-        return TriggerWorkflowOptions(input, dict(additional_metadata or {}), priority, key)
+        """One run for :meth:`run_many` (``desired_worker_labels``: this run's worker affinity)."""
+        return TriggerWorkflowOptions(
+            input, dict(additional_metadata or {}), priority, key, desired_worker_labels
+        )
 
     def _refs(self, answers: Any) -> list[WorkflowRunRef | Exception]:
         """The engine's answers to a trigger: a ref per run, or its refusal, in order."""
