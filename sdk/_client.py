@@ -171,30 +171,35 @@ class Ratchet:
         default_priority: int = 1,
         default_filters: Sequence[Any] = (),
         cron_input: Any = None,
+        sticky: Any = None,
         eviction_delay: Any = 1.0,
         **options: Unpack[TaskOptionArgs],
     ) -> Callable[[TaskFn], Standalone]:
         """Declare a standalone durable task (see :meth:`Workflow.durable_task`)."""
-        checked = TaskOptions(**options)
-        delay = _eviction_delay(eviction_delay, name or "durable task")
+        return self._standalone(
+            name,
+            TaskOptions(**options),
+            kind=TaskKind.DURABLE,
+            eviction_delay=_eviction_delay(eviction_delay, name or "durable task"),
+            description=description,
+            on_events=on_events,
+            on_crons=on_crons,
+            input_validator=input_validator,
+            default_priority=default_priority,
+            default_filters=default_filters,
+            cron_input=cron_input,
+            sticky=sticky,
+        )
+
+    def _standalone(
+        self, name: str | None, checked: TaskOptions, **options: Any
+    ) -> Callable[[TaskFn], Standalone]:
+        """The decorator of :meth:`task` and :meth:`durable_task`: a one-task workflow per function."""
 
         def decorate(fn: TaskFn) -> Standalone:
             task_name = name or getattr(fn, "__name__", "")
-            standalone = Standalone(
-                self,
-                fn,
-                self.settings.namespace + task_name if task_name else None,
-                checked,
-                kind=TaskKind.DURABLE,
-                eviction_delay=delay,
-                description=description,
-                on_events=on_events,
-                on_crons=on_crons,
-                input_validator=input_validator,
-                default_priority=default_priority,
-                default_filters=default_filters,
-                cron_input=cron_input,
-            )
+            namespaced = self.settings.namespace + task_name if task_name else None
+            standalone = Standalone(self, fn, namespaced, checked, **options)
             self._register(standalone)
             return standalone
 
@@ -263,25 +268,15 @@ class Ratchet:
 
         Its ``concurrency``, ``rate_limits`` and ``desired_worker_labels`` apply to the task.
         """
-        checked = TaskOptions(**options)
-
-        def decorate(fn: TaskFn) -> Standalone:
-            task_name = name or getattr(fn, "__name__", "")
-            standalone = Standalone(
-                self,
-                fn,
-                self.settings.namespace + task_name if task_name else None,
-                checked,
-                description=description,
-                on_events=on_events,
-                on_crons=on_crons,
-                input_validator=input_validator,
-                default_priority=default_priority,
-                default_filters=default_filters,
-                cron_input=cron_input,
-                sticky=sticky,
-            )
-            self._register(standalone)
-            return standalone
-
-        return decorate
+        return self._standalone(
+            name,
+            TaskOptions(**options),
+            description=description,
+            on_events=on_events,
+            on_crons=on_crons,
+            input_validator=input_validator,
+            default_priority=default_priority,
+            default_filters=default_filters,
+            cron_input=cron_input,
+            sticky=sticky,
+        )
