@@ -24,7 +24,7 @@ import trio
 from ratchet._spec import TaskKind
 from ratchet._worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions, open_engine
-from ratchet.actors.store import MemoryDatabase, MemoryStore, StoreError, open_store
+from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
 from ratchet.runtime import (
     ActorDeadError,
     ActorError,
@@ -39,7 +39,7 @@ from ratchet.transport import SimEndpoint, SimNetwork, open_actor_node
 
 from ._invariants import Observations
 
-__all__ = ["ENGINE_ADDRESS", "ClientProcess", "EngineProcess", "SimStore", "SimWorker", "WorkerProcess"]
+__all__ = ["ENGINE_ADDRESS", "ClientProcess", "EngineProcess", "SimWorker", "WorkerProcess"]
 
 ENGINE_ADDRESS = "sim://engine"
 _RETRYABLE = (ActorDeadError, AskTimeout)
@@ -85,41 +85,6 @@ class _Party:
         """What dies with the process besides its endpoint and tasks."""
 
 
-class SimStore(MemoryStore):
-    """The engine's memory store, noting what each injected commit failure rolled back.
-
-    :meth:`fail_next_transaction` injects a failure; when a transaction meets it,
-    ``rolled_back`` gets ``(injected, failed, keys)``: when the failure was injected, when
-    it failed a transaction, and the idempotency keys of the runs that transaction would
-    have created. The invariants use it to tell when the store was in trouble.
-    """
-
-    def __init__(self, database: MemoryDatabase, rolled_back: list[tuple[float, float, list[str]]]) -> None:
-        super().__init__(database)
-        self.rolled_back = rolled_back
-        self._injected: list[tuple[StoreError, float]] = []
-
-    def fail_next_transaction(self, error: StoreError | None = None) -> None:
-        error = error or StoreError("injected failure of a memory store transaction")
-        self._injected.append((error, trio.current_time()))
-        super().fail_next_transaction(error)
-
-    async def _transact(self, units: Any) -> list[list[Any]]:
-        try:
-            return await super()._transact(units)
-        except StoreError as exc:
-            injected = [at for error, at in self._injected if error is exc]
-            if injected:
-                keys = [
-                    op.row.get("idempotency_key")
-                    for ops in units
-                    for op in ops
-                    if getattr(op, "table", None) == "workflow_runs" and hasattr(op, "row")
-                ]
-                self.rolled_back.append((injected[0], trio.current_time(), [k for k in keys if k]))
-            raise
-
-
 class EngineProcess(_Party):
     """The engine: its real actor tree on a memory store, listening at :data:`ENGINE_ADDRESS`."""
 
@@ -128,7 +93,6 @@ class EngineProcess(_Party):
         self.database = database
         self.options = options
         self.store: MemoryStore | None = None
-        self.rolled_back: list[tuple[float, float, list[str]]] = []
 
     def _before_crash(self) -> None:
         if self.store is not None:
@@ -138,7 +102,7 @@ class EngineProcess(_Party):
         """Run one incarnation until it crashes."""
         with trio.CancelScope() as scope:
             self._scope = scope
-            self.store = SimStore(self.database, self.rolled_back)
+            self.store = MemoryStore(self.database)
             async with open_runtime(
                 seed=self._seed(), clock=self.clock, trace=self.trace, max_restarts=1000, within=1.0
             ) as system:

@@ -131,9 +131,6 @@ class WorldLog:
             successor was up (``end`` if never).
         jumps: ``(at, seconds)`` for every clock jump.
         faults: the fault plan.
-        rolled_back: ``(injected, failed, keys)`` for every transaction an injected commit
-            failure rolled back: when the failure was injected, when it struck, and the
-            idempotency keys of the runs the transaction would have created.
         restarts: ``(down, up)`` for every time the engine's Triggers actor stopped (its
             process crashed, or its supervisor restarted it) and started again.
     """
@@ -145,12 +142,7 @@ class WorldLog:
     outages: tuple[tuple[float, float], ...]
     jumps: tuple[tuple[float, float], ...]
     faults: FaultPlan
-    rolled_back: tuple[tuple[float, float, tuple[str, ...]], ...] = ()
     restarts: tuple[tuple[float, float], ...] = ()
-
-    def failing(self) -> list[tuple[float, float]]:
-        """When the store was failing: from each injected failure until it struck."""
-        return sorted((at, failed) for at, failed, _ in self.rolled_back)
 
     def slow(self) -> list[tuple[float, float]]:
         """When the store was slow: the slow-commit windows."""
@@ -393,10 +385,6 @@ async def _run(setup: WorldSetup, trace: Trace) -> SimResult:
         outages=tuple((down, min(up, elapsed)) for down, up in world.outages),
         jumps=tuple(world.jumps),
         faults=tuple(setup.faults),
-        rolled_back=tuple(
-            (at - world.start, failed - world.start, tuple(keys))
-            for at, failed, keys in world.engine.rolled_back
-        ),
         restarts=_restarts(trace, world, elapsed),
     )
     async with open_store(store):
