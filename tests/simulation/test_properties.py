@@ -7,7 +7,23 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 import ratchet.actors._run_machine as run_machine
-from ratchet.simulation import Cancel, SimConfig, TaskShape, Trigger, WorkflowShape, Workload, simulate
+from ratchet.simulation import (
+    Cancel,
+    ClockJump,
+    CommitFailures,
+    EngineCrash,
+    LossyNetwork,
+    Partition,
+    SimConfig,
+    SlowCommits,
+    TaskShape,
+    Trigger,
+    WorkerCrash,
+    WorkflowShape,
+    Workload,
+    Zombie,
+    simulate,
+)
 from ratchet.simulation.strategies import fault_plans, workflow_shapes, workloads
 
 ONE = WorkflowShape("one", (TaskShape("a"),))
@@ -71,5 +87,27 @@ def test_a_planted_bug_shrinks_to_a_minimal_case(monkeypatch: pytest.MonkeyPatch
     ],
 )
 def test_bad_workloads_are_refused(make, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: EngineCrash(at=-1.0), r"EngineCrash\.at"),
+        (lambda: EngineCrash(at=1.0, down_for=float("nan")), r"EngineCrash\.down_for"),
+        (lambda: WorkerCrash(at=1.0, worker=-1), r"WorkerCrash\.worker"),
+        (lambda: WorkerCrash(at=1.0, worker=True), r"WorkerCrash\.worker"),
+        (lambda: Partition(at=1.0, a="engine", b="engine"), "from itself"),
+        (lambda: Partition(at=1.0, a="engine", b="database"), "'database'"),
+        (lambda: LossyNetwork(at=1.0, loss=1.5), r"LossyNetwork\.loss"),
+        (lambda: LossyNetwork(at=1.0, loss=0.9), "a partition"),
+        (lambda: CommitFailures(at=1.0, count=0), r"CommitFailures\.count"),
+        (lambda: SlowCommits(at="soon"), r"SlowCommits\.at"),
+        (lambda: Zombie(at=1.0, duration=1e9), r"Zombie\.duration"),
+        (lambda: ClockJump(at=1.0, seconds=-5), r"ClockJump\.seconds"),
+    ],
+)
+def test_bad_faults_are_refused(make, match) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=match):
         make()
