@@ -147,7 +147,7 @@ class TriggerApi:
 
     @concurrent
     async def list_filters(self, workflow: Any = None) -> list[dict[str, Any]]:
-        """Stored event filters, of one workflow or all."""
+        """Event filters, declared and stored, of one workflow or all."""
         if workflow is not None and not isinstance(workflow, str):
             raise RequestError(f"list_filters: workflow must be a name, got {workflow!r}")
         return list(await self._triggers.list_filters.ask(workflow))
@@ -155,7 +155,7 @@ class TriggerApi:
     @concurrent
     async def delete_filter(self, filter_id: Any) -> bool:
         """Delete an event filter; False if there was none."""
-        return bool(await self._triggers.delete_filter.ask(_id(filter_id, "delete_filter")))
+        return bool(await self._ask_triggers("delete_filter", _id(filter_id, "delete_filter")))
 
     # -- crons -----------------------------------------------------------------------------------
 

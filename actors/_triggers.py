@@ -39,7 +39,17 @@ from .store import CommitTicket, CreateEventFilter, DeleteEventFilter, PushEvent
 from .store import Cron as CronRow
 from .store import Schedule as ScheduleRow
 
-__all__ = ["DECLARED_CRON_PREFIX", "EventWait", "TriggerError", "Triggers", "TriggersStatistics"]
+__all__ = [
+    "DECLARED_CRON_PREFIX",
+    "DECLARED_FILTER_PREFIX",
+    "EventWait",
+    "TriggerError",
+    "Triggers",
+    "TriggersStatistics",
+]
+
+DECLARED_FILTER_PREFIX = "default_filters:"
+"""Ids of the filters a workflow declares with ``default_filters`` (``<prefix><workflow>:<n>``)."""
 
 
 @dataclass(frozen=True)
@@ -151,12 +161,8 @@ class Triggers(ScheduleTriggers, Actor):
         for wf in self.workflows.values():
             if not wf.spec.on_events:
                 continue
-            declared = tuple(
-                FilterRule(f"default:{i}", f["scope"], f["expression"], f.get("payload"))
-                for i, f in enumerate(getattr(wf.spec, "default_filters", ()))
-            )
             stored = tuple(self.filters_by_workflow.get(wf.id, ()))
-            subs.append(Subscription(wf.name, tuple(wf.spec.on_events), declared + stored))
+            subs.append(Subscription(wf.name, tuple(wf.spec.on_events), _declared_filters(wf) + stored))
         return subs
 
     def _workflow(self, name: str) -> _Workflow:
@@ -334,10 +340,16 @@ class Triggers(ScheduleTriggers, Actor):
         }
 
     def list_filters(self, workflow: str | None = None) -> list[dict[str, Any]]:
-        """Stored filters, of one workflow or all."""
+        """The filters that apply to events, of one workflow or all: for each workflow,
+        those its code declares (``default_filters``, ``declared`` true), then the stored ones."""
         names = {wf.id: wf.name for wf in self.workflows.values()}
-        out = []
+        listed: dict[str, list[tuple[FilterRule, bool]]] = {}
+        for wf in self.workflows.values():
+            listed[wf.id] = [(r, True) for r in _declared_filters(wf)]
         for wid, rules in self.filters_by_workflow.items():
+            listed.setdefault(wid, []).extend((r, False) for r in rules)
+        out = []
+        for wid, rules in listed.items():
             if workflow is not None and names.get(wid) != workflow:
                 continue
             out.extend(
@@ -347,14 +359,26 @@ class Triggers(ScheduleTriggers, Actor):
                     "scope": r.scope,
                     "expression": r.expression,
                     "payload": r.payload,
+                    "declared": declared,
                 }
-                for r in rules
+                for r, declared in rules
             )
         return out
 
     @concurrent
     async def delete_filter(self, filter_id: str) -> bool:
-        """Remove a stored filter; False if there was none."""
+        """Remove a stored filter; False if there was none.
+
+        Raises:
+            TriggerError: the filter is declared in a workflow's code (``default_filters``);
+                it goes away only when a version without it is registered.
+        """
+        for wf in self.workflows.values():
+            if any(r.id == filter_id for r in _declared_filters(wf)):
+                raise TriggerError(
+                    f"filter {filter_id!r} is declared in the code of workflow {wf.name!r} "
+                    "(default_filters): remove it there and register the workflow again"
+                )
         (deleted,) = await self._commit(DeleteEventFilter(tenant_id=self.tenant_id, id=filter_id))
         for rules in self.filters_by_workflow.values():
             rules[:] = [r for r in rules if r.id != filter_id]
@@ -376,3 +400,11 @@ class Triggers(ScheduleTriggers, Actor):
             schedules_pending=len(self.schedules),
             schedules_fired=self._counts["schedules_fired"],
         )
+
+
+def _declared_filters(wf: _Workflow) -> tuple[FilterRule, ...]:
+    """The filters ``wf``'s code declares (``default_filters``), with stable ids."""
+    return tuple(
+        FilterRule(f"{DECLARED_FILTER_PREFIX}{wf.name}:{i}", f["scope"], f["expression"], f.get("payload"))
+        for i, f in enumerate(getattr(wf.spec, "default_filters", ()))
+    )

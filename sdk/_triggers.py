@@ -56,13 +56,18 @@ class Event(pydantic.BaseModel):
 
 
 class EventFilter(pydantic.BaseModel):
-    """A stored event filter of a workflow."""
+    """An event filter of a workflow.
+
+    ``declared`` filters come from the workflow's ``default_filters`` (change them in
+    code); the others were created with ``ratchet.filters.create`` and stored.
+    """
 
     id: str
     workflow: str
     scope: str
     expression: str
     payload: Any = None
+    declared: bool = False
 
 
 class CronWorkflow(pydantic.BaseModel):
@@ -248,12 +253,16 @@ class FiltersClient(_Calls):
         return EventFilter.model_validate(await self._acall("create_filter", request))
 
     def list(self, workflow: Any = None) -> list[EventFilter]:
-        """Stored filters, of one workflow or all."""
+        """Filters of one workflow or all: declared ones (``default_filters``), then stored ones."""
         name = None if workflow is None else _name(workflow)
         return [EventFilter.model_validate(f) for f in self._call("list_filters", name)]
 
     def delete(self, filter_id: str) -> bool:
-        """Delete a filter; False if there was none."""
+        """Delete a stored filter; False if there was none.
+
+        Raises:
+            ValueError: the filter is declared in code (``default_filters``).
+        """
         return bool(self._call("delete_filter", filter_id))
 
 

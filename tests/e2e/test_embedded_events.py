@@ -97,6 +97,46 @@ def test_filters_are_listed_and_deleted(new_client):
     assert r.filters.list() == []
 
 
+def test_filters_list_shows_declared_default_filters_with_stored_ones(new_client):
+    r = new_client()
+    wf = r.workflow(
+        "billing",
+        on_events=["invoice:*"],
+        input_validator=dict,
+        default_filters=[DefaultFilter("input.amount > 100", "acme", {"tier": "big"})],
+    )
+    other = r.workflow("plain", on_events=["k"])
+
+    @wf.task()
+    def bill(inp, ctx: Context):
+        return ctx.filter_payload
+
+    @other.task()
+    def noop(inp, ctx: Context):
+        return None
+
+    start(r)
+    stored = wf.create_filter("input.amount > 0", "acme", {"tier": "any"})
+
+    listed = r.filters.list(wf)
+    assert [(f.workflow, f.scope, f.expression, f.payload, f.declared) for f in listed] == [
+        ("billing", "acme", "input.amount > 100", {"tier": "big"}, True),
+        ("billing", "acme", "input.amount > 0", {"tier": "any"}, False),
+    ]
+    assert listed[1].id == stored.id
+    assert r.filters.list() == listed  # `plain` has no filters
+    assert r.filters.list(other) == []
+
+    declared = listed[0]
+    with pytest.raises(ValueError, match="declared in the code of workflow 'billing'"):
+        r.filters.delete(declared.id)
+    assert r.filters.list(wf) == listed  # nothing changed
+    # and the declared filter still applies
+    event = r.event.push("invoice:new", {"amount": 500}, scope="acme")
+    tiers = sorted(r.runs._wait(run_id).output["bill"]["tier"] for run_id in event.run_ids)
+    assert tiers == ["any", "big"]
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
