@@ -382,7 +382,8 @@ class TransitionTask(Mutation):
             values["timeout_at"] = self.timeout_at
         if to == TaskStatus.QUEUED:
             values["queued_at"] = self.at
-        if self.event == TaskEventKind.STARTED:
+        if self.event in (TaskEventKind.ASSIGNED, TaskEventKind.STARTED):
+            # an attempt starts when a worker is given it; a STARTED entry refines the time
             values["started_at"] = attempt_values["started_at"] = self.at
         if to.is_terminal:
             values["finished_at"] = attempt_values["finished_at"] = self.at
