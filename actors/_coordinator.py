@@ -645,7 +645,7 @@ class RunCoordinator(Actor):
                 kind = TaskEventKind.SKIPPED
             elif task.status is m.TaskStatus.FAILED and _is_execution_timeout(task.error):
                 kind = TaskEventKind.TIMED_OUT
-            elif task.status is m.TaskStatus.CANCELLED and detail.startswith("waited"):
+            elif task.status is m.TaskStatus.CANCELLED and _timed_out_in_queue(event, name):
                 kind = TaskEventKind.SCHEDULE_TIMED_OUT
             if task.status is m.TaskStatus.COMPLETED:
                 values["output"] = task.output
@@ -680,6 +680,8 @@ class RunCoordinator(Actor):
             if state.status is m.RunStatus.FAILED:
                 failed = [t for t in state.tasks.values() if t.status is m.TaskStatus.FAILED and t.error]
                 error = "; ".join(f"{t.name}: {t.error.type}: {t.error.message}" for t in failed if t.error)
+            elif state.status is m.RunStatus.CANCELLED:
+                error = m.cancel_reason(state)  # kept with the run: RunCancelledError says why
             extra: dict[str, Any] = {}
             if run_before.terminal:  # a replay reopens a finished run
                 extra["from_statuses"] = (StoreRunStatus(run_before.value),)
@@ -843,6 +845,7 @@ class RunCoordinator(Actor):
             ts.worker = t.worker_id
         if set(task_ids) != set(state.tasks):
             return None  # a run whose tasks are not all stored cannot be driven
+        await self._restore_cancel_reasons(row.id, state, task_ids)
         run = ActiveRun(
             self.tenant_id,
             entry,
@@ -857,6 +860,24 @@ class RunCoordinator(Actor):
         run.filter_payload = filter_payload
         run.desired_worker_labels = labels
         return run
+
+    async def _restore_cancel_reasons(self, run_id: str, state: m.RunState, task_ids: dict[str, str]) -> None:
+        """Give the run's cancelled tasks back their reasons, from their timelines.
+
+        A run may end CANCELLED long after one of its tasks was (the others still ran), and
+        the run's reason comes from that task; the store keeps the reason in the task's
+        CANCELLED (or SCHEDULE_TIMED_OUT) timeline entry, written with the transition.
+        """
+        cancelled = {task_ids[name] for name, t in state.tasks.items() if t.status is m.TaskStatus.CANCELLED}
+        if not cancelled:
+            return
+        reasons: dict[str, str | None] = {}
+        for e in await self.store.list_task_events(self.tenant_id, run_id=run_id):
+            if e.task_id in cancelled and str(e.kind) in _CANCEL_KINDS:
+                reasons[e.task_id] = e.message  # in commit order: the latest one stands
+        for name, task in state.tasks.items():
+            if task.status is m.TaskStatus.CANCELLED:
+                task.cancel_reason = reasons.get(task_ids[name])
 
     async def _recover(self) -> None:
         """Rebuild every run that had not finished, and re-issue its pending work."""
@@ -951,6 +972,14 @@ def _stored_labels(raw: Any) -> tuple[tuple[str, Any], ...]:
     from ratchet._flow import DesiredWorkerLabel
 
     return tuple(sorted((key, DesiredWorkerLabel.from_dict(value)) for key, value in raw.items()))
+
+
+_CANCEL_KINDS = frozenset({str(TaskEventKind.CANCELLED), str(TaskEventKind.SCHEDULE_TIMED_OUT)})
+
+
+def _timed_out_in_queue(event: m.Event, task: str) -> bool:
+    """``event`` is the schedule timeout of ``task`` (not a cancel its parent's timeout caused)."""
+    return isinstance(event, m.ScheduleTimedOut) and event.task == task
 
 
 def _is_execution_timeout(error: m.ErrorInfo | None) -> bool:

@@ -39,6 +39,8 @@ __all__ = ["Gateway"]
 
 MAX_BATCH = 10_000
 MAX_REFRESH_SECONDS = 7 * 24 * 3600
+MAX_WORKER_NAMES = 4096  # worker names the gateway remembers for run details
+_CANCEL_KINDS = ("CANCELLED", "SCHEDULE_TIMED_OUT")
 
 
 def _error(text: str | None) -> dict[str, Any] | None:
@@ -80,6 +82,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
         self.max_payload_bytes = max_payload_bytes
         self._names = (coordinator, dispatcher, scheduler, writer)
         self._monitored: set[str] = set()
+        self._worker_names: dict[str, str] = {}  # worker id -> the name it registered with
 
     async def on_start(self) -> None:
         lookup = self.context.system.lookup
@@ -429,7 +432,9 @@ class Gateway(TriggerApi, DurableApi, Actor):
         if not details:
             return out
         events = await self.store.list_task_events(self.tenant_id, run_id=run.id)
+        names = await self._worker_names_of({t.worker_id for t in tasks} | {e.worker_id for e in events})
         by_task: dict[str, list[dict[str, Any]]] = {}
+        cancel_reasons: dict[str, str | None] = {}
         for e in events:
             by_task.setdefault(e.task_id, []).append(
                 {
@@ -438,8 +443,11 @@ class Gateway(TriggerApi, DurableApi, Actor):
                     "at": e.at,
                     "message": e.message,
                     "worker_id": e.worker_id,
+                    "worker_name": names.get(e.worker_id),
                 }
             )
+            if str(e.kind) in _CANCEL_KINDS:
+                cancel_reasons[e.task_id] = e.message  # in commit order: the latest one stands
         out["tasks"] = [
             {
                 "name": t.name,
@@ -453,10 +461,29 @@ class Gateway(TriggerApi, DurableApi, Actor):
                 "started_at": t.started_at,
                 "finished_at": t.finished_at,
                 "events": by_task.get(t.id, []),
+                "worker_name": names.get(t.worker_id),
+                "cancel_reason": cancel_reasons.get(t.id) if str(t.status) == "CANCELLED" else None,
             }
             for t in tasks
         ]
         return out
+
+    async def _worker_names_of(self, worker_ids: set[str | None]) -> dict[str | None, str]:
+        """The names the workers registered with, by id (an id the store lacks has none).
+
+        Run details name workers as their users did; a worker's name does not change
+        while its id lives, so names are remembered (up to :data:`MAX_WORKER_NAMES`).
+        """
+        known = self._worker_names
+        for worker_id in worker_ids:
+            if worker_id is None or worker_id in known:
+                continue
+            worker = await self.store.get_worker(self.tenant_id, worker_id)
+            if worker is not None:
+                if len(known) >= MAX_WORKER_NAMES:
+                    known.clear()
+                known[worker_id] = worker.name
+        return {worker_id: known[worker_id] for worker_id in worker_ids if worker_id in known}
 
 
 def _check_attempt(what: str, task_id: Any, attempt: Any) -> None:

@@ -86,6 +86,7 @@ __all__ = [
     "WatchGate",
     "WorkerLost",
     "apply",
+    "cancel_reason",
     "replay",
 ]
 
@@ -173,6 +174,7 @@ class TaskState:
     wake_pending: bool = False  # a durable task's wait ended while it was still running
     wake_seq: int | None = None  # the latest log position such a wake was for (None: any)
     gated: bool = False  # ready, but its conditions (wait_for/skip_if/cancel_if) are not settled
+    cancel_reason: str | None = None  # why it was CANCELLED (its CANCELLED timeline entry says so too)
 
 
 @dataclass
@@ -442,7 +444,10 @@ def apply(run: RunState, event: Event) -> list[Command]:
             if task.status is TaskStatus.QUEUED:
                 out.append(CancelAttempt(task.name, task.attempt, None, "schedule timeout"))
                 timeout = run.task_spec(task.name).schedule_timeout
-                _finish_task(run, task, TaskStatus.CANCELLED, out, f"waited in the queue over {timeout:g}s")
+                reason = (
+                    f"task {task.name!r} waited in the queue longer than its schedule_timeout of {timeout:g}s"
+                )
+                _finish_task(run, task, TaskStatus.CANCELLED, out, reason)
         elif isinstance(event, WorkerLost):
             if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
                 _worker_lost(run, task, out)
@@ -489,6 +494,7 @@ def replay(run: RunState) -> list[Command]:
         task.worker = None
         task.output = None
         task.error = None
+        task.cancel_reason = None
         task.enqueued = False
     run.status = RunStatus.RUNNING
     out: list[Command] = []
@@ -623,7 +629,7 @@ def _gate_decided(run: RunState, name: str, decision: str, out: list[Command]) -
         out.append(Timeline(task.name, task.attempt, "SKIPPED", "skip_if condition"))
         _completed(run, task, {"skipped": True}, out)
     elif decision == "cancel":
-        _finish_task(run, task, TaskStatus.CANCELLED, out, "cancel_if condition")
+        _finish_task(run, task, TaskStatus.CANCELLED, out, f"task {task.name!r} met its cancel_if conditions")
     else:
         _queue(run, task, out, retry=False, detail="conditions met")
 
@@ -681,6 +687,8 @@ def _finish_task(
     run: RunState, task: TaskState, status: TaskStatus, out: list[Command], detail: str = ""
 ) -> None:
     task.status = status
+    if status is TaskStatus.CANCELLED:
+        task.cancel_reason = detail or None
     out.append(Timeline(task.name, task.attempt, status.value, detail))
     if status is TaskStatus.COMPLETED:
         return
@@ -694,6 +702,7 @@ def _cancel_task(task: TaskState, out: list[Command], reason: str) -> None:
     if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.EVICTED):
         out.append(CancelAttempt(task.name, task.attempt, task.worker, reason))
     task.status = TaskStatus.CANCELLED
+    task.cancel_reason = reason
     out.append(Timeline(task.name, task.attempt, "CANCELLED", reason))
 
 
@@ -701,6 +710,23 @@ def _cancel_run(run: RunState, reason: str, out: list[Command]) -> None:
     for task in run.tasks.values():
         if not task.status.terminal:
             _cancel_task(task, out, reason)
+
+
+def cancel_reason(run: RunState) -> str | None:
+    """Why ``run`` was cancelled: the reason of its first task (in the workflow's order)
+    that was cancelled for a cause of its own, not because a parent failed or was cancelled.
+
+    None if no task was cancelled with a reason (a handler that was never needed is
+    cancelled without one).
+    """
+    for spec in run.spec.tasks:
+        task = run.tasks[spec.name]
+        if task.status is not TaskStatus.CANCELLED or task.cancel_reason is None:
+            continue
+        if any(run.tasks[p].status in (TaskStatus.CANCELLED, TaskStatus.FAILED) for p in spec.parents):
+            continue  # cancelled with its parent: the parent holds the cause
+        return task.cancel_reason
+    return None
 
 
 def _settle(run: RunState, out: list[Command]) -> None:

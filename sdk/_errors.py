@@ -9,6 +9,7 @@ __all__ = [
     "FailedTaskRunExceptionGroup",
     "NonDeterminismError",
     "NonRetryableException",
+    "RunCancelledError",
     "TaskRunError",
 ]
 
@@ -60,10 +61,43 @@ class TaskRunError(Exception):
 
 
 class FailedTaskRunExceptionGroup(ExceptionGroup):
-    """A run failed: one :class:`TaskRunError` per failed task."""
+    """A run failed: one :class:`TaskRunError` per failed task.
 
-    def __new__(cls, message: str, errors: Sequence[TaskRunError]) -> FailedTaskRunExceptionGroup:
-        return super().__new__(cls, message, list(errors))
+    Attributes:
+        run_id: the run that failed (None if unknown); kept by ``split``, ``subgroup``
+            and pickling (as an instance attribute, pickled with the exception's state).
+    """
+
+    run_id: str | None
+
+    def __new__(
+        cls, message: str, errors: Sequence[TaskRunError], *, run_id: str | None = None
+    ) -> FailedTaskRunExceptionGroup:
+        self = super().__new__(cls, message, list(errors))
+        self.run_id = run_id
+        return self
+
+    def __init__(self, message: str, errors: Sequence[TaskRunError], *, run_id: str | None = None) -> None:
+        super().__init__(message, list(errors))
 
     def derive(self, excs: Sequence[Exception]) -> FailedTaskRunExceptionGroup:  # type: ignore[override]
-        return FailedTaskRunExceptionGroup(self.message, excs)  # type: ignore[arg-type]
+        return FailedTaskRunExceptionGroup(self.message, excs, run_id=self.run_id)  # type: ignore[arg-type]
+
+
+class RunCancelledError(Exception):
+    """The run was cancelled before it could produce a result.
+
+    Attributes:
+        run_id: the cancelled run.
+        reason: why, as the engine recorded it: ``"cancelled by request"`` (``runs.cancel``,
+            ``ctx.cancel``), a task's schedule timeout or ``cancel_if``, a concurrency
+            group's CANCEL_IN_PROGRESS or CANCEL_NEWEST; None if the engine recorded none.
+    """
+
+    def __init__(self, run_id: str, reason: str | None = None) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(f"run {run_id} was cancelled" + (f": {reason}" if reason else ""))
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None]]:
+        return (type(self), (self.run_id, self.reason))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from ._errors import FailedTaskRunExceptionGroup, TaskRunError
+from ._errors import FailedTaskRunExceptionGroup, RunCancelledError, TaskRunError
 
 if TYPE_CHECKING:
     from ._client import Ratchet
@@ -31,26 +31,29 @@ __all__ = [
 ]
 
 
-class RunCancelledError(Exception):
-    """The run was cancelled before it could produce a result."""
-
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-        super().__init__(f"run {run_id} was cancelled")
-
-
 class TaskEvent(pydantic.BaseModel):
-    """One entry of a task's timeline."""
+    """One entry of a task's timeline.
+
+    ``worker_id`` is the id of the worker involved (each worker process has its own);
+    ``worker_name`` the name it was given (``ratchet.worker("name")``), shared by replicas.
+    """
 
     kind: str
     attempt: int
     at: float
     message: str | None = None
     worker_id: str | None = None
+    worker_name: str | None = None
 
 
 class TaskRunDetails(pydantic.BaseModel):
-    """One task of a run."""
+    """One task of a run.
+
+    Its times are its current attempt's: ``started_at`` is when a worker was given the
+    attempt (None while it has not run). ``worker_id`` / ``worker_name`` say which worker
+    holds or last held it; ``cancel_reason`` why a CANCELLED task was cancelled (its
+    schedule timeout, its ``cancel_if``, a parent that failed, a cancel request, ...).
+    """
 
     name: str
     task_id: str
@@ -63,10 +66,16 @@ class TaskRunDetails(pydantic.BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     events: list[TaskEvent] = []
+    worker_name: str | None = None
+    cancel_reason: str | None = None
 
 
 class RunDetails(pydantic.BaseModel):
-    """A run as the engine recorded it."""
+    """A run as the engine recorded it.
+
+    ``error`` says why a FAILED run failed, or why a CANCELLED run was cancelled (the
+    reason :class:`RunCancelledError` carries).
+    """
 
     run_id: str
     workflow: str
@@ -111,9 +120,11 @@ def _result(details: RunDetails, standalone: str | None) -> Any:
         ]
         if not errors:
             errors = [TaskRunError("(run)", details.run_id, "Error", details.error or "the run failed")]
-        raise FailedTaskRunExceptionGroup(f"run {details.run_id} of {details.workflow!r} failed", errors)
+        raise FailedTaskRunExceptionGroup(
+            f"run {details.run_id} of {details.workflow!r} failed", errors, run_id=details.run_id
+        )
     if details.status == "CANCELLED":
-        raise RunCancelledError(details.run_id)
+        raise RunCancelledError(details.run_id, details.error)
     raise RuntimeError(f"run {details.run_id} is not finished (status {details.status})")
 
 

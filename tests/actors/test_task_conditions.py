@@ -95,11 +95,10 @@ async def test_cancel_if_cancels_a_waiting_task_and_its_run(autojump_clock):
         await eng.call("push_events", [{"key": "abort", "payload": {}}])
         details = await eng.call("wait_run", run, None)
     t = tasks(details)
-    assert details["status"] == "CANCELLED"
-    assert (
-        t["on_signal"]["status"] == "CANCELLED"
-        and t["on_signal"]["events"][-1]["message"] == "cancel_if condition"
-    )
+    reason = "task 'on_signal' met its cancel_if conditions"
+    assert (details["status"], details["error"]) == ("CANCELLED", reason)
+    assert (t["on_signal"]["status"], t["on_signal"]["cancel_reason"]) == ("CANCELLED", reason)
+    assert t["on_signal"]["events"][-1]["message"] == reason
     assert t["after_an_hour"]["status"] == "COMPLETED"
 
 
