@@ -48,6 +48,21 @@ from ._workflow import Standalone as Standalone
 from ._workflow import Task as Task
 from ._workflow import Workflow as Workflow
 
+
+def _publish_exceptions(namespace: dict[str, object]) -> None:
+    """Give every public exception this module as its ``__module__``.
+
+    They are defined in private modules, but users import, catch and read them as
+    ``ratchet.X``: tracebacks then print ``ratchet.TaskRunError``, a task's recorded error
+    type says ``ratchet.NonRetryableException``, and pickles refer to ``ratchet.X``
+    (which this module exports, so they still load).
+    """
+    for name in namespace["__all__"]:  # type: ignore[attr-defined]
+        obj = namespace[name]
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            obj.__module__ = __name__
+
+
 try:
     __version__ = version("ratchet")
 except PackageNotFoundError:  # running from a source tree that was never installed
@@ -96,3 +111,5 @@ __all__ = [
     "__version__",
     "or_",
 ]
+
+_publish_exceptions(globals())

@@ -1,4 +1,8 @@
-"""The errors a Ratchet user meets: in task code, in declarations, and from runs."""
+"""The errors a Ratchet user meets: in task code, in declarations, and from runs.
+
+They are public under ``ratchet`` (``ratchet/__init__`` gives each public exception that
+module, so tracebacks and pickles name ``ratchet.TaskRunError``, not this private module).
+"""
 
 from __future__ import annotations
 

@@ -224,7 +224,7 @@ async def test_a_replay_that_diverges_fails_with_non_determinism_naming_the_entr
         details = await wait_run(eng, run_id)
     assert details["status"] == "FAILED"
     error = details["tasks"][0]["error"]
-    assert error["type"] == "ratchet._errors.NonDeterminismError"
+    assert error["type"] == "ratchet.NonDeterminismError"
     assert (
         "entry 0 of the log is sleep('for 60s') but the replay asked for event('something')"
         in error["message"]

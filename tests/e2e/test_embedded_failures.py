@@ -256,7 +256,7 @@ def test_non_retryable_exception_skips_the_remaining_retries(new_client):
 
     assert attempts == [1]
     (error,) = info.value.exceptions
-    assert error.exc_type == "ratchet._errors.NonRetryableException"
+    assert error.exc_type == "ratchet.NonRetryableException"
     assert error.message == "the card was declined"
     (task,) = r.runs.get(ref.run_id).tasks
     assert (task.status, task.attempt, task.retry_count) == ("FAILED", 1, 0)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pickle
 import threading
+import traceback
+from typing import Any
 
 import pytest
 import trio
@@ -20,14 +22,19 @@ from e2e_helpers import (
     wait_set,
 )
 
+import ratchet
 from ratchet import (
     ConcurrencyExpression,
     ConcurrencyLimitStrategy,
     Context,
+    DefinitionError,
     FailedTaskRunExceptionGroup,
+    InputValidationError,
+    NonDeterminismError,
     NonRetryableException,
     ParentCondition,
     RunCancelledError,
+    TaskCancelledError,
     TaskRunError,
 )
 from ratchet._runs import WorkflowRunRef
@@ -372,3 +379,79 @@ def test_a_failed_run_error_carries_its_run_id_through_pickling_and_splitting(ne
     assert [str(e) for e in copy.exceptions] == [str(e) for e in group.exceptions]
     part = group.subgroup(lambda e: isinstance(e, TaskRunError) and e.task_name == "bad")
     assert part is not None and part.run_id == ref.run_id and len(part.exceptions) == 1
+
+
+# -- exceptions under their public module ----------------------------------------------------
+
+
+def _public_exceptions() -> dict[str, type[BaseException]]:
+    return {
+        name: obj
+        for name in ratchet.__all__
+        if isinstance(obj := getattr(ratchet, name), type) and issubclass(obj, BaseException)
+    }
+
+
+PUBLIC_EXCEPTIONS = (
+    "DefinitionError",
+    "FailedTaskRunExceptionGroup",
+    "InputValidationError",
+    "NonDeterminismError",
+    "NonRetryableException",
+    "RunCancelledError",
+    "TaskCancelledError",
+    "TaskRunError",
+)
+
+
+def _sample(name: str) -> BaseException:
+    """An instance of the public exception ``name``, as the SDK would raise it."""
+    samples: dict[str, BaseException] = {
+        "DefinitionError": DefinitionError("workflow 'w': bad option"),
+        "FailedTaskRunExceptionGroup": FailedTaskRunExceptionGroup(
+            "run r of 'w' failed", [TaskRunError("t", "tid", "ValueError", "boom", "tb")], run_id="r"
+        ),
+        "InputValidationError": InputValidationError("input of workflow 'w' is invalid"),
+        "NonDeterminismError": NonDeterminismError("entry 3 differs"),
+        "NonRetryableException": NonRetryableException("give up"),
+        "RunCancelledError": RunCancelledError("r", "cancelled by request"),
+        "TaskCancelledError": TaskCancelledError("attempt cancelled"),
+        "TaskRunError": TaskRunError("t", "tid", "ValueError", "boom", "tb"),
+    }
+    return samples[name]
+
+
+def _attributes(exc: BaseException) -> dict[str, Any]:
+    return {k: v for k, v in vars(exc).items() if not k.startswith("__")}
+
+
+def test_every_public_exception_is_checked_below():
+    assert set(PUBLIC_EXCEPTIONS) == set(_public_exceptions())
+
+
+@pytest.mark.parametrize("name", PUBLIC_EXCEPTIONS)
+def test_public_exceptions_print_under_ratchet_and_pickle(name):
+    exc = _sample(name)
+    assert type(exc) is getattr(ratchet, name)
+    assert type(exc).__module__ == "ratchet"
+    assert traceback.format_exception_only(exc)[0].startswith(f"ratchet.{name}: ")
+    copy = pickle.loads(pickle.dumps(exc))
+    assert type(copy) is type(exc)
+    assert str(copy) == str(exc)
+    assert _attributes(copy) == _attributes(exc)
+
+
+def test_errors_from_a_real_run_print_under_ratchet(new_client):
+    r = new_client()
+
+    @r.task(input_validator=dict)
+    def fails(inp, ctx: Context):
+        raise NonRetryableException("boom")
+
+    start(r)
+    with pytest.raises(FailedTaskRunExceptionGroup) as info:
+        fails.run({})
+    text = "".join(traceback.format_exception(info.value))
+    assert "ratchet.FailedTaskRunExceptionGroup: run " in text
+    assert "ratchet.TaskRunError: task 'fails' failed with ratchet.NonRetryableException: boom" in text
+    assert "ratchet._errors" not in text
