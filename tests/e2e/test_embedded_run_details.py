@@ -28,6 +28,7 @@ from ratchet import (
     ConcurrencyLimitStrategy,
     Context,
     DefinitionError,
+    DurableContext,
     FailedTaskRunExceptionGroup,
     InputValidationError,
     NonDeterminismError,
@@ -338,6 +339,26 @@ def test_a_run_cancelled_through_a_cascade_gives_the_first_cause(new_client):
     assert _cancelled(ref).reason == reason
     assert tasks_by_name(r.runs.get(ref.run_id))["second"].cancel_reason == "parent 'first' cancelled"
     r.runs.cancel(hog_ref.run_id)
+
+
+def test_a_durable_parent_sees_why_its_child_run_was_cancelled(new_client):
+    r = new_client()
+
+    @r.task(input_validator=dict)
+    async def gives_up(inp, ctx: Context):
+        await ctx.aio_cancel()
+        await trio.sleep_forever()  # until the cancel reaches this attempt
+
+    @r.durable_task(input_validator=dict)
+    async def parent(inp, ctx: DurableContext):
+        try:
+            await gives_up.aio_run({})
+        except RunCancelledError as exc:
+            return {"reason": exc.reason}
+        return {"reason": None}
+
+    start(r)
+    assert parent.run({}) == {"reason": "cancelled by request"}
 
 
 def test_run_cancelled_error_pickles_with_its_reason():
