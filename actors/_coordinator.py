@@ -441,6 +441,14 @@ class RunCoordinator(Actor):
         """Run FAILED or CANCELLED runs again from where they broke; returns the ids replayed."""
         replayed = []
         for run_id in run_ids:
+            active = self.runs.get(run_id)
+            if active is not None and active.state.status.terminal:
+                # It finished a moment ago (a cancel just before this replay) and its
+                # end is still being committed: wait for that, then replay it from the
+                # store like any finished run.
+                finished = trio.Event()
+                active.watchers.append(finished)
+                await finished.wait()
             if run_id in self.runs:
                 continue  # still active
             row = await self.store.get_run(self.tenant_id, run_id)
