@@ -32,6 +32,7 @@ from ._spawn import child_request, current_context
 from ._spec import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
+    MAX_EVICTION_DELAY,
     RetryPolicy,
     TaskKind,
     TaskSpec,
@@ -219,6 +220,14 @@ class Workflow(TriggerMethods):
                 "(its durable calls are awaited)"
             )
         task_name = check_name(name or getattr(fn, "__name__", ""), "task")
+        if kind is TaskKind.DURABLE and eviction_delay >= options.execution_timeout:
+            # A durable call that waits holds the attempt, and the attempt's execution
+            # timeout keeps running: a wait that long would fail the task, never evict it.
+            raise DefinitionError(
+                f"{where}: durable task {task_name!r}: eviction_delay ({eviction_delay:g}s) must be "
+                f"shorter than its execution_timeout ({options.execution_timeout:g}s), which keeps "
+                "running while a call waits; lower eviction_delay or raise execution_timeout"
+            )
         if task_name in self.tasks:
             raise DefinitionError(f"{where} already has a task named {task_name!r}")
         if isinstance(parents, str | Task) or not isinstance(parents, Sequence):
@@ -581,6 +590,12 @@ class Standalone(Workflow):
 
 def _eviction_delay(value: Duration, workflow: str) -> float:
     try:
-        return parse_duration(value, what="eviction_delay")
+        delay = parse_duration(value, what="eviction_delay")
     except (TypeError, ValueError) as exc:
         raise DefinitionError(f"workflow {workflow!r}: {exc}") from None
+    if not 0 <= delay <= MAX_EVICTION_DELAY:
+        raise DefinitionError(
+            f"workflow {workflow!r}: eviction_delay must be from 0 to {MAX_EVICTION_DELAY:g} seconds, "
+            f"got {delay:g}; a longer wait is better spent evicted (the task resumes when it is over)"
+        )
+    return delay
