@@ -63,6 +63,8 @@ class TaskRunDetails(pydantic.BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     events: list[TaskEvent] = []
+    # why a QUEUED task is not starting, when the engine knows: no live worker serves it
+    queued_reason: str | None = None
 
 
 class RunDetails(pydantic.BaseModel):
