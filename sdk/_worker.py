@@ -126,6 +126,9 @@ class WorkerActor(Actor):
         self._registering = False
         self.registered = trio.Event()
         self.refusal: str | None = None  # why the engine refused this worker's registration
+        # workflows the engine knows for sure: those this worker registers, and those its
+        # tasks spawned and registered (see _Link.make_known)
+        self.known_workflows: set[Any] = {wf.name for wf in config.workflows}
         self.draining = False
         self.completed = 0
         self._bridge: Callable[..., Any] | None = None
@@ -440,6 +443,14 @@ class _Link:
 
     def release_slot(self, info: AttemptInfo) -> None:
         _in_trio(lambda: self._worker._send_reliably("release_slot", info.task_run_id, info.attempt))
+
+    async def make_known(self, definition: dict[str, Any]) -> None:
+        """Have the engine know a workflow a task spawns (a client's registration: once)."""
+        worker = self._worker
+        name = definition.get("name")
+        if name not in worker.known_workflows:
+            await worker._call("register_workflows", [definition])
+            worker.known_workflows.add(name)
 
     async def durable_step(
         self, info: AttemptInfo, seq: int, kind: str, key: str, request: Any, wait: float

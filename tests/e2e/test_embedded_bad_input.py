@@ -57,23 +57,6 @@ def test_trigger_of_an_unknown_workflow_is_answered_with_an_error(new_client):
     _assert_healthy(r, hello)
 
 
-def test_running_a_workflow_no_worker_registered_raises(new_client):
-    r = new_client()
-    hello = _hello(r)
-    orphan = r.workflow("orphan", input_validator=dict)
-
-    @orphan.task()
-    def step(inp, ctx):
-        return 1
-
-    r.embedded("memory://", workers=[r.worker("w1", workflows=[hello])])
-
-    with pytest.raises(ValueError, match="unknown workflow 'orphan'"):
-        orphan.run({})
-    assert r.runs.list() == []
-    _assert_healthy(r, hello)
-
-
 def test_embedded_mode_refuses_a_bad_database_url_and_bad_worker_options(new_client):
     r = new_client()
     _hello(r)
