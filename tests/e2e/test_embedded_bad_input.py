@@ -244,6 +244,8 @@ MALFORMED: list[tuple[str, tuple[Any, ...]]] = [
     ("task_results", ([{**_FAKE_RESULT, "surprise": True}],)),
     ("task_results", ([_FAKE_RESULT] * 10_001,)),
     *[("trigger", (g,)) for g in [None, "x", {}, [], 7]],
+    *[("register_workflows", (g,)) for g in [None, "x", {}, [], [{}], [{"name": "empty", "tasks": []}]]],
+    ("register_workflows", ([{"name": "x", "tasks": [{"name": "a"}]}] * 1001,)),
     ("trigger", ([{"workflow": "x"}] * 10_001,)),
     *[(m, (g,)) for m in ("cancel_runs", "replay_runs") for g in [None, "run", {}, [1], [""], ["x" * 201]]],
     *[("refresh_timeout", args) for args in [(None, 1, 1.0), ("t", 0, 1.0), ("t", True, 1.0), ("t", 1, -1)]],
