@@ -41,7 +41,7 @@ from ratchet.runtime import Actor, ActorRef
 
 from . import _run_machine as m
 from ._flow_needs import FLOW_ERROR, FlowKeyError, RunFlow
-from ._registry import RegisteredWorkflow, WorkflowRegistry
+from ._registry import RegisteredWorkflow, Registration, WorkflowRegistry
 from ._scheduling import QueuedTask
 from .store import (
     CommitTicket,
@@ -238,44 +238,40 @@ class RunCoordinator(Actor):
     # -- registration ------------------------------------------------------------------------------
 
     def register_workflows(
-        self, specs: Sequence[WorkflowSpec]
+        self, specs: Sequence[WorkflowSpec], registration: Registration = Registration.DEPLOY
     ) -> tuple[list[tuple[str, int]], list[CommitTicket]]:
         """Register workflow specs; returns their (name, version) and the commits to await.
 
-        The versions are usable by new runs once their commit lands (see the registry).
+        What they change (new versions, the version new runs use) takes effect once
+        their commit lands; see :mod:`ratchet.actors._registry`.
         """
-        mutations = []
         registered = []
         waits: list[CommitTicket] = []
-        new: list[tuple[Any, int]] = []
+        changed: list[tuple[RegisteredWorkflow, list[Any]]] = []
         for spec in specs:
-            entry, number, mutation = self.registry.register(
-                self.tenant_id, spec, random=self.context.random, at=self._now()
+            entry, number, mutations, others = self.registry.register(
+                self.tenant_id, spec, registration, random=self.context.random, at=self._now()
             )
             registered.append((entry.name, number))
-            if mutation is not None:
-                mutations.append(mutation)
-                new.append((entry, number))
-            elif number in entry.pending:
-                waits.append(entry.pending[number])  # registered a moment ago: its commit
-        if mutations:
-            ticket = CommitTicket(mutations)
+            waits.extend(others)
+            if mutations:
+                changed.append((entry, mutations))
+        if changed:
+            ticket = CommitTicket([m for _, mutations in changed for m in mutations])
             self._writer.enqueue.tell(ticket)
-            for entry, number in new:
-                entry.pending[number] = ticket
-            self.context.start_soon(self._settle_registration, ticket, [(e.name, n) for e, n in new])
+            for entry, _ in changed:
+                self.registry.submitted(entry, ticket)
+            self.context.start_soon(self._settle_registration, ticket, [e.name for e, _ in changed])
             waits.append(ticket)
-        return registered, waits
+        return registered, list({id(t): t for t in waits}.values())
 
-    async def _settle_registration(self, ticket: CommitTicket, versions: list[tuple[str, int]]) -> None:
+    async def _settle_registration(self, ticket: CommitTicket, names: list[str]) -> None:
         try:
             await ticket.wait()
         except Exception:
-            for name, number in versions:
-                self.registry.forget(self.tenant_id, name, number)
-        else:
-            for name, number in versions:
-                self.registry.confirm(self.tenant_id, name, number)
+            pass  # the registry forgets what the commit failed to write
+        for name in names:
+            self.registry.settle(self.tenant_id, name, ticket)
 
     def workflow_names(self) -> list[str]:
         return self.registry.names(self.tenant_id)
@@ -283,12 +279,13 @@ class RunCoordinator(Actor):
     # -- runs ----------------------------------------------------------------------------------------
 
     def workflow_specs(self) -> list[tuple[str, str, WorkflowSpec]]:
-        """``(workflow id, name, latest spec)`` of every registered workflow (for triggers)."""
+        """``(workflow id, name, current spec)`` of every registered workflow (for triggers)."""
         out = []
         for name in self.registry.names(self.tenant_id):
             entry = self.registry.get(self.tenant_id, name)
-            if entry is not None and entry.latest is not None:
-                out.append((entry.id, entry.name, entry.versions[entry.latest]))
+            current = None if entry is None else entry.current
+            if entry is not None and current is not None:
+                out.append((entry.id, entry.name, entry.versions[current]))
         return out
 
     def create_runs(self, requests: Sequence[RunRequest]) -> list[tuple[str, CommitTicket] | str]:
@@ -321,12 +318,12 @@ class RunCoordinator(Actor):
         out: list[tuple[str, CommitTicket] | str] = []
         for request in requests:
             entry = self.registry.get(self.tenant_id, request.workflow)
-            version = None if entry is None else entry.latest
+            version = None if entry is None else entry.current
             if entry is None or version is None:
                 known = ", ".join(self.registry.names(self.tenant_id)) or "none yet"
                 out.append(
-                    f"unknown workflow {request.workflow!r}: no worker has registered it "
-                    f"(registered: {known}); a registration in progress counts once it is stored"
+                    f"unknown workflow {request.workflow!r}: neither a worker nor a client registered "
+                    f"it (registered: {known}); a registration in progress counts once it is stored"
                 )
                 continue
             spec = entry.versions[version]
@@ -441,6 +438,14 @@ class RunCoordinator(Actor):
         """Run FAILED or CANCELLED runs again from where they broke; returns the ids replayed."""
         replayed = []
         for run_id in run_ids:
+            active = self.runs.get(run_id)
+            if active is not None and active.state.status.terminal:
+                # It finished a moment ago (a cancel just before this replay) and its
+                # end is still being committed: wait for that, then replay it from the
+                # store like any finished run.
+                finished = trio.Event()
+                active.watchers.append(finished)
+                await finished.wait()
             if run_id in self.runs:
                 continue  # still active
             row = await self.store.get_run(self.tenant_id, run_id)

@@ -49,6 +49,7 @@ class WorkerSession:
     draining: bool = False
     durable_slots: int = 0
     epoch: tuple[str, int] = ("", 0)
+    workflows: dict[str, int] = field(default_factory=dict)  # the version of each it registered
 
 
 @dataclass
@@ -116,13 +117,15 @@ class Dispatcher(Actor):
         labels: dict[str, Any],
         running: Sequence[tuple[str, int]] = (),
         durable_slots: int = 0,
+        *,
+        workflows: dict[str, int] | None = None,
     ) -> tuple[float, tuple[str, int]]:
         """Add (or refresh) a worker session; returns the heartbeat interval and the session's epoch.
 
         ``running`` are attempts the worker still runs from before (the engine restarted,
         or gave the worker up for dead): they hold slots until the worker reports them
         ended. ``labels`` are matched by tasks' desired worker labels; ``durable_slots``
-        bound its durable tasks.
+        bound its durable tasks; ``workflows`` is the version of each workflow it registered.
 
         The epoch fences deliveries: every ``deliver`` carries the epoch of the session it
         was sent for, and a worker ignores assignments from an epoch older than the one
@@ -156,6 +159,7 @@ class Dispatcher(Actor):
             now,
             durable_slots=durable_slots,
             epoch=epoch,
+            workflows=dict(workflows or {}),
         )
         self._scheduler.add_worker.tell(
             worker_id,
@@ -178,6 +182,24 @@ class Dispatcher(Actor):
             )
         )
         return self.heartbeat_interval, epoch
+
+    def knows(self, worker_id: str) -> bool:
+        """Whether ``worker_id`` has a session now."""
+        return worker_id in self.sessions
+
+    def serving(self, workflow: str) -> tuple[list[str], list[int]]:
+        """What live workers serve of ``workflow``: the actions that a worker not draining
+        takes, and the versions of it live workers registered (for "no worker serves it")."""
+        actions: set[str] = set()
+        versions: set[int] = set()
+        for session in self.sessions.values():
+            version = session.workflows.get(workflow)
+            if version is None:
+                continue
+            versions.add(version)
+            if not session.draining:
+                actions.update(session.actions)
+        return sorted(actions), sorted(versions)
 
     def heartbeat(self, worker_id: str) -> bool:
         """Note that the worker is alive; False if it is unknown (it must register again)."""
@@ -292,6 +314,7 @@ class Dispatcher(Actor):
                 "slots": s.slots,
                 "durable_slots": s.durable_slots,
                 "actions": list(s.actions),
+                "workflows": dict(s.workflows),  # the version of each workflow it registered
                 "labels": s.labels,
                 "draining": s.draining,
                 "last_seen_seconds_ago": round(now - s.last_seen, 3),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ratchet._spec import MAX_EVICTION_DELAY
 from ratchet.runtime import ActorError, ActorRef, concurrent
 
 from ._api import RequestError, check_payload_size
@@ -20,7 +21,7 @@ from ._durable_log import KINDS
 
 __all__ = ["MAX_DURABLE_WAIT", "DurableApi"]
 
-MAX_DURABLE_WAIT = 300.0
+MAX_DURABLE_WAIT = MAX_EVICTION_DELAY  # a durable task's eviction_delay, checked at declaration
 MAX_SEQ = 1_000_000
 MAX_SPAWN = 10_000
 

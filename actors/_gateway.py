@@ -32,12 +32,15 @@ from ._api import (
 )
 from ._coordinator import RunRequest, action_name
 from ._durable_api import DurableApi
+from ._registry import Registration
+from ._serving import unserved_reason
 from ._trigger_api import TriggerApi
 from .store import CommitTicket, PutRateLimit, Run, Store, StoreError
 
 __all__ = ["Gateway"]
 
 MAX_BATCH = 10_000
+MAX_DEFINITIONS = 1000
 MAX_REFRESH_SECONDS = 7 * 24 * 3600
 MAX_WORKER_NAMES = 4096  # worker names the gateway remembers for run details
 _CANCEL_KINDS = ("CANCELLED", "SCHEDULE_TIMED_OUT")
@@ -118,11 +121,11 @@ class Gateway(TriggerApi, DurableApi, Actor):
             if req.peer not in self._monitored:
                 self._monitored.add(req.peer)
                 self.node.monitor(req.peer, self._dispatcher, "peer_down")
-        registered, tickets = await self._coordinator.register_workflows.ask(specs)
-        for ticket in tickets:
-            await ticket.wait()
-        if tickets:
-            await self._triggers.workflows_changed.ask()  # new event, cron and filter triggers
+        # A worker the engine knew (its session lost, or the engine restarted) runs the
+        # code it ran before: registering again is not a deploy (see the registry).
+        known = await self._known_worker(req.worker_id)
+        registration = Registration.RECONNECT if known else Registration.DEPLOY
+        registered = await self._register_workflows(specs, registration)
         actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
         interval, epoch = await self._dispatcher.register.ask(
             req.worker_id,
@@ -134,8 +137,51 @@ class Gateway(TriggerApi, DurableApi, Actor):
             labels,
             list(req.running),
             req.durable_slots,
+            workflows=dict(registered),
         )
         return {"heartbeat_interval": interval, "versions": dict(registered), "epoch": list(epoch)}
+
+    @concurrent
+    async def register_workflows(self, definitions: Any) -> dict[str, int]:
+        """A client's definitions of workflows it is about to trigger; returns their versions.
+
+        A client may start before any worker (a deploy does it all the time): a workflow
+        the engine knows no version of is registered from the client's definition, so
+        its runs can be created and wait for a worker. A workflow the engine knows is
+        left as it is: its versions are the workers' to decide. A client is not a
+        worker: nothing registered here makes the engine believe anyone serves it.
+        """
+        if not isinstance(definitions, list) or not 1 <= len(definitions) <= MAX_DEFINITIONS:
+            raise RequestError(
+                f"register_workflows: expected a list of 1 to {MAX_DEFINITIONS} workflow definitions"
+            )
+        specs = []
+        for raw in definitions:
+            try:
+                specs.append(WorkflowSpec.from_dict(raw))
+            except DefinitionError as exc:
+                raise RequestError(f"register_workflows: an invalid workflow definition: {exc}") from None
+        return dict(await self._register_workflows(specs, Registration.CLIENT))
+
+    async def _register_workflows(
+        self, specs: list[WorkflowSpec], registration: Registration
+    ) -> list[tuple[str, int]]:
+        """Register ``specs`` and return ``(name, version)`` once their commits landed."""
+        registered, tickets = await self._coordinator.register_workflows.ask(specs, registration)
+        for ticket in tickets:
+            await ticket.wait()
+        if tickets:
+            await self._triggers.workflows_changed.ask()  # new event, cron and filter triggers
+        return list(registered)
+
+    async def _known_worker(self, worker_id: str) -> bool:
+        """Whether ``worker_id`` registered with this engine before (now or before a restart)."""
+        if await self._dispatcher.knows.ask(worker_id):
+            return True
+        try:
+            return await self.store.get_worker(self.tenant_id, worker_id) is not None
+        except StoreError:
+            return False  # the store cannot say: then it counts as new code going live
 
     @concurrent
     async def heartbeat(self, worker_id: Any) -> bool:
@@ -448,6 +494,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
             )
             if str(e.kind) in _CANCEL_KINDS:
                 cancel_reasons[e.task_id] = e.message  # in commit order: the latest one stands
+        reasons = await self._queued_reasons(out["workflow"], run.workflow_version, tasks)
         out["tasks"] = [
             {
                 "name": t.name,
@@ -463,6 +510,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
                 "events": by_task.get(t.id, []),
                 "worker_name": names.get(t.worker_id),
                 "cancel_reason": cancel_reasons.get(t.id) if str(t.status) == "CANCELLED" else None,
+                "queued_reason": reasons.get(t.id),
             }
             for t in tasks
         ]
@@ -484,6 +532,19 @@ class Gateway(TriggerApi, DurableApi, Actor):
                     known.clear()
                 known[worker_id] = worker.name
         return {worker_id: known[worker_id] for worker_id in worker_ids if worker_id in known}
+
+    async def _queued_reasons(self, workflow: str, version: int, tasks: list[Any]) -> dict[str, str]:
+        """Why queued ``tasks`` of a run wait, by task id, when no live worker serves them."""
+        queued = [t for t in tasks if str(t.status) == "QUEUED"]
+        if not queued:
+            return {}
+        actions, versions = await self._dispatcher.serving.ask(workflow)
+        served = set(actions)
+        return {
+            t.id: unserved_reason(workflow, version, t.name, versions)
+            for t in queued
+            if t.queue not in served
+        }
 
 
 def _check_attempt(what: str, task_id: Any, attempt: Any) -> None:

@@ -170,7 +170,8 @@ class Triggers(ScheduleTriggers, Actor):
         if wf is None:
             known = ", ".join(sorted(self.workflows)) or "none yet"
             raise TriggerError(
-                f"unknown workflow {name!r}: no worker has registered it (registered: {known})"
+                f"unknown workflow {name!r}: neither a worker nor a client registered it "
+                f"(registered: {known})"
             )
         return wf
 

@@ -127,6 +127,13 @@ class DurableContext(Context):
             )
         return await self._step("conditions", key, {"groups": groups})
 
+    async def _make_known(self, definition: dict[str, Any]) -> None:
+        """Have the engine know a workflow this task is about to spawn (no worker may have
+        registered it yet); not a durable call: nothing is logged."""
+        make_known = getattr(self._link, "make_known", None)
+        if make_known is not None:
+            await make_known(definition)
+
     async def _spawn(self, workflow: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Start child runs once: a replay gets the same run ids."""
         return await self._step("spawn", workflow, {"workflow": workflow, "items": items})

@@ -68,6 +68,8 @@ class TaskRunDetails(pydantic.BaseModel):
     events: list[TaskEvent] = []
     worker_name: str | None = None
     cancel_reason: str | None = None
+    # why a QUEUED task is not starting, when the engine knows: no live worker serves it
+    queued_reason: str | None = None
 
 
 class RunDetails(pydantic.BaseModel):

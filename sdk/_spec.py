@@ -37,6 +37,7 @@ __all__ = [
     "CONDITION_OPTIONS",
     "DEFAULT_EXECUTION_TIMEOUT",
     "DEFAULT_SCHEDULE_TIMEOUT",
+    "MAX_EVICTION_DELAY",
     "MAX_NAME_LENGTH",
     "RetryPolicy",
     "TaskKind",
@@ -46,6 +47,10 @@ __all__ = [
 
 DEFAULT_EXECUTION_TIMEOUT = 60.0
 DEFAULT_SCHEDULE_TIMEOUT = 300.0
+# The longest a durable task's waiting call keeps its worker slot before the task is
+# evicted; the engine holds the call open that long. An hour of an idle slot is already
+# generous: longer waits cost nothing evicted, and the task resumes when they are over.
+MAX_EVICTION_DELAY = 3600.0
 MAX_NAME_LENGTH = 200
 MAX_RETRIES = 1000
 CONDITION_OPTIONS = ("wait_for", "skip_if", "cancel_if")

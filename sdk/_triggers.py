@@ -163,6 +163,18 @@ class _Calls:
         except ActorError as exc:
             raise _refusal(exc) from None
 
+    def _known(self, workflow: Any) -> None:
+        """A workflow object's definition goes to the engine first, in case no worker
+        registered it yet (a name alone must already be known)."""
+        make_known = getattr(workflow, "_make_known", None)
+        if make_known is not None:
+            make_known(self._client.connection)
+
+    async def _aio_known(self, workflow: Any) -> None:
+        make_known = getattr(workflow, "_aio_make_known", None)
+        if make_known is not None:
+            await make_known(self._client.connection)
+
 
 def _refusal(exc: ActorError) -> Exception:
     if exc.error_type.endswith("RequestError"):
@@ -243,6 +255,7 @@ class FiltersClient(_Calls):
     def create(self, workflow: Any, expression: str, scope: str, payload: Any = None) -> EventFilter:
         """Add a filter: events of ``scope`` start ``workflow`` when ``expression`` is true."""
         request = {"workflow": _name(workflow), "expression": expression, "scope": scope, "payload": payload}
+        self._known(workflow)
         return EventFilter.model_validate(self._call("create_filter", request))
 
     async def aio_create(
@@ -250,6 +263,7 @@ class FiltersClient(_Calls):
     ) -> EventFilter:
         """The ``aio_`` form of :meth:`create`."""
         request = {"workflow": _name(workflow), "expression": expression, "scope": scope, "payload": payload}
+        await self._aio_known(workflow)
         return EventFilter.model_validate(await self._acall("create_filter", request))
 
     def list(self, workflow: Any = None) -> list[EventFilter]:
@@ -300,6 +314,7 @@ class CronClient(_Calls):
             ValueError: a bad expression, an unknown workflow, or a name already taken.
         """
         request = self._request(workflow, cron_name, expression, input, additional_metadata, priority)
+        self._known(workflow)
         return CronWorkflow.model_validate(self._call("create_cron", request))
 
     async def aio_create(
@@ -313,6 +328,7 @@ class CronClient(_Calls):
     ) -> CronWorkflow:
         """The ``aio_`` form of :meth:`create`."""
         request = self._request(workflow, cron_name, expression, input, additional_metadata, priority)
+        await self._aio_known(workflow)
         return CronWorkflow.model_validate(await self._acall("create_cron", request))
 
     def list(self, workflow: Any = None) -> list[CronWorkflow]:
@@ -371,6 +387,7 @@ class ScheduledClient(_Calls):
     ) -> ScheduledWorkflow:
         """Run ``workflow`` once at ``trigger_at`` (a datetime, naive means local, or epoch seconds)."""
         request = self._request(workflow, trigger_at, input, additional_metadata, priority)
+        self._known(workflow)
         return ScheduledWorkflow.model_validate(self._call("create_schedule", request))
 
     async def aio_create(
@@ -383,6 +400,7 @@ class ScheduledClient(_Calls):
     ) -> ScheduledWorkflow:
         """The ``aio_`` form of :meth:`create`."""
         request = self._request(workflow, trigger_at, input, additional_metadata, priority)
+        await self._aio_known(workflow)
         return ScheduledWorkflow.model_validate(await self._acall("create_schedule", request))
 
     def list(self, workflow: Any = None, status: str | None = None) -> list[ScheduledWorkflow]:

@@ -26,7 +26,7 @@ from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTime
 
 from ._context import AttemptInfo, Context
 from ._durable_context import DurableContext
-from ._errors import TaskRunError
+from ._errors import DefinitionError, TaskRunError
 from ._executor import AttemptControl, TaskOutcome, execute_attempt
 from ._flow import check_worker_labels
 from ._spec import TaskKind
@@ -80,6 +80,13 @@ class WorkerConfig:
         names = [wf.name for wf in self.workflows]
         if len(set(names)) != len(names):
             raise ValueError(f"worker {self.name!r} lists a workflow twice: {names}")
+        for wf in self.workflows:
+            try:
+                wf.spec  # noqa: B018 - the definition the worker will register, checked now
+            except DefinitionError as exc:
+                # refused here, not by the engine: a registration that can never succeed
+                # would only make the worker fail over and over
+                raise DefinitionError(f"worker {self.name!r}: {exc}") from None
 
 
 class WorkerActor(Actor):
@@ -118,6 +125,10 @@ class WorkerActor(Actor):
         self.epoch: tuple[str, int] | None = None  # of the session the engine gave us
         self._registering = False
         self.registered = trio.Event()
+        self.refusal: str | None = None  # why the engine refused this worker's registration
+        # workflows the engine knows for sure: those this worker registers, and those its
+        # tasks spawned and registered (see _Link.make_known)
+        self.known_workflows: set[Any] = {wf.name for wf in config.workflows}
         self.draining = False
         self.completed = 0
         self._bridge: Callable[..., Any] | None = None
@@ -304,7 +315,14 @@ class WorkerActor(Actor):
                     break
                 except ActorError as exc:
                     if "RequestError" in exc.error_type:
-                        raise  # the registration itself is invalid: nothing to retry
+                        # The registration itself is invalid: nothing to retry, and
+                        # nothing to crash over either (a worker failing over and over
+                        # would take down whatever supervises it, an embedded engine
+                        # too). The worker stays idle and says why.
+                        self.refusal = f"the engine refused worker {self.config.name!r}: {exc.error_message}"
+                        self.context.runtime.record("worker-refused", self.worker_id, exc.error_message)
+                        self.registered.set()
+                        return
                     # the engine could not store it (its store failed): try again
                     await self.context.clock.sleep(delay)
                     delay = min(2.0, delay * 2)
@@ -333,6 +351,8 @@ class WorkerActor(Actor):
 
     async def _lifecycle(self) -> None:
         await self.register()
+        if self.refusal is not None:
+            return
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._heartbeat_loop)
             nursery.start_soon(self._flush_loop)
@@ -385,8 +405,14 @@ class WorkerActor(Actor):
 
     @concurrent
     async def wait_registered(self) -> None:
-        """Return once the engine has accepted this worker's registration."""
+        """Return once the engine has accepted this worker's registration.
+
+        Raises:
+            RuntimeError: the engine refused it (the message says why).
+        """
         await self.registered.wait()
+        if self.refusal is not None:
+            raise RuntimeError(self.refusal)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -417,6 +443,14 @@ class _Link:
 
     def release_slot(self, info: AttemptInfo) -> None:
         _in_trio(lambda: self._worker._send_reliably("release_slot", info.task_run_id, info.attempt))
+
+    async def make_known(self, definition: dict[str, Any]) -> None:
+        """Have the engine know a workflow a task spawns (a client's registration: once)."""
+        worker = self._worker
+        name = definition.get("name")
+        if name not in worker.known_workflows:
+            await worker._call("register_workflows", [definition])
+            worker.known_workflows.add(name)
 
     async def durable_step(
         self, info: AttemptInfo, seq: int, kind: str, key: str, request: Any, wait: float

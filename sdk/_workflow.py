@@ -10,6 +10,7 @@ workflow, the task and the problem, never later inside the engine.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
@@ -32,6 +33,7 @@ from ._spawn import child_request, current_context
 from ._spec import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
+    MAX_EVICTION_DELAY,
     RetryPolicy,
     TaskKind,
     TaskSpec,
@@ -195,6 +197,8 @@ class Workflow(TriggerMethods):
             raise DefinitionError(str(exc)) from None
         self.tasks: dict[str, Task] = {}
         self._spec: WorkflowSpec | None = None
+        # the connections whose engine knows this workflow (see _make_known)
+        self._known_to: weakref.WeakSet[Any] = weakref.WeakSet()
         self.default_filters = declared_filters(default_filters, name)
         self.cron_input = None if cron_input is None else self.input.dump(cron_input)
         check_triggers(self.name, self.on_events, self.on_crons, self.default_filters)
@@ -219,6 +223,14 @@ class Workflow(TriggerMethods):
                 "(its durable calls are awaited)"
             )
         task_name = check_name(name or getattr(fn, "__name__", ""), "task")
+        if kind is TaskKind.DURABLE and eviction_delay >= options.execution_timeout:
+            # A durable call that waits holds the attempt, and the attempt's execution
+            # timeout keeps running: a wait that long would fail the task, never evict it.
+            raise DefinitionError(
+                f"{where}: durable task {task_name!r}: eviction_delay ({eviction_delay:g}s) must be "
+                f"shorter than its execution_timeout ({options.execution_timeout:g}s), which keeps "
+                "running while a call waits; lower eviction_delay or raise execution_timeout"
+            )
         if task_name in self.tasks:
             raise DefinitionError(f"{where} already has a task named {task_name!r}")
         if isinstance(parents, str | Task) or not isinstance(parents, Sequence):
@@ -418,16 +430,40 @@ class Workflow(TriggerMethods):
         self.spec  # noqa: B018 - a workflow without tasks fails here, before any request
         return [child_request(trigger_payload(self, item)) for item in items]
 
+    # An application may start before its workers. The first request that names this
+    # workflow sends its definition along, once per connection: an engine that knows no
+    # version of it registers this one, so runs can be created and wait for a worker; an
+    # engine that knows it keeps the version its workers registered.
+
+    def _make_known(self, connection: Any) -> None:
+        """Have the engine behind ``connection`` know this workflow (once per connection)."""
+        if connection not in self._known_to:
+            connection.call("register_workflows", [self.spec.to_dict()])
+            self._known_to.add(connection)
+
+    async def _aio_make_known(self, connection: Any) -> None:
+        """The ``aio_`` form of :meth:`_make_known`."""
+        if connection not in self._known_to:
+            await connection.acall("register_workflows", [self.spec.to_dict()])
+            self._known_to.add(connection)
+
     def _trigger(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef | Exception]:
-        return self._refs(self._client().connection.call("trigger", self._payloads(items)))
+        connection = self._client().connection
+        payloads = self._payloads(items)
+        self._make_known(connection)
+        return self._refs(connection.call("trigger", payloads))
 
     async def _aio_trigger(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef | Exception]:
         ctx = current_context.get()
         if isinstance(ctx, DurableContext):  # a durable task's children are logged
             self.spec  # noqa: B018 - a workflow without tasks fails here, before any request
+            await ctx._make_known(self.spec.to_dict())
             answers = await ctx._spawn(self.name, [trigger_payload(self, item) for item in items])
             return self._refs(answers)
-        return self._refs(await self._client().connection.acall("trigger", self._payloads(items)))
+        connection = self._client().connection
+        payloads = self._payloads(items)
+        await self._aio_make_known(connection)
+        return self._refs(await connection.acall("trigger", payloads))
 
     def run_no_wait(
         self,
@@ -581,6 +617,12 @@ class Standalone(Workflow):
 
 def _eviction_delay(value: Duration, workflow: str) -> float:
     try:
-        return parse_duration(value, what="eviction_delay")
+        delay = parse_duration(value, what="eviction_delay")
     except (TypeError, ValueError) as exc:
         raise DefinitionError(f"workflow {workflow!r}: {exc}") from None
+    if not 0 <= delay <= MAX_EVICTION_DELAY:
+        raise DefinitionError(
+            f"workflow {workflow!r}: eviction_delay must be from 0 to {MAX_EVICTION_DELAY:g} seconds, "
+            f"got {delay:g}; a longer wait is better spent evicted (the task resumes when it is over)"
+        )
+    return delay

@@ -43,6 +43,7 @@ from ._mutations import RescheduleSchedule as RescheduleSchedule
 from ._mutations import ResolveDurableLog as ResolveDurableLog
 from ._mutations import RevokeApiToken as RevokeApiToken
 from ._mutations import SaveRateLimitWindow as SaveRateLimitWindow
+from ._mutations import SetCurrentWorkflowVersion as SetCurrentWorkflowVersion
 from ._mutations import SetRunStatus as SetRunStatus
 from ._mutations import SetWorkerStatus as SetWorkerStatus
 from ._mutations import TransitionTask as TransitionTask
@@ -56,6 +57,7 @@ from ._postgres import PostgresStore as PostgresStore
 from ._records import ApiToken as ApiToken
 from ._records import ConcurrencySlot as ConcurrencySlot
 from ._records import Cron as Cron
+from ._records import CurrentWorkflowVersion as CurrentWorkflowVersion
 from ._records import DurableLogEntry as DurableLogEntry
 from ._records import Event as Event
 from ._records import EventFilter as EventFilter

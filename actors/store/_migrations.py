@@ -83,9 +83,35 @@ def _rate_limit_windows(dialect: str) -> list[str]:
     ]
 
 
+def _current_workflow_versions(dialect: str) -> list[str]:
+    """Migration 3: which version of each workflow new runs use (the one registered last)."""
+    if dialect == "sqlite":
+        return [
+            "CREATE TABLE current_workflow_versions (\n"
+            "    tenant_id TEXT NOT NULL,\n"
+            "    workflow_id TEXT NOT NULL,\n"
+            "    version INTEGER NOT NULL,\n"
+            "    checksum TEXT NOT NULL,\n"
+            "    updated_at REAL NOT NULL,\n"
+            "    PRIMARY KEY (tenant_id, workflow_id)\n"
+            ")"
+        ]
+    return [
+        "CREATE TABLE current_workflow_versions (\n"
+        '    tenant_id TEXT COLLATE "C" NOT NULL,\n'
+        '    workflow_id TEXT COLLATE "C" NOT NULL,\n'
+        "    version BIGINT NOT NULL,\n"
+        '    checksum TEXT COLLATE "C" NOT NULL,\n'
+        "    updated_at DOUBLE PRECISION NOT NULL,\n"
+        "    PRIMARY KEY (tenant_id, workflow_id)\n"
+        ")"
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", lambda dialect: create_statements(dialect, INITIAL_TABLES)),
     Migration(2, "rate-limit windows", _rate_limit_windows),
+    Migration(3, "current workflow versions", _current_workflow_versions),
 )
 
 

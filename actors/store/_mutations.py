@@ -174,6 +174,34 @@ class RegisterWorkflowVersion(Mutation):
         ]
 
 
+@_frozen
+class SetCurrentWorkflowVersion(Mutation):
+    """Make ``version`` the one new runs of a workflow use (a rollback points back)."""
+
+    tenant_id: str
+    workflow_id: str
+    version: int
+    checksum: str
+    at: float
+
+    def ops(self) -> list[Op]:
+        row = {
+            "tenant_id": self.tenant_id,
+            "workflow_id": self.workflow_id,
+            "version": self.version,
+            "checksum": self.checksum,
+            "updated_at": self.at,
+        }
+        return [
+            Upsert(
+                "current_workflow_versions",
+                self._row("current_workflow_versions", row),
+                conflict=("tenant_id", "workflow_id"),
+                update=("version", "checksum", "updated_at"),
+            )
+        ]
+
+
 @dataclass(frozen=True, kw_only=True)
 class NewTask:
     """A task to create, in :class:`CreateRun` or :class:`CreateTasks`."""

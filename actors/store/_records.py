@@ -15,6 +15,7 @@ __all__ = [
     "ApiToken",
     "ConcurrencySlot",
     "Cron",
+    "CurrentWorkflowVersion",
     "DurableLogEntry",
     "Event",
     "EventFilter",
@@ -286,6 +287,21 @@ class DurableLogEntry:
 
 
 @_rec
+class CurrentWorkflowVersion:
+    """Which version of a workflow new runs use: the one workers registered last.
+
+    ``checksum`` is that version's content hash, so a pointer to a version whose own
+    row never landed cannot be mistaken for another definition given the same number.
+    """
+
+    tenant_id: str
+    workflow_id: str
+    version: int
+    checksum: str
+    updated_at: float
+
+
+@_rec
 class LogLine:
     """A line a task logged through its context."""
 
@@ -317,4 +333,5 @@ RECORD_TYPES: dict[str, type] = {
     "concurrency_slots": ConcurrencySlot,
     "durable_log": DurableLogEntry,
     "log_lines": LogLine,
+    "current_workflow_versions": CurrentWorkflowVersion,
 }

@@ -204,5 +204,10 @@ TABLES: dict[str, Table] = {
             ("seq",),
             indexes=(("tenant_id", "task_id", "seq"),),
         ),
+        table(
+            "current_workflow_versions",
+            "tenant_id text, workflow_id text, version int, checksum text, updated_at float",
+            ("tenant_id", "workflow_id"),
+        ),
     ]
 }

@@ -28,6 +28,7 @@ from ._records import (
     ApiToken,
     ConcurrencySlot,
     Cron,
+    CurrentWorkflowVersion,
     DurableLogEntry,
     Event,
     EventFilter,
@@ -370,6 +371,11 @@ class Store(ABC):
         """Every version of a workflow, oldest first."""
         where = self._eq(tenant_id=tenant_id, workflow_id=workflow_id)
         return await self._query("workflow_versions", where, [("version", "asc")])
+
+    async def list_current_workflow_versions(self, tenant_id: str) -> list[CurrentWorkflowVersion]:
+        """Which version of each workflow new runs use (workflows never pointed have no row)."""
+        where = self._eq(tenant_id=tenant_id)
+        return await self._query("current_workflow_versions", where, [("workflow_id", "asc")])
 
     async def get_run(self, tenant_id: str, run_id: str) -> Run | None:
         """A run, or ``None``."""

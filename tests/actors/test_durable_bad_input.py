@@ -59,6 +59,33 @@ def test_durable_declarations_are_checked():
         wf.durable_task(eviction_delay=-1)
 
 
+_OVER_THE_CAP = r"eviction_delay must be from 0 to 3600 seconds"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # a waiting call holds the attempt, whose execution timeout keeps running
+        ({"eviction_delay": 600}, r"eviction_delay \(600s\) must be shorter .*execution_timeout \(60s\)"),
+        ({"eviction_delay": 30, "execution_timeout": 30}, r"shorter than .*execution_timeout \(30s\)"),
+        ({"eviction_delay": 7200, "execution_timeout": 9000}, _OVER_THE_CAP),
+        ({"eviction_delay": "3h", "execution_timeout": "4h"}, _OVER_THE_CAP),
+    ],
+)
+def test_an_eviction_delay_no_durable_call_could_use_is_refused_at_declaration(options, message):
+    r = Ratchet()
+    wf = r.workflow("patient")
+
+    async def wait(inp, ctx):
+        return None
+
+    with pytest.raises(DefinitionError, match=rf"workflow 'patient'.*{message}"):
+        wf.durable_task(**options)(wait)
+    with pytest.raises(DefinitionError, match=message):
+        r.durable_task(name="alone", **options)(wait)
+    assert wf.tasks == {} and "alone" not in r.workflows
+
+
 @pytest.mark.parametrize(
     ("conditions", "message"),
     [

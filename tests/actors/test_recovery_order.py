@@ -8,12 +8,14 @@ flight never saw the run that commit created.
 
 from __future__ import annotations
 
+from typing import Any
+
 import outcome
 import trio
 import trio.testing
 
 from ratchet._workflow import Workflow
-from ratchet.actors._registry import WorkflowRegistry
+from ratchet.actors._registry import Registration, WorkflowRegistry
 from ratchet.actors.store import (
     CommitTicket,
     MemoryStore,
@@ -31,39 +33,50 @@ def spec(name: str = "wf", task: str = "a") -> object:
     return wf.spec
 
 
+def register(registry: WorkflowRegistry, workflow: object, at: float = 0.0) -> tuple[Any, int, CommitTicket]:
+    """A worker new to the engine registers ``workflow``; returns the entry, its version
+    and the commit carrying the registration (not resolved yet)."""
+    entry, number, mutations, _ = registry.register(
+        "t",
+        workflow,  # type: ignore[arg-type]
+        Registration.DEPLOY,
+        random=RandomSource(1),
+        at=at,
+    )
+    ticket = CommitTicket(mutations)
+    registry.submitted(entry, ticket)
+    return entry, number, ticket
+
+
 def test_a_new_version_is_not_used_until_its_commit_lands() -> None:
     registry = WorkflowRegistry()
-    entry, number, mutation = registry.register("t", spec(), random=RandomSource(1), at=0.0)  # type: ignore[arg-type]
-    assert mutation is not None and number == 1
-    ticket = CommitTicket([mutation])
-    entry.pending[number] = ticket
-    assert entry.latest is None  # new runs must not reference a version the store may not hold
-    ticket._resolve(outcome.Value([None]))
-    assert entry.latest == 1
-    registry.confirm("t", "wf", 1)
-    assert entry.pending == {} and entry.latest == 1
+    entry, number, ticket = register(registry, spec())
+    assert number == 1 and ticket.mutations
+    assert entry.current is None  # new runs must not reference a version the store may not hold
+    ticket._resolve(outcome.Value([None, None]))
+    assert entry.current == 1
+    registry.settle("t", "wf", ticket)
+    assert entry.pending == {} and entry.current == 1
 
 
 def test_a_version_whose_commit_failed_is_written_again_by_the_next_registration() -> None:
     registry = WorkflowRegistry()
-    entry, number, mutation = registry.register("t", spec(), random=RandomSource(1), at=0.0)  # type: ignore[arg-type]
-    ticket = CommitTicket([mutation])  # type: ignore[list-item]
-    entry.pending[number] = ticket
+    entry, _, ticket = register(registry, spec())
     ticket._resolve(outcome.Error(StoreError("the commit failed")))
-    assert entry.latest is None
-    registry.forget("t", "wf", number)
+    assert entry.current is None
+    registry.settle("t", "wf", ticket)
     assert registry.get("t", "wf") is None
-    _, number_again, mutation_again = registry.register("t", spec(), random=RandomSource(2), at=1.0)  # type: ignore[arg-type]
-    assert mutation_again is not None and number_again == 1
+    _, number_again, ticket_again = register(registry, spec(), at=1.0)
+    assert ticket_again.mutations and number_again == 1
 
 
 def test_an_older_version_serves_new_runs_while_a_newer_one_is_pending() -> None:
     registry = WorkflowRegistry()
-    entry, one, _ = registry.register("t", spec(task="a"), random=RandomSource(1), at=0.0)  # type: ignore[arg-type]
-    _, two, mutation = registry.register("t", spec(task="b"), random=RandomSource(1), at=1.0)  # type: ignore[arg-type]
+    entry, one, first = register(registry, spec(task="a"))
+    _, two, _ = register(registry, spec(task="b"), at=1.0)
     assert (one, two) == (1, 2)
-    entry.pending[two] = CommitTicket([mutation])  # type: ignore[list-item]
-    assert entry.latest == 1
+    first._resolve(outcome.Value([None, None]))
+    assert entry.current == 1
 
 
 async def test_wait_settled_returns_only_after_every_earlier_commit(

@@ -13,7 +13,9 @@ import pydantic
 import pytest
 from e2e_helpers import ENGINE_ACTORS, block_until_cancelled, engine_restarts, start, wait_set
 
-from ratchet import Context, FailedTaskRunExceptionGroup, InputValidationError, Ratchet
+from ratchet import Context, DefinitionError, FailedTaskRunExceptionGroup, InputValidationError, Ratchet
+from ratchet._connection import system_of
+from ratchet._worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions
 from ratchet.runtime import ActorError
 
@@ -51,23 +53,6 @@ def test_trigger_of_an_unknown_workflow_is_answered_with_an_error(new_client):
     assert len(answers) == 1 and "run_id" not in answers[0]
     assert "unknown workflow 'nope'" in answers[0]["error"]
     assert hello.name in answers[0]["error"]  # names what is registered
-    assert r.runs.list() == []
-    _assert_healthy(r, hello)
-
-
-def test_running_a_workflow_no_worker_registered_raises(new_client):
-    r = new_client()
-    hello = _hello(r)
-    orphan = r.workflow("orphan", input_validator=dict)
-
-    @orphan.task()
-    def step(inp, ctx):
-        return 1
-
-    r.embedded("memory://", workers=[r.worker("w1", workflows=[hello])])
-
-    with pytest.raises(ValueError, match="unknown workflow 'orphan'"):
-        orphan.run({})
     assert r.runs.list() == []
     _assert_healthy(r, hello)
 
@@ -259,6 +244,8 @@ MALFORMED: list[tuple[str, tuple[Any, ...]]] = [
     ("task_results", ([{**_FAKE_RESULT, "surprise": True}],)),
     ("task_results", ([_FAKE_RESULT] * 10_001,)),
     *[("trigger", (g,)) for g in [None, "x", {}, [], 7]],
+    *[("register_workflows", (g,)) for g in [None, "x", {}, [], [{}], [{"name": "empty", "tasks": []}]]],
+    ("register_workflows", ([{"name": "x", "tasks": [{"name": "a"}]}] * 1001,)),
     ("trigger", ([{"workflow": "x"}] * 10_001,)),
     *[(m, (g,)) for m in ("cancel_runs", "replay_runs") for g in [None, "run", {}, [1], [""], ["x" * 201]]],
     *[("refresh_timeout", args) for args in [(None, 1, 1.0), ("t", 0, 1.0), ("t", True, 1.0), ("t", 1, -1)]],
@@ -366,6 +353,54 @@ def test_a_failed_worker_registration_registers_no_workflow(new_client):
         )
 
     assert "ghost" not in r.connection.call("list_workflows")
+    _assert_healthy(r, hello)
+
+
+def test_a_worker_listing_a_workflow_without_tasks_is_refused_when_declared(new_client):
+    r = new_client()
+    hello = _hello(r)
+    empty = r.workflow("empty")
+
+    with pytest.raises(DefinitionError, match=r"worker 'w2': workflow 'empty' has no tasks; declare"):
+        r.worker("w2", workflows=[hello, empty])
+    with pytest.raises(DefinitionError, match=r"worker 'w3': workflow 'empty' has no tasks"):
+        r.worker("w3")  # every workflow of the client, the empty one too
+
+    r.embedded("memory://", workers=[r.worker("w1", workflows=[hello])])
+    _assert_healthy(r, hello)
+
+
+def test_registering_a_workflow_without_tasks_is_refused_and_the_engine_keeps_serving(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r)
+    empty = {"name": "empty", "tasks": []}
+
+    with pytest.raises(ActorError, match=r"workflow 'empty' has no tasks; declare at least one"):
+        r.connection.call(
+            "register_worker",
+            {"worker_id": "w2", "name": "w2", "actor": "nope", "slots": 1, "workflows": [empty]},
+        )
+
+    assert "empty" not in r.connection.call("list_workflows")
+    _assert_healthy(r, hello)
+
+
+def test_a_worker_whose_registration_is_refused_stops_trying_and_the_engine_keeps_serving(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r)
+    system = system_of(r.connection.gateway)
+    # a worker that claims to be remote, which this in-process engine cannot reach
+    config = WorkerConfig("odd", [hello])
+
+    async def spawn_and_wait() -> None:
+        ref = await system.spawn(WorkerActor, config, r.connection.gateway, peer="elsewhere", name="odd")
+        await ref.wait_registered.ask()
+
+    with pytest.raises(ActorError, match=r"the engine refused worker 'odd': .*in-process workers only"):
+        r.connection.run_in_portal(spawn_and_wait)
+    assert system.lookup("odd").statistics().restarts == 0  # no crash, no loop
     _assert_healthy(r, hello)
 
 

@@ -24,3 +24,20 @@ def test_an_event_started_durable_task_is_evicted_until_its_matching_event(new_c
     assert details.output == {"fulfil": {"order": "o1", "paid": 9}}
     kinds = [e.kind for e in details.tasks[0].events]
     assert kinds[:4] == ["QUEUED", "ASSIGNED", "EVICTED", "RESUMED"] and kinds[-1] == "COMPLETED"
+
+
+def test_a_durable_task_with_a_long_eviction_delay_makes_durable_calls(new_client):
+    r = new_client()
+
+    # ten minutes: a wait shorter than that keeps the slot instead of being evicted
+    @r.durable_task(input_validator=dict, eviction_delay=600, execution_timeout=900)
+    async def patient(inp, ctx: DurableContext):
+        await ctx.aio_now()
+        await ctx.aio_sleep_for(0.05)
+        return "woke"
+
+    start(r)
+    ref = patient.run_no_wait({})
+    assert ref.result() == "woke"
+    kinds = [e.kind for e in r.runs.get(ref.workflow_run_id).tasks[0].events]
+    assert "EVICTED" not in kinds  # the short sleep held the slot

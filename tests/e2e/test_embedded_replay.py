@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
-from e2e_helpers import start
+from e2e_helpers import start, wait_set
 
 from ratchet import Context, FailedTaskRunExceptionGroup, RunCancelledError
 
@@ -99,3 +100,28 @@ def test_replay_of_a_cancelled_run(new_client):
     gate.set()
     assert r.runs.bulk_replay([ref.workflow_run_id]) == [ref.workflow_run_id]
     assert ref.result() == {"wait": "ok", "after": "ok!"}
+
+
+@pytest.mark.parametrize("repeat", range(5))
+@pytest.mark.parametrize("database", ["memory", "sqlite"])
+def test_replay_right_after_cancel_replays_the_run(new_client, tmp_path, database, repeat):
+    r = new_client()
+    running = threading.Event()
+    wf = r.workflow("cancel-then-replay", input_validator=dict)
+
+    @wf.task()
+    def step(inp, ctx: Context):
+        if ctx.attempt_number == 1:
+            running.set()
+            while not ctx.is_cancelled:
+                time.sleep(0.002)
+        return "ok"
+
+    start(r, "memory://" if database == "memory" else f"sqlite:///{tmp_path / 'runs.db'}")
+    ref = wf.run_no_wait({})
+    wait_set(running, "the first attempt to start")
+    assert r.runs.cancel(ref.workflow_run_id) is True
+    # no wait for the cancellation to be stored: the replay must see the run as cancelled
+    assert r.runs.replay(ref.workflow_run_id) is True
+    assert ref.result() == {"step": "ok"}
+    assert r.runs.get(ref.workflow_run_id).status == "COMPLETED"

@@ -206,3 +206,22 @@ def test_concurrency_keys_hold_across_an_engine_sigkill(
                 assert end <= other_start or other_end <= start, (
                     f"runs {run} and {other} of key {key} overlapped"
                 )
+
+
+def test_a_client_started_before_any_worker_triggers_runs_that_wait_for_one(
+    cluster: Cluster, client: Any
+) -> None:
+    r, wf = client
+    cluster.engine()  # the application is up; its workers are not yet
+
+    ref = wf["chain"].run_no_wait({"n": 1})
+    details = r.runs.get(ref.workflow_run_id)
+    assert details.status == "QUEUED"
+    reason = details.task("first").queued_reason
+    assert reason is not None
+    assert reason.startswith("no live worker serves task 'first' of workflow 'chain' (version 1)")
+    assert workers_of(r) == []  # the client's registration is no worker
+
+    cluster.worker()
+    assert ref.result() == {"first": {"n": 2}, "second": {"n": 3}, "third": {"n": 4}}
+    assert [t.queued_reason for t in r.runs.get(ref.workflow_run_id).tasks] == [None] * 3

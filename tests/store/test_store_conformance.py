@@ -40,6 +40,7 @@ from ratchet.actors.store import (
     RevokeApiToken,
     RunStatus,
     SaveRateLimitWindow,
+    SetCurrentWorkflowVersion,
     SetRunStatus,
     SetWorkerStatus,
     Store,
@@ -118,6 +119,24 @@ async def test_workflow_versions_are_immutable_and_runs_stay_bound(store: Store)
         await store.commit([version(1)])
     assert (await store.get_workflow_version(T, "wf", 1)).definition == {"v": 1}
     assert (await store.get_run(T, "r1")).workflow_version == 1
+
+
+async def test_the_current_workflow_version_is_kept_and_moved(store: Store) -> None:
+    def current(workflow: str, version: int, at: float) -> SetCurrentWorkflowVersion:
+        return SetCurrentWorkflowVersion(
+            tenant_id=T, workflow_id=workflow, version=version, checksum=f"c{version}", at=at
+        )
+
+    assert await store.list_current_workflow_versions(T) == []
+    await store.commit([current("wf", 1, 1.0), current("other", 4, 1.0)])
+    await store.commit([current("wf", 2, 2.0)])
+    await store.commit([current("wf", 1, 3.0)])  # a rollback points back
+    rows = await store.list_current_workflow_versions(T)
+    assert [(r.workflow_id, r.version, r.checksum, r.updated_at) for r in rows] == [
+        ("other", 4, "c4", 1.0),
+        ("wf", 1, "c1", 3.0),
+    ]
+    assert await store.list_current_workflow_versions("another-tenant") == []
 
 
 async def test_create_run_writes_run_tasks_and_timeline(store: Store) -> None:
