@@ -690,6 +690,7 @@ class RunCoordinator(Actor):
             extra: dict[str, Any] = {}
             if run_before.terminal:  # a replay reopens a finished run
                 extra["from_statuses"] = (StoreRunStatus(run_before.value),)
+                extra["reopen"] = True
             mutations.append(
                 SetRunStatus(
                     tenant_id=run.tenant_id,

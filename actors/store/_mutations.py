@@ -449,7 +449,11 @@ class TransitionTask(Mutation):
 
 @_frozen
 class SetRunStatus(Mutation):
-    """Move a run to ``status`` if it is in one of ``from_statuses`` (by default: not yet terminal)."""
+    """Move a run to ``status`` if it is in one of ``from_statuses`` (by default: not yet terminal).
+
+    ``error`` records why a run failed or was cancelled; ``reopen`` (a replay moving a finished
+    run back to work) clears the error and finish time it ended with.
+    """
 
     tenant_id: str
     run_id: str
@@ -457,10 +461,14 @@ class SetRunStatus(Mutation):
     at: float
     from_statuses: tuple[RunStatus, ...] = _LIVE_RUN
     error: str | None = None
+    reopen: bool = False
 
     def ops(self) -> list[Op]:
         status = RunStatus(self.status)
         values: dict[str, Any] = {"status": status}
+        if self.reopen:
+            values["error"] = None
+            values["finished_at"] = None
         if status == RunStatus.RUNNING:
             values["started_at"] = self.at
         if status.is_terminal:

@@ -58,6 +58,7 @@ def test_replay_reruns_failed_tasks_and_descendants_only(new_client):
 
     after = r.runs.get(ref.workflow_run_id)
     assert after.status == "COMPLETED"
+    assert after.error is None  # the failure it recovered from no longer describes it
     assert after.task("parse").attempt == 2  # a new attempt: the old one stays fenced
     assert after.task("fetch").attempt == 1
 
@@ -100,6 +101,7 @@ def test_replay_of_a_cancelled_run(new_client):
     gate.set()
     assert r.runs.bulk_replay([ref.workflow_run_id]) == [ref.workflow_run_id]
     assert ref.result() == {"wait": "ok", "after": "ok!"}
+    assert r.runs.get(ref.workflow_run_id).error is None  # no longer "cancelled by request"
 
 
 @pytest.mark.parametrize("repeat", range(5))
@@ -124,4 +126,5 @@ def test_replay_right_after_cancel_replays_the_run(new_client, tmp_path, databas
     # no wait for the cancellation to be stored: the replay must see the run as cancelled
     assert r.runs.replay(ref.workflow_run_id) is True
     assert ref.result() == {"step": "ok"}
-    assert r.runs.get(ref.workflow_run_id).status == "COMPLETED"
+    replayed = r.runs.get(ref.workflow_run_id)
+    assert (replayed.status, replayed.error) == ("COMPLETED", None)
