@@ -14,6 +14,7 @@ engine, finishes what it runs while heartbeating, then leaves.
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -27,9 +28,10 @@ from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTime
 from ._context import AttemptInfo, Context
 from ._durable_context import DurableContext
 from ._errors import TaskRunError
-from ._executor import AttemptControl, TaskOutcome, execute_attempt
+from ._executor import AttemptControl, TaskOutcome, execute_attempt, holds_cancellation
 from ._flow import check_worker_labels
 from ._spec import TaskKind
+from ._wire_values import bounded_text, safe_str
 from ._workflow import Task, Workflow
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Worker", "WorkerActor", "WorkerConfig"]
 
+log = logging.getLogger("ratchet.worker")
 _RETRYABLE_CALL = (ActorDeadError, AskTimeout, OSError)
 # Cancellations of attempts not yet started that a worker remembers (oldest forgotten first).
 _MAX_EARLY_CANCELS = 10_000
@@ -132,55 +135,78 @@ class WorkerActor(Actor):
     # -- engine -> worker ------------------------------------------------------------------------
 
     def assign(self, payloads: list[dict[str, Any]]) -> None:
-        """Start the attempts the engine assigned."""
+        """Start the attempts the engine assigned.
+
+        An assignment the worker cannot make sense of fails its own attempt (or, without
+        even an attempt to name, is logged and skipped); the others still start.
+        """
         for payload in payloads:
-            key = (payload["task_id"], payload["attempt"])
-            if key in self.running:
-                continue  # a duplicate delivery
-            if key in self._unreported:
-                # It ran here already and its outcome is on its way (an engine that
-                # restarted before storing it assigned it again): that report answers
-                # this assignment too, and frees its slot.
-                continue
-            if self._cancelled_early.pop(key, None) is not None:
-                self._report(key, TaskOutcome("cancelled", error_message="cancelled before it started"))
-                continue
-            task = self.tasks.get((payload["workflow"], payload["task"]))
-            if task is None:
-                self._report(
-                    key,
-                    TaskOutcome(
-                        "failed",
-                        error_type="UnknownTask",
-                        error_message=f"worker {self.config.name!r} does not run "
-                        f"{payload['workflow']}.{payload['task']}",
-                        retryable=True,
-                    ),
-                )
-                continue
-            info = AttemptInfo(
-                run_id=payload["run_id"],
-                task_run_id=payload["task_id"],
-                workflow=payload["workflow"],
-                task=payload["task"],
-                attempt=payload["attempt"],
-                retry_count=payload.get("retry_count", 0),
-                parent_outputs=payload.get("parents") or {},
-                additional_metadata=payload.get("metadata") or {},
-                failed_tasks=tuple(
-                    TaskRunError(name, tid, etype, msg, tb)
-                    for name, tid, etype, msg, tb in payload.get("failed", [])
+            try:
+                self._start(payload)
+            except Exception as exc:
+                self._refuse(payload, exc)
+
+    def _refuse(self, payload: Any, exc: Exception) -> None:
+        key = _attempt_key(payload)
+        log.error(
+            "worker %r could not start assignment %s: %s",
+            self.config.name,
+            key or "(no task id and attempt)",
+            safe_str(exc),
+            exc_info=exc,
+        )
+        if key is not None and key not in self.running and key not in self._unreported:
+            self._report(key, TaskOutcome.failure(exc, retryable=True))
+
+    def _start(self, payload: dict[str, Any]) -> None:
+        """Start one assigned attempt, or answer it at once (duplicate, cancelled, unknown)."""
+        key = (payload["task_id"], payload["attempt"])
+        if key in self.running:
+            return  # a duplicate delivery
+        if key in self._unreported:
+            # It ran here already and its outcome is on its way (an engine that
+            # restarted before storing it assigned it again): that report answers
+            # this assignment too, and frees its slot.
+            return
+        if self._cancelled_early.pop(key, None) is not None:
+            self._report(key, TaskOutcome("cancelled", error_message="cancelled before it started"))
+            return
+        task = self.tasks.get((payload["workflow"], payload["task"]))
+        if task is None:
+            self._report(
+                key,
+                TaskOutcome(
+                    "failed",
+                    error_type="UnknownTask",
+                    error_message=f"worker {self.config.name!r} does not run "
+                    f"{payload['workflow']}.{payload['task']}",
+                    retryable=True,
                 ),
-                filter_payload=payload.get("filter_payload"),
             )
-            if task.spec.kind is TaskKind.DURABLE:
-                ctx: Context = DurableContext(info, _Link(self), task.eviction_delay)
-            else:
-                ctx = Context(info, _Link(self))
-            control = AttemptControl(ctx, float(payload.get("timeout", 60.0)))
-            self.running[key] = control
-            self._idle = trio.Event()
-            self.context.start_soon(self._run_attempt, task, payload, key, control)
+            return
+        info = AttemptInfo(
+            run_id=payload["run_id"],
+            task_run_id=payload["task_id"],
+            workflow=payload["workflow"],
+            task=payload["task"],
+            attempt=payload["attempt"],
+            retry_count=payload.get("retry_count", 0),
+            parent_outputs=payload.get("parents") or {},
+            additional_metadata=payload.get("metadata") or {},
+            failed_tasks=tuple(
+                TaskRunError(name, tid, etype, msg, tb)
+                for name, tid, etype, msg, tb in payload.get("failed", [])
+            ),
+            filter_payload=payload.get("filter_payload"),
+        )
+        if task.spec.kind is TaskKind.DURABLE:
+            ctx: Context = DurableContext(info, _Link(self), task.eviction_delay)
+        else:
+            ctx = Context(info, _Link(self))
+        control = AttemptControl(ctx, float(payload.get("timeout", 60.0)))
+        self.running[key] = control
+        self._idle = trio.Event()
+        self.context.start_soon(self._run_attempt, task, payload, key, control)
 
     def cancel(self, task_id: str, attempt: int, reason: str = "cancelled") -> None:
         """Cancel a running attempt (the engine cancelled its run, or it timed out).
@@ -212,8 +238,12 @@ class WorkerActor(Actor):
         stale = epoch is not None and self._stale(tuple(epoch))
         if not stale:
             self.assign(assign)
-        for task_id, attempt, reason in cancel:
-            self.cancel(task_id, attempt, reason)
+        for entry in cancel:
+            try:
+                task_id, attempt, reason = entry
+                self.cancel(task_id, attempt, reason)
+            except Exception as exc:
+                log.error("worker %r could not apply cancellation %r: %s", self.config.name, entry, exc)
         return not stale
 
     def _stale(self, epoch: tuple[Any, ...]) -> bool:
@@ -241,6 +271,19 @@ class WorkerActor(Actor):
                 threads=self.config.threads,
                 asyncio_bridge=self._bridge if task.is_async else None,
             )
+        except BaseException as exc:
+            if holds_cancellation(exc):
+                raise  # the worker is stopping
+            # A fault of the worker's own, not of the task: the attempt fails (another
+            # attempt may do better) and the worker carries on with the others.
+            log.error(
+                "worker %r failed running attempt %s of task %r",
+                self.config.name,
+                key,
+                task.name,
+                exc_info=exc,
+            )
+            outcome = TaskOutcome.failure(exc, retryable=True)
         finally:
             self.running.pop(key, None)
             if not self.running:
@@ -290,7 +333,11 @@ class WorkerActor(Actor):
             try:
                 await self._call(method, *args)
             except ActorError as exc:
+                log.warning("the engine refused %s from worker %r: %s", method, self.config.name, exc)
                 self.context.runtime.record("request-refused", method, exc.error_message)
+            except Exception as exc:  # the request cannot be sent at all (it cannot be encoded)
+                log.error("worker %r could not send %s: %s", self.config.name, method, safe_str(exc))
+                self.context.runtime.record("request-refused", method, safe_str(exc))
 
         self.context.start_soon(send)
 
@@ -351,21 +398,53 @@ class WorkerActor(Actor):
             await self._results_ready.wait()
             batch, self._results = self._results, []
             self._results_ready = trio.Event()
-            while True:
-                try:
-                    await self._call("task_results", batch)
-                    self._acknowledged(batch)
-                    break
-                except ActorError:
-                    # The gateway rejected the batch (a bug on one side): report each alone,
-                    # so one bad result cannot hold up the others.
-                    for result in batch:
-                        try:
-                            await self._call("task_results", [result])
-                        except ActorError:
-                            pass
-                    self._acknowledged(batch)
-                    break
+            await self._send_results(batch)
+            self._acknowledged(batch)
+
+    async def _send_results(self, batch: list[dict[str, Any]]) -> None:
+        """Hand ``batch`` to the gateway; what cannot go as a whole goes in halves.
+
+        The gateway may refuse a batch (a malformed result: a bug on one side), or the
+        transport cannot carry it (too large for one frame, or holding a value it cannot
+        encode). Halving isolates the culprit in a few round trips while every other
+        result goes through. A single result that still cannot go is replaced by a
+        failure of its attempt that says why, so the engine learns how the attempt ended.
+        """
+        try:
+            await self._call("task_results", batch)
+            return
+        except Exception as exc:  # unreachable engines are retried inside _call
+            problem = exc
+        if len(batch) > 1:
+            middle = len(batch) // 2
+            await self._send_results(batch[:middle])
+            await self._send_results(batch[middle:])
+            return
+        (result,) = batch
+        key = (result.get("task_id"), result.get("attempt"))
+        reason = bounded_text(safe_str(problem), 2000)
+        log.error(
+            "worker %r could not report how attempt %s ended (%s): %s; reporting it failed instead",
+            self.config.name,
+            key,
+            result.get("status"),
+            reason,
+        )
+        replacement = {
+            **result,
+            "status": "failed",
+            "output": None,
+            "error_type": "UndeliverableResult",
+            "error_message": f"the attempt ended {result.get('status')} but its result could not be "
+            f"delivered to the engine: {reason}",
+            "traceback": None,
+            "retryable": False,  # the same result would meet the same refusal
+        }
+        replacement.pop("evicted_at", None)
+        try:
+            await self._call("task_results", [replacement])
+        except Exception as exc:
+            log.error("worker %r dropped the result of attempt %s: %s", self.config.name, key, safe_str(exc))
 
     def _acknowledged(self, batch: list[dict[str, Any]]) -> None:
         for result in batch:
@@ -462,7 +541,12 @@ class Worker:
         self.config = config
 
     def start(self) -> None:
-        """Connect to the engine and run tasks until SIGTERM/SIGINT (then drain and exit)."""
+        """Connect to the engine and run tasks until SIGTERM/SIGINT (then drain and exit).
+
+        Unless the application configured logging, the worker's log (attempts it could
+        not run or report, assignments it dropped) goes to stderr.
+        """
+        _log_to_stderr_unless_configured()
         trio.run(self.async_start)
 
     async def async_start(
@@ -488,3 +572,26 @@ class Worker:
                             break
                     with trio.move_on_after(600):
                         await instance.drain()
+
+
+def _attempt_key(payload: Any) -> tuple[str, int] | None:
+    """The (task id, attempt) an assignment names, if it names one readably."""
+    try:
+        key = (payload["task_id"], payload["attempt"])
+    except Exception:
+        return None
+    if type(key[0]) is not str or type(key[1]) is not int:
+        return None
+    return key
+
+
+def _log_to_stderr_unless_configured() -> None:
+    """Give the ``ratchet`` loggers a stderr handler when nothing else would show them."""
+    package = logging.getLogger("ratchet")
+    if package.handlers or logging.getLogger().handlers:
+        return  # the application decides where logs go
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package.addHandler(handler)
+    if package.level == logging.NOTSET:
+        package.setLevel(logging.INFO)

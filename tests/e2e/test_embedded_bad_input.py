@@ -137,6 +137,24 @@ def test_client_rejects_input_failing_the_model_before_anything_is_stored(new_cl
     assert place.run({"item": "tea", "qty": "2"}) == 2  # coerced by the model, as pydantic does
 
 
+def test_client_refuses_input_it_cannot_serialize_and_stores_nothing(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r)
+
+    with pytest.raises(
+        InputValidationError, match=r"input for workflow 'hello' is not serializable: object at \['o'\]"
+    ):
+        hello.run({"name": "x", "o": object()})
+    with pytest.raises(InputValidationError, match=r"integer at \['name'\] does not fit in 64 bits"):
+        hello.run_no_wait({"name": 2**70})
+    with pytest.raises(InputValidationError, match="is not serializable: bytes"):
+        hello.run_many([hello.create_bulk_run_item({"name": b"\xff"})])
+
+    assert r.runs.list() == []
+    _assert_healthy(r, hello)
+
+
 def test_engine_fails_a_run_whose_input_fails_the_model_without_running_the_task(new_client):
     r = new_client()
     place, received = _orders(r)

@@ -59,6 +59,11 @@ def make_client(engine: str | None = None) -> tuple[Ratchet, dict[str, Workflow]
     async def noop(input: dict, ctx: Context) -> int:
         return 1
 
+    @r.task(input_validator=dict, retries=2)
+    async def unserializable(input: dict, ctx: Context) -> dict:
+        _mark(input, ctx, "unserializable")
+        return {"o": object()}
+
     @r.task(input_validator=dict)
     async def page(input: dict, ctx: Context) -> int:
         _mark(input, ctx, "page")
@@ -88,6 +93,7 @@ def make_client(engine: str | None = None) -> tuple[Ratchet, dict[str, Workflow]
         "chain": chain,
         "slow": slow,
         "noop": noop,
+        "unserializable": unserializable,
         "page": page,
         "approval": approval,
         "per-key": per_key,

@@ -17,7 +17,7 @@ import pytest
 from apps import make_client
 from conftest import Cluster
 
-from ratchet import Ratchet, RunDetails
+from ratchet import FailedTaskRunExceptionGroup, Ratchet, RunDetails, TaskRunError
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -206,3 +206,35 @@ def test_concurrency_keys_hold_across_an_engine_sigkill(
                 assert end <= other_start or other_end <= start, (
                     f"runs {run} and {other} of key {key} overlapped"
                 )
+
+
+def test_unserializable_output_fails_only_its_attempt(cluster: Cluster, client: Any, tmp_path: Path) -> None:
+    r, wf = client
+    cluster.engine()
+    worker = cluster.worker("shared")
+    wait_until(lambda: workers_of(r), 30, "the worker to register")
+    marker = tmp_path / "marks"
+    marker.mkdir()
+
+    healthy = wf["slow"].run_no_wait({"seconds": 3.0, "marker": str(marker)})
+    wait_until(lambda: list(marker.iterdir()), 30, "the healthy task to start")
+    bad = wf["unserializable"].run_no_wait({"marker": str(marker)})
+
+    with pytest.raises(FailedTaskRunExceptionGroup) as info:
+        bad.result()
+    (error,) = info.value.exceptions
+    assert isinstance(error, TaskRunError)
+    assert error.exc_type == "TypeError"
+    assert "'unserializable'" in error.message and "object" in error.message
+    (task,) = r.runs.get(bad.workflow_run_id).tasks
+    assert (task.status, task.attempt) == ("FAILED", 1)  # not retried: retrying cannot help
+
+    output = healthy.result()
+    assert output == {"pid": worker.proc.pid, "retry_count": 0}
+    (task,) = r.runs.get(healthy.workflow_run_id).tasks
+    assert (task.status, task.attempt) == ("COMPLETED", 1)  # its worker was never lost
+    wait_until(
+        lambda: any("ratchet.worker" in line and "'unserializable'" in line for line in worker.lines),
+        30,
+        "the worker to log the failure",
+    )
