@@ -116,8 +116,12 @@ class Dispatcher(Actor):
         labels: dict[str, Any],
         running: Sequence[tuple[str, int]] = (),
         durable_slots: int = 0,
-    ) -> tuple[float, tuple[str, int]]:
-        """Add (or refresh) a worker session; returns the heartbeat interval and the session's epoch.
+    ) -> tuple[float, tuple[str, int], float]:
+        """Add (or refresh) a worker session.
+
+        Returns the heartbeat interval, the session's epoch, and how long the session lasts
+        without a heartbeat (the worker holds what it is sent after that long a silence
+        until a heartbeat shows the session still lives).
 
         ``running`` are attempts the worker still runs from before (the engine restarted,
         or gave the worker up for dead): they hold slots until the worker reports them
@@ -177,7 +181,7 @@ class Dispatcher(Actor):
                 actions=tuple(actions),
             )
         )
-        return self.heartbeat_interval, epoch
+        return self.heartbeat_interval, epoch, self.heartbeat_interval * self.heartbeat_misses
 
     def heartbeat(self, worker_id: str) -> bool:
         """Note that the worker is alive; False if it is unknown (it must register again)."""

@@ -93,7 +93,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
     @concurrent
     async def register_worker(self, request: Any) -> dict[str, Any]:
         """Register a worker and its workflows; returns its heartbeat interval, the workflows'
-        versions and the session's epoch (see :meth:`Dispatcher.register`)."""
+        versions, and the session's epoch and timeout (see :meth:`Dispatcher.register`)."""
         req = parse(RegisterWorkerRequest, request, "register_worker request")
         try:
             labels = check_worker_labels(req.labels, f"worker {req.name!r}")
@@ -121,7 +121,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
         if tickets:
             await self._triggers.workflows_changed.ask()  # new event, cron and filter triggers
         actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
-        interval, epoch = await self._dispatcher.register.ask(
+        interval, epoch, session_timeout = await self._dispatcher.register.ask(
             req.worker_id,
             req.name,
             ref,
@@ -132,7 +132,12 @@ class Gateway(TriggerApi, DurableApi, Actor):
             list(req.running),
             req.durable_slots,
         )
-        return {"heartbeat_interval": interval, "versions": dict(registered), "epoch": list(epoch)}
+        return {
+            "heartbeat_interval": interval,
+            "versions": dict(registered),
+            "epoch": list(epoch),
+            "session_timeout": session_timeout,
+        }
 
     @concurrent
     async def heartbeat(self, worker_id: Any) -> bool:

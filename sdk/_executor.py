@@ -107,6 +107,11 @@ class AttemptControl:
         self.ctx._mark_cancelled()
         self._scope.cancel()
 
+    def supersede(self) -> None:
+        """The engine gave this attempt to another worker: cancel it, and tell its context."""
+        self.ctx._mark_superseded()
+        self.cancel("superseded: the engine gave this attempt to another worker while this one was away")
+
     def extend(self, seconds: float) -> None:
         """Set the deadline to ``seconds`` from now (from the Trio thread)."""
         self._watchdog.deadline = trio.current_time() + seconds

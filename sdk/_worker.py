@@ -10,11 +10,24 @@ Losing the engine is routine: results wait in the worker until the gateway takes
 heartbeats that the engine does not recognise (it restarted) make the worker register
 again, and nothing a task computed is dropped. A draining worker (SIGTERM) tells the
 engine, finishes what it runs while heartbeating, then leaves.
+
+Being lost by the engine is routine too. A worker the engine has not heard from for its
+session's timeout (a frozen process, a cut-off network) has its session ended and its
+attempts run elsewhere. Such a worker may still find deliveries the engine sent before
+giving it up, waiting in its socket; so a worker that has not heard from the engine for
+half that timeout holds what it is sent until a heartbeat tells it whether its session
+lives. If it ended, the worker registers again, drops those assignments, and tells the
+attempts it was running that they were superseded (they are cancelled, and the engine
+fences off their results by attempt number).
+
+Nothing an attempt returns or raises may crash the worker: a fault while starting,
+running or reporting one attempt fails that attempt, and is logged on ``ratchet.worker``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import signal
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -41,6 +54,8 @@ __all__ = ["Worker", "WorkerActor", "WorkerConfig"]
 
 log = logging.getLogger("ratchet.worker")
 _RETRYABLE_CALL = (ActorDeadError, AskTimeout, OSError)
+# The engine's default, for a gateway that does not say how long sessions last.
+_DEFAULT_HEARTBEAT_MISSES = 5
 # Cancellations of attempts not yet started that a worker remembers (oldest forgotten first).
 _MAX_EARLY_CANCELS = 10_000
 
@@ -118,8 +133,16 @@ class WorkerActor(Actor):
         self._results_ready = trio.Event()
         self._idle = trio.Event()
         self.heartbeat_interval = 1.0
+        # How long the engine keeps this worker's session without a heartbeat (it says so
+        # when the worker registers), and when the last heartbeat it acknowledged was sent.
+        self.session_timeout = _DEFAULT_HEARTBEAT_MISSES * self.heartbeat_interval
+        self._heard_at = -math.inf
         self.epoch: tuple[str, int] | None = None  # of the session the engine gave us
         self._registering = False
+        # Deliveries that arrived while the session was in doubt, waiting for the engine's word.
+        self._held: list[tuple[tuple[str, int], list[dict[str, Any]]]] = []
+        self._confirm = trio.Event()  # wakes the heartbeat loop to ask the engine now
+        self.dropped = 0
         self.registered = trio.Event()
         self.draining = False
         self.completed = 0
@@ -234,9 +257,22 @@ class WorkerActor(Actor):
         Returns False, starting nothing, when the batch was sent for a session older than
         the one this worker registered since (the engine gave it up for dead meanwhile and
         runs those attempts elsewhere); cancellations are applied either way.
+
+        A batch that arrives when the worker has not heard from the engine for half its
+        session's timeout (the process was frozen, or cut off) may come from a session
+        the engine has ended since: its assignments wait until a heartbeat settles it.
+        If the session lives, they start; if it ended, the worker registers again and
+        drops them (the engine reassigned them), and the attempts it was running learn
+        that they were superseded.
         """
-        stale = epoch is not None and self._stale(tuple(epoch))
-        if not stale:
+        fenced = None if epoch is None else (str(epoch[0]), int(epoch[1]))
+        stale = fenced is not None and self._stale(fenced)
+        if stale:
+            self._drop(assign)
+        elif fenced is not None and assign and self._in_doubt():
+            self._held.append((fenced, list(assign)))
+            self._confirm.set()
+        else:
             self.assign(assign)
         for entry in cancel:
             try:
@@ -255,6 +291,53 @@ class WorkerActor(Actor):
         if mine is None or epoch[0] != mine[0]:
             return False
         return epoch[1] < mine[1] or (self._registering and epoch[1] <= mine[1])
+
+    def _in_doubt(self) -> bool:
+        """Whether the engine may have ended this worker's session unbeknownst to it.
+
+        The engine ends a session after ``session_timeout`` without a heartbeat, counted
+        from the last one it received, which was sent no earlier than ``_heard_at``. Half
+        that timeout leaves room for heartbeats slowed by load and for clock rates.
+        """
+        return self.context.clock.monotonic() - self._heard_at > self.session_timeout / 2
+
+    def _release_held(self) -> None:
+        """Start or drop the deliveries held while the session was in doubt."""
+        held, self._held = self._held, []
+        for epoch, assign in held:
+            if self._in_doubt():
+                self._held.append((epoch, assign))  # still no word from the engine
+            elif self.epoch is None or epoch == self.epoch:
+                self.assign(assign)  # the session they were sent for lives
+            else:
+                self._drop(assign)  # sent for a session that ended; the engine reassigned them
+
+    def _drop(self, assign: list[dict[str, Any]]) -> None:
+        if not assign:
+            return
+        self.dropped += len(assign)
+        log.warning(
+            "worker %r dropped %d assignment(s) sent for a session of it that ended (the engine "
+            "gave the worker up and assigned them elsewhere): %s",
+            self.config.name,
+            len(assign),
+            ", ".join(str(_attempt_key(p)) for p in assign[:10]),
+        )
+
+    def _supersede(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Tell attempts the engine gave to other workers that they were superseded."""
+        superseded = [key for key in keys if key in self.running]
+        for key in superseded:
+            self.running[key].supersede()
+        if superseded:
+            log.warning(
+                "worker %r: the engine ended its session while it was unreachable and gave its "
+                "%d running attempt(s) to other workers; they are cancelled and their results "
+                "will not count: %s",
+                self.config.name,
+                len(superseded),
+                ", ".join(map(str, superseded[:10])),
+            )
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -342,12 +425,15 @@ class WorkerActor(Actor):
         self.context.start_soon(send)
 
     async def register(self) -> None:
+        previous = self.epoch
         self._registering = True
         try:
             delay = 0.05
             while True:
+                running = list(self.running)
+                sent = self.context.clock.monotonic()
                 try:
-                    answer = await self._register()
+                    answer = await self._register(running)
                     break
                 except ActorError as exc:
                     if "RequestError" in exc.error_type:
@@ -358,11 +444,20 @@ class WorkerActor(Actor):
         finally:
             self._registering = False
         self.heartbeat_interval = float(answer["heartbeat_interval"])
+        self.session_timeout = float(
+            answer.get("session_timeout", _DEFAULT_HEARTBEAT_MISSES * self.heartbeat_interval)
+        )
+        self._heard_at = sent
         epoch = answer.get("epoch")
         self.epoch = (str(epoch[0]), int(epoch[1])) if epoch else None
+        if previous is not None and self.epoch is not None and self.epoch[0] == previous[0]:
+            if self.epoch[1] > previous[1]:
+                # The same engine gave this worker a new session: it ended the old one and
+                # reported every attempt running in it lost, so they run elsewhere now.
+                self._supersede(running)
         self.registered.set()
 
-    async def _register(self) -> Any:
+    async def _register(self, running: list[tuple[str, int]]) -> Any:
         return await self._call(
             "register_worker",
             {
@@ -374,7 +469,7 @@ class WorkerActor(Actor):
                 "durable_slots": self.config.durable_slots,
                 "labels": dict(self.config.labels),
                 "workflows": [wf.spec.to_dict() for wf in self.config.workflows],
-                "running": [list(key) for key in self.running],
+                "running": [list(key) for key in running],
             },
         )
 
@@ -386,11 +481,18 @@ class WorkerActor(Actor):
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await self.context.clock.sleep(self.heartbeat_interval)
+            # A delivery held in doubt asks for a heartbeat now rather than at the next beat.
+            with trio.move_on_at(self.context.clock.monotonic() + self.heartbeat_interval):
+                await self._confirm.wait()
+            self._confirm = trio.Event()
             await self._heartbeat()
+            self._release_held()
 
     async def _heartbeat(self) -> None:
-        if not await self._call("heartbeat", self.worker_id):
+        sent = self.context.clock.monotonic()
+        if await self._call("heartbeat", self.worker_id):
+            self._heard_at = sent
+        else:
             await self.register()  # the engine restarted, or gave us up for dead
 
     async def _flush_loop(self) -> None:
@@ -473,6 +575,8 @@ class WorkerActor(Actor):
             "running": len(self.running),
             "completed": self.completed,
             "pending_results": len(self._results),
+            "held": sum(len(assign) for _, assign in self._held),
+            "dropped": self.dropped,
             "draining": self.draining,
         }
 

@@ -59,6 +59,18 @@ def make_client(engine: str | None = None) -> tuple[Ratchet, dict[str, Workflow]
     async def noop(input: dict, ctx: Context) -> int:
         return 1
 
+    @r.task(input_validator=dict)
+    async def lingering(input: dict, ctx: Context) -> dict:
+        """Its first attempt runs long, and notes it if it learns it was superseded."""
+        _mark(input, ctx, "lingering")
+        if ctx.attempt_number == 1:
+            try:
+                await trio.sleep(input["first_attempt_seconds"])
+            finally:
+                if ctx.is_superseded:
+                    _mark(input, ctx, "lingering-superseded")
+        return {"pid": os.getpid(), "attempt": ctx.attempt_number}
+
     @r.task(input_validator=dict, retries=2)
     async def unserializable(input: dict, ctx: Context) -> dict:
         _mark(input, ctx, "unserializable")
@@ -94,6 +106,7 @@ def make_client(engine: str | None = None) -> tuple[Ratchet, dict[str, Workflow]
         "slow": slow,
         "noop": noop,
         "unserializable": unserializable,
+        "lingering": lingering,
         "page": page,
         "approval": approval,
         "per-key": per_key,
