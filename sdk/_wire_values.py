@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 from typing import Any
 
@@ -102,6 +103,49 @@ def _first_unserializable(value: Any) -> tuple[str, Any]:
 
 def _problem(data: Any) -> str | None:
     """What in serialized ``data`` the engine cannot carry or store, or None."""
+    if _clean(data):
+        return None
+    return _describe_problem(data)
+
+
+def _clean(data: Any) -> bool:
+    """The fast check of :func:`_problem`: True when ``data`` needs no closer look.
+
+    It runs on every task output and run input, so it builds no paths and keeps the
+    checks of scalars inline; only a value it rejects is walked again for the message.
+    """
+    stack: list[tuple[Any, int]] = [([data], -1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        if depth >= MAX_DEPTH:
+            return False
+        if type(item) is dict:
+            for key in item:
+                if type(key) is not str or _text_problem(key):
+                    return False
+            item = item.values()
+        depth += 1
+        for child in item:
+            kind = type(child)
+            if kind is str:
+                if "\x00" in child or (not child.isascii() and _SURROGATE.search(child)):
+                    return False
+            elif kind is int:
+                if not _INT_MIN <= child <= _INT_MAX:
+                    return False
+            elif kind is dict or kind is list:
+                push((child, depth))
+            elif kind is float:
+                if child != child or child in (math.inf, -math.inf):
+                    return False
+            elif child is not None and kind is not bool:
+                return False
+    return True
+
+
+def _describe_problem(data: Any) -> str | None:
+    """Where in ``data`` the first thing the engine cannot carry sits, and what it is."""
     stack: list[tuple[Any, str, int]] = [(data, "", 0)]
     while stack:
         item, path, depth = stack.pop()
@@ -114,7 +158,7 @@ def _problem(data: Any) -> str | None:
             if not _INT_MIN <= item <= _INT_MAX:
                 return f"the integer at {path or 'the top'} does not fit in 64 bits"
         elif kind is float:
-            if item != item or item in (float("inf"), float("-inf")):
+            if item != item or item in (math.inf, -math.inf):
                 return f"the number at {path or 'the top'} is not finite"
         elif kind is list or kind is dict:
             if depth >= MAX_DEPTH:
