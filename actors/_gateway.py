@@ -17,6 +17,7 @@ import trio
 from ratchet._errors import DefinitionError
 from ratchet._flow import check_rate_limit_put, check_worker_labels
 from ratchet._spec import WorkflowSpec
+from ratchet._wire_values import bounded_text, wire_problem
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from ._api import (
@@ -34,6 +35,9 @@ from ._coordinator import RunRequest, action_name
 from ._durable_api import DurableApi
 from ._trigger_api import TriggerApi
 from .store import CommitTicket, PutRateLimit, Run, Store, StoreError
+
+#: Longest error text (type, message, traceback) of a task result kept, in characters.
+MAX_REPORTED_TEXT = 64_000
 
 __all__ = ["Gateway"]
 
@@ -166,6 +170,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
             raise RequestError(f"task_results: expected a list of at most {MAX_BATCH} results")
         reports = [parse(TaskResultReport, r, "task result").model_dump() for r in results]
         for report in reports:
+            _make_storable(report)
             if report["status"] == "completed":
                 try:
                     check_payload_size(report["output"], self.max_payload_bytes, "task output")
@@ -484,3 +489,26 @@ def _dag_order(tasks: list[Any]) -> list[Any]:
             out.append(t)
         pending = [t for t in pending if t.name not in placed]
     return out
+
+
+def _make_storable(report: dict[str, Any]) -> None:
+    """Repair a result's texts, and fail an output the store cannot keep (in place).
+
+    A worker of another version or language may send text holding NUL characters, which
+    the store refuses (failing the coordinator's commit, which takes the coordinator down),
+    or megabytes of traceback. Texts are repaired and bounded; such an output fails its
+    attempt, as an oversized one does.
+    """
+    for field in ("error_type", "error_message", "traceback"):
+        if report[field] is not None:
+            report[field] = bounded_text(report[field], MAX_REPORTED_TEXT)
+    if report["status"] == "completed":
+        problem = wire_problem(report["output"])
+        if problem is not None:
+            report.update(
+                status="failed",
+                output=None,
+                error_type="OutputNotStorable",
+                error_message=f"task output cannot be stored: {problem}",
+                retryable=False,
+            )

@@ -22,7 +22,7 @@ from typing import Any
 
 import pydantic
 
-__all__ = ["MAX_DEPTH", "bounded_text", "qualified_name", "safe_str", "to_wire"]
+__all__ = ["MAX_DEPTH", "bounded_text", "qualified_name", "safe_str", "to_wire", "wire_problem"]
 
 #: How deep lists and dicts may nest (the engine refuses deeper payloads).
 MAX_DEPTH = 256
@@ -50,7 +50,7 @@ def to_wire(value: Any, what: str) -> Any:
         data = _dump(value)
     except Exception as exc:  # a model's own serializer may raise anything
         raise TypeError(f"{what} is not serializable: {_locate(value, exc)}; {_HINT}") from None
-    problem = _problem(data)
+    problem = wire_problem(data)
     if problem is not None:
         raise TypeError(f"{what} cannot be sent to the engine: {problem}; {_HINT}")
     return data
@@ -101,15 +101,15 @@ def _first_unserializable(value: Any) -> tuple[str, Any]:
     return path, value
 
 
-def _problem(data: Any) -> str | None:
-    """What in serialized ``data`` the engine cannot carry or store, or None."""
+def wire_problem(data: Any) -> str | None:
+    """What in JSON-like ``data`` the engine cannot carry or store, and where, or None."""
     if _clean(data):
         return None
     return _describe_problem(data)
 
 
 def _clean(data: Any) -> bool:
-    """The fast check of :func:`_problem`: True when ``data`` needs no closer look.
+    """The fast check of :func:`wire_problem`: True when ``data`` needs no closer look.
 
     It runs on every task output and run input, so it builds no paths and keeps the
     checks of scalars inline; only a value it rejects is walked again for the message.

@@ -371,6 +371,46 @@ def test_a_forged_result_for_another_attempt_is_fenced_off(new_client):
     _assert_healthy(r, hello)
 
 
+def test_a_result_the_store_cannot_keep_fails_its_attempt_without_crashing_the_engine(new_client):
+    r = new_client()
+    hello = _hello(r)
+    running, release = threading.Event(), threading.Event()
+
+    @r.task(input_validator=dict)
+    def first(inp, ctx: Context):
+        running.set()
+        release.wait(60)
+        return "too late: the forged result counted"
+
+    start(r)
+    refs = [first.run_no_wait({}), first.run_no_wait({})]
+    wait_set(running, "the tasks to start")
+    ids = [r.runs.get(ref.run_id).tasks[0].task_id for ref in refs]
+    # a worker of another kind reports text and output the store cannot keep (NUL characters)
+    reports = [
+        {
+            "task_id": ids[0],
+            "attempt": 1,
+            "status": "failed",
+            "error_type": "E\x00",
+            "retryable": False,
+            "error_message": "bad \x00 text",
+            "traceback": "t" * 1_000_000,
+        },
+        {"task_id": ids[1], "attempt": 1, "status": "completed", "output": {"text": "nul \x00"}},
+    ]
+    assert r.connection.call("task_results", reports) == 2
+
+    failed, refused = (r.runs._wait(ref.run_id).tasks[0] for ref in refs)
+    assert failed.status == "FAILED" and failed.error is not None
+    assert failed.error["message"] == "bad \\x00 text"
+    assert refused.status == "FAILED" and refused.error is not None
+    assert refused.error["type"] == "OutputNotStorable"
+    assert "['text'] holds a NUL character" in refused.error["message"]
+    release.set()
+    _assert_healthy(r, hello)
+
+
 def test_a_failed_worker_registration_registers_no_workflow(new_client):
     r = new_client()
     hello = _hello(r)
