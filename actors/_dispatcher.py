@@ -119,8 +119,12 @@ class Dispatcher(Actor):
         durable_slots: int = 0,
         *,
         workflows: dict[str, int] | None = None,
-    ) -> tuple[float, tuple[str, int]]:
-        """Add (or refresh) a worker session; returns the heartbeat interval and the session's epoch.
+    ) -> tuple[float, tuple[str, int], float]:
+        """Add (or refresh) a worker session.
+
+        Returns the heartbeat interval, the session's epoch, and how long the session lasts
+        without a heartbeat (the worker holds what it is sent after that long a silence
+        until a heartbeat shows the session still lives).
 
         ``running`` are attempts the worker still runs from before (the engine restarted,
         or gave the worker up for dead): they hold slots until the worker reports them
@@ -181,7 +185,7 @@ class Dispatcher(Actor):
                 actions=tuple(actions),
             )
         )
-        return self.heartbeat_interval, epoch
+        return self.heartbeat_interval, epoch, self.heartbeat_interval * self.heartbeat_misses
 
     def knows(self, worker_id: str) -> bool:
         """Whether ``worker_id`` has a session now."""

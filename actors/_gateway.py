@@ -17,6 +17,7 @@ import trio
 from ratchet._errors import DefinitionError
 from ratchet._flow import check_rate_limit_put, check_worker_labels
 from ratchet._spec import WorkflowSpec
+from ratchet._wire_values import bounded_text, wire_problem
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from ._api import (
@@ -36,6 +37,9 @@ from ._registry import Registration
 from ._serving import unserved_reason
 from ._trigger_api import TriggerApi
 from .store import CommitTicket, PutRateLimit, Run, Store, StoreError
+
+#: Longest error text (type, message, traceback) of a task result kept, in characters.
+MAX_REPORTED_TEXT = 64_000
 
 __all__ = ["Gateway"]
 
@@ -99,7 +103,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
     @concurrent
     async def register_worker(self, request: Any) -> dict[str, Any]:
         """Register a worker and its workflows; returns its heartbeat interval, the workflows'
-        versions and the session's epoch (see :meth:`Dispatcher.register`)."""
+        versions, and the session's epoch and timeout (see :meth:`Dispatcher.register`)."""
         req = parse(RegisterWorkerRequest, request, "register_worker request")
         try:
             labels = check_worker_labels(req.labels, f"worker {req.name!r}")
@@ -127,7 +131,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
         registration = Registration.RECONNECT if known else Registration.DEPLOY
         registered = await self._register_workflows(specs, registration)
         actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
-        interval, epoch = await self._dispatcher.register.ask(
+        interval, epoch, session_timeout = await self._dispatcher.register.ask(
             req.worker_id,
             req.name,
             ref,
@@ -139,7 +143,12 @@ class Gateway(TriggerApi, DurableApi, Actor):
             req.durable_slots,
             workflows=dict(registered),
         )
-        return {"heartbeat_interval": interval, "versions": dict(registered), "epoch": list(epoch)}
+        return {
+            "heartbeat_interval": interval,
+            "versions": dict(registered),
+            "epoch": list(epoch),
+            "session_timeout": session_timeout,
+        }
 
     @concurrent
     async def register_workflows(self, definitions: Any) -> dict[str, int]:
@@ -210,6 +219,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
             raise RequestError(f"task_results: expected a list of at most {MAX_BATCH} results")
         reports = [parse(TaskResultReport, r, "task result").model_dump() for r in results]
         for report in reports:
+            _make_storable(report)
             if report["status"] == "completed":
                 try:
                     check_payload_size(report["output"], self.max_payload_bytes, "task output")
@@ -567,3 +577,26 @@ def _dag_order(tasks: list[Any]) -> list[Any]:
             out.append(t)
         pending = [t for t in pending if t.name not in placed]
     return out
+
+
+def _make_storable(report: dict[str, Any]) -> None:
+    """Repair a result's texts, and fail an output the store cannot keep (in place).
+
+    A worker of another version or language may send text holding NUL characters, which
+    the store refuses (failing the coordinator's commit, which takes the coordinator down),
+    or megabytes of traceback. Texts are repaired and bounded; such an output fails its
+    attempt, as an oversized one does.
+    """
+    for field in ("error_type", "error_message", "traceback"):
+        if report[field] is not None:
+            report[field] = bounded_text(report[field], MAX_REPORTED_TEXT)
+    if report["status"] == "completed":
+        problem = wire_problem(report["output"])
+        if problem is not None:
+            report.update(
+                status="failed",
+                output=None,
+                error_type="OutputNotStorable",
+                error_message=f"task output cannot be stored: {problem}",
+                retryable=False,
+            )

@@ -68,6 +68,7 @@ class Context:
         self._info = info
         self._link = link
         self._cancelled = threading.Event()
+        self._superseded = False
         self._timeout_listeners: list[Any] = []
         self.workflow_run_id = info.run_id
         self.task_run_id = info.task_run_id
@@ -135,6 +136,20 @@ class Context:
 
     def _mark_cancelled(self) -> None:
         self._cancelled.set()
+
+    @property
+    def is_superseded(self) -> bool:
+        """True once the engine gave this attempt to another worker.
+
+        That happens when this attempt's worker could not be reached for longer than its
+        session lasts (a frozen or cut-off process): the engine runs the task again
+        elsewhere. The attempt is then cancelled too (:attr:`is_cancelled`), and whatever
+        it returns is not recorded; the newer attempt's outcome counts.
+        """
+        return self._superseded
+
+    def _mark_superseded(self) -> None:
+        self._superseded = True
 
     def cancel(self) -> None:
         """Cancel this task's whole run (this attempt included)."""

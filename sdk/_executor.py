@@ -19,14 +19,13 @@ The outcome is classified for the engine: completed with a JSON-safe output, fai
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 import math
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import pydantic
 import trio
 
 from ._context import Context, TaskCancelledError
@@ -34,11 +33,17 @@ from ._durable_context import EvictedError
 from ._errors import NonRetryableException
 from ._spawn import current_context
 from ._validation import InputValidationError, InputValidator
+from ._wire_values import bounded_text, qualified_name, safe_str, to_wire
 
-__all__ = ["AttemptControl", "TaskOutcome", "execute_attempt", "to_wire"]
+__all__ = ["AttemptControl", "TaskOutcome", "execute_attempt", "holds_cancellation"]
 
 Status = Literal["completed", "failed", "cancelled", "evicted"]
-_ANY = pydantic.TypeAdapter(Any)
+log = logging.getLogger("ratchet.worker")
+
+#: Longest exception message reported, in characters (a longer one keeps both ends).
+MAX_ERROR_MESSAGE = 16_000
+#: Longest traceback reported, in characters (a longer one keeps both ends).
+MAX_TRACEBACK = 64_000
 
 
 @dataclass(frozen=True)
@@ -55,33 +60,33 @@ class TaskOutcome:
 
     @classmethod
     def failure(cls, exc: BaseException, *, retryable: bool) -> TaskOutcome:
-        kind = type(exc)
-        name = (
-            kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-        )
+        """The outcome of an attempt that raised ``exc``; never raises itself.
+
+        Whatever the exception does (a ``__str__`` that raises, a message of megabytes,
+        a traceback thousands of frames long), the report is built: a text that cannot be
+        read gets a stand-in, and a long one is cut down to both its ends.
+        """
         return cls(
             "failed",
-            error_type=name,
-            error_message=str(exc),
-            traceback="".join(traceback.format_exception(exc)),
+            error_type=qualified_name(type(exc)),
+            error_message=bounded_text(safe_str(exc), MAX_ERROR_MESSAGE),
+            traceback=bounded_text(_format_traceback(exc), MAX_TRACEBACK),
             retryable=retryable,
         )
 
 
-def to_wire(value: Any) -> Any:
-    """A task's return value as JSON-safe data (pydantic models and dataclasses included).
-
-    Raises:
-        TypeError: the value cannot be represented.
-    """
-    if isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return pydantic.TypeAdapter(type(value)).dump_python(value, mode="json")
+def _format_traceback(exc: BaseException) -> str:
     try:
-        return _ANY.dump_python(value, mode="json")
-    except pydantic.PydanticSerializationError as exc:
-        raise TypeError(f"task output of type {type(value).__name__} is not serializable: {exc}") from None
+        return "".join(traceback.format_exception(exc))
+    except Exception as problem:  # formatting reads attributes an exception may have broken
+        return f"(the traceback could not be formatted: {safe_str(problem)})"
+
+
+def holds_cancellation(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or carries, Trio's cancellation of a scope around the attempt."""
+    if isinstance(exc, trio.Cancelled):
+        return True
+    return isinstance(exc, BaseExceptionGroup) and exc.split(trio.Cancelled)[0] is not None
 
 
 class AttemptControl:
@@ -101,6 +106,11 @@ class AttemptControl:
             self.cancel_reason = reason
         self.ctx._mark_cancelled()
         self._scope.cancel()
+
+    def supersede(self) -> None:
+        """The engine gave this attempt to another worker: cancel it, and tell its context."""
+        self.ctx._mark_superseded()
+        self.cancel("superseded: the engine gave this attempt to another worker while this one was away")
 
     def extend(self, seconds: float) -> None:
         """Set the deadline to ``seconds`` from now (from the Trio thread)."""
@@ -150,6 +160,7 @@ async def execute_attempt(
     try:
         value = validator.validate(raw_input)
     except InputValidationError as exc:
+        log.warning("%s: %s", _attempt_name(ctx), safe_str(exc))
         return TaskOutcome.failure(exc, retryable=False)
 
     def on_refresh(seconds: float) -> None:
@@ -177,23 +188,31 @@ async def execute_attempt(
 
         nursery.start_soon(watchdog)
         token = current_context.set(ctx)  # runs triggered from here are ctx's children
-        with control._scope:
-            try:
-                if is_async and asyncio_bridge is not None:
-                    result = await _call_asyncio(asyncio_bridge(fn), value, ctx)
-                elif is_async:
-                    result = await fn(value, ctx)
-                elif threads:
-                    result = await trio.to_thread.run_sync(fn, value, ctx, abandon_on_cancel=False)
-                else:
-                    await trio.lowlevel.checkpoint()
-                    result = fn(value, ctx)
-            except EvictedError as exc:
-                evicted = True
-                evicted_at = exc.seq
-            except Exception as exc:
-                error = exc
-        current_context.reset(token)
+        # Whatever the function raises is its attempt's failure, BaseExceptions included
+        # (SystemExit, KeyboardInterrupt, a group from its own nursery): nothing it does
+        # may escape into the worker. Only Trio's cancellations pass: this attempt's
+        # scope absorbs its own, and any other belongs to the worker, which is stopping.
+        try:
+            with control._scope:
+                try:
+                    if is_async and asyncio_bridge is not None:
+                        result = await _call_asyncio(asyncio_bridge(fn), value, ctx)
+                    elif is_async:
+                        result = await fn(value, ctx)
+                    elif threads:
+                        result = await trio.to_thread.run_sync(fn, value, ctx, abandon_on_cancel=False)
+                    else:
+                        await trio.lowlevel.checkpoint()
+                        result = fn(value, ctx)
+                except EvictedError as exc:
+                    evicted = True
+                    evicted_at = exc.seq
+        except BaseException as exc:
+            if holds_cancellation(exc):
+                raise
+            error = exc
+        finally:
+            current_context.reset(token)
         control._watchdog.deadline = -math.inf
         nursery.cancel_scope.cancel()
 
@@ -211,6 +230,18 @@ async def execute_attempt(
     if error is not None:
         return TaskOutcome.failure(error, retryable=not isinstance(error, NonRetryableException))
     try:
-        return TaskOutcome("completed", output=to_wire(result))
+        output = to_wire(result, f"the output of {_task_name(ctx)}")
     except TypeError as exc:
+        # Retrying cannot help: the function would return the same kind of value again.
+        log.error("%s: %s", _attempt_name(ctx), exc)
         return TaskOutcome.failure(exc, retryable=False)
+    return TaskOutcome("completed", output=output)
+
+
+def _task_name(ctx: Context) -> str:
+    task, workflow = ctx.task_name, ctx.workflow_name
+    return f"task {task!r}" if task == workflow else f"task {task!r} of workflow {workflow!r}"
+
+
+def _attempt_name(ctx: Context) -> str:
+    return f"{_task_name(ctx)}, run {ctx.workflow_run_id}, attempt {ctx.attempt_number}"

@@ -13,6 +13,8 @@ from typing import Any
 
 import pydantic
 
+from ._wire_values import bounded_text, qualified_name, safe_str, to_wire
+
 __all__ = ["EmptyModel", "InputValidationError", "InputValidator"]
 
 
@@ -78,6 +80,11 @@ class InputValidator:
             raise InputValidationError(
                 f"input for workflow {self.owner!r} does not match {self.validator.__name__}: {exc}"
             ) from None
+        except Exception as exc:  # a validator of the model's own raised something else
+            raise InputValidationError(
+                f"input for workflow {self.owner!r}: validating it as {self.validator.__name__} raised "
+                f"{qualified_name(type(exc))}: {bounded_text(safe_str(exc), 2000)}"
+            ) from exc
 
     def dump(self, value: Any) -> dict[str, Any]:
         """Turn what a caller passes to ``run`` into storable JSON-like data.
@@ -85,25 +92,22 @@ class InputValidator:
         Accepts an instance of the validator, a mapping, or ``None``.
 
         Raises:
-            InputValidationError: the value cannot be turned into the validator's shape.
+            InputValidationError: the value cannot be turned into the validator's shape,
+                or holds something the engine cannot carry (the message says what, and where).
         """
         if value is None:
             value = {}
-        if isinstance(value, pydantic.BaseModel):
-            return value.model_dump(mode="json")
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return pydantic.TypeAdapter(type(value)).dump_python(value, mode="json")
-        if isinstance(value, dict):
-            if self._adapter is not None:
-                # validate now, so a caller learns of bad input before anything is stored
-                self.validate(value)
-            try:
-                return pydantic.TypeAdapter(dict[str, Any]).dump_python(value, mode="json")
-            except pydantic.PydanticSerializationError as exc:
-                raise InputValidationError(
-                    f"input for workflow {self.owner!r} is not serializable: {exc}"
-                ) from None
-        raise InputValidationError(
-            f"input for workflow {self.owner!r} must be a {self.validator.__name__} "
-            f"or a mapping, got {type(value).__name__}"
-        )
+        if isinstance(value, dict) and self._adapter is not None:
+            # validate now, so a caller learns of bad input before anything is stored
+            self.validate(value)
+        elif not isinstance(value, dict | pydantic.BaseModel) and not (
+            dataclasses.is_dataclass(value) and not isinstance(value, type)
+        ):
+            raise InputValidationError(
+                f"input for workflow {self.owner!r} must be a {self.validator.__name__} "
+                f"or a mapping, got {type(value).__name__}"
+            )
+        try:
+            return to_wire(value, f"input for workflow {self.owner!r}")
+        except TypeError as exc:
+            raise InputValidationError(str(exc)) from None

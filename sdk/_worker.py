@@ -10,10 +10,24 @@ Losing the engine is routine: results wait in the worker until the gateway takes
 heartbeats that the engine does not recognise (it restarted) make the worker register
 again, and nothing a task computed is dropped. A draining worker (SIGTERM) tells the
 engine, finishes what it runs while heartbeating, then leaves.
+
+Being lost by the engine is routine too. A worker the engine has not heard from for its
+session's timeout (a frozen process, a cut-off network) has its session ended and its
+attempts run elsewhere. Such a worker may still find deliveries the engine sent before
+giving it up, waiting in its socket; so a worker that has not heard from the engine for
+half that timeout holds what it is sent until a heartbeat tells it whether its session
+lives. If it ended, the worker registers again, drops those assignments, and tells the
+attempts it was running that they were superseded (they are cancelled, and the engine
+fences off their results by attempt number).
+
+Nothing an attempt returns or raises may crash the worker: a fault while starting,
+running or reporting one attempt fails that attempt, and is logged on ``ratchet.worker``.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import signal
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -27,9 +41,10 @@ from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTime
 from ._context import AttemptInfo, Context
 from ._durable_context import DurableContext
 from ._errors import DefinitionError, TaskRunError
-from ._executor import AttemptControl, TaskOutcome, execute_attempt
+from ._executor import AttemptControl, TaskOutcome, execute_attempt, holds_cancellation
 from ._flow import check_worker_labels
 from ._spec import TaskKind
+from ._wire_values import bounded_text, safe_str
 from ._workflow import Task, Workflow
 
 if TYPE_CHECKING:
@@ -37,7 +52,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Worker", "WorkerActor", "WorkerConfig"]
 
+log = logging.getLogger("ratchet.worker")
 _RETRYABLE_CALL = (ActorDeadError, AskTimeout, OSError)
+# The engine's default, for a gateway that does not say how long sessions last.
+_DEFAULT_HEARTBEAT_MISSES = 5
 # Cancellations of attempts not yet started that a worker remembers (oldest forgotten first).
 _MAX_EARLY_CANCELS = 10_000
 
@@ -122,8 +140,16 @@ class WorkerActor(Actor):
         self._results_ready = trio.Event()
         self._idle = trio.Event()
         self.heartbeat_interval = 1.0
+        # How long the engine keeps this worker's session without a heartbeat (it says so
+        # when the worker registers), and when the last heartbeat it acknowledged was sent.
+        self.session_timeout = _DEFAULT_HEARTBEAT_MISSES * self.heartbeat_interval
+        self._heard_at = -math.inf
         self.epoch: tuple[str, int] | None = None  # of the session the engine gave us
         self._registering = False
+        # Deliveries that arrived while the session was in doubt, waiting for the engine's word.
+        self._held: list[tuple[tuple[str, int], list[dict[str, Any]]]] = []
+        self._confirm = trio.Event()  # wakes the heartbeat loop to ask the engine now
+        self.dropped = 0
         self.registered = trio.Event()
         self.refusal: str | None = None  # why the engine refused this worker's registration
         # workflows the engine knows for sure: those this worker registers, and those its
@@ -143,55 +169,78 @@ class WorkerActor(Actor):
     # -- engine -> worker ------------------------------------------------------------------------
 
     def assign(self, payloads: list[dict[str, Any]]) -> None:
-        """Start the attempts the engine assigned."""
+        """Start the attempts the engine assigned.
+
+        An assignment the worker cannot make sense of fails its own attempt (or, without
+        even an attempt to name, is logged and skipped); the others still start.
+        """
         for payload in payloads:
-            key = (payload["task_id"], payload["attempt"])
-            if key in self.running:
-                continue  # a duplicate delivery
-            if key in self._unreported:
-                # It ran here already and its outcome is on its way (an engine that
-                # restarted before storing it assigned it again): that report answers
-                # this assignment too, and frees its slot.
-                continue
-            if self._cancelled_early.pop(key, None) is not None:
-                self._report(key, TaskOutcome("cancelled", error_message="cancelled before it started"))
-                continue
-            task = self.tasks.get((payload["workflow"], payload["task"]))
-            if task is None:
-                self._report(
-                    key,
-                    TaskOutcome(
-                        "failed",
-                        error_type="UnknownTask",
-                        error_message=f"worker {self.config.name!r} does not run "
-                        f"{payload['workflow']}.{payload['task']}",
-                        retryable=True,
-                    ),
-                )
-                continue
-            info = AttemptInfo(
-                run_id=payload["run_id"],
-                task_run_id=payload["task_id"],
-                workflow=payload["workflow"],
-                task=payload["task"],
-                attempt=payload["attempt"],
-                retry_count=payload.get("retry_count", 0),
-                parent_outputs=payload.get("parents") or {},
-                additional_metadata=payload.get("metadata") or {},
-                failed_tasks=tuple(
-                    TaskRunError(name, tid, etype, msg, tb)
-                    for name, tid, etype, msg, tb in payload.get("failed", [])
+            try:
+                self._start(payload)
+            except Exception as exc:
+                self._refuse(payload, exc)
+
+    def _refuse(self, payload: Any, exc: Exception) -> None:
+        key = _attempt_key(payload)
+        log.error(
+            "worker %r could not start assignment %s: %s",
+            self.config.name,
+            key or "(no task id and attempt)",
+            safe_str(exc),
+            exc_info=exc,
+        )
+        if key is not None and key not in self.running and key not in self._unreported:
+            self._report(key, TaskOutcome.failure(exc, retryable=True))
+
+    def _start(self, payload: dict[str, Any]) -> None:
+        """Start one assigned attempt, or answer it at once (duplicate, cancelled, unknown)."""
+        key = (payload["task_id"], payload["attempt"])
+        if key in self.running:
+            return  # a duplicate delivery
+        if key in self._unreported:
+            # It ran here already and its outcome is on its way (an engine that
+            # restarted before storing it assigned it again): that report answers
+            # this assignment too, and frees its slot.
+            return
+        if self._cancelled_early.pop(key, None) is not None:
+            self._report(key, TaskOutcome("cancelled", error_message="cancelled before it started"))
+            return
+        task = self.tasks.get((payload["workflow"], payload["task"]))
+        if task is None:
+            self._report(
+                key,
+                TaskOutcome(
+                    "failed",
+                    error_type="UnknownTask",
+                    error_message=f"worker {self.config.name!r} does not run "
+                    f"{payload['workflow']}.{payload['task']}",
+                    retryable=True,
                 ),
-                filter_payload=payload.get("filter_payload"),
             )
-            if task.spec.kind is TaskKind.DURABLE:
-                ctx: Context = DurableContext(info, _Link(self), task.eviction_delay)
-            else:
-                ctx = Context(info, _Link(self))
-            control = AttemptControl(ctx, float(payload.get("timeout", 60.0)))
-            self.running[key] = control
-            self._idle = trio.Event()
-            self.context.start_soon(self._run_attempt, task, payload, key, control)
+            return
+        info = AttemptInfo(
+            run_id=payload["run_id"],
+            task_run_id=payload["task_id"],
+            workflow=payload["workflow"],
+            task=payload["task"],
+            attempt=payload["attempt"],
+            retry_count=payload.get("retry_count", 0),
+            parent_outputs=payload.get("parents") or {},
+            additional_metadata=payload.get("metadata") or {},
+            failed_tasks=tuple(
+                TaskRunError(name, tid, etype, msg, tb)
+                for name, tid, etype, msg, tb in payload.get("failed", [])
+            ),
+            filter_payload=payload.get("filter_payload"),
+        )
+        if task.spec.kind is TaskKind.DURABLE:
+            ctx: Context = DurableContext(info, _Link(self), task.eviction_delay)
+        else:
+            ctx = Context(info, _Link(self))
+        control = AttemptControl(ctx, float(payload.get("timeout", 60.0)))
+        self.running[key] = control
+        self._idle = trio.Event()
+        self.context.start_soon(self._run_attempt, task, payload, key, control)
 
     def cancel(self, task_id: str, attempt: int, reason: str = "cancelled") -> None:
         """Cancel a running attempt (the engine cancelled its run, or it timed out).
@@ -219,12 +268,29 @@ class WorkerActor(Actor):
         Returns False, starting nothing, when the batch was sent for a session older than
         the one this worker registered since (the engine gave it up for dead meanwhile and
         runs those attempts elsewhere); cancellations are applied either way.
+
+        A batch that arrives when the worker has not heard from the engine for half its
+        session's timeout (the process was frozen, or cut off) may come from a session
+        the engine has ended since: its assignments wait until a heartbeat settles it.
+        If the session lives, they start; if it ended, the worker registers again and
+        drops them (the engine reassigned them), and the attempts it was running learn
+        that they were superseded.
         """
-        stale = epoch is not None and self._stale(tuple(epoch))
-        if not stale:
+        fenced = None if epoch is None else (str(epoch[0]), int(epoch[1]))
+        stale = fenced is not None and self._stale(fenced)
+        if stale:
+            self._drop(assign)
+        elif fenced is not None and assign and self._in_doubt():
+            self._held.append((fenced, list(assign)))
+            self._confirm.set()
+        else:
             self.assign(assign)
-        for task_id, attempt, reason in cancel:
-            self.cancel(task_id, attempt, reason)
+        for entry in cancel:
+            try:
+                task_id, attempt, reason = entry
+                self.cancel(task_id, attempt, reason)
+            except Exception as exc:
+                log.error("worker %r could not apply cancellation %r: %s", self.config.name, entry, exc)
         return not stale
 
     def _stale(self, epoch: tuple[Any, ...]) -> bool:
@@ -236,6 +302,53 @@ class WorkerActor(Actor):
         if mine is None or epoch[0] != mine[0]:
             return False
         return epoch[1] < mine[1] or (self._registering and epoch[1] <= mine[1])
+
+    def _in_doubt(self) -> bool:
+        """Whether the engine may have ended this worker's session unbeknownst to it.
+
+        The engine ends a session after ``session_timeout`` without a heartbeat, counted
+        from the last one it received, which was sent no earlier than ``_heard_at``. Half
+        that timeout leaves room for heartbeats slowed by load and for clock rates.
+        """
+        return self.context.clock.monotonic() - self._heard_at > self.session_timeout / 2
+
+    def _release_held(self) -> None:
+        """Start or drop the deliveries held while the session was in doubt."""
+        held, self._held = self._held, []
+        for epoch, assign in held:
+            if self._in_doubt():
+                self._held.append((epoch, assign))  # still no word from the engine
+            elif self.epoch is None or epoch == self.epoch:
+                self.assign(assign)  # the session they were sent for lives
+            else:
+                self._drop(assign)  # sent for a session that ended; the engine reassigned them
+
+    def _drop(self, assign: list[dict[str, Any]]) -> None:
+        if not assign:
+            return
+        self.dropped += len(assign)
+        log.warning(
+            "worker %r dropped %d assignment(s) sent for a session of it that ended (the engine "
+            "gave the worker up and assigned them elsewhere): %s",
+            self.config.name,
+            len(assign),
+            ", ".join(str(_attempt_key(p)) for p in assign[:10]),
+        )
+
+    def _supersede(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Tell attempts the engine gave to other workers that they were superseded."""
+        superseded = [key for key in keys if key in self.running]
+        for key in superseded:
+            self.running[key].supersede()
+        if superseded:
+            log.warning(
+                "worker %r: the engine ended its session while it was unreachable and gave its "
+                "%d running attempt(s) to other workers; they are cancelled and their results "
+                "will not count: %s",
+                self.config.name,
+                len(superseded),
+                ", ".join(map(str, superseded[:10])),
+            )
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -252,6 +365,19 @@ class WorkerActor(Actor):
                 threads=self.config.threads,
                 asyncio_bridge=self._bridge if task.is_async else None,
             )
+        except BaseException as exc:
+            if holds_cancellation(exc):
+                raise  # the worker is stopping
+            # A fault of the worker's own, not of the task: the attempt fails (another
+            # attempt may do better) and the worker carries on with the others.
+            log.error(
+                "worker %r failed running attempt %s of task %r",
+                self.config.name,
+                key,
+                task.name,
+                exc_info=exc,
+            )
+            outcome = TaskOutcome.failure(exc, retryable=True)
         finally:
             self.running.pop(key, None)
             if not self.running:
@@ -301,17 +427,24 @@ class WorkerActor(Actor):
             try:
                 await self._call(method, *args)
             except ActorError as exc:
+                log.warning("the engine refused %s from worker %r: %s", method, self.config.name, exc)
                 self.context.runtime.record("request-refused", method, exc.error_message)
+            except Exception as exc:  # the request cannot be sent at all (it cannot be encoded)
+                log.error("worker %r could not send %s: %s", self.config.name, method, safe_str(exc))
+                self.context.runtime.record("request-refused", method, safe_str(exc))
 
         self.context.start_soon(send)
 
     async def register(self) -> None:
+        previous = self.epoch
         self._registering = True
         try:
             delay = 0.05
             while True:
+                running = list(self.running)
+                sent = self.context.clock.monotonic()
                 try:
-                    answer = await self._register()
+                    answer = await self._register(running)
                     break
                 except ActorError as exc:
                     if "RequestError" in exc.error_type:
@@ -329,11 +462,20 @@ class WorkerActor(Actor):
         finally:
             self._registering = False
         self.heartbeat_interval = float(answer["heartbeat_interval"])
+        self.session_timeout = float(
+            answer.get("session_timeout", _DEFAULT_HEARTBEAT_MISSES * self.heartbeat_interval)
+        )
+        self._heard_at = sent
         epoch = answer.get("epoch")
         self.epoch = (str(epoch[0]), int(epoch[1])) if epoch else None
+        if previous is not None and self.epoch is not None and self.epoch[0] == previous[0]:
+            if self.epoch[1] > previous[1]:
+                # The same engine gave this worker a new session: it ended the old one and
+                # reported every attempt running in it lost, so they run elsewhere now.
+                self._supersede(running)
         self.registered.set()
 
-    async def _register(self) -> Any:
+    async def _register(self, running: list[tuple[str, int]]) -> Any:
         return await self._call(
             "register_worker",
             {
@@ -345,7 +487,7 @@ class WorkerActor(Actor):
                 "durable_slots": self.config.durable_slots,
                 "labels": dict(self.config.labels),
                 "workflows": [wf.spec.to_dict() for wf in self.config.workflows],
-                "running": [list(key) for key in self.running],
+                "running": [list(key) for key in running],
             },
         )
 
@@ -359,11 +501,18 @@ class WorkerActor(Actor):
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await self.context.clock.sleep(self.heartbeat_interval)
+            # A delivery held in doubt asks for a heartbeat now rather than at the next beat.
+            with trio.move_on_at(self.context.clock.monotonic() + self.heartbeat_interval):
+                await self._confirm.wait()
+            self._confirm = trio.Event()
             await self._heartbeat()
+            self._release_held()
 
     async def _heartbeat(self) -> None:
-        if not await self._call("heartbeat", self.worker_id):
+        sent = self.context.clock.monotonic()
+        if await self._call("heartbeat", self.worker_id):
+            self._heard_at = sent
+        else:
             await self.register()  # the engine restarted, or gave us up for dead
 
     async def _flush_loop(self) -> None:
@@ -371,21 +520,53 @@ class WorkerActor(Actor):
             await self._results_ready.wait()
             batch, self._results = self._results, []
             self._results_ready = trio.Event()
-            while True:
-                try:
-                    await self._call("task_results", batch)
-                    self._acknowledged(batch)
-                    break
-                except ActorError:
-                    # The gateway rejected the batch (a bug on one side): report each alone,
-                    # so one bad result cannot hold up the others.
-                    for result in batch:
-                        try:
-                            await self._call("task_results", [result])
-                        except ActorError:
-                            pass
-                    self._acknowledged(batch)
-                    break
+            await self._send_results(batch)
+            self._acknowledged(batch)
+
+    async def _send_results(self, batch: list[dict[str, Any]]) -> None:
+        """Hand ``batch`` to the gateway; what cannot go as a whole goes in halves.
+
+        The gateway may refuse a batch (a malformed result: a bug on one side), or the
+        transport cannot carry it (too large for one frame, or holding a value it cannot
+        encode). Halving isolates the culprit in a few round trips while every other
+        result goes through. A single result that still cannot go is replaced by a
+        failure of its attempt that says why, so the engine learns how the attempt ended.
+        """
+        try:
+            await self._call("task_results", batch)
+            return
+        except Exception as exc:  # unreachable engines are retried inside _call
+            problem = exc
+        if len(batch) > 1:
+            middle = len(batch) // 2
+            await self._send_results(batch[:middle])
+            await self._send_results(batch[middle:])
+            return
+        (result,) = batch
+        key = (result.get("task_id"), result.get("attempt"))
+        reason = bounded_text(safe_str(problem), 2000)
+        log.error(
+            "worker %r could not report how attempt %s ended (%s): %s; reporting it failed instead",
+            self.config.name,
+            key,
+            result.get("status"),
+            reason,
+        )
+        replacement = {
+            **result,
+            "status": "failed",
+            "output": None,
+            "error_type": "UndeliverableResult",
+            "error_message": f"the attempt ended {result.get('status')} but its result could not be "
+            f"delivered to the engine: {reason}",
+            "traceback": None,
+            "retryable": False,  # the same result would meet the same refusal
+        }
+        replacement.pop("evicted_at", None)
+        try:
+            await self._call("task_results", [replacement])
+        except Exception as exc:
+            log.error("worker %r dropped the result of attempt %s: %s", self.config.name, key, safe_str(exc))
 
     def _acknowledged(self, batch: list[dict[str, Any]]) -> None:
         for result in batch:
@@ -420,6 +601,8 @@ class WorkerActor(Actor):
             "running": len(self.running),
             "completed": self.completed,
             "pending_results": len(self._results),
+            "held": sum(len(assign) for _, assign in self._held),
+            "dropped": self.dropped,
             "draining": self.draining,
         }
 
@@ -496,7 +679,12 @@ class Worker:
         self.config = config
 
     def start(self) -> None:
-        """Connect to the engine and run tasks until SIGTERM/SIGINT (then drain and exit)."""
+        """Connect to the engine and run tasks until SIGTERM/SIGINT (then drain and exit).
+
+        Unless the application configured logging, the worker's log (attempts it could
+        not run or report, assignments it dropped) goes to stderr.
+        """
+        _log_to_stderr_unless_configured()
         trio.run(self.async_start)
 
     async def async_start(
@@ -522,3 +710,26 @@ class Worker:
                             break
                     with trio.move_on_after(600):
                         await instance.drain()
+
+
+def _attempt_key(payload: Any) -> tuple[str, int] | None:
+    """The (task id, attempt) an assignment names, if it names one readably."""
+    try:
+        key = (payload["task_id"], payload["attempt"])
+    except Exception:
+        return None
+    if type(key[0]) is not str or type(key[1]) is not int:
+        return None
+    return key
+
+
+def _log_to_stderr_unless_configured() -> None:
+    """Give the ``ratchet`` loggers a stderr handler when nothing else would show them."""
+    package = logging.getLogger("ratchet")
+    if package.handlers or logging.getLogger().handlers:
+        return  # the application decides where logs go
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package.addHandler(handler)
+    if package.level == logging.NOTSET:
+        package.setLevel(logging.INFO)

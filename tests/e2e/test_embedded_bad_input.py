@@ -122,6 +122,24 @@ def test_client_rejects_input_failing_the_model_before_anything_is_stored(new_cl
     assert place.run({"item": "tea", "qty": "2"}) == 2  # coerced by the model, as pydantic does
 
 
+def test_client_refuses_input_it_cannot_serialize_and_stores_nothing(new_client):
+    r = new_client()
+    hello = _hello(r)
+    start(r)
+
+    with pytest.raises(
+        InputValidationError, match=r"input for workflow 'hello' is not serializable: object at \['o'\]"
+    ):
+        hello.run({"name": "x", "o": object()})
+    with pytest.raises(InputValidationError, match=r"integer at \['name'\] does not fit in 64 bits"):
+        hello.run_no_wait({"name": 2**70})
+    with pytest.raises(InputValidationError, match="is not serializable: bytes"):
+        hello.run_many([hello.create_bulk_run_item({"name": b"\xff"})])
+
+    assert r.runs.list() == []
+    _assert_healthy(r, hello)
+
+
 def test_engine_fails_a_run_whose_input_fails_the_model_without_running_the_task(new_client):
     r = new_client()
     place, received = _orders(r)
@@ -337,6 +355,46 @@ def test_a_forged_result_for_another_attempt_is_fenced_off(new_client):
     assert ref.result() == "the real output"  # ...and ignored: the attempt numbers are stale
     (task,) = r.runs.get(ref.run_id).tasks
     assert (task.status, task.attempt) == ("COMPLETED", 1)
+    _assert_healthy(r, hello)
+
+
+def test_a_result_the_store_cannot_keep_fails_its_attempt_without_crashing_the_engine(new_client):
+    r = new_client()
+    hello = _hello(r)
+    running, release = threading.Event(), threading.Event()
+
+    @r.task(input_validator=dict)
+    def first(inp, ctx: Context):
+        running.set()
+        release.wait(60)
+        return "too late: the forged result counted"
+
+    start(r)
+    refs = [first.run_no_wait({}), first.run_no_wait({})]
+    wait_set(running, "the tasks to start")
+    ids = [r.runs.get(ref.run_id).tasks[0].task_id for ref in refs]
+    # a worker of another kind reports text and output the store cannot keep (NUL characters)
+    reports = [
+        {
+            "task_id": ids[0],
+            "attempt": 1,
+            "status": "failed",
+            "error_type": "E\x00",
+            "retryable": False,
+            "error_message": "bad \x00 text",
+            "traceback": "t" * 1_000_000,
+        },
+        {"task_id": ids[1], "attempt": 1, "status": "completed", "output": {"text": "nul \x00"}},
+    ]
+    assert r.connection.call("task_results", reports) == 2
+
+    failed, refused = (r.runs._wait(ref.run_id).tasks[0] for ref in refs)
+    assert failed.status == "FAILED" and failed.error is not None
+    assert failed.error["message"] == "bad \\x00 text"
+    assert refused.status == "FAILED" and refused.error is not None
+    assert refused.error["type"] == "OutputNotStorable"
+    assert "['text'] holds a NUL character" in refused.error["message"]
+    release.set()
     _assert_healthy(r, hello)
 
 

@@ -60,6 +60,23 @@ def make_client(engine: str | None = None) -> tuple[Ratchet, dict[str, Workflow]
         return 1
 
     @r.task(input_validator=dict)
+    async def lingering(input: dict, ctx: Context) -> dict:
+        """Its first attempt runs long, and notes it if it learns it was superseded."""
+        _mark(input, ctx, "lingering")
+        if ctx.attempt_number == 1:
+            try:
+                await trio.sleep(input["first_attempt_seconds"])
+            finally:
+                if ctx.is_superseded:
+                    _mark(input, ctx, "lingering-superseded")
+        return {"pid": os.getpid(), "attempt": ctx.attempt_number}
+
+    @r.task(input_validator=dict, retries=2)
+    async def unserializable(input: dict, ctx: Context) -> dict:
+        _mark(input, ctx, "unserializable")
+        return {"o": object()}
+
+    @r.task(input_validator=dict)
     async def page(input: dict, ctx: Context) -> int:
         _mark(input, ctx, "page")
         return input["n"] * 10
@@ -88,6 +105,8 @@ def make_client(engine: str | None = None) -> tuple[Ratchet, dict[str, Workflow]
         "chain": chain,
         "slow": slow,
         "noop": noop,
+        "unserializable": unserializable,
+        "lingering": lingering,
         "page": page,
         "approval": approval,
         "per-key": per_key,

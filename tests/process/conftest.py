@@ -62,6 +62,14 @@ class Process:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
+    def freeze(self) -> None:
+        """Stop the process where it is (SIGSTOP): it neither runs nor reads its sockets."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a frozen process run on (SIGCONT), with whatever reached its sockets meanwhile."""
+        self.proc.send_signal(signal.SIGCONT)
+
     def terminate(self, timeout: float = 30.0) -> int:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)

@@ -17,7 +17,7 @@ import pytest
 from apps import make_client
 from conftest import Cluster
 
-from ratchet import Ratchet, RunDetails
+from ratchet import FailedTaskRunExceptionGroup, Ratchet, RunDetails, TaskRunError
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -225,3 +225,81 @@ def test_a_client_started_before_any_worker_triggers_runs_that_wait_for_one(
     cluster.worker()
     assert ref.result() == {"first": {"n": 2}, "second": {"n": 3}, "third": {"n": 4}}
     assert [t.queued_reason for t in r.runs.get(ref.workflow_run_id).tasks] == [None] * 3
+
+
+def test_unserializable_output_fails_only_its_attempt(cluster: Cluster, client: Any, tmp_path: Path) -> None:
+    r, wf = client
+    cluster.engine()
+    worker = cluster.worker("shared")
+    wait_until(lambda: workers_of(r), 30, "the worker to register")
+    marker = tmp_path / "marks"
+    marker.mkdir()
+
+    healthy = wf["slow"].run_no_wait({"seconds": 3.0, "marker": str(marker)})
+    wait_until(lambda: list(marker.iterdir()), 30, "the healthy task to start")
+    bad = wf["unserializable"].run_no_wait({"marker": str(marker)})
+
+    with pytest.raises(FailedTaskRunExceptionGroup) as info:
+        bad.result()
+    (error,) = info.value.exceptions
+    assert isinstance(error, TaskRunError)
+    assert error.exc_type == "TypeError"
+    assert "'unserializable'" in error.message and "object" in error.message
+    (task,) = r.runs.get(bad.workflow_run_id).tasks
+    assert (task.status, task.attempt) == ("FAILED", 1)  # not retried: retrying cannot help
+
+    output = healthy.result()
+    assert output == {"pid": worker.proc.pid, "retry_count": 0}
+    (task,) = r.runs.get(healthy.workflow_run_id).tasks
+    assert (task.status, task.attempt) == ("COMPLETED", 1)  # its worker was never lost
+    wait_until(
+        lambda: any("ratchet.worker" in line and "'unserializable'" in line for line in worker.lines),
+        30,
+        "the worker to log the failure",
+    )
+
+
+def test_a_frozen_worker_resuming_after_its_session_expired_runs_nothing_twice(
+    cluster: Cluster, client: Any, tmp_path: Path
+) -> None:
+    r, wf = client
+    cluster.engine()
+    frozen = cluster.worker("frozen")
+    wait_until(lambda: workers_of(r), 30, "the worker to register")
+    marker = tmp_path / "marks"
+    marker.mkdir()
+
+    def mark(ref: Any, name: str) -> Path:
+        return marker / f"{ref.workflow_run_id}.{name}"
+
+    running = wf["lingering"].run_no_wait({"first_attempt_seconds": 600, "marker": str(marker)})
+    wait_until(lambda: mark(running, "lingering.1").exists(), 30, "the long attempt to start")
+    frozen.freeze()
+    queued = wf["slow"].run_no_wait({"seconds": 0.1, "marker": str(marker)})
+    # the engine sends it to the frozen worker, whose session has not expired yet
+    wait_until(lambda: r.runs.get(queued.workflow_run_id).tasks[0].status == "RUNNING", 30, "its assignment")
+    wait_until(lambda: not workers_of(r), 60, "the engine to give the frozen worker up")
+    rescuer = cluster.worker("rescuer")
+    assert queued.result()["pid"] == rescuer.proc.pid
+    assert running.result() == {"pid": rescuer.proc.pid, "attempt": 2}
+
+    frozen.resume()
+    # It asks the engine before starting what it was sent while frozen, and drops it ...
+    wait_until(
+        lambda: (
+            mark(queued, "slow.1").exists()
+            or any("ratchet.worker" in line and "dropped" in line for line in frozen.lines)
+        ),
+        60,
+        "the resumed worker to deal with the assignment it was sent while frozen",
+    )
+    assert not mark(queued, "slow.1").exists(), "the stale assignment ran a second time"
+    # ... and the attempt it was running learns that it was superseded.
+    wait_until(
+        lambda: mark(running, "lingering-superseded.1").exists(), 60, "the old attempt to be superseded"
+    )
+    wait_until(lambda: len(workers_of(r)) == 2, 60, "the resumed worker to register again")
+    for ref in (running, queued):
+        details = r.runs.get(ref.workflow_run_id)
+        assert (details.status, details.tasks[0].attempt) == ("COMPLETED", 2)
+        assert_one_terminal_outcome(details)

@@ -8,6 +8,11 @@ registers again, from its current session; it still applies the delivery's
 cancellations. A cancellation that reaches the worker before its assignment keeps the
 attempt from ever starting.
 
+A delivery that arrives after the worker heard nothing from the engine for half its
+session's timeout waits for a heartbeat: it starts if the session lives, and is dropped
+if the engine ended the session (the worker registers again, and the attempts it runs
+learn they were superseded).
+
 The worker tests drive the real :class:`WorkerActor` against a gateway stand-in that
 hands out the epochs; the dispatcher tests run the real engine on a memory store.
 All run in virtual time.
@@ -41,6 +46,7 @@ class Attempts:
 
     def __init__(self) -> None:
         self.started: dict[str, trio.Event] = {}
+        self.superseded: dict[str, bool] = {}  # by task id, as the attempt's context said when it ended
 
     def event(self, task_id: str) -> trio.Event:
         return self.started.setdefault(task_id, trio.Event())
@@ -55,7 +61,10 @@ def blocking_workflow(attempts: Attempts) -> Workflow:
     @wf.task()
     async def work(input: Any, ctx: Any) -> None:
         attempts.event(ctx.task_run_id).set()
-        await trio.sleep_forever()
+        try:
+            await trio.sleep_forever()
+        finally:
+            attempts.superseded[ctx.task_run_id] = ctx.is_superseded
 
     return wf
 
@@ -65,13 +74,15 @@ class StandInGateway(Actor):
 
     Registration answers with :attr:`epoch`; while :attr:`hold` is set it waits for it
     first, which keeps the worker in the middle of registering. Heartbeats answer
-    :attr:`known` (False: "register again").
+    :attr:`known` (False: "register again"); while :attr:`beats_held` is set they wait
+    for it first, so the worker hears nothing from the engine (as when it is cut off).
     """
 
     def __init__(self, epoch: tuple[str, int]) -> None:
         self.epoch = epoch
         self.known = True
         self.hold: trio.Event | None = None
+        self.beats_held: trio.Event | None = None
         self.calls: dict[str, int] = {"register_worker": 0, "heartbeat": 0}
         self.results: list[dict[str, Any]] = []
         self._changed = trio.Event()
@@ -88,10 +99,24 @@ class StandInGateway(Actor):
             await self.hold.wait()
         return {"heartbeat_interval": 1.0, "versions": {}, "epoch": list(self.epoch)}
 
-    def heartbeat(self, worker_id: str) -> bool:
+    @concurrent
+    async def heartbeat(self, worker_id: str) -> bool:
         self.calls["heartbeat"] += 1
         self._note()
+        if self.beats_held is not None:
+            await self.beats_held.wait()
         return self.known
+
+    def hold_heartbeats(self) -> None:
+        """Make heartbeats wait for :meth:`answer_heartbeats`."""
+        self.beats_held = trio.Event()
+
+    def answer_heartbeats(self, known: bool) -> None:
+        """Answer the waiting heartbeats (and later ones) with ``known``."""
+        self.known = known
+        assert self.beats_held is not None
+        self.beats_held.set()
+        self.beats_held = None
 
     def task_results(self, results: list[dict[str, Any]]) -> int:
         self.results.extend(results)
@@ -109,6 +134,10 @@ class StandInGateway(Actor):
         assert self.hold is not None
         self.hold.set()
         self.hold = None
+
+    def answer_registrations_with(self, epoch: tuple[str, int]) -> None:
+        """Answer later registrations with ``epoch`` (a new session, as after a removal)."""
+        self.epoch = epoch
 
     def forget_worker(self) -> None:
         """Answer heartbeats with False, as an engine that gave the worker up does."""
@@ -294,6 +323,83 @@ async def test_a_cancellation_and_its_assignment_in_one_delivery_stop_the_attemp
         assert await rig.running() == 0
 
 
+# -- a worker that heard nothing from the engine for a while ---------------------------------------
+
+SILENCE = 10.0  # virtual seconds: past half the session timeout (5 heartbeat intervals)
+
+
+async def cut_off(rig: Rig) -> None:
+    """Let the worker hear nothing from the engine for longer than half its session's timeout."""
+    beats = await rig.gateway.count.ask("heartbeat")
+    rig.gateway.hold_heartbeats.tell()
+    with trio.fail_after(LIMIT):
+        await rig.gateway.wait_calls.ask("heartbeat", beats + 1)  # one is stuck now
+    await trio.sleep(SILENCE)
+
+
+async def test_after_a_long_silence_a_delivery_waits_for_a_heartbeat_and_starts_if_the_session_lives(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with worker_rig() as rig:
+        await rig.deliver(["a"])
+        await rig.wait_started("a")
+        await cut_off(rig)
+
+        assert await rig.deliver(["b"]) is True
+        await trio.testing.wait_all_tasks_blocked()
+        assert rig.attempts.names() == ["a"]  # held: the engine may have given the worker up
+        assert (await rig.worker.status.ask())["held"] == 1
+
+        rig.gateway.answer_heartbeats.tell(True)  # it had not
+        await rig.wait_started("b")
+        assert (await rig.worker.status.ask())["held"] == 0
+        assert rig.attempts.superseded == {}  # "a" runs on
+        assert await rig.gateway.count.ask("register_worker") == 1
+
+
+async def test_after_a_long_silence_a_delivery_for_an_ended_session_is_dropped_and_attempts_superseded(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with worker_rig() as rig:
+        await rig.deliver(["a"])
+        await rig.wait_started("a")
+        await cut_off(rig)
+        assert await rig.deliver(["b"]) is True
+
+        rig.gateway.answer_registrations_with.tell((INCARNATION, 3))
+        rig.gateway.answer_heartbeats.tell(False)  # the engine ended the session meanwhile
+        result = await rig.wait_result("a")
+        assert result["status"] == "cancelled" and "superseded" in result["error_message"]
+        assert rig.attempts.superseded == {"a": True}
+        await trio.testing.wait_all_tasks_blocked()
+        assert rig.attempts.names() == ["a"]  # "b" never started: it runs elsewhere
+        status = await rig.worker.status.ask()
+        assert (status["held"], status["dropped"], status["running"]) == (0, 1, 0)
+        assert await rig.deliver(["c"], epoch=(INCARNATION, 3)) is True  # the new session works
+        await rig.wait_started("c")
+
+
+async def test_a_worker_registered_with_a_restarted_engine_supersedes_nothing_but_drops_older_deliveries(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A new engine incarnation decides itself which running attempts it adopts."""
+    async with worker_rig() as rig:
+        await rig.deliver(["a"])
+        await rig.wait_started("a")
+        await cut_off(rig)
+        assert await rig.deliver(["b"]) is True
+
+        rig.gateway.answer_registrations_with.tell(("dispatcher-2", 1))
+        rig.gateway.answer_heartbeats.tell(False)
+        with trio.fail_after(LIMIT):
+            await rig.gateway.wait_calls.ask("register_worker", 2)
+        await trio.testing.wait_all_tasks_blocked()
+        assert rig.attempts.superseded == {}
+        assert rig.attempts.names() == ["a"]
+        assert (await rig.worker.status.ask())["dropped"] == 1
+        assert await rig.running() == 1
+
+
 # -- the dispatcher's epochs (the real engine) ---------------------------------------------------
 
 
@@ -327,10 +433,10 @@ class EngineRig:
         self, worker_id: str, ref: ActorRef, peer: str | None = None, actions: Sequence[str] = ()
     ) -> tuple[str, int]:
         """Register a session with the dispatcher as the gateway does; returns its epoch."""
-        interval, epoch = await self.dispatcher.register.ask(
+        interval, epoch, session_timeout = await self.dispatcher.register.ask(
             worker_id, worker_id, ref, peer, list(actions), 4, {}, []
         )
-        assert interval == 1.0
+        assert (interval, session_timeout) == (1.0, 3.0)
         return epoch
 
 
