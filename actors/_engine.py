@@ -34,7 +34,7 @@ from ._gateway import Gateway
 from ._scheduler import QueueScheduler
 from ._timers import Timers
 from ._triggers import Triggers
-from .store import CreateTenant, Store, StoreWriter
+from .store import EnsureTenant, Store, StoreWriter
 
 __all__ = ["DEFAULT_TENANT", "Engine", "EngineOptions", "engine_children", "ensure_tenant", "open_engine"]
 
@@ -102,9 +102,12 @@ def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -
 
 
 async def ensure_tenant(store: Store, system: ActorSystem, tenant: str) -> None:
-    """Create the tenant row on first start (tenant id = its name)."""
-    if await store.get_tenant(tenant) is None:
-        await store.commit([CreateTenant(id=tenant, name=tenant, at=system.runtime.clock.time())])
+    """Create the tenant row on first start (tenant id = its name).
+
+    One idempotent write rather than "read, then create if missing": engines starting
+    together on a new database would all read "missing", and all but one would crash.
+    """
+    await store.commit([EnsureTenant(id=tenant, name=tenant, at=system.runtime.clock.time())])
 
 
 @dataclass

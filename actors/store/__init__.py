@@ -30,6 +30,7 @@ from ._mutations import CreateTasks as CreateTasks
 from ._mutations import CreateTenant as CreateTenant
 from ._mutations import DeleteCron as DeleteCron
 from ._mutations import DeleteEventFilter as DeleteEventFilter
+from ._mutations import EnsureTenant as EnsureTenant
 from ._mutations import FireSchedule as FireSchedule
 from ._mutations import Heartbeat as Heartbeat
 from ._mutations import Mutation as Mutation

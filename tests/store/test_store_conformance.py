@@ -27,6 +27,7 @@ from ratchet.actors.store import (
     CreateTenant,
     DeleteCron,
     DeleteEventFilter,
+    EnsureTenant,
     FireSchedule,
     Heartbeat,
     MutationRejected,
@@ -97,6 +98,15 @@ async def test_tenants_and_api_tokens(store: Store) -> None:
     assert (await store.list_api_tokens(T))[0].revoked == 1
     with pytest.raises(MutationRejected, match="CreateTenant"):
         await store.commit([CreateTenant(id="t2", name="acme", at=3.0)])
+    assert await store.get_tenant("t2") is None
+
+
+async def test_ensure_tenant_creates_once_and_keeps_the_first_row(store: Store) -> None:
+    await store.commit([EnsureTenant(id=T, name="acme", at=1.0)])
+    await store.commit([EnsureTenant(id=T, name="acme", at=2.0), EnsureTenant(id=T, name="acme", at=3.0)])
+    assert (await store.get_tenant(T)).created_at == 1.0
+    with pytest.raises(MutationRejected, match="EnsureTenant"):
+        await store.commit([EnsureTenant(id="t2", name="acme", at=4.0)])  # the name is taken
     assert await store.get_tenant("t2") is None
 
 
