@@ -82,6 +82,8 @@ from ._status import WorkerStatus as WorkerStatus
 from ._store import DEFAULT_OFFLOAD_THRESHOLD as DEFAULT_OFFLOAD_THRESHOLD
 from ._store import Store as Store
 from ._store import StoreStatistics as StoreStatistics
+from ._sweeper import ObjectSweeper as ObjectSweeper
+from ._sweeper import ObjectSweeperStatistics as ObjectSweeperStatistics
 from ._writer import CommitTicket as CommitTicket
 from ._writer import StoreWriter as StoreWriter
 from ._writer import StoreWriterStatistics as StoreWriterStatistics

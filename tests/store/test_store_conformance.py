@@ -424,21 +424,3 @@ async def test_log_lines(store: Store) -> None:
     assert [x.message for x in await store.list_log_lines(T, "a", after_seq=got[0].seq, limit=1)] == [
         "line 1"
     ]
-
-
-async def test_big_payloads_go_to_the_object_store_and_come_back(make_store) -> None:
-    from ratchet.actors.store import open_store
-
-    big = {"blob": "x" * 5000}
-    async with open_store(make_store(offload_threshold=1000)) as store:
-        await store.commit([run_of("r1", task("a", input=big), input=big)])
-        await store.commit([move("a", 1, TaskStatus.COMPLETED, TaskEventKind.COMPLETED, output=big)])
-        await store.commit([move("a", 1, TaskStatus.COMPLETED, TaskEventKind.COMPLETED, output=big)])
-        assert (await store.get_run(T, "r1")).input == big
-        t = await store.get_task(T, "a")
-        assert (t.input, t.output) == (big, big)
-        rows = await store._select("tasks", [])
-        assert rows[0]["input"] is None and rows[0]["input_ref"].startswith("sha256-")
-        await store.commit([PushEvent(tenant_id=T, id="e", key="k", payload={"small": 1}, at=1.0)])
-        (row,) = await store._select("events", [])
-        assert row["payload_ref"] is None and row["payload"] == '{"small":1}'
