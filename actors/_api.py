@@ -26,7 +26,7 @@ __all__ = [
     "run_labels",
 ]
 
-DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 
 Name = Field(min_length=1, max_length=200)
 

@@ -72,7 +72,7 @@ class EndpointOptions:
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 5.0
     inbox_size: int = 1024
-    high_water: int = 8 * DEFAULT_MAX_FRAME_SIZE
+    high_water: int = 32 * 1024 * 1024
 
     @classmethod
     def from_kwargs(cls, backend: str, options: dict[str, Any]) -> EndpointOptions:
