@@ -218,10 +218,11 @@ def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -
 async def ensure_tenant(store: Store, system: ActorSystem, tenant: str) -> None:
     """Create the tenant row on first start (tenant id = its name).
 
-    One idempotent write rather than "read, then create if missing": engines starting
-    together on a new database would all read "missing", and all but one would crash.
+    The write is idempotent: engines starting together on a new database all read
+    "missing", and all write it. A restart finds the row and writes nothing.
     """
-    await store.commit([EnsureTenant(id=tenant, name=tenant, at=system.runtime.clock.time())])
+    if await store.get_tenant(tenant) is None:
+        await store.commit([EnsureTenant(id=tenant, name=tenant, at=system.runtime.clock.time())])
 
 
 @dataclass
