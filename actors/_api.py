@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import msgpack
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
+
+from ._payload_size import PayloadTooDeep, packed_size
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
@@ -26,7 +27,7 @@ __all__ = [
     "run_labels",
 ]
 
-DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 
 Name = Field(min_length=1, max_length=200)
 
@@ -107,29 +108,12 @@ def parse(model: type[BaseModel], value: Any, what: str) -> Any:
 MAX_PAYLOAD_DEPTH = 256
 
 
-def _depth_ok(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests lists and dicts at most ``limit`` deep (iteratively)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
-        if depth >= limit:
-            return False
-        stack.extend((child, depth + 1) for child in children)
-    return True
-
-
 def check_payload_size(value: Any, limit: int, what: str) -> None:
     """Reject a payload that cannot be encoded, nests too deep, or is larger than ``limit`` bytes."""
-    if not _depth_ok(value, MAX_PAYLOAD_DEPTH):
-        raise RequestError(f"{what} nests lists or objects more than {MAX_PAYLOAD_DEPTH} levels deep")
     try:
-        size = len(msgpack.packb(value, use_bin_type=True))
+        size = packed_size(value, max_depth=MAX_PAYLOAD_DEPTH)
+    except PayloadTooDeep as exc:
+        raise RequestError(f"{what} {exc}") from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise RequestError(f"{what} cannot be encoded: {exc}") from None
     if size > limit:

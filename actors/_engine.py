@@ -10,7 +10,8 @@ The engine is one ``rest_for_one`` supervisor whose children start in dependency
     ├── coordinator    every active run's state machine
     ├── triggers       events and filters, event waits, crons, schedules
     ├── durable        durable tasks' logs and waits
-    └── gateway        the API for workers and clients
+    ├── gateway        the API for workers and clients
+    └── object-sweeper with an object store: deletes objects no row references
 
 ``rest_for_one`` because each actor depends on those before it: if the scheduler
 crashes, its queues are gone, so the dispatcher, coordinator and gateway restart after
@@ -20,13 +21,15 @@ it and the coordinator rebuilds the queues from the store. The same tree runs in
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ratchet.runtime import ActorRef, ActorSystem, ChildSpec, Strategy, SupervisorRef
 
+from ._api import DEFAULT_MAX_PAYLOAD_BYTES
 from ._coordinator import RunCoordinator
 from ._dispatcher import Dispatcher
 from ._durable import DurableTasks
@@ -34,16 +37,39 @@ from ._gateway import Gateway
 from ._scheduler import QueueScheduler
 from ._timers import Timers
 from ._triggers import Triggers
-from .store import CreateTenant, Store, StoreWriter
+from .store import EnsureTenant, ObjectSweeper, Store, StoreWriter
 
-__all__ = ["DEFAULT_TENANT", "Engine", "EngineOptions", "engine_children", "ensure_tenant", "open_engine"]
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "DEFAULT_TENANT",
+    "MAX_PAYLOAD_LIMIT",
+    "Engine",
+    "EngineOptions",
+    "engine_children",
+    "ensure_tenant",
+    "open_engine",
+]
 
 DEFAULT_TENANT = "default"
 
 
+MAX_PAYLOAD_LIMIT = 256 * 1024 * 1024
+"""The highest ``max_payload_bytes`` allowed: a bigger payload belongs in a blob store,
+passed by reference (and both SQL backends refuse values over 1 GB, which JSON escaping
+of a large payload could reach)."""
+
+
+def _knob(default: Any, help: str, *, unit: str = "") -> Any:
+    """A field of :class:`EngineOptions`, with what ``ratchet engine --help`` says of it."""
+    return field(default=default, metadata={"help": help, "unit": unit})
+
+
 @dataclass(frozen=True)
 class EngineOptions:
-    """Knobs of one engine.
+    """Knobs of one engine; each is also a ``ratchet engine`` flag and a ``RATCHET_*`` variable.
+
+    Every value is checked when the options are made, so a bad one fails before anything
+    starts, with a message that names it.
 
     Attributes:
         tenant: the tenant served.
@@ -53,25 +79,108 @@ class EngineOptions:
         commit_max_delay: the StoreWriter's linger, in seconds; 0 commits as soon as the writer
             is free (batches still form while a commit runs), the lowest latency at no cost
             in throughput on this machine.
-        max_payload_bytes: the largest run input or task output accepted.
+        max_payload_bytes: the largest run input, task output, event payload or durable
+            call result accepted, in bytes of msgpack (at most 256 MiB).
         max_restarts: restarts the engine supervisor allows within ``restart_window``.
         restart_window: seconds.
+        object_sweep_interval: with an object store: seconds between sweeps that delete
+            objects no row references any more.
+        object_orphan_age: with an object store: how old (seconds) an unreferenced object
+            must be before a sweep deletes it; longer than any commit takes.
     """
 
-    tenant: str = DEFAULT_TENANT
-    heartbeat_interval: float = 1.0
-    heartbeat_misses: int = 5
-    commit_max_batch: int = 2000
-    commit_max_delay: float = 0.0
-    max_payload_bytes: int = 4 * 1024 * 1024
-    max_restarts: int = 10
-    restart_window: float = 60.0
+    tenant: str = _knob(DEFAULT_TENANT, "the tenant this engine serves")
+    heartbeat_interval: float = _knob(1.0, "time between worker heartbeats", unit="duration")
+    heartbeat_misses: int = _knob(5, "heartbeats a worker may miss before its tasks are reassigned")
+    commit_max_batch: int = _knob(2000, "most mutations committed in one transaction")
+    commit_max_delay: float = _knob(
+        0.0, "how long a commit waits for more work (0: commit as soon as the store is free)", unit="duration"
+    )
+    max_payload_bytes: int = _knob(
+        DEFAULT_MAX_PAYLOAD_BYTES,
+        "largest run input, task output or event payload accepted (at most 256MiB)",
+        unit="bytes",
+    )
+    max_restarts: int = _knob(10, "engine restarts allowed within --restart-window before it gives up")
+    restart_window: float = _knob(60.0, "the window --max-restarts counts in", unit="duration")
+    object_sweep_interval: float = _knob(
+        600.0, "with --objects-dir: time between sweeps for objects no row references", unit="duration"
+    )
+    object_orphan_age: float = _knob(
+        3600.0,
+        "with --objects-dir: how old an object no row references must be before a sweep deletes it",
+        unit="duration",
+    )
+
+    def __post_init__(self) -> None:
+        _text(self, "tenant", max_length=200)
+        _seconds(self, "heartbeat_interval", above=0.0, at_most=3600.0)
+        _count(self, "heartbeat_misses", least=1)
+        _count(self, "commit_max_batch", least=1, most=1_000_000)
+        _seconds(self, "commit_max_delay", least=0.0, at_most=10.0)
+        _payload_limit(self)
+        _count(self, "max_restarts", least=0)
+        _seconds(self, "restart_window", above=0.0)
+        _seconds(self, "object_sweep_interval", least=1.0)
+        _seconds(self, "object_orphan_age", least=1.0)
+
+
+def _bad(name: str, want: str, value: Any, advice: str = "") -> ValueError:
+    return ValueError(f"EngineOptions.{name} must be {want}, got {value!r}{advice}")
+
+
+def _text(options: EngineOptions, name: str, *, max_length: int) -> None:
+    value = getattr(options, name)
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+        raise _bad(name, f"a non-empty name of at most {max_length} characters", value)
+    if not value.isprintable() or value != value.strip():
+        raise _bad(name, "printable, without leading or trailing spaces", value)
+
+
+def _count(options: EngineOptions, name: str, *, least: int, most: int | None = None) -> None:
+    value = getattr(options, name)
+    span = f"an integer >= {least}" + (f" and <= {most}" if most is not None else "")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(name, span, value)
+    if value < least or (most is not None and value > most):
+        raise _bad(name, span, value)
+
+
+def _payload_limit(options: EngineOptions) -> None:
+    value = options.max_payload_bytes
+    want = f"a number of bytes from 1024 (1KiB) to {MAX_PAYLOAD_LIMIT} (256MiB)"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise _bad("max_payload_bytes", want, value)
+    if value > MAX_PAYLOAD_LIMIT:
+        advice = "; keep bigger data in a blob store and pass a reference to it instead"
+        raise _bad("max_payload_bytes", want, value, advice)
+
+
+def _seconds(
+    options: EngineOptions,
+    name: str,
+    *,
+    least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+) -> None:
+    value = getattr(options, name)
+    bounds = [f">= {least:g}" if least is not None else f"> {above:g}"]
+    if at_most is not None:
+        bounds.append(f"<= {at_most:g}")
+    want = f"a finite number of seconds {' and '.join(bounds)}"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _bad(name, want, value)
+    if (least is not None and value < least) or (above is not None and value <= above):
+        raise _bad(name, want, value)
+    if at_most is not None and value > at_most:
+        raise _bad(name, want, value)
 
 
 def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -> list[ChildSpec]:
     """The engine's actors, in start order."""
     tenant = options.tenant
-    return [
+    children = [
         ChildSpec(
             StoreWriter,
             (store,),
@@ -99,12 +208,21 @@ def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -
             name="gateway",
         ),
     ]
+    if store.objects is not None:
+        # Last: nothing depends on it, so under rest_for_one its crash restarts it alone.
+        sweeping = {"interval": options.object_sweep_interval, "orphan_age": options.object_orphan_age}
+        children.append(ChildSpec(ObjectSweeper, (store,), sweeping, name="object-sweeper"))
+    return children
 
 
 async def ensure_tenant(store: Store, system: ActorSystem, tenant: str) -> None:
-    """Create the tenant row on first start (tenant id = its name)."""
+    """Create the tenant row on first start (tenant id = its name).
+
+    The write is idempotent: engines starting together on a new database all read
+    "missing", and all write it. A restart finds the row and writes nothing.
+    """
     if await store.get_tenant(tenant) is None:
-        await store.commit([CreateTenant(id=tenant, name=tenant, at=system.runtime.clock.time())])
+        await store.commit([EnsureTenant(id=tenant, name=tenant, at=system.runtime.clock.time())])
 
 
 @dataclass

@@ -12,10 +12,12 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import trio
 
 from ._client import DEFAULT_ENGINE_ADDRESS
+from ._engine_cli import EngineSettings
 
 __all__ = ["default_database_url", "serve_engine"]
 
@@ -37,27 +39,51 @@ def default_listen_address(env: dict[str, str] | None = None) -> str:
     return env.get("RATCHET_ENGINE") or DEFAULT_ENGINE_ADDRESS
 
 
+def _payload_home(store: Any) -> str:
+    """Where the store keeps payloads, for the start-up line."""
+    if store.objects is None:
+        return "inside the database"
+    return f"over {store.offload_threshold} characters in {store.objects.root}"
+
+
 async def serve_engine(
     database: str,
     listen: str,
+    settings: EngineSettings | None = None,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run an engine on ``database`` listening at ``listen`` until SIGTERM/SIGINT."""
+    """Run an engine on ``database`` listening at ``listen`` until SIGTERM/SIGINT.
+
+    Args:
+        database: the store's URL.
+        listen: the nng address to serve.
+        settings: the engine's options and where big payloads go (default: the defaults,
+            every payload inside the database).
+    """
     from ratchet.actors import EngineOptions, open_engine
-    from ratchet.actors.store import open_store
+    from ratchet.actors.store import DirectoryObjectStore, open_store
     from ratchet.runtime import open_runtime
     from ratchet.transport import open_actor_node, open_nng_network
 
+    settings = settings or EngineSettings(EngineOptions(), None, None)
+    store_options: dict[str, Any] = {}
+    if settings.objects_dir is not None:
+        store_options["objects"] = DirectoryObjectStore(settings.objects_dir)
+    if settings.offload_bytes is not None:
+        store_options["offload_threshold"] = settings.offload_bytes
     async with open_runtime() as system:
-        async with open_store(database) as store:
+        async with open_store(database, **store_options) as store:
             runtime = system.runtime
             async with open_nng_network(clock=runtime.clock, random=runtime.random) as network:
                 endpoint = await network.listen(listen, name="engine")
                 async with open_actor_node(system, endpoint) as node:
-                    async with open_engine(system, store, EngineOptions(), node=node):
-                        log.info("engine listening at %s, store %s", listen, store.backend)
-                        print(f"ratchet engine: listening at {listen}, store {store.backend}", flush=True)
+                    async with open_engine(system, store, settings.options, node=node):
+                        line = (
+                            f"listening at {listen}, store {store.backend}, payloads {_payload_home(store)}"
+                        )
+                        log.info("engine %s", line)
+                        print(f"ratchet engine: {line}", flush=True)
                         task_status.started()
                         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                             async for _ in signals:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from . import __version__
+from ._engine_cli import engine_options, settings_from_params
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,8 +38,15 @@ def demo(seed: int | None) -> None:
     default=None,
     help="nng address to serve workers and clients on [default: RATCHET_ENGINE, else tcp://127.0.0.1:7077]",
 )
-def engine(database: str | None, listen: str | None) -> None:
-    """Run the engine until SIGTERM or Ctrl-C."""
+@engine_options
+def engine(database: str | None, listen: str | None, **params: Any) -> None:
+    """Run the engine until SIGTERM or Ctrl-C.
+
+    Every setting is a flag or a RATCHET_* environment variable (the flag wins).
+    DURATION is seconds, or e.g. 30s, 5m, 1h30m, 250ms; SIZE is bytes, or e.g.
+    64MiB, 5MB, 512KiB. Payloads are kept inside the database unless --objects-dir
+    is given.
+    """
     import trio
 
     from ._serve import default_database_url, default_listen_address, serve_engine
@@ -54,10 +64,11 @@ def engine(database: str | None, listen: str | None) -> None:
             f"{listen!r} is not an nng address such as tcp://127.0.0.1:7077 or ipc:///tmp/ratchet.sock",
             param_hint="--listen",
         )
+    settings = settings_from_params(params)
     import pynng
 
     try:
-        trio.run(serve_engine, database, listen)
+        trio.run(serve_engine, database, listen, settings)
     except pynng.NNGException as exc:
         raise click.ClickException(f"cannot listen at {listen}: {exc}") from None
     except KeyboardInterrupt:

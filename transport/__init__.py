@@ -60,6 +60,7 @@ from ._nng import NngDialer as NngDialer
 from ._nng import NngListener as NngListener
 from ._nng import NngNetwork as NngNetwork
 from ._nng import open_nng_network as open_nng_network
+from ._remote import MAX_REMEMBERED_REPLY as MAX_REMEMBERED_REPLY
 from ._remote import ActorNode as ActorNode
 from ._remote import ActorNodeStatistics as ActorNodeStatistics
 from ._remote import RemoteActorRef as RemoteActorRef
@@ -72,6 +73,7 @@ from ._sim import open_sim_network as open_sim_network
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
+    "MAX_REMEMBERED_REPLY",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
     "ActorGone",

@@ -38,7 +38,11 @@ __all__ = [
 #: The protocol version every frame carries; a frame of another version is rejected.
 PROTOCOL_VERSION = 1
 #: Default upper bound on a frame's size in bytes, on both the sending and receiving side.
-DEFAULT_MAX_FRAME_SIZE = 4 * 1024 * 1024
+#: Frames carry payloads (run inputs, task outputs) whole, and an engine accepts payloads
+#: of up to 256 MiB; a worker's assignment may carry a task's input and its parents'
+#: outputs. The bound only caps what a peer may make us allocate: nng allocates a
+#: message as it arrives, never the limit up front.
+DEFAULT_MAX_FRAME_SIZE = 512 * 1024 * 1024
 _MAX_CORRELATION_ID = 2**64 - 1
 
 

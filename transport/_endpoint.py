@@ -72,7 +72,7 @@ class EndpointOptions:
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 5.0
     inbox_size: int = 1024
-    high_water: int = 8 * DEFAULT_MAX_FRAME_SIZE
+    high_water: int = 32 * 1024 * 1024
 
     @classmethod
     def from_kwargs(cls, backend: str, options: dict[str, Any]) -> EndpointOptions:
@@ -170,8 +170,11 @@ class Endpoint:
 
     # -- sending ------------------------------------------------------------------------
 
-    def send_nowait(self, peer: str, message: Message, *, correlation_id: int = 0, tenant: str = "") -> None:
+    def send_nowait(self, peer: str, message: Message, *, correlation_id: int = 0, tenant: str = "") -> int:
         """Queue ``message`` for ``peer``; it leaves in the next frame to that peer.
+
+        Returns:
+            the message's size on the wire, in bytes.
 
         Raises:
             LocalProtocolError: the endpoint is closed, the message cannot be encoded, or
@@ -195,6 +198,7 @@ class Endpoint:
         state.outbox.append(encoded)
         state.outbox_bytes += len(encoded)
         state.wakeup.unpark()
+        return len(encoded)
 
     async def send(self, peer: str, message: Message, *, correlation_id: int = 0, tenant: str = "") -> None:
         """Like :meth:`send_nowait`, but waits while ``peer``'s outbox is above ``high_water``."""
@@ -420,9 +424,13 @@ class Endpoint:
                 continue
             batch = self._take_batch(state)
             state.last_sent = self.clock.monotonic()
-            await self._transmit(state.name, assemble_frame(batch))
+            frame, count = assemble_frame(batch), len(batch)
+            # Let the encoded messages go before the transmission: a frame of big payloads
+            # would otherwise sit in memory twice (as messages and as frame) while it leaves.
+            del batch
+            await self._transmit(state.name, frame)
             self._frames_sent += 1
-            self._messages_sent += len(batch)
+            self._messages_sent += count
 
     async def _heartbeat_loop(self) -> None:
         interval = self.options.heartbeat_interval

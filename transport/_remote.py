@@ -18,7 +18,13 @@ plays both parts of the protocol:
 Delivery: an ask is sent again every ``retry_interval`` until answered (a lost request
 or reply, a reconnection), always with the same correlation id; the serving side
 remembers the last ``dedup_window`` correlation ids per peer, runs each call once and
-answers a repeat with the remembered reply. Tells are sent once and deduplicated the
+answers a repeat with the remembered reply. A reply over ``MAX_REMEMBERED_REPLY`` bytes
+(a run's big input and outputs, read back) is not kept: thousands of them would hold
+gigabytes, and re-sending one to each repeat (which a slow big reply draws) would only
+add to the load. A repeat of such a call is answered with a small
+:class:`~ratchet.transport.Failure` instead; the caller has the real reply by then,
+since replies to a peer leave in order, unless it was lost with the connection, and
+then the caller asks again anyway. Tells are sent once and deduplicated the
 same way: at most once. When a peer goes down, every ask pending on it fails at once
 with :class:`~ratchet.runtime.ActorDeadError`, and monitors registered with
 :meth:`ActorNode.monitor` are told, so a local actor (and through it its supervisor)
@@ -46,7 +52,10 @@ from ._errors import PeerRejectedError, PeerUnavailableError
 from ._messages import ActorGone, Ask, Envelope, Failure, Message, ProtocolErrorReport, Result, Tell
 from ._network import PeerEventKind
 
-__all__ = ["ActorNode", "ActorNodeStatistics", "RemoteActorRef", "open_actor_node"]
+__all__ = ["MAX_REMEMBERED_REPLY", "ActorNode", "ActorNodeStatistics", "RemoteActorRef", "open_actor_node"]
+
+MAX_REMEMBERED_REPLY = 1024 * 1024
+"""Replies bigger than this many bytes are not kept for repeated asks (see the module docstring)."""
 
 logger = logging.getLogger("ratchet.transport.remote")
 
@@ -106,6 +115,7 @@ class ActorNodeStatistics:
     ask_retries: int
     calls_served: int
     duplicates_dropped: int
+    replies_not_kept: int
 
 
 class ActorNode:
@@ -149,7 +159,7 @@ class ActorNode:
         self._next_corr = system.runtime.random.getrandbits(62) + 1
         self._nursery: trio.Nursery | None = None
         self._closed = False
-        self._asks_sent = self._retries = self._served = self._duplicates = 0
+        self._asks_sent = self._retries = self._served = self._duplicates = self._not_kept = 0
 
     # -- calling -----------------------------------------------------------------------------
 
@@ -189,6 +199,7 @@ class ActorNode:
             ask_retries=self._retries,
             calls_served=self._served,
             duplicates_dropped=self._duplicates,
+            replies_not_kept=self._not_kept,
         )
 
     def _new_correlation_id(self) -> int:
@@ -353,8 +364,18 @@ class ActorNode:
                 message.actor, message.method, type(exc).__name__, str(exc), traceback.format_exc()
             )
         self._running.discard(key)
+        size = self._reply(peer, envelope, reply)
+        if size is not None and size > MAX_REMEMBERED_REPLY:
+            self._not_kept += 1
+            reply = Failure(
+                message.actor,
+                message.method,
+                "ReplyNotKept",
+                f"the answer to this call ({size} bytes) was sent once and is too big to keep "
+                "for a repeated ask; ask again",
+                "",
+            )
         self._remember(key, reply)
-        self._reply(peer, envelope, reply)
 
     def _remember(self, key: tuple[str, str, int], reply: Message | None) -> None:
         # Calls still running are kept apart (in _running) and never evicted, so a retry
@@ -363,11 +384,12 @@ class ActorNode:
         if len(self._done) > self._dedup_window:
             self._done.popitem(last=False)
 
-    def _reply(self, peer: str, envelope: Envelope, reply: Message) -> None:
+    def _reply(self, peer: str, envelope: Envelope, reply: Message) -> int | None:
+        """Send ``reply``; returns its size in bytes, or None if it could not be sent."""
         corr, tenant = envelope.correlation_id, envelope.tenant
         try:
             try:
-                self.endpoint.send_nowait(peer, reply, correlation_id=corr, tenant=tenant)
+                return self.endpoint.send_nowait(peer, reply, correlation_id=corr, tenant=tenant)
             except Exception as exc:  # the result could not be encoded (LocalProtocolError)
                 if type(reply) is not Result:
                     raise
@@ -378,6 +400,7 @@ class ActorNode:
                 self.endpoint.send_nowait(peer, failure, correlation_id=corr, tenant=tenant)
         except Exception as exc:
             logger.warning("%r: could not answer %r (correlation id %d): %s", self.endpoint, peer, corr, exc)
+        return None
 
     def _serve_tell(self, peer: str, message: Tell) -> None:
         try:

@@ -30,6 +30,7 @@ from ._mutations import CreateTasks as CreateTasks
 from ._mutations import CreateTenant as CreateTenant
 from ._mutations import DeleteCron as DeleteCron
 from ._mutations import DeleteEventFilter as DeleteEventFilter
+from ._mutations import EnsureTenant as EnsureTenant
 from ._mutations import FireSchedule as FireSchedule
 from ._mutations import Heartbeat as Heartbeat
 from ._mutations import Mutation as Mutation
@@ -83,6 +84,8 @@ from ._status import WorkerStatus as WorkerStatus
 from ._store import DEFAULT_OFFLOAD_THRESHOLD as DEFAULT_OFFLOAD_THRESHOLD
 from ._store import Store as Store
 from ._store import StoreStatistics as StoreStatistics
+from ._sweeper import ObjectSweeper as ObjectSweeper
+from ._sweeper import ObjectSweeperStatistics as ObjectSweeperStatistics
 from ._writer import CommitTicket as CommitTicket
 from ._writer import StoreWriter as StoreWriter
 from ._writer import StoreWriterStatistics as StoreWriterStatistics

@@ -17,7 +17,7 @@ import trio
 
 from ._errors import MutationRejected, StoreClosedError, StoreError
 from ._migrations import MIGRATIONS as _MIGRATIONS
-from ._objects import MemoryObjectStore
+from ._objects import ObjectStore
 from ._ops import Cond, Delete, Insert, Op, Update, Upsert
 from ._schema import TABLES, Table
 from ._store import DEFAULT_OFFLOAD_THRESHOLD, Order, Store
@@ -37,7 +37,6 @@ class MemoryDatabase:
         }
         self.seq: dict[str, int] = {name: 0 for name in TABLES}
         self.migrations: list[int] = []
-        self.objects = MemoryObjectStore()
         # single-column hash indexes (value -> primary keys) on every column a declared
         # index or the primary key starts with, so lookups by id, run or status skip scans
         self.index_columns: dict[str, tuple[str, ...]] = {
@@ -245,17 +244,22 @@ class MemoryStore(Store):
     Args:
         database: the committed state to open (a new, empty one by default); pass the
             ``database`` of a crashed store to "restart" on what it had committed.
-        offload_threshold: as for :class:`Store`; offloaded payloads live in the
-            database's in-memory object store.
+        objects: where big payloads go (a :class:`MemoryObjectStore`, to be handed to
+            the store reopened after a crash too); ``None`` keeps them in their rows.
+        offload_threshold: as for :class:`Store`.
     """
 
     backend = "memory"
 
     def __init__(
-        self, database: MemoryDatabase | None = None, *, offload_threshold: int = DEFAULT_OFFLOAD_THRESHOLD
+        self,
+        database: MemoryDatabase | None = None,
+        *,
+        objects: ObjectStore | None = None,
+        offload_threshold: int = DEFAULT_OFFLOAD_THRESHOLD,
     ) -> None:
         self.database = database if database is not None else MemoryDatabase()
-        super().__init__(objects=self.database.objects, offload_threshold=offload_threshold)
+        super().__init__(objects=objects, offload_threshold=offload_threshold)
         self._crashed = False
         self._fail_next: list[BaseException] = []
         self._commit_delay = 0.0
@@ -315,7 +319,13 @@ class MemoryStore(Store):
             raise
 
     async def _select(
-        self, table: str, where: Sequence[Cond], order: Order = (), limit: int | None = None
+        self,
+        table: str,
+        where: Sequence[Cond],
+        order: Order = (),
+        limit: int | None = None,
+        *,
+        columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         await trio.lowlevel.checkpoint()
         if self._crashed:
@@ -327,4 +337,6 @@ class MemoryStore(Store):
             rows.sort(key=lambda r, c=col: r[c], reverse=direction == "desc")
         if limit is not None:
             rows = rows[:limit]
+        if columns is not None:
+            return [{c: r[c] for c in columns} for r in rows]
         return [dict(r) for r in rows]

@@ -108,10 +108,34 @@ def _current_workflow_versions(dialect: str) -> list[str]:
     ]
 
 
+# The columns that may keep a payload in the object store (table, column) when migration 4 was written.
+_OBJECT_REFS = (
+    ("workflow_runs", "input_ref"),
+    ("tasks", "input_ref"),
+    ("tasks", "output_ref"),
+    ("events", "payload_ref"),
+    ("schedules", "input_ref"),
+    ("durable_log", "data_ref"),
+)
+
+
+def _object_ref_indexes(dialect: str) -> list[str]:
+    """Migration 4: find the rows referencing an object, so sweeping orphans reads no whole table.
+
+    Partial indexes: only rows whose payload is in the object store have an entry, so a
+    database that keeps payloads inline pays nothing for them.
+    """
+    return [
+        f"CREATE INDEX {table}_{column}_idx ON {table} ({column}) WHERE {column} IS NOT NULL"
+        for table, column in _OBJECT_REFS
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", lambda dialect: create_statements(dialect, INITIAL_TABLES)),
     Migration(2, "rate-limit windows", _rate_limit_windows),
     Migration(3, "current workflow versions", _current_workflow_versions),
+    Migration(4, "object reference indexes", _object_ref_indexes),
 )
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "CreateTenant",
     "DeleteCron",
     "DeleteEventFilter",
+    "EnsureTenant",
     "FireSchedule",
     "Heartbeat",
     "Mutation",
@@ -104,6 +105,24 @@ class CreateTenant(Mutation):
         return [
             Insert("tenants", self._row("tenants", {"id": self.id, "name": self.name, "created_at": self.at}))
         ]
+
+
+@_frozen
+class EnsureTenant(Mutation):
+    """Create a tenant unless a tenant with this id exists (then nothing changes).
+
+    What an engine does at every start: several engines starting at once on one new
+    database all write it, and all succeed. A *different* tenant holding the name is
+    still a conflict.
+    """
+
+    id: str
+    name: str
+    at: float
+
+    def ops(self) -> list[Op]:
+        row = self._row("tenants", {"id": self.id, "name": self.name, "created_at": self.at})
+        return [Upsert("tenants", row, conflict=("id",))]
 
 
 @_frozen

@@ -13,7 +13,6 @@ upsert the same key twice in one statement). The store must be opened inside
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +23,7 @@ import trio_asyncio
 from ._ddl import pg_array_type, render_where
 from ._errors import MutationRejected, StoreClosedError, StoreError
 from ._migrations import MIGRATIONS_TABLE, PG_MIGRATION_LOCK, pending
-from ._objects import DirectoryObjectStore, ObjectStore
+from ._objects import ObjectStore
 from ._ops import Cond, Delete, Insert, Op, Update, Upsert
 from ._plan import Item, Step, plan, side_units
 from ._schema import TABLES
@@ -44,8 +43,9 @@ class PostgresStore(Store):
 
     Args:
         dsn: a libpq connection string (``postgresql://user@host:port/db``).
-        objects: where big payloads go; default: the directory named by
-            ``RATCHET_OBJECTS_DIR``, or ``./ratchet-objects``. Several engines must share it.
+        objects: where big payloads go; ``None`` (the default) keeps every payload in its
+            row (TOASTed, compressed by Postgres, up to 1 GB a value), as Hatchet does.
+            Engines sharing the database must share the object store.
         offload_threshold: see :class:`Store`.
         min_size: connections the pool keeps open.
         max_size: connections the pool may open (batches commit one at a time per
@@ -63,8 +63,6 @@ class PostgresStore(Store):
         min_size: int = 1,
         max_size: int = 4,
     ) -> None:
-        if objects is None:
-            objects = DirectoryObjectStore(os.environ.get("RATCHET_OBJECTS_DIR", "ratchet-objects"))
         super().__init__(objects=objects, offload_threshold=offload_threshold)
         self.dsn = dsn
         self.min_size = min_size
@@ -275,11 +273,17 @@ class PostgresStore(Store):
     # -- reading -----------------------------------------------------------------------------
 
     async def _select(
-        self, table: str, where: Sequence[Cond], order: Order = (), limit: int | None = None
+        self,
+        table: str,
+        where: Sequence[Cond],
+        order: Order = (),
+        limit: int | None = None,
+        *,
+        columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         pool = self._require()
         clause, params = render_where(table, where, _pg_placeholder)
-        sql = f"SELECT * FROM {table}{clause}"
+        sql = f"SELECT {', '.join(columns) if columns else '*'} FROM {table}{clause}"
         if order:
             sql += " ORDER BY " + ", ".join(f"{c} {d.upper()}" for c, d in order)
         if limit is not None:

@@ -22,7 +22,7 @@ import trio
 from ._ddl import render_where
 from ._errors import MutationRejected, StoreClosedError, StoreError
 from ._migrations import MIGRATIONS_TABLE, pending
-from ._objects import DirectoryObjectStore, ObjectStore
+from ._objects import ObjectStore
 from ._ops import Cond, Delete, Insert, Op, Update, Upsert
 from ._plan import Step, plan, side_units
 from ._store import DEFAULT_OFFLOAD_THRESHOLD, Order, Store
@@ -41,7 +41,8 @@ class SQLiteStore(Store):
 
     Args:
         path: the database file (created if missing).
-        objects: where big payloads go; default: the directory ``<path>.objects``.
+        objects: where big payloads go; ``None`` (the default) keeps every payload in the
+            database file, which SQLite handles well (up to 1 GB a value).
         offload_threshold: see :class:`Store`.
         synchronous: SQLite's ``synchronous`` pragma (``FULL`` or ``NORMAL``; NORMAL is faster
             and still survives a process crash, but may lose the last commits on power loss).
@@ -62,10 +63,7 @@ class SQLiteStore(Store):
         self.path = os.fspath(path)
         if self.path == ":memory:" or not self.path:
             raise ValueError("SQLiteStore needs a file path; use MemoryStore for an in-memory store")
-        super().__init__(
-            objects=objects if objects is not None else DirectoryObjectStore(self.path + ".objects"),
-            offload_threshold=offload_threshold,
-        )
+        super().__init__(objects=objects, offload_threshold=offload_threshold)
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
         self.synchronous = synchronous.upper()
@@ -249,11 +247,17 @@ class SQLiteStore(Store):
     # -- reading -----------------------------------------------------------------------------
 
     async def _select(
-        self, table: str, where: Sequence[Cond], order: Order = (), limit: int | None = None
+        self,
+        table: str,
+        where: Sequence[Cond],
+        order: Order = (),
+        limit: int | None = None,
+        *,
+        columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         conn = self._require()
         clause, params = render_where(table, where, _qmark)
-        sql = f"SELECT * FROM {table}{clause}"
+        sql = f"SELECT {', '.join(columns) if columns else '*'} FROM {table}{clause}"
         if order:
             sql += " ORDER BY " + ", ".join(f"{c} {d.upper()}" for c, d in order)
         if limit is not None:

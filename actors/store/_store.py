@@ -4,9 +4,15 @@ Theory of operation: a backend implements four primitives (open, close, run a li
 *units* of row operations in one transaction, select rows) and this class builds the
 rest on them. :meth:`Store.commit_many` is group commit's core: it compiles each
 caller's mutations into a unit (a bad value rejects that unit alone), offloads big
-payloads, and runs all units in one transaction. If that transaction fails, it runs
-each unit in a transaction of its own, so the callers whose writes are fine still
-commit and only the culprit sees the error; no batch is ever half-written.
+payloads when an object store is configured, and runs all units in one transaction.
+If that transaction fails, it runs each unit in a transaction of its own, so the
+callers whose writes are fine still commit and only the culprit sees the error; no
+batch is ever half-written.
+
+Payloads: without an object store every payload stays in its row, inside the
+database. With one, payloads above the threshold are written there first and the row
+keeps the key; :meth:`Store.sweep_objects` later deletes the objects no row references
+(their row was deleted or overwritten, or their transaction never committed).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import outcome
 
 from ._errors import MutationRejected, StoreClosedError, StoreError, StreamBroken
 from ._mutations import Mutation
-from ._objects import MemoryObjectStore, ObjectStore
+from ._objects import ObjectStore
 from ._ops import Cond, Op
 from ._payloads import decode_json, offload_ops
 from ._records import (
@@ -50,7 +56,9 @@ from ._schema import TABLES
 __all__ = ["DEFAULT_OFFLOAD_THRESHOLD", "Store", "StoreStatistics"]
 
 DEFAULT_OFFLOAD_THRESHOLD = 64 * 1024
-"""Payloads longer than this many characters of JSON go to the object store."""
+"""With an object store: payloads longer than this many characters of JSON go there."""
+
+_SWEEP_CHUNK = 500  # object keys looked up per query (under SQLite's parameter limit)
 
 Order = Sequence[tuple[str, str]]
 
@@ -89,8 +97,10 @@ class Store(ABC):
     """A durable store of tenants, workflows, runs, tasks, workers, events and triggers.
 
     Args:
-        objects: where payloads above ``offload_threshold`` go (default: in memory).
-        offload_threshold: size in characters of JSON above which a payload is offloaded.
+        objects: where payloads above ``offload_threshold`` go; ``None`` (the default)
+            keeps every payload in its row.
+        offload_threshold: with ``objects``: size in characters of JSON above which a
+            payload is offloaded.
     """
 
     backend: ClassVar[str] = "abstract"
@@ -98,7 +108,11 @@ class Store(ABC):
     def __init__(
         self, *, objects: ObjectStore | None = None, offload_threshold: int = DEFAULT_OFFLOAD_THRESHOLD
     ):
-        self.objects = objects if objects is not None else MemoryObjectStore()
+        if isinstance(offload_threshold, bool) or not isinstance(offload_threshold, int):
+            raise TypeError(f"offload_threshold must be an int (characters), got {offload_threshold!r}")
+        if offload_threshold < 0:
+            raise ValueError(f"offload_threshold must be >= 0 characters, got {offload_threshold}")
+        self.objects = objects
         self.offload_threshold = offload_threshold
         self._open = False
         self._transactions = 0
@@ -132,9 +146,15 @@ class Store(ABC):
 
     @abstractmethod
     async def _select(
-        self, table: str, where: Sequence[Cond], order: Order = (), limit: int | None = None
+        self,
+        table: str,
+        where: Sequence[Cond],
+        order: Order = (),
+        limit: int | None = None,
+        *,
+        columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows of ``table`` matching every condition, as stored."""
+        """Rows of ``table`` matching every condition, as stored (only ``columns``, if given)."""
 
     @abstractmethod
     async def migration_versions(self) -> list[int]:
@@ -214,7 +234,7 @@ class Store(ABC):
                 for m in unit:
                     ops.extend(m.ops())
                     bounds.append(len(ops))
-                if self.offload_threshold is not None:
+                if self.objects is not None:
                     ops = await offload_ops(ops, self.offload_threshold, self.objects)
                 compiled.append((u, ops, bounds))
             except StoreError as exc:
@@ -307,11 +327,60 @@ class Store(ABC):
                 if col.kind == "json":
                     ref = row.get(f"{f.name}_ref") if col.offload else None
                     if ref is not None:
-                        v = (await self.objects.get(ref)).decode("utf-8")
+                        v = (await self._object(table, f.name, ref)).decode("utf-8")
                     v = decode_json(v)
                 values[f.name] = v
             out.append(cls(**values))
         return out
+
+    async def _object(self, table: str, column: str, key: str) -> bytes:
+        if self.objects is None:
+            raise StoreError(
+                f"a row of {table!r} keeps its {column!r} in object {key!r}, but this {self.backend} store "
+                "has no object store configured: open it with the objects directory its payloads were "
+                "written to (ratchet engine --objects-dir DIR, or RATCHET_OBJECTS_DIR)"
+            )
+        return await self.objects.get(key)
+
+    # -- object store housekeeping -----------------------------------------------------------
+
+    async def sweep_objects(self, age: float) -> int:
+        """Delete the objects no row references that were written more than ``age`` seconds ago.
+
+        Such an object's row was deleted or overwritten, or its transaction never
+        committed (rejected, rolled back, or the process died between writing the object
+        and committing). Safe to run from several engines at once. ``age`` must exceed
+        the longest time a transaction takes from writing its objects to committing:
+        an object younger than that may belong to a commit still on its way.
+
+        Returns:
+            how many objects were deleted (0 without an object store).
+        """
+        if not age >= 0:
+            raise ValueError(f"sweep_objects: age must be a number of seconds >= 0, got {age!r}")
+        self._check_open()
+        if self.objects is None:
+            return 0
+        # Candidates first, references second: an object listed here whose row commits
+        # after the references are read would be lost, and the age rules that out.
+        candidates = await self.objects.older_than(age)
+        if not candidates:
+            return 0
+        referenced = await self._referenced(candidates)
+        return await self.objects.delete(key for key in candidates if key not in referenced)
+
+    async def _referenced(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for table in TABLES.values():
+            for col in table.columns:
+                if not col.offload:
+                    continue
+                ref = f"{col.name}_ref"
+                for start in range(0, len(keys), _SWEEP_CHUNK):
+                    chunk = tuple(keys[start : start + _SWEEP_CHUNK])
+                    rows = await self._select(table.name, [Cond(ref, "in", chunk)], columns=(ref,))
+                    found.update(row[ref] for row in rows)
+        return found
 
     async def _query(
         self, table: str, where: Sequence[Cond], order: Order = (), limit: int | None = None

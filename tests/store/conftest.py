@@ -13,7 +13,16 @@ from typing import Any
 import asyncpg
 import pytest
 
-from ratchet.actors.store import TABLES, MemoryStore, SQLiteStore, Store, open_store
+from ratchet.actors.store import (
+    TABLES,
+    DirectoryObjectStore,
+    MemoryObjectStore,
+    MemoryStore,
+    ObjectStore,
+    SQLiteStore,
+    Store,
+    open_store,
+)
 from ratchet.actors.store._migrations import MIGRATIONS_TABLE
 
 
@@ -46,16 +55,23 @@ def make_store(backend: str, tmp_path, request: pytest.FixtureRequest):
             return SQLiteStore(tmp_path / "store.db", **kw)
 
     else:
-        from ratchet.actors.store import DirectoryObjectStore, PostgresStore
+        from ratchet.actors.store import PostgresStore
 
         dsn = request.getfixturevalue("pg_dsn")
         asyncio.run(_truncate_if_exists(dsn))
 
         def make(**kw) -> Store:
-            kw.setdefault("objects", DirectoryObjectStore(tmp_path / "objects"))
             return PostgresStore(dsn, **kw)
 
     return make
+
+
+@pytest.fixture
+def objects(backend: str, tmp_path) -> ObjectStore:
+    """An object store for the backend under test (in memory for the memory backend)."""
+    if backend == "memory":
+        return MemoryObjectStore()
+    return DirectoryObjectStore(tmp_path / "objects")
 
 
 async def _truncate_if_exists(dsn: str) -> None:

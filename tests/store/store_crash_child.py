@@ -1,8 +1,12 @@
 """A writer process for the crash test: streams batches through a StoreWriter and prints acks.
 
-Usage: ``python store_crash_child.py STORE_URL OBJECTS_DIR``. Four producers each submit
+Usage: ``python store_crash_child.py STORE_URL OBJECTS_DIR [--wait]``. Four producers each submit
 batches (one CreateRun with five tasks plus a PushEvent, committed together or not at
 all) and print ``ack <batch>`` once the batch's commit returned. It runs until killed.
+Each event's payload is big enough to go to the object store, so a kill between writing
+an object and committing its batch leaves an object no row references. With ``--wait``
+it prints ``ready`` once the store is open and starts producing when a line arrives on
+its stdin (so a test can lock the database in between).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ratchet.runtime import open_runtime
 
 TENANT = "crash"
 TASKS_PER_BATCH = 5
+OFFLOAD = 100  # characters: every event's payload is an object
 
 
 def batch(b: int) -> list:
@@ -46,9 +51,9 @@ def batch(b: int) -> list:
     ]
 
 
-async def main(url: str, objects: str) -> None:
+async def main(url: str, objects: str, wait: bool) -> None:
     async with (
-        open_store(url, objects=DirectoryObjectStore(objects)) as store,
+        open_store(url, objects=DirectoryObjectStore(objects), offload_threshold=OFFLOAD) as store,
         open_runtime(seed=1) as system,
     ):
         writer = await system.spawn(StoreWriter, store, max_batch=40, max_delay=0.002, name="store-writer")
@@ -61,10 +66,12 @@ async def main(url: str, objects: str) -> None:
                 b += 4
 
         print("ready", flush=True)
+        if wait:
+            await trio.to_thread.run_sync(sys.stdin.readline)
         async with trio.open_nursery() as nursery:
             for p in range(4):
                 nursery.start_soon(producer, p)
 
 
 if __name__ == "__main__":
-    trio.run(main, sys.argv[1], sys.argv[2])
+    trio.run(main, sys.argv[1], sys.argv[2], sys.argv[3:] == ["--wait"])

@@ -27,6 +27,7 @@ from ratchet.actors.store import (
     CreateTenant,
     DeleteCron,
     DeleteEventFilter,
+    EnsureTenant,
     FireSchedule,
     Heartbeat,
     MutationRejected,
@@ -98,6 +99,15 @@ async def test_tenants_and_api_tokens(store: Store) -> None:
     assert (await store.list_api_tokens(T))[0].revoked == 1
     with pytest.raises(MutationRejected, match="CreateTenant"):
         await store.commit([CreateTenant(id="t2", name="acme", at=3.0)])
+    assert await store.get_tenant("t2") is None
+
+
+async def test_ensure_tenant_creates_once_and_keeps_the_first_row(store: Store) -> None:
+    await store.commit([EnsureTenant(id=T, name="acme", at=1.0)])
+    await store.commit([EnsureTenant(id=T, name="acme", at=2.0), EnsureTenant(id=T, name="acme", at=3.0)])
+    assert (await store.get_tenant(T)).created_at == 1.0
+    with pytest.raises(MutationRejected, match="EnsureTenant"):
+        await store.commit([EnsureTenant(id="t2", name="acme", at=4.0)])  # the name is taken
     assert await store.get_tenant("t2") is None
 
 
@@ -433,21 +443,3 @@ async def test_log_lines(store: Store) -> None:
     assert [x.message for x in await store.list_log_lines(T, "a", after_seq=got[0].seq, limit=1)] == [
         "line 1"
     ]
-
-
-async def test_big_payloads_go_to_the_object_store_and_come_back(make_store) -> None:
-    from ratchet.actors.store import open_store
-
-    big = {"blob": "x" * 5000}
-    async with open_store(make_store(offload_threshold=1000)) as store:
-        await store.commit([run_of("r1", task("a", input=big), input=big)])
-        await store.commit([move("a", 1, TaskStatus.COMPLETED, TaskEventKind.COMPLETED, output=big)])
-        await store.commit([move("a", 1, TaskStatus.COMPLETED, TaskEventKind.COMPLETED, output=big)])
-        assert (await store.get_run(T, "r1")).input == big
-        t = await store.get_task(T, "a")
-        assert (t.input, t.output) == (big, big)
-        rows = await store._select("tasks", [])
-        assert rows[0]["input"] is None and rows[0]["input_ref"].startswith("sha256-")
-        await store.commit([PushEvent(tenant_id=T, id="e", key="k", payload={"small": 1}, at=1.0)])
-        (row,) = await store._select("events", [])
-        assert row["payload_ref"] is None and row["payload"] == '{"small":1}'

@@ -25,6 +25,7 @@ from ratchet.actors.store import (
     CreateRun,
     DirectoryObjectStore,
     Heartbeat,
+    MemoryObjectStore,
     MemoryStore,
     NewTask,
     PostgresStore,
@@ -154,8 +155,16 @@ async def _apply(store: Store, plan: list) -> tuple[list, dict]:
     for name, table in TABLES.items():
         rows = await store._select(name, [], [(c, "asc") for c in table.primary_key])
         seq = table.seq_column
-        state[name] = [{k: v for k, v in row.items() if k != seq} for row in rows]
+        state[name] = [{k: await _resolved(store, k, v) for k, v in row.items() if k != seq} for row in rows]
     return outcomes, state
+
+
+async def _resolved(store: Store, column: str, value: object) -> object:
+    """An object reference as what it refers to: each store names its objects its own way."""
+    if column.endswith("_ref") and value is not None:
+        assert store.objects is not None
+        return ("object", await store.objects.get(value))
+    return value
 
 
 def _run(store: Store, plan: list) -> tuple[list, dict]:
@@ -180,7 +189,7 @@ def test_sql_backends_agree_with_the_memory_reference(backend: str, tmp_path: Pa
     def check(plan: list) -> None:
         plan = [SEED_BATCH, *plan]
         objects = DirectoryObjectStore(tmp_path / "objects")
-        expected = _run(MemoryStore(offload_threshold=100), plan)
+        expected = _run(MemoryStore(objects=MemoryObjectStore(), offload_threshold=100), plan)
         if backend == "sqlite":
             store: Store = SQLiteStore(
                 tmp_path / f"{uuid.uuid4().hex}.db", objects=objects, offload_threshold=100

@@ -354,3 +354,29 @@ async def test_an_ask_waits_for_its_peer_to_come_up_then_gives_up(
                 nursery.start_soon(start_server_later)
                 assert await counter.incr.ask() == 1
                 nursery.cancel_scope.cancel()
+
+
+class Blob(Actor):
+    """Answers with as many bytes as asked for."""
+
+    async def make(self, size: int) -> bytes:
+        return b"x" * size
+
+
+async def test_a_big_reply_reaches_its_caller_and_is_not_kept_for_repeats(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from ratchet.transport import MAX_REMEMBERED_REPLY
+
+    # every frame is delivered twice: each ask is repeated after it was answered
+    async with open_sim_network(seed=3, faults=LinkFaults(duplicate=1.0)) as net, connected_pair(net) as pair:
+        await pair.server_node.system.spawn(Blob, name="blob")
+        blob = pair.node.ref(ADDR, "blob")
+        assert await blob.make.ask(1000) == b"x" * 1000
+        assert pair.server_node.statistics().replies_not_kept == 0  # small replies are kept
+        big = MAX_REMEMBERED_REPLY + 1
+        for _ in range(3):
+            assert await blob.make.ask(big) == b"x" * big
+        stats = pair.server_node.statistics()
+        assert stats.replies_not_kept == 3
+        assert stats.calls_served == 4 and stats.duplicates_dropped >= 4
