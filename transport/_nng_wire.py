@@ -13,6 +13,7 @@ import struct
 import pynng
 
 from ._endpoint import EndpointOptions
+from ._nng_lifetime import socket_closed, socket_opened
 
 __all__ = [
     "ACK",
@@ -51,11 +52,19 @@ def close_quietly(obj: pynng.Context | pynng.Socket) -> None:
 
 
 class ContextPool:
-    """An nng socket and the contexts opened on it, closed together."""
+    """An nng socket and the contexts opened on it, closed together (and counted, see
+    :mod:`ratchet.transport._nng_lifetime`)."""
 
     def __init__(self) -> None:
         self.socket: pynng.Socket | None = None
         self._contexts: set[pynng.Context] = set()
+
+    def adopt(self, sock: pynng.Socket) -> pynng.Socket:
+        """Take ``sock`` (just opened) as the pool's socket; :meth:`close` closes it."""
+        assert self.socket is None
+        self.socket = sock
+        socket_opened()
+        return sock
 
     def new(self) -> pynng.Context:
         assert self.socket is not None
@@ -73,3 +82,5 @@ class ContextPool:
         self._contexts.clear()
         if self.socket is not None:
             close_quietly(self.socket)
+            self.socket = None
+            socket_closed()
