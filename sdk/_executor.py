@@ -112,7 +112,7 @@ class AttemptControl:
             self._scope.cancel()
 
     def extend(self, seconds: float) -> None:
-        """Set the deadline to ``seconds`` from now (from the Trio thread)."""
+        """Set the deadline to ``seconds`` from now (on the worker's loop)."""
         self._watchdog.deadline = trio.current_time() + seconds
 
 

@@ -64,7 +64,10 @@ class Job:
 
     def cancel(self) -> None:
         """Cancel the call (safe from any thread, and after it ended)."""
-        self._host.run_sync_soon(self.scope.cancel)
+        try:
+            self._host.run_sync_soon(self.scope.cancel)
+        except HostClosedError:
+            pass  # the host stopped: the call stopped with it
 
     async def _run(self) -> None:
         with self.scope:

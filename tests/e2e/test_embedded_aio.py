@@ -13,6 +13,7 @@ from e2e_helpers import engine_restarts, sleep_until_cancelled, start, wait_set
 
 from ratchet import Context, FailedTaskRunExceptionGroup
 from ratchet._runs import RunCancelledError, WorkflowRunRef
+from ratchet._worker import WorkerConfig
 
 
 def _declare(r):
@@ -238,3 +239,10 @@ def test_an_async_task_cancels_its_own_run(new_client, backend):
     with pytest.raises(RunCancelledError):
         ref.result()
     wait_set(cancelled, "the task to see its cancellation")
+
+
+def test_an_asyncio_worker_without_threads_is_refused_with_its_name(new_client):
+    r = new_client()
+    _declare(r)
+    with pytest.raises(ValueError, match=r"worker 'sim': asyncio task functions run on an asyncio loop"):
+        WorkerConfig(name="sim", workflows=list(r.workflows.values()), threads=False, async_backend="asyncio")
