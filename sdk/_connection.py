@@ -215,7 +215,11 @@ def remote_gateway(engine: str, *, name: str | None = None) -> GatewaySetup:
     @asynccontextmanager
     async def setup() -> AsyncIterator[ActorRef]:
         from ratchet.transport import open_actor_node, open_nng_network
+        from ratchet.transport._nng_lifetime import leave_release_to
 
+        # nng goes at exit only after this connection's portal has stopped (see the
+        # module docstring): our exit handler releases it, not the transport's.
+        leave_release_to("the Ratchet client's exit handler")
         async with open_runtime() as system:
             async with open_nng_network(clock=system.runtime.clock, random=system.runtime.random) as network:
                 peer = name or f"client-{system.runtime.random.token_hex(6)}"

@@ -59,8 +59,8 @@ class NngDialer(Endpoint):
 
             return on_pipe_event
 
-        sock = self._pool.adopt(
-            pynng.Req0(
+        sock = self._pool.open(
+            lambda: pynng.Req0(
                 resend_time=-1,  # infinite: no blind resend; we retry with our own sequence numbers
                 recv_max_size=hard_limit(self.options),
                 reconnect_time_min=int(self._reconnect[0] * 1000),

@@ -9,11 +9,15 @@ Invalid argument`` from ``nng_ctx_close``.
 This module takes that handler over. Every socket the nng backend opens is counted
 (:func:`socket_opened` / :func:`socket_closed`, called by
 :class:`~ratchet.transport._nng_wire.ContextPool`), and :func:`release_nng` runs nng_fini
-only when none is open. It runs at exit in place of pynng's handler, and again from the
-client's exit handler once that has stopped its connections (whichever of the two runs
-last finds the sockets closed). A process that exits with a socket still open, because
-some thread would not stop, skips nng_fini: the operating system reclaims nng's memory
-and threads anyway, while tearing nng down under that thread would crash it.
+only when none is open. At exit, our handler calls it in place of pynng's, unless an
+owner took the job (:func:`leave_release_to`): the client does, because its own exit
+handler first stops its connections (their sockets live on other threads) and must be
+the one to release nng after them. A process that exits with a socket still open,
+because some thread would not stop, skips nng_fini: the operating system reclaims nng's
+memory and threads anyway, while tearing nng down under that thread would crash it.
+
+nng does not start cleanly again after nng_fini (a socket opened then can hang when it
+closes), so opening one after the release is refused with an error that says so.
 """
 
 from __future__ import annotations
@@ -24,19 +28,28 @@ import threading
 import pynng
 import pynng.nng
 
-__all__ = ["open_sockets", "release_nng", "socket_closed", "socket_opened"]
+__all__ = ["leave_release_to", "open_sockets", "release_nng", "socket_closed", "socket_opened"]
 
 _lock = threading.Lock()
 _open = 0
 _released = False
+_owner: str | None = None
 
 
 def socket_opened() -> None:
-    """Count a socket the backend opened."""
-    global _open, _released
+    """Count a socket the backend is about to open.
+
+    Raises:
+        RuntimeError: nng was released already (the process is exiting).
+    """
+    global _open
     with _lock:
+        if _released:
+            raise RuntimeError(
+                "nng was torn down at interpreter exit; no nng socket can be opened after that "
+                "(an exit handler that uses Ratchet must be registered after importing ratchet)"
+            )
         _open += 1
-        _released = False  # nng initialises itself again for a socket opened after nng_fini
 
 
 def socket_closed() -> None:
@@ -52,7 +65,7 @@ def open_sockets() -> int:
 
 
 def release_nng() -> bool:
-    """Run nng_fini if no socket of ours is open (at most once per use); whether it ran."""
+    """Run nng_fini if no socket of ours is open (once); whether it ran now."""
     global _released
     with _lock:
         if _open or _released:
@@ -62,5 +75,19 @@ def release_nng() -> bool:
         return True
 
 
-atexit.unregister(pynng.nng._pynng_atexit)
-atexit.register(release_nng)
+def leave_release_to(owner: str) -> None:
+    """Let ``owner`` call :func:`release_nng` at exit, after stopping what uses nng."""
+    global _owner
+    _owner = owner
+
+
+def _release_at_exit() -> None:
+    if _owner is None:
+        release_nng()
+
+
+# pynng's own handler (a private name; a pynng without it has nothing to take over).
+_pynng_exit_handler = getattr(pynng.nng, "_pynng_atexit", None)
+if _pynng_exit_handler is not None:
+    atexit.unregister(_pynng_exit_handler)
+atexit.register(_release_at_exit)

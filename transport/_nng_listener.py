@@ -58,7 +58,8 @@ class NngListener(Endpoint):
             except trio.RunFinishedError:
                 pass
 
-        sock = self._pool.adopt(pynng.Rep0(recv_max_size=hard_limit(self.options), async_backend="trio"))
+        limit = hard_limit(self.options)
+        sock = self._pool.open(lambda: pynng.Rep0(recv_max_size=limit, async_backend="trio"))
         sock.add_post_pipe_remove_cb(on_pipe_removed)
         try:
             sock.listen(self.address)

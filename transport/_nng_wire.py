@@ -9,6 +9,7 @@ and the data frame's sequence number. A listener's reply is one kind byte (``A``
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import pynng
 
@@ -59,12 +60,16 @@ class ContextPool:
         self.socket: pynng.Socket | None = None
         self._contexts: set[pynng.Context] = set()
 
-    def adopt(self, sock: pynng.Socket) -> pynng.Socket:
-        """Take ``sock`` (just opened) as the pool's socket; :meth:`close` closes it."""
+    def open(self, make: Callable[[], pynng.Socket]) -> pynng.Socket:
+        """Open the pool's socket with ``make()``; :meth:`close` closes it."""
         assert self.socket is None
-        self.socket = sock
         socket_opened()
-        return sock
+        try:
+            self.socket = make()
+        except BaseException:
+            socket_closed()
+            raise
+        return self.socket
 
     def new(self) -> pynng.Context:
         assert self.socket is not None
