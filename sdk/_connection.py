@@ -3,35 +3,63 @@
 A :class:`Connection` owns a background thread running Trio (the *portal*). Inside it
 sits an actor system holding a ref to the engine's gateway: across nng for a remote
 engine, or a local ref when the engine is embedded in the same portal. Every client
-call becomes an ask on that ref:
+call becomes an ask on that ref, carried into the portal by a
+:class:`~ratchet._hop.TrioHost`:
 
-- sync code calls :meth:`Connection.call`, which hops into the portal;
-- ``aio_`` methods call :meth:`Connection.acall`, which hops from the caller's event
-  loop (Trio or asyncio, found with sniffio) through a worker thread, or awaits the ask
-  directly when the caller already runs inside the portal (a task of an embedded worker).
+- sync code calls :meth:`Connection.call`, which waits for the answer in its thread;
+  made inside a running event loop, it refuses and names the ``aio_`` form instead,
+  because it would stall every other task of that loop;
+- ``aio_`` methods call :meth:`Connection.acall`, which waits without a thread on the
+  caller's event loop (Trio or asyncio), or awaits the ask directly when the caller
+  already runs inside the portal.
+
+Process exit. The portal is a daemon thread, so a process that never calls
+:meth:`Connection.close` exits with it still running. An ``atexit`` handler, registered
+when this module is imported (before any handler of the application's that could use a
+client, so it runs after them), closes every open connection, waiting a bounded time
+for each portal to stop, and only then lets nng tear itself down
+(:func:`ratchet.transport.release_nng`). Calls still waiting in daemon threads at that
+point are not woken: like any blocking call of a daemon thread at exit, they stay where
+they are while the interpreter finishes.
 """
 
 from __future__ import annotations
 
-import asyncio
+import atexit
+import sys
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-import sniffio
 import trio
 
 from ratchet.runtime import ActorDeadError, ActorRef, ActorSystem, open_runtime
+
+from ._hop import TrioHost, running_event_loop
 
 __all__ = ["Connection", "remote_gateway"]
 
 # Gateway methods that may run twice without harm, retried across engine restarts.
 IDEMPOTENT = frozenset(
-    {"get_run", "wait_run", "list_runs", "list_workers", "list_workflows", "cancel_runs", "replay_runs"}
+    {
+        "get_run",
+        "wait_run",
+        "list_runs",
+        "list_workers",
+        "list_workflows",
+        "cancel_runs",
+        "replay_runs",
+        "register_workflows",  # a definition is identified by its content: sending it again is a no-op
+    }
 )
+# How long the exit handler waits for each open connection's portal to stop.
+EXIT_GRACE = 10.0
 
 GatewaySetup = Callable[[], AbstractAsyncContextManager[ActorRef]]
+
+_open_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
 
 
 class Connection:
@@ -59,7 +87,7 @@ class Connection:
         self.call_timeout = call_timeout
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._token: trio.lowlevel.TrioToken | None = None
+        self._host: TrioHost | None = None
         self._stop: trio.Event | None = None
         self._thread: threading.Thread | None = None
         self.gateway: ActorRef | None = None
@@ -74,16 +102,21 @@ class Connection:
             raise TimeoutError(f"the Ratchet connection did not start within {timeout:g}s")
         if self._error is not None:
             raise self._error
+        _open_connections.add(self)
         return self
 
     async def _main(self) -> None:
         try:
-            async with self._setup() as gateway:
+            async with self._setup() as gateway, trio.open_nursery() as calls:
                 self.gateway = gateway
-                self._token = trio.lowlevel.current_trio_token()
                 self._stop = trio.Event()
+                token = trio.lowlevel.current_trio_token()
+                self._host = TrioHost("the Ratchet client", token, calls.start_soon)
                 self._ready.set()
                 await self._stop.wait()
+                # Calls still running end now (their callers get HostClosedError),
+                # before the gateway they use goes away.
+                calls.cancel_scope.cancel()
         except BaseException as exc:  # reported to start() or to the next caller
             self._error = exc
             self._ready.set()
@@ -92,28 +125,49 @@ class Connection:
 
     def close(self) -> None:
         """Stop the portal (and whatever it runs: an embedded engine, its workers)."""
-        if self._token is None or self._thread is None:
+        self._request_stop()
+        self._join(60.0)
+
+    def _request_stop(self) -> None:
+        host, stop = self._host, self._stop
+        if host is None or stop is None:
             return
-        stop = self._stop
-        if stop is not None and self._thread.is_alive():
-            try:
-                trio.from_thread.run_sync(stop.set, trio_token=self._token)
-            except trio.RunFinishedError:
-                pass
-        self._thread.join(timeout=60)
-        self._token = None
+        if host.here:
+            raise RuntimeError(
+                "a Ratchet client cannot be closed from inside its own engine's event loop "
+                "(a task of its embedded worker); close it from the code that opened it"
+            )
+        self._host = None  # new calls now fail with "closed"
+        _open_connections.discard(self)
+        try:
+            host.run_sync_soon(stop.set)
+        except RuntimeError:
+            pass  # the portal has stopped already
 
-    @property
-    def in_portal(self) -> bool:
-        return threading.current_thread() is self._thread
+    def _join(self, timeout: float) -> bool:
+        """Wait for the portal thread to end; whether it did."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
 
-    def run_in_portal(self, afn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``await afn(*args)`` in the portal from another thread."""
-        if self._token is None:
+    def _close_at_exit(self) -> None:
+        host = self._host
+        if host is not None:
+            host.silence()  # waiting daemon threads must not wake into a closing client
+        self._request_stop()
+
+    def _require_host(self) -> TrioHost:
+        host = self._host
+        if host is None:
             raise RuntimeError(
                 "the Ratchet connection is closed" + (f": {self._error!r}" if self._error else "")
             )
-        return trio.from_thread.run(afn, *args, trio_token=self._token)
+        return host
+
+    def run_in_portal(self, afn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``await afn(*args)`` in the portal, from a thread that runs no event loop."""
+        return self._require_host().call_blocking(afn, *args)
 
     # -- calls ------------------------------------------------------------------------------------
 
@@ -133,25 +187,39 @@ class Connection:
                     delay = min(1.0, delay * 2)
 
     def call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
-        """Ask the gateway from sync code (any thread but the portal's)."""
-        if self.in_portal:
+        """Ask the gateway from sync code (a thread that runs no event loop).
+
+        Raises:
+            RuntimeError: called inside a running event loop, which it would block.
+        """
+        loop = running_event_loop()
+        if loop is not None:
             raise RuntimeError(
-                "a blocking Ratchet call was made on the engine's own event loop; "
-                "inside async tasks use the aio_ form (await wf.aio_run(...))"
+                f"a blocking Ratchet call (the engine's {method!r}) was made inside a running {loop} "
+                "event loop, where it would stall every other task of that loop; use its aio_ form "
+                "instead: await wf.aio_run(...), await ratchet.runs.aio_get(...), ..."
             )
-        return self.run_in_portal(self._ask, method, args, timeout or self.call_timeout)
+        host = self._require_host()
+        return host.call_blocking(self._ask, method, args, timeout or self.call_timeout)
 
     async def acall(self, method: str, *args: Any, timeout: float | None = None) -> Any:
         """Ask the gateway from async code running on Trio or asyncio."""
-        timeout = timeout or self.call_timeout
-        if self.in_portal:
-            return await self._ask(method, args, timeout)
-        library = sniffio.current_async_library()
-        if library == "trio":
-            return await trio.to_thread.run_sync(lambda: self.call(method, *args, timeout=timeout))
-        if library == "asyncio":
-            return await asyncio.to_thread(self.call, method, *args, timeout=timeout)
-        raise RuntimeError(f"Ratchet's aio_ methods run under Trio or asyncio, not {library!r}")
+        host = self._require_host()
+        return await host.call(self._ask, method, args, timeout or self.call_timeout)
+
+
+def _close_connections_at_exit() -> None:
+    """Close every connection still open, then let nng go (see the module docstring)."""
+    connections = list(_open_connections)
+    for connection in connections:
+        connection._close_at_exit()
+    stopped = all([connection._join(EXIT_GRACE) for connection in connections])
+    transport = sys.modules.get("ratchet.transport")
+    if stopped and transport is not None:
+        transport.release_nng()
+
+
+atexit.register(_close_connections_at_exit)
 
 
 def remote_gateway(engine: str, *, name: str | None = None) -> GatewaySetup:
@@ -160,7 +228,11 @@ def remote_gateway(engine: str, *, name: str | None = None) -> GatewaySetup:
     @asynccontextmanager
     async def setup() -> AsyncIterator[ActorRef]:
         from ratchet.transport import open_actor_node, open_nng_network
+        from ratchet.transport._nng_lifetime import leave_release_to
 
+        # nng goes at exit only after this connection's portal has stopped (see the
+        # module docstring): our exit handler releases it, not the transport's.
+        leave_release_to("the Ratchet client's exit handler")
         async with open_runtime() as system:
             async with open_nng_network(clock=system.runtime.clock, random=system.runtime.random) as network:
                 peer = name or f"client-{system.runtime.random.token_hex(6)}"

@@ -1,15 +1,19 @@
 """Running one task attempt on a worker: the function, its timeout, its cancellation.
 
-Three kinds of task function, one rule each:
+Two kinds of task function, one rule each:
 
-- ``async def`` under Trio (the default): awaited inside a cancel scope; cancelling the
-  attempt cancels the scope, so the task stops at its next checkpoint;
-- ``async def`` under asyncio (the worker's ``async_backend="asyncio"`` switch): run
-  through trio-asyncio; cancelling the attempt cancels the asyncio task;
+- ``async def``: run on the worker's task loop (:mod:`ratchet._task_loops`), a thread
+  running Trio or, on an ``async_backend="asyncio"`` worker, a plain asyncio loop, so
+  task code can never stall the worker's link to the engine. Cancelling the attempt
+  cancels it there: ``trio.Cancelled`` or ``asyncio.CancelledError`` at its next
+  checkpoint;
 - plain ``def``: run in a worker thread (so it cannot block the worker's heartbeats);
   Python cannot interrupt a thread, so cancellation sets ``ctx.is_cancelled`` and the
-  function should check it. In a simulation (``threads=False``) sync functions run
-  inline on the Trio thread, which keeps the simulation single-threaded and exact.
+  function should check it.
+
+In a simulation (``threads=False``) both run inline on the worker's Trio loop, async
+ones in a cancel scope that cancelling the attempt cancels: that keeps the simulation
+single-threaded and exact.
 
 The execution timeout is enforced here too (the engine enforces it authoritatively):
 a watchdog cancels the attempt when it runs out, and ``ctx.refresh_timeout`` moves it.
@@ -22,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,6 +36,7 @@ from ._context import Context, TaskCancelledError
 from ._durable_context import EvictedError
 from ._errors import NonRetryableException
 from ._spawn import current_context
+from ._task_loops import AttemptOnLoop, TaskLoop
 from ._validation import InputValidationError, InputValidator
 from ._wire_values import bounded_text, qualified_name, safe_str, to_wire
 
@@ -98,6 +103,7 @@ class AttemptControl:
         self.cancel_reason: str | None = None
         self._scope = trio.CancelScope()
         self._watchdog = trio.CancelScope()
+        self._on_loop: AttemptOnLoop | None = None  # set while it runs on a task loop
         self.timed_out = False
 
     def cancel(self, reason: str = "cancelled") -> None:
@@ -105,7 +111,10 @@ class AttemptControl:
         if self.cancel_reason is None:
             self.cancel_reason = reason
         self.ctx._mark_cancelled()
-        self._scope.cancel()
+        if self._on_loop is not None:
+            self._on_loop.cancel()  # the function stops there; the worker waits for it to end
+        else:
+            self._scope.cancel()
 
     def supersede(self) -> None:
         """The engine gave this attempt to another worker: cancel it, and tell its context."""
@@ -113,25 +122,18 @@ class AttemptControl:
         self.cancel("superseded: the engine gave this attempt to another worker while this one was away")
 
     def extend(self, seconds: float) -> None:
-        """Set the deadline to ``seconds`` from now (from the Trio thread)."""
+        """Set the deadline to ``seconds`` from now (on the worker's loop)."""
         self._watchdog.deadline = trio.current_time() + seconds
 
 
-async def _call_asyncio(call: Callable[..., Awaitable[Any]], value: Any, ctx: Context) -> Any:
-    """Await an asyncio task function bridged to Trio, inside a trio-asyncio loop.
-
-    trio-asyncio's bridge needs a running trio-asyncio loop. A worker that keeps one
-    open for its lifetime (so asyncio objects such as client sessions can outlive one
-    attempt) is found through ``trio_asyncio.current_loop``; without one, the attempt
-    gets a loop of its own rather than failing with an AttributeError from inside the
-    bridge.
-    """
-    import trio_asyncio
-
-    if trio_asyncio.current_loop.get() is not None:
-        return await call(value, ctx)
-    async with trio_asyncio.open_loop():
-        return await call(value, ctx)
+async def _on_task_loop(
+    task_loop: TaskLoop, fn: Callable[..., Any], value: Any, control: AttemptControl
+) -> Any:
+    """Run ``fn`` on the worker's task loop and wait for it; its value, or its exception raised."""
+    if control.cancel_reason is not None:  # cancelled before it started: it never does
+        return None
+    control._on_loop = task_loop.start_attempt(fn, value, control.ctx)
+    return (await control._on_loop.wait()).unwrap()
 
 
 async def execute_attempt(
@@ -142,7 +144,7 @@ async def execute_attempt(
     *,
     is_async: bool,
     threads: bool = True,
-    asyncio_bridge: Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]] | None = None,
+    task_loop: TaskLoop | None = None,
 ) -> TaskOutcome:
     """Run one attempt to its outcome; never raises for the task's own failures.
 
@@ -153,8 +155,7 @@ async def execute_attempt(
         control: cancellation and deadline of this attempt.
         is_async: ``fn`` is a coroutine function.
         threads: run sync functions in a thread (False only inside a simulation).
-        asyncio_bridge: wraps an asyncio coroutine function for Trio (trio-asyncio's
-            ``aio_as_trio``) when the worker runs asyncio tasks.
+        task_loop: where async functions run (None: inline, inside a simulation).
     """
     ctx = control.ctx
     try:
@@ -163,13 +164,17 @@ async def execute_attempt(
         log.warning("%s: %s", _attempt_name(ctx), safe_str(exc))
         return TaskOutcome.failure(exc, retryable=False)
 
+    worker_token = trio.lowlevel.current_trio_token()
+
     def on_refresh(seconds: float) -> None:
         try:
-            trio.lowlevel.current_trio_token()
-        except RuntimeError:  # called from the task's thread
-            trio.from_thread.run_sync(control.extend, seconds)
-        else:
+            here = trio.lowlevel.current_trio_token() is worker_token
+        except RuntimeError:
+            here = False
+        if here:
             control.extend(seconds)
+        else:  # from the task's thread or task loop: the deadline lives on the worker's loop
+            worker_token.run_sync_soon(control.extend, seconds)
 
     ctx._timeout_listeners.append(on_refresh)
     result: Any = None
@@ -195,8 +200,8 @@ async def execute_attempt(
         try:
             with control._scope:
                 try:
-                    if is_async and asyncio_bridge is not None:
-                        result = await _call_asyncio(asyncio_bridge(fn), value, ctx)
+                    if is_async and task_loop is not None:
+                        result = await _on_task_loop(task_loop, fn, value, control)
                     elif is_async:
                         result = await fn(value, ctx)
                     elif threads:

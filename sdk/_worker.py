@@ -43,7 +43,9 @@ from ._durable_context import DurableContext
 from ._errors import DefinitionError, TaskRunError
 from ._executor import AttemptControl, TaskOutcome, execute_attempt, holds_cancellation
 from ._flow import check_worker_labels
+from ._hop import HostClosedError, TrioHost
 from ._spec import TaskKind
+from ._task_loops import BLOCKED_AFTER, TaskLoop, task_loop
 from ._wire_values import bounded_text, safe_str
 from ._workflow import Task, Workflow
 
@@ -53,9 +55,12 @@ if TYPE_CHECKING:
 __all__ = ["Worker", "WorkerActor", "WorkerConfig"]
 
 log = logging.getLogger("ratchet.worker")
+
 _RETRYABLE_CALL = (ActorDeadError, AskTimeout, OSError)
 # The engine's default, for a gateway that does not say how long sessions last.
 _DEFAULT_HEARTBEAT_MISSES = 5
+# Seconds between the worker's pings of its task loop (see ratchet._task_loops).
+_PING_INTERVAL = 0.25
 # Cancellations of attempts not yet started that a worker remembers (oldest forgotten first).
 _MAX_EARLY_CANCELS = 10_000
 
@@ -70,7 +75,8 @@ class WorkerConfig:
         slots: ordinary attempts it runs at once.
         durable_slots: durable attempts it runs at once.
         labels: key-value labels (for affinity); a dict or a list of ``WorkerLabel``.
-        threads: run sync task functions in threads (False only in a simulation).
+        threads: run task functions on threads: sync ones in worker threads, async ones
+            on a task loop (False only in a simulation, where both run inline).
         async_backend: ``"trio"`` or ``"asyncio"``: what ``async def`` tasks are written for.
     """
 
@@ -93,6 +99,12 @@ class WorkerConfig:
         self.labels = check_worker_labels(self.labels, f"worker {self.name!r}")
         if self.async_backend not in ("trio", "asyncio"):
             raise ValueError(f"worker {self.name!r}: async_backend must be 'trio' or 'asyncio'")
+        if self.async_backend == "asyncio" and not self.threads:
+            raise ValueError(
+                f"worker {self.name!r}: asyncio task functions run on an asyncio loop in a thread of "
+                "their own, and this worker runs without threads (threads=False, as in a simulation); "
+                "write its tasks for Trio, or give it threads"
+            )
         if not self.workflows:
             raise ValueError(f"worker {self.name!r} has no workflows to run")
         names = [wf.name for wf in self.workflows]
@@ -157,13 +169,16 @@ class WorkerActor(Actor):
         self.known_workflows: set[Any] = {wf.name for wf in config.workflows}
         self.draining = False
         self.completed = 0
-        self._bridge: Callable[..., Any] | None = None
-        if config.async_backend == "asyncio":
-            import trio_asyncio
-
-            self._bridge = trio_asyncio.aio_as_trio
+        self.host: TrioHost | None = None  # this worker's loop, for calls from its tasks
+        self.task_loop: TaskLoop | None = None
 
     async def on_start(self) -> None:
+        token = trio.lowlevel.current_trio_token()
+        self.host = TrioHost(f"worker {self.config.name!r}", token, self.context.start_soon)
+        if self.config.threads and any(t.is_async for t in self.tasks.values()):
+            self.task_loop = task_loop(self.config.async_backend, self.config.name, self.host)
+            await self.task_loop.start()
+            self.context.start_soon(self._watch_task_loop, self.task_loop)
         self.context.start_soon(self._lifecycle)
 
     # -- engine -> worker ------------------------------------------------------------------------
@@ -363,7 +378,7 @@ class WorkerActor(Actor):
                 control,
                 is_async=task.is_async,
                 threads=self.config.threads,
-                asyncio_bridge=self._bridge if task.is_async else None,
+                task_loop=self.task_loop,
             )
         except BaseException as exc:
             if holds_cancellation(exc):
@@ -402,6 +417,47 @@ class WorkerActor(Actor):
         self._results.append(result)
         self._unreported[key] = result
         self._results_ready.set()
+
+    async def _watch_task_loop(self, loop: TaskLoop) -> None:
+        """Ping the task loop; log when it stops answering, naming the task that holds it.
+
+        Lives as long as this incarnation, and stops the loop when it ends.
+        """
+        try:
+            while True:
+                answered = trio.Event()
+                sent = self.context.clock.monotonic()
+                loop.call_soon(self._answer_soon, answered.set)
+                with trio.move_on_after(BLOCKED_AFTER):
+                    await answered.wait()
+                if not answered.is_set():
+                    log.warning(
+                        "worker %r: its %s task loop has been blocked for over %gs by %s; "
+                        "async task code must not block (await, or run blocking calls in a thread, "
+                        "or make the task a plain def); heartbeats and other reports carry on meanwhile",
+                        self.config.name,
+                        loop.backend,
+                        BLOCKED_AFTER,
+                        loop.blocker(),
+                    )
+                    await answered.wait()
+                    log.warning(
+                        "worker %r: its %s task loop answers again after %.1fs",
+                        self.config.name,
+                        loop.backend,
+                        self.context.clock.monotonic() - sent,
+                    )
+                await self.context.clock.sleep(_PING_INTERVAL)
+        finally:
+            loop.stop()
+
+    def _answer_soon(self, fn: Callable[[], None]) -> None:
+        """On a task loop's thread: call ``fn`` on the worker's loop (if it still runs)."""
+        assert self.host is not None
+        try:
+            self.host.run_sync_soon(fn)
+        except HostClosedError:
+            pass
 
     # -- worker -> engine ---------------------------------------------------------------------------
 
@@ -608,27 +664,45 @@ class WorkerActor(Actor):
 
 
 class _Link:
-    """A context's way back to the engine, through its worker."""
+    """A context's way back to the engine, through its worker.
+
+    Task code calls it from wherever it runs (a task loop, a worker thread, or inline in
+    a simulation); every call hops to the worker's loop, without waiting for it.
+    """
 
     def __init__(self, worker: WorkerActor) -> None:
         self._worker = worker
 
+    def _in_worker(self, fn: Callable[[], None]) -> None:
+        host = self._worker.host
+        assert host is not None
+        host.run_sync_soon(fn)
+
     def log(self, info: AttemptInfo, line: str, level: str) -> None:
-        self._worker.context.runtime.record("task-log", info.task_run_id, f"{level}: {line}")
+        record = self._worker.context.runtime.record
+        self._in_worker(lambda: record("task-log", info.task_run_id, f"{level}: {line}"))
 
     def cancel_run(self, run_id: str) -> None:
-        _in_trio(lambda: self._worker._send_reliably("cancel_runs", [run_id]))
+        self._in_worker(lambda: self._worker._send_reliably("cancel_runs", [run_id]))
 
     def refresh_timeout(self, info: AttemptInfo, seconds: float) -> None:
-        _in_trio(
+        self._in_worker(
             lambda: self._worker._send_reliably("refresh_timeout", info.task_run_id, info.attempt, seconds)
         )
 
     def release_slot(self, info: AttemptInfo) -> None:
-        _in_trio(lambda: self._worker._send_reliably("release_slot", info.task_run_id, info.attempt))
+        self._in_worker(lambda: self._worker._send_reliably("release_slot", info.task_run_id, info.attempt))
 
     async def make_known(self, definition: dict[str, Any]) -> None:
-        """Have the engine know a workflow a task spawns (a client's registration: once)."""
+        """Have the engine know a workflow a task spawns (a client's registration: once).
+
+        Awaited from the task's own loop, like :meth:`durable_step`; runs on the worker's.
+        """
+        host = self._worker.host
+        assert host is not None
+        await host.call(self._make_known, definition)
+
+    async def _make_known(self, definition: dict[str, Any]) -> None:
         worker = self._worker
         name = definition.get("name")
         if name not in worker.known_workflows:
@@ -638,7 +712,15 @@ class _Link:
     async def durable_step(
         self, info: AttemptInfo, seq: int, kind: str, key: str, request: Any, wait: float
     ) -> dict[str, Any]:
-        """One durable call, recorded or replayed by the engine (retried across engine restarts)."""
+        """One durable call, recorded or replayed by the engine (awaited from any loop)."""
+        host = self._worker.host
+        assert host is not None
+        return await host.call(self._durable_step, info, seq, kind, key, request, wait)
+
+    async def _durable_step(
+        self, info: AttemptInfo, seq: int, kind: str, key: str, request: Any, wait: float
+    ) -> dict[str, Any]:
+        """:meth:`durable_step` on the worker's loop (retried across engine restarts)."""
         worker = self._worker
         delay = 0.05
         while True:
@@ -655,15 +737,6 @@ class _Link:
             except _RETRYABLE_CALL:
                 await worker.context.clock.sleep(delay)
                 delay = min(2.0, delay * 2)
-
-
-def _in_trio(fn: Callable[[], None]) -> None:
-    try:
-        trio.lowlevel.current_trio_token()
-    except RuntimeError:
-        trio.from_thread.run_sync(fn)
-    else:
-        fn()
 
 
 class Worker:

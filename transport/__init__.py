@@ -60,6 +60,7 @@ from ._nng import NngDialer as NngDialer
 from ._nng import NngListener as NngListener
 from ._nng import NngNetwork as NngNetwork
 from ._nng import open_nng_network as open_nng_network
+from ._nng_lifetime import release_nng as release_nng
 from ._remote import MAX_REMEMBERED_REPLY as MAX_REMEMBERED_REPLY
 from ._remote import ActorNode as ActorNode
 from ._remote import ActorNodeStatistics as ActorNodeStatistics
@@ -117,4 +118,5 @@ __all__ = [
     "open_actor_node",
     "open_nng_network",
     "open_sim_network",
+    "release_nng",
 ]

@@ -59,21 +59,23 @@ class NngDialer(Endpoint):
 
             return on_pipe_event
 
-        sock = pynng.Req0(
-            resend_time=-1,  # infinite: no blind resend; we retry with our own sequence numbers
-            recv_max_size=hard_limit(self.options),
-            reconnect_time_min=int(self._reconnect[0] * 1000),
-            reconnect_time_max=int(self._reconnect[1] * 1000),
-            async_backend="trio",
+        sock = self._pool.open(
+            lambda: pynng.Req0(
+                resend_time=-1,  # infinite: no blind resend; we retry with our own sequence numbers
+                recv_max_size=hard_limit(self.options),
+                reconnect_time_min=int(self._reconnect[0] * 1000),
+                reconnect_time_max=int(self._reconnect[1] * 1000),
+                async_backend="trio",
+            )
         )
         sock.add_post_pipe_connect_cb(forward(self._pipe_added))
         sock.add_post_pipe_remove_cb(forward(self._pipe_removed))
-        self._socket = self._pool.socket = sock
+        self._socket = sock
         self._ensure_peer(self.address)
         try:
             sock.dial(self.address, block=False)
         except pynng.NNGException:
-            sock.close()
+            self._pool.close()
             raise
         for _ in range(self._poll_count):
             nursery.start_soon(self._poll_loop)

@@ -58,14 +58,15 @@ class NngListener(Endpoint):
             except trio.RunFinishedError:
                 pass
 
-        sock = pynng.Rep0(recv_max_size=hard_limit(self.options), async_backend="trio")
+        limit = hard_limit(self.options)
+        sock = self._pool.open(lambda: pynng.Rep0(recv_max_size=limit, async_backend="trio"))
         sock.add_post_pipe_remove_cb(on_pipe_removed)
         try:
             sock.listen(self.address)
         except pynng.NNGException:
-            sock.close()
+            self._pool.close()
             raise
-        self._socket = self._pool.socket = sock
+        self._socket = sock
         for _ in range(self._receivers):
             nursery.start_soon(self._receive_loop)
         await trio.lowlevel.checkpoint()

@@ -9,10 +9,12 @@ and the data frame's sequence number. A listener's reply is one kind byte (``A``
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import pynng
 
 from ._endpoint import EndpointOptions
+from ._nng_lifetime import socket_closed, socket_opened
 
 __all__ = [
     "ACK",
@@ -51,11 +53,23 @@ def close_quietly(obj: pynng.Context | pynng.Socket) -> None:
 
 
 class ContextPool:
-    """An nng socket and the contexts opened on it, closed together."""
+    """An nng socket and the contexts opened on it, closed together (and counted, see
+    :mod:`ratchet.transport._nng_lifetime`)."""
 
     def __init__(self) -> None:
         self.socket: pynng.Socket | None = None
         self._contexts: set[pynng.Context] = set()
+
+    def open(self, make: Callable[[], pynng.Socket]) -> pynng.Socket:
+        """Open the pool's socket with ``make()``; :meth:`close` closes it."""
+        assert self.socket is None
+        socket_opened()
+        try:
+            self.socket = make()
+        except BaseException:
+            socket_closed()
+            raise
+        return self.socket
 
     def new(self) -> pynng.Context:
         assert self.socket is not None
@@ -73,3 +87,5 @@ class ContextPool:
         self._contexts.clear()
         if self.socket is not None:
             close_quietly(self.socket)
+            self.socket = None
+            socket_closed()

@@ -2,8 +2,8 @@
 
 ``memory://`` gives a :class:`MemoryStore`; ``sqlite:///path/to/file.db`` (or a bare
 path ending in ``.db``/``.sqlite``) a :class:`SQLiteStore`; ``postgresql://...`` a
-:class:`PostgresStore`, run inside a trio-asyncio loop (the one already running in this
-task, or a new one for the duration of the block).
+:class:`PostgresStore` (asyncpg on an asyncio thread of its own, which leaves the
+process's asyncio as it was).
 """
 
 from __future__ import annotations
@@ -11,10 +11,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
-
-import trio_asyncio
-
-from ratchet.runtime._groups import single_error
 
 from ._memory import MemoryStore
 from ._postgres import PostgresStore
@@ -53,24 +49,8 @@ async def open_store(url_or_store: str | Store, **options: Any) -> AsyncIterator
         options: passed to the backend's constructor when a URL is given.
     """
     store = store_from_url(url_or_store, **options) if isinstance(url_or_store, str) else url_or_store
-    if not (isinstance(store, PostgresStore) and trio_asyncio.current_loop.get() is None):
-        await store.open()
-        try:
-            yield store
-        finally:
-            await store.close()
-        return
+    await store.open()
     try:
-        async with trio_asyncio.open_loop():
-            await store.open()
-            try:
-                yield store
-            finally:
-                await store.close()
-    except BaseExceptionGroup as group:
-        # trio-asyncio's loop runs a nursery, which wraps whatever the block raised in a
-        # group; hand the caller the one real error, as if there were no loop.
-        single = single_error(group)
-        if single is None:
-            raise
-        raise single from None
+        yield store
+    finally:
+        await store.close()

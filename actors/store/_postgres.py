@@ -1,14 +1,14 @@
-"""The Postgres backend: asyncpg under Trio through trio-asyncio, one bridge crossing per batch.
+"""The Postgres backend: asyncpg on an asyncio thread, awaited from Trio, one crossing per batch.
 
-Theory of operation: asyncpg is asyncio code. Each store call crosses into asyncio once
-(:func:`trio_asyncio.aio_as_trio`) and runs a whole coroutine there: for a batch, that
-coroutine takes a pooled connection, opens a transaction, runs every statement of the
-plan and commits. Crossing per statement would cost ~40%; crossing per batch costs
-nothing measurable. Plain inserts become one ``INSERT ... SELECT * FROM unnest(...)``
-per table; fenced updates of one shape become one ``UPDATE ... FROM unnest(...)
-RETURNING`` that tells which rows applied; upserts use ``executemany`` (unnest cannot
-upsert the same key twice in one statement). The store must be opened inside
-``trio_asyncio.open_loop()`` (:func:`~ratchet.actors.store.open_store` does that).
+Theory of operation: asyncpg is asyncio code. It runs on a plain asyncio loop in a
+thread of the store's own (:class:`~ratchet.actors.store._aio_thread.AsyncioThread`,
+which says why not trio-asyncio), and each store call crosses over once and runs a
+whole coroutine there: for a batch, that coroutine takes a pooled connection, opens a
+transaction, runs every statement of the plan and commits. Crossing per statement would
+cost ~40%; crossing per batch costs nothing measurable. Plain inserts become one
+``INSERT ... SELECT * FROM unnest(...)`` per table; fenced updates of one shape become
+one ``UPDATE ... FROM unnest(...) RETURNING`` that tells which rows applied; upserts use
+``executemany`` (unnest cannot upsert the same key twice in one statement).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-import trio_asyncio
+import trio
 
+from ._aio_thread import AsyncioThread
 from ._ddl import pg_array_type, render_where
 from ._errors import MutationRejected, StoreClosedError, StoreError
 from ._migrations import MIGRATIONS_TABLE, PG_MIGRATION_LOCK, pending
@@ -68,13 +69,13 @@ class PostgresStore(Store):
         self.min_size = min_size
         self.max_size = max_size
         self._pool: asyncpg.Pool | None = None
-        self._loop: Any = None
+        self._loop: AsyncioThread | None = None
 
     async def _aio(self, fn: Any, *args: Any) -> Any:
         if self._loop is None:
             raise StoreClosedError("the Postgres store is closed")
         try:
-            return await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args)
+            return await self._loop.run(fn, *args)
         except StoreError:
             raise
         except _REJECTED as exc:
@@ -85,16 +86,14 @@ class PostgresStore(Store):
     # -- connection and migrations ---------------------------------------------------------
 
     async def _connect(self) -> None:
-        self._loop = trio_asyncio.current_loop.get()
-        if self._loop is None:
-            raise StoreError(
-                "the Postgres store needs a trio-asyncio loop: open it inside "
-                "'async with trio_asyncio.open_loop():', or use ratchet.actors.store.open_store()"
-            )
+        self._loop = AsyncioThread("ratchet-postgres")
+        await self._loop.start()
         try:
             self._pool = await self._aio(self._connect_aio)
         except BaseException:
-            self._loop = None
+            loop, self._loop = self._loop, None
+            with trio.CancelScope(shield=True):
+                await loop.aclose()
             raise
 
     async def _connect_aio(self) -> asyncpg.Pool:
@@ -126,9 +125,14 @@ class PostgresStore(Store):
 
     async def _disconnect(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is not None:
-            await self._aio(pool.close)
-        self._loop = None
+        try:
+            if pool is not None:
+                await self._aio(pool.close)
+        finally:
+            loop, self._loop = self._loop, None
+            if loop is not None:
+                with trio.CancelScope(shield=True):
+                    await loop.aclose()
 
     def _require(self) -> asyncpg.Pool:
         if self._pool is None:

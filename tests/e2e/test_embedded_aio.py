@@ -9,10 +9,11 @@ import threading
 
 import pytest
 import trio
-from e2e_helpers import sleep_until_cancelled, start, wait_set
+from e2e_helpers import engine_restarts, sleep_until_cancelled, start, wait_set
 
 from ratchet import Context, FailedTaskRunExceptionGroup
 from ratchet._runs import RunCancelledError, WorkflowRunRef
+from ratchet._worker import WorkerConfig
 
 
 def _declare(r):
@@ -150,9 +151,98 @@ def test_asyncio_task_functions_run_on_an_asyncio_worker(new_client):
         return type(asyncio.get_running_loop()).__name__
 
     start(r, async_backend="asyncio")
-    assert on_asyncio.run({}) == "TrioEventLoop"  # trio-asyncio's loop, inside the worker
+    assert on_asyncio.run({}) == "_UnixSelectorEventLoop"  # a plain asyncio loop of the worker's
 
     with pytest.raises(FailedTaskRunExceptionGroup) as info:
         on_asyncio.run({"hang": True})
     assert info.value.exceptions[0].exc_type == "TimeoutError"
     wait_set(cancelled, "the asyncio task to be cancelled")
+
+
+def test_an_asyncio_task_spawns_children_with_aio_run_many(new_client):
+    r = new_client()
+
+    @r.task(input_validator=dict)
+    async def double(inp, ctx):
+        await asyncio.sleep(0)
+        return inp["n"] * 2
+
+    @r.task(input_validator=dict)
+    async def fan_out(inp, ctx):
+        doubled = await double.aio_run_many([double.create_bulk_run_item({"n": n}) for n in range(3)])
+        one = await double.aio_run({"n": 10})
+        ref = await double.aio_run_no_wait({"n": 20})
+        return [*doubled, one, await ref.aio_result()]
+
+    start(r, async_backend="asyncio", slots=4)
+    assert fan_out.run({}) == [0, 2, 4, 20, 40]
+    children = r.runs.list(workflow=double)
+    assert len(children) == 5 and all(c.parent_task_id for c in children)
+    assert set(engine_restarts(r).values()) == {0}
+
+
+def test_a_blocking_call_inside_an_event_loop_names_the_aio_form(new_client):
+    r = new_client()
+    _, hello = _declare(r)
+    start(r)
+
+    async def on_asyncio() -> None:
+        with pytest.raises(RuntimeError, match=r"inside a running asyncio event loop.*aio_run"):
+            hello.run({"name": "x"})
+        assert await hello.aio_run({"name": "y"}) == "hi y"  # and the aio_ form works there
+
+    async def on_trio() -> None:
+        with pytest.raises(RuntimeError, match=r"inside a running trio event loop.*aio_run"):
+            r.runs.get("no-such-run")
+
+    asyncio.run(on_asyncio())
+    trio.run(on_trio)
+    assert hello.run({"name": "z"}) == "hi z"  # outside any loop the blocking form works
+
+
+async def _sleep(backend: str, seconds: float) -> None:
+    await (asyncio.sleep(seconds) if backend == "asyncio" else trio.sleep(seconds))
+
+
+@pytest.mark.parametrize("backend", ["trio", "asyncio"])
+def test_refresh_timeout_from_an_async_task_reaches_its_worker(new_client, backend):
+    r = new_client()
+
+    @r.task(input_validator=dict, execution_timeout="0.3s")
+    async def needs_more_time(inp, ctx: Context):
+        ctx.log("asking for more time")
+        ctx.refresh_timeout("5s")
+        await _sleep(backend, 0.6)  # longer than the original timeout
+        return "finished"
+
+    start(r, async_backend=backend)
+    assert needs_more_time.run({}) == "finished"
+    assert set(engine_restarts(r).values()) == {0}
+
+
+@pytest.mark.parametrize("backend", ["trio", "asyncio"])
+def test_an_async_task_cancels_its_own_run(new_client, backend):
+    r = new_client()
+    cancelled = threading.Event()
+
+    @r.task(input_validator=dict)
+    async def give_up(inp, ctx: Context):
+        ctx.cancel()
+        try:
+            await _sleep(backend, 10)
+        except (trio.Cancelled, asyncio.CancelledError):
+            cancelled.set()
+            raise
+
+    start(r, async_backend=backend)
+    ref = give_up.run_no_wait({})
+    with pytest.raises(RunCancelledError):
+        ref.result()
+    wait_set(cancelled, "the task to see its cancellation")
+
+
+def test_an_asyncio_worker_without_threads_is_refused_with_its_name(new_client):
+    r = new_client()
+    _declare(r)
+    with pytest.raises(ValueError, match=r"worker 'sim': asyncio task functions run on an asyncio loop"):
+        WorkerConfig(name="sim", workflows=list(r.workflows.values()), threads=False, async_backend="asyncio")

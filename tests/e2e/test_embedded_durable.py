@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+import trio
 from e2e_helpers import eventually, start
 
-from ratchet import DurableContext
+from ratchet import Context, DurableContext
 
 
 def test_an_event_started_durable_task_is_evicted_until_its_matching_event(new_client):
@@ -41,3 +45,28 @@ def test_a_durable_task_with_a_long_eviction_delay_makes_durable_calls(new_clien
     assert ref.result() == "woke"
     kinds = [e.kind for e in r.runs.get(ref.workflow_run_id).tasks[0].events]
     assert "EVICTED" not in kinds  # the short sleep held the slot
+
+
+@pytest.mark.parametrize("backend", ["trio", "asyncio"])
+def test_a_durable_task_sleeps_spawns_and_replays_on_either_backend(new_client, backend):
+    r = new_client()
+    starts: list[int] = []
+
+    @r.task(input_validator=dict)
+    async def square(inp, ctx: Context):
+        await (asyncio.sleep(0) if backend == "asyncio" else trio.sleep(0))
+        return inp["n"] ** 2
+
+    @r.durable_task(input_validator=dict, eviction_delay=0.05)
+    async def orchestrate(inp, ctx: DurableContext):
+        starts.append(1)
+        squares = await square.aio_run_many([square.create_bulk_run_item({"n": n}) for n in range(3)])
+        await ctx.aio_sleep_for(0.2)  # longer than the eviction delay: evicted, then replayed
+        return {"squares": squares}
+
+    start(r, async_backend=backend, slots=4)
+    ref = orchestrate.run_no_wait({})
+    assert ref.result() == {"squares": [0, 1, 4]}
+    kinds = [e.kind for e in r.runs.get(ref.run_id).tasks[0].events]
+    assert "EVICTED" in kinds and "RESUMED" in kinds and len(starts) >= 2
+    assert len(r.runs.list(workflow=square)) == 3  # the replay did not spawn them again

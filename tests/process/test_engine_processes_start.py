@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from apps import make_client
-from conftest import Cluster, Process, free_address
+from process_harness import Cluster, Process, free_address
 
 ENGINES = 3
 

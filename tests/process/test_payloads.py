@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import trio
-from conftest import HERE, Cluster, Process
 from payload_apps import make_client
+from process_harness import HERE, Cluster, Process
 
 from ratchet.actors.store import TABLES, open_store
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from apps import make_client
-from conftest import Cluster
+from process_harness import Cluster
 
 from ratchet import FailedTaskRunExceptionGroup, Ratchet, RunDetails, TaskRunError
 
