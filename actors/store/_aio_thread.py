@@ -10,6 +10,21 @@ Trio. :meth:`AsyncioThread.run` hands the coroutine over with
 result to come back through the Trio run's token. The store crosses once per batch (a
 whole transaction is one coroutine), so the hop costs nothing measurable.
 
+Not trio-asyncio even in ``ratchet engine``, a process Ratchet owns, whose asyncio it
+could change: measured against trio-asyncio's loop on the engine's own Trio thread
+(``bench/pg_bridge_bench.py``: both in one run, alternating, each round in fresh
+processes; medians of the rounds' trio-asyncio/thread ratios), trio-asyncio is only as
+fast for big group-commit batches (100 and 500 units: 0.95 to 1.08 of the thread's
+units/s) and slower for the rest of what an engine does: a 10-unit batch takes 1.5 to
+1.9 times as long, ``get_run`` 1.8 times (a lone small commit too, unless the disk's
+fsync hides it), 8 concurrent readers get 0.5 to 0.76 of the reads/s, and an engine
+process on it serves 0.74 to 0.76 of the no-op tasks/s (every one of 11 rounds favoured
+the thread; 558 vs 748 tasks/s on 2 shared cores). The likely reason: trio-asyncio runs
+each asyncio callback and I/O wait as Trio work on the engine's thread, beside the
+actors, where this loop is plain asyncio and waits on its sockets while the engine
+works. So this is the only bridge, in every process, and trio-asyncio is not a
+dependency.
+
 Cancellation: a Trio caller cancelled while its coroutine runs cancels the asyncio task
 and waits, shielded, until it has unwound (a transaction rolled back, its connection
 back in the pool) before the cancellation goes on.
