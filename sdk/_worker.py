@@ -502,6 +502,11 @@ class WorkerActor(Actor):
                 try:
                     answer = await self._register(running)
                     break
+                except _RETRYABLE_CALL:
+                    # unreachable, or restarted under the call: try again with what runs
+                    # by then (see _register)
+                    await self.context.clock.sleep(delay)
+                    delay = min(2.0, delay * 2)
                 except ActorError as exc:
                     if "RequestError" in exc.error_type:
                         # The registration itself is invalid: nothing to retry, and
@@ -532,8 +537,14 @@ class WorkerActor(Actor):
         self.registered.set()
 
     async def _register(self, running: list[tuple[str, int]]) -> Any:
-        return await self._call(
-            "register_worker",
+        """One try at registering this worker, with ``running`` as its running attempts.
+
+        :meth:`register` tries again while the engine is unreachable, each time with what
+        runs by then: an engine may have taken an earlier try and delivered attempts for
+        the session it made, its answer being what got lost, and the engine that takes
+        the next try (perhaps a restarted one) must count them against the worker's slots.
+        """
+        return await self.gateway.register_worker.options(timeout=30.0).ask(
             {
                 "worker_id": self.worker_id,
                 "name": self.config.name,

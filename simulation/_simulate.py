@@ -11,6 +11,7 @@ still drives the scheduler and every random choice made while running.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
@@ -57,6 +58,26 @@ _COUNTED = (
     "crons",
 )
 _AT_LEAST_ONE = ("runs", "workflows", "workers", "slots")
+_HEAVY = {
+    "runs": 40,
+    "workflows": 4,
+    "workers": 3,
+    "slots": 2,
+    "engine_crashes": 3,
+    "worker_crashes": 3,
+    "partitions": 2,
+    "lossy_windows": 2,
+    "commit_failures": 2,
+    "slow_commit_windows": 2,
+    "zombies": 2,
+    "clock_jumps": 2,
+    "cancels": 3,
+    "durable_runs": 6,
+    "listeners": 3,
+    "pushes": 6,
+    "crons": 2,
+    "horizon": 40.0,
+}
 
 
 @dataclass(frozen=True)
@@ -115,6 +136,18 @@ class SimConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
                 raise ValueError(f"SimConfig.{name} must be a positive number of seconds, got {value!r}")
+
+    @classmethod
+    def heavy(cls, seed: int, **changes: Any) -> SimConfig:
+        """The heavy-fault profile: two to three faults of every kind, where the default
+        has one, on a busier world (40 runs of 4 workflows, 6 durable runs, 2 crons, 3
+        workers of 2 slots each) over 40 virtual seconds.
+
+        Faults then overlap: an engine crash lands during slow commits, a second crash
+        follows the first before its recovery settled, a worker crashes while the engine
+        is down. ``changes`` override single fields.
+        """
+        return cls(seed=seed, **{**_HEAVY, **changes})
 
     def fault_counts(self) -> dict[type, int]:
         return {

@@ -285,6 +285,53 @@ async def test_while_the_worker_registers_again_deliveries_of_its_current_sessio
         assert rig.attempts.names() == ["fresh"]
 
 
+class RecordingGateway(StandInGateway):
+    """The stand-in gateway, keeping every registration request the worker sent."""
+
+    def __init__(self, epoch: tuple[str, int]) -> None:
+        super().__init__(epoch)
+        self.requests: list[dict[str, Any]] = []
+
+    @concurrent
+    async def register_worker(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append(request)
+        return await super().register_worker(request)
+
+    def running_registered(self) -> list[list[list[Any]]]:
+        """The attempts each registration request listed as running, in order."""
+        return [r["running"] for r in self.requests]
+
+
+async def test_a_registration_sent_again_lists_the_attempts_started_since_the_first_try(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A registration whose answer is lost is sent again; it must list what runs by then.
+
+    Meanwhile the engine may have made the session (its answer was what got lost) and
+    delivered attempts for it; an engine that restarted and takes the registration again
+    must count them against the worker's slots.
+    """
+    attempts = Attempts()
+    async with open_runtime(seed=1) as system:
+        gateway = await system.spawn(RecordingGateway, (INCARNATION, 2), name="gateway")
+        config = WorkerConfig("w", [blocking_workflow(attempts)], slots=10, threads=False)
+        worker = await system.spawn(WorkerActor, config, gateway, worker_id="w1", name="worker")
+        rig = Rig(worker, gateway, attempts)
+        with trio.fail_after(LIMIT):
+            await worker.wait_registered.ask()
+            gateway.hold_registrations.tell()
+            gateway.forget_worker.tell()
+            await gateway.wait_calls.ask("register_worker", 2)  # registering again, unanswered
+
+        # a delivery of the session that registration made on a restarted engine
+        assert await rig.deliver(["meanwhile"], epoch=("dispatcher-2", 1)) is True
+        await rig.wait_started("meanwhile")
+        with trio.fail_after(LIMIT):
+            await gateway.wait_calls.ask("register_worker", 3)  # the unanswered ask timed out
+        gateway.answer_registrations.tell(("dispatcher-2", 2))
+        assert await gateway.running_registered.ask() == [[], [], [["meanwhile", 1]]]
+
+
 async def test_a_cancellation_arriving_before_its_assignment_keeps_the_attempt_from_starting(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
