@@ -54,19 +54,21 @@ Work that waits (checked by :mod:`._waiting_invariants` when the workload has it
 - ``crons-fire-once-per-tick``: a declared cron is stored once; each of its runs names
   one of its ticks (its key is ``cron:<workflow>:<name>:<tick>``), and no tick starts
   two runs (a run without a tick in its key counts for the latest tick when it was
-  made). A tick fires on time (within ``CRON_GRACE`` seconds, not counting clock
-  jumps), or late only as the engine documents for ticks missed while it was down: as
-  the latest tick at or before a (re)start of the Triggers actor (its process
-  restarted, or its supervisor restarted it), older missed ticks being skipped. And
-  these ticks fire: every tick after the cron was stored whose run nothing kept from
-  its commit, that is, no injected commit failure was pending or had just struck
-  around it, and the Triggers actor ran and the clock did not jump from the tick until
+  made). A tick fires on time: within ``CRON_GRACE`` seconds, not counting clock
+  jumps, or, when commits were slow meanwhile and the Triggers actor ran from the tick
+  until its run was made, within ``CRON_GRACE`` after the slow commits ended (a commit
+  that failed is tried again, in another slow commit); or late only as the engine
+  documents for ticks missed while it was down: as the latest tick
+  at or before a (re)start of the Triggers actor (its process restarted, or its
+  supervisor restarted it), older missed ticks being skipped. And these ticks fire:
+  every tick after the cron was stored whose run nothing kept from its commit, that
+  is, the Triggers actor ran and the clock did not jump from the tick until
   ``CRON_GRACE`` after it (after the slow commits, when they were slow); and, for every
   (re)start of the Triggers actor that nothing kept from committing in the same sense,
   the latest tick at or before it (if after the cron was stored). A tick whose run was
   still on its way to the store when the engine stopped is thus missed unless it was
-  the latest; one whose commit failed is dropped by the engine (a known engine bug:
-  nothing retries it), so ticks near a failed commit are not required.
+  the latest; a failed commit excuses nothing, as the engine tries a tick's commit
+  again until it is stored.
 """
 
 from __future__ import annotations

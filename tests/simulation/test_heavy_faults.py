@@ -21,6 +21,10 @@ from ratchet.simulation import SimConfig, simulate
         # that engine had delivered meanwhile were missing, and the next engine gave
         # their slots away.
         (30129, "slots-never-exceeded"),
+        # A tick whose commit failed under slow commits was tried again, as it must be,
+        # and its run made 3.4s late: the check let slow commits delay the ticks it
+        # requires, but not one the running Triggers actor fired on time.
+        (31265, "crons-fire-once-per-tick"),
     ],
 )
 def test_regression_seeds_under_heavy_faults(seed: int, found: str) -> None:
