@@ -86,18 +86,28 @@ def _seed_range(text: str) -> range:
 @main.command()
 @click.option("--seed", type=int, default=None, help="Run one seed and print its verdict.")
 @click.option("--seeds", default=None, help="Run a swarm of seeds, e.g. 0..199; list the failing ones.")
-@click.option("--runs", type=int, default=12, show_default=True, help="Runs triggered per simulation.")
+@click.option(
+    "--runs", type=int, default=None, help="Runs triggered per simulation [default: 12, or 40 with --heavy]."
+)
+@click.option(
+    "--heavy", is_flag=True, help="More of every fault, on a busier world (SimConfig.heavy): faults overlap."
+)
 @click.option("--trace", is_flag=True, help="With --seed: print the whole trace.")
-def sim(seed: int | None, seeds: str | None, runs: int, trace: bool) -> None:
+def sim(seed: int | None, seeds: str | None, runs: int | None, heavy: bool, trace: bool) -> None:
     """Simulate a cluster with faults under virtual time and check its invariants."""
     from ratchet.simulation import SimConfig, simulate
 
     if (seed is None) == (seeds is None):
         raise click.UsageError("give exactly one of --seed N or --seeds A..B")
-    if runs < 1:
+    if runs is not None and runs < 1:
         raise click.BadParameter("must be at least 1", param_hint="--runs")
+    changes = {} if runs is None else {"runs": runs}
+
+    def config(n: int) -> SimConfig:
+        return SimConfig.heavy(n, **changes) if heavy else SimConfig(seed=n, **changes)
+
     if seed is not None:
-        result = simulate(SimConfig(seed=seed, runs=runs))
+        result = simulate(config(seed))
         click.echo(result.verdict())
         if trace:
             click.echo(result.trace_text)
@@ -106,7 +116,7 @@ def sim(seed: int | None, seeds: str | None, runs: int, trace: bool) -> None:
     failing = []
     span = _seed_range(seeds)
     for n in span:
-        result = simulate(SimConfig(seed=n, runs=runs))
+        result = simulate(config(n))
         if not result.ok:
             failing.append(n)
             click.echo(result.verdict().splitlines()[0] + ": " + result.violations[0])

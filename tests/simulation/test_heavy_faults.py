@@ -8,6 +8,9 @@ runs besides the default one; seeds that once found bugs stay as regressions.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from ratchet.simulation import SimConfig, simulate
@@ -30,3 +33,16 @@ from ratchet.simulation import SimConfig, simulate
 def test_regression_seeds_under_heavy_faults(seed: int, found: str) -> None:
     result = simulate(SimConfig.heavy(seed))
     assert result.ok, f"(once found {found}) " + result.verdict()
+
+
+def test_sim_command_runs_the_heavy_profile() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ratchet.cli", "sim", "--seed", "30129", "--heavy"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = simulate(SimConfig.heavy(30129))
+    assert done.stdout.startswith(f"seed 30129: ok ({expected.acknowledged} runs, ")
+    assert f"digest {expected.digest[:16]}" in done.stdout
