@@ -15,6 +15,9 @@ import pytest
 
 from ratchet.simulation import SimConfig, simulate
 
+# 0.6s a seed on 2 quiet cores, 0.9s on busy ones: the swarm takes 30 to 45s.
+HEAVY_SWARM = range(50)
+
 
 @pytest.mark.parametrize(
     ("seed", "found"),
@@ -33,6 +36,15 @@ from ratchet.simulation import SimConfig, simulate
 def test_regression_seeds_under_heavy_faults(seed: int, found: str) -> None:
     result = simulate(SimConfig.heavy(seed))
     assert result.ok, f"(once found {found}) " + result.verdict()
+
+
+def test_a_swarm_of_seeds_under_heavy_faults_keeps_every_invariant() -> None:
+    failing = {}
+    for seed in HEAVY_SWARM:
+        result = simulate(SimConfig.heavy(seed))
+        if not result.ok:
+            failing[seed] = result.violations[:3]
+    assert failing == {}
 
 
 def test_sim_command_runs_the_heavy_profile() -> None:
