@@ -16,8 +16,10 @@ their runs finish. When an entry resolves, its result is committed (a sleep need
 none: it is over when its time has come), a worker still waiting on it gets it, and
 otherwise the coordinator is told to resume the task, which replays its log.
 
-At start, every EVICTED task's log is read back and its pending entries re-armed, so
-a crash of the engine mid-wait loses nothing and duplicates nothing.
+At start, once the commits on their way to the store have landed, every EVICTED task's
+log is read back and its pending entries re-armed (or the task resumed, if none is
+left), so a crash of the engine, or of this actor, mid-wait loses nothing and
+duplicates nothing.
 
 DAG tasks with conditions (``wait_for``, ``skip_if``, ``cancel_if``) are *gates*
 watched the same way: when a gated task's parents complete, the coordinator asks for
@@ -42,7 +44,14 @@ from . import _durable_log as dl
 from ._api import RequestError, TriggerRequest, parse, run_labels
 from ._conditions import ConditionSet
 from ._coordinator import RunRequest
-from .store import AppendDurableLog, CommitTicket, MutationRejected, ResolveDurableLog, Store
+from .store import (
+    AppendDurableLog,
+    CommitTicket,
+    MutationRejected,
+    ResolveDurableLog,
+    Store,
+    wait_settled,
+)
 
 __all__ = ["DurableStatistics", "DurableTasks", "NonDeterminismError"]
 
@@ -125,6 +134,9 @@ class DurableTasks(Actor):
         self._timers: ActorRef = lookup("timers")
         self._triggers: ActorRef = lookup("triggers")
         self._coordinator: ActorRef = lookup("coordinator")
+        # The coordinator's last transitions may still be on their way to the store (an
+        # eviction, say): let them land before reading which tasks are evicted.
+        await wait_settled(self._writer)
         for task in await self.store.list_tasks_by_status(self.tenant_id, ["EVICTED"]):
             log = await self._log(task.id)
             pending = [e for e in log.entries.values() if not e.resolved]

@@ -31,6 +31,11 @@ HEAVY_SWARM = range(50)
         # and its run made 3.4s late: the check let slow commits delay the ticks it
         # requires, but not one the running Triggers actor fired on time.
         (31265, "crons-fire-once-per-tick"),
+        # A durable task's wait resolved while its worker evicted it; the Durable actor
+        # crashed (another commit failed) after the resolution committed but before it
+        # woke the task, and its restart read the store before the eviction landed
+        # there: the task stayed EVICTED for good.
+        (33110, "durable-waits-resume"),
     ],
 )
 def test_regression_seeds_under_heavy_faults(seed: int, found: str) -> None:
