@@ -5,7 +5,8 @@ on any actor system and store: in a ``ratchet engine`` process, embedded in an
 application, or inside the simulation.
 """
 
-from ._api import RequestError as RequestError
+from ratchet._contract.protocol import RequestError as RequestError
+
 from ._engine import Engine as Engine
 from ._engine import EngineOptions as EngineOptions
 from ._engine import open_engine as open_engine

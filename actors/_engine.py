@@ -27,17 +27,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ratchet._contract.protocol import DEFAULT_MAX_PAYLOAD_BYTES
 from ratchet.runtime import ActorRef, ActorSystem, ChildSpec, Strategy, SupervisorRef
 
-from ._api import DEFAULT_MAX_PAYLOAD_BYTES
-from ._coordinator import RunCoordinator
-from ._dispatcher import Dispatcher
-from ._durable import DurableTasks
-from ._gateway import Gateway
-from ._scheduler import QueueScheduler
-from ._timers import Timers
-from ._triggers import Triggers
+from .durable._tasks import DurableTasks
+from .gateway._gateway import Gateway
+from .runs._coordinator import RunCoordinator
+from .scheduling._dispatcher import Dispatcher
+from .scheduling._scheduler import QueueScheduler
 from .store import EnsureTenant, ObjectSweeper, Store, StoreWriter
+from .timers._timers import Timers
+from .triggers._triggers import Triggers
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",

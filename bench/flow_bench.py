@@ -2,7 +2,7 @@
 
 Three measurements:
 
-* **fairness in the scheduler** (:class:`~ratchet.actors._flow_scheduler.FlowScheduler`,
+* **fairness in the scheduler** (:class:`~ratchet.actors.scheduling._machine.FlowScheduler`,
   the engine's pure scheduling heart, in a discrete-time loop): 100 keys under
   ``GROUP_ROUND_ROBIN``, one key with ``--skew`` times the backlog of each other key,
   ``--slots`` worker slots, every task one tick long. Jain's fairness index of per-key
@@ -30,11 +30,11 @@ from collections import Counter
 from typing import Any
 
 from ratchet import ConcurrencyExpression, Ratchet
-from ratchet._flow import ConcurrencyLimitStrategy
-from ratchet.actors._flow import FlowNeeds, GroupKey, GroupNeed
-from ratchet.actors._flow_invariants import jain_fairness
-from ratchet.actors._flow_scheduler import FlowScheduler
-from ratchet.actors._scheduling import QueuedTask
+from ratchet._contract.flow import ConcurrencyLimitStrategy
+from ratchet.actors.scheduling._admission import FlowNeeds, GroupKey, GroupNeed
+from ratchet.actors.scheduling._machine import FlowScheduler
+from ratchet.actors.scheduling._queues import QueuedTask
+from ratchet.simulation._flow_invariants import jain_fairness
 
 KEYS = 100
 GRR = ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN

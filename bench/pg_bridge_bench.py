@@ -241,7 +241,7 @@ def serve(database: str, listen: str, bridge: str) -> None:
     """What ``ratchet engine --db DATABASE --listen LISTEN`` runs, with the store on ``bridge``."""
     import trio
 
-    from ratchet._serve import serve_engine
+    from ratchet._host.serve import serve_engine
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:

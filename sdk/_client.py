@@ -11,15 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Unpack
 
+from ._clients.rate_limits import RateLimitsClient
+from ._clients.runs import RunsClient
+from ._clients.triggers import CronClient, EventClient, FiltersClient, ScheduledClient
 from ._connection import Connection, remote_gateway
+from ._contract.flow import WorkerLabel
+from ._contract.spec import TaskKind
+from ._declare.workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow, _eviction_delay
 from ._errors import DefinitionError
-from ._flow import WorkerLabel
-from ._rate_limits import RateLimitsClient
-from ._runs import RunsClient
-from ._spec import TaskKind
-from ._triggers import CronClient, EventClient, FiltersClient, ScheduledClient
-from ._worker import Worker, WorkerConfig
-from ._workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow, _eviction_delay
+from ._worker.worker import Worker, WorkerConfig
 
 __all__ = ["DEFAULT_ENGINE_ADDRESS", "Ratchet", "Settings"]
 
@@ -111,7 +111,7 @@ class Ratchet:
         Returns this client, usable as a context manager that stops the engine on exit
         (or call :meth:`close`).
         """
-        from ._embedded import embedded_engine
+        from ._host.embedded import embedded_engine
 
         if self._connection is not None:
             raise RuntimeError("this client is already connected to an engine")

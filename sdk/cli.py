@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from . import __version__
-from ._engine_cli import engine_options, settings_from_params
+from ._host.engine_cli import engine_options, settings_from_params
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,7 +20,7 @@ def main() -> None:
 @click.option("--seed", type=int, default=None, help="Seed for the demo's randomness.")
 def demo(seed: int | None) -> None:
     """Run a small actor-runtime demo: a supervised pipeline that survives crashes."""
-    from ._demo import run_demo
+    from ._host.demo import run_demo
 
     run_demo(seed)
 
@@ -49,7 +49,7 @@ def engine(database: str | None, listen: str | None, **params: Any) -> None:
     """
     import trio
 
-    from ._serve import default_database_url, default_listen_address, serve_engine
+    from ._host.serve import default_database_url, default_listen_address, serve_engine
 
     database = database or default_database_url()
     listen = listen or default_listen_address()

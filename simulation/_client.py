@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
 from ratchet.actors.store import MemoryStore, open_store
 
 if TYPE_CHECKING:

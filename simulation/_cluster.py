@@ -21,8 +21,8 @@ from typing import Any
 
 import trio
 
-from ratchet._spec import TaskKind
-from ratchet._worker import WorkerActor, WorkerConfig
+from ratchet._contract.spec import TaskKind
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions, open_engine
 from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
 from ratchet.runtime import (

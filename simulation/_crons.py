@@ -16,7 +16,7 @@ from typing import Any
 
 import trio
 
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
 from ratchet.runtime import RandomSource
 
 __all__ = ["CronShape", "build_crons", "cron_name", "draw_crons"]

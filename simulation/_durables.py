@@ -32,8 +32,8 @@ from typing import Any
 import trio
 
 from ratchet._client import Ratchet
-from ratchet._durable_context import DurableContext
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
+from ratchet._worker.durable_context import DurableContext
 from ratchet.runtime import RandomSource
 
 __all__ = [

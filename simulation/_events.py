@@ -25,9 +25,9 @@ from typing import Any
 
 import trio
 
+from ratchet._declare.trigger_options import DefaultFilter
+from ratchet._declare.workflow import Workflow
 from ratchet._errors import NonRetryableException
-from ratchet._trigger_options import DefaultFilter
-from ratchet._workflow import Workflow
 from ratchet.runtime import RandomSource
 
 __all__ = [

@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
 from ratchet.runtime import RandomSource
 
 from ._faults import FaultPlan, draw_faults

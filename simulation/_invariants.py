@@ -77,7 +77,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ratchet._spec import WorkflowSpec
+from ratchet._contract.spec import WorkflowSpec
 
 __all__ = ["INVARIANTS", "AttemptKey", "Observations", "check_store"]
 

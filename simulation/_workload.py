@@ -31,8 +31,8 @@ from typing import Any
 
 import trio
 
+from ratchet._declare.workflow import Workflow
 from ratchet._errors import NonRetryableException
-from ratchet._workflow import Workflow
 from ratchet.runtime import RandomSource
 
 from ._crons import CronShape, build_crons, draw_crons

@@ -32,8 +32,8 @@ from typing import Any
 
 import trio
 
-from ratchet._worker import WorkerConfig
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
+from ratchet._worker.worker import WorkerConfig
 from ratchet.actors import EngineOptions
 from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
 from ratchet.runtime import FixedEpochClock, RandomSource, Trace, run_deterministic

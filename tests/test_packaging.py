@@ -6,19 +6,42 @@ import os
 import pathlib
 import subprocess
 import sys
+import tomllib
 import zipfile
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SUBPACKAGES = (
-    "ratchet",
-    "ratchet.runtime",
-    "ratchet.transport",
-    "ratchet.actors",
-    "ratchet.actors.store",
-    "ratchet.simulation",
-)
+_FOLDERS = {
+    "sdk": "ratchet",
+    "runtime": "ratchet.runtime",
+    "transport": "ratchet.transport",
+    "actors": "ratchet.actors",
+    "simulation": "ratchet.simulation",
+}
+
+
+def _packages_in_tree() -> tuple[str, ...]:
+    """Every package of the source tree: each folder holding an ``__init__.py``."""
+    found = []
+    for folder, package in _FOLDERS.items():
+        for init in sorted((ROOT / folder).rglob("__init__.py")):
+            parts = init.parent.relative_to(ROOT / folder).parts
+            found.append(".".join((package, *parts)))
+    return tuple(found)
+
+
+SUBPACKAGES = _packages_in_tree()
+
+
+def test_every_package_in_the_tree_is_listed_for_installation() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    assert set(SUBPACKAGES) == listed, (
+        f"pyproject.toml's packages differ from the tree: missing {sorted(set(SUBPACKAGES) - listed)}, "
+        f"extra {sorted(listed - set(SUBPACKAGES))}"
+    )
+    assert len(SUBPACKAGES) > len(_FOLDERS)
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:

@@ -7,6 +7,12 @@ through a :class:`Store` (:class:`PostgresStore`, :class:`SQLiteStore` or
 :func:`open_store`. See ``DESIGN.md``, section "Store".
 """
 
+from ratchet._contract.status import RunStatus as RunStatus
+from ratchet._contract.status import ScheduleStatus as ScheduleStatus
+from ratchet._contract.status import TaskEventKind as TaskEventKind
+from ratchet._contract.status import TaskStatus as TaskStatus
+from ratchet._contract.status import WorkerStatus as WorkerStatus
+
 from ._errors import MigrationError as MigrationError
 from ._errors import MutationRejected as MutationRejected
 from ._errors import StoreClosedError as StoreClosedError
@@ -76,11 +82,6 @@ from ._records import Workflow as Workflow
 from ._records import WorkflowVersion as WorkflowVersion
 from ._schema import TABLES as TABLES
 from ._sqlite import SQLiteStore as SQLiteStore
-from ._status import RunStatus as RunStatus
-from ._status import ScheduleStatus as ScheduleStatus
-from ._status import TaskEventKind as TaskEventKind
-from ._status import TaskStatus as TaskStatus
-from ._status import WorkerStatus as WorkerStatus
 from ._store import DEFAULT_OFFLOAD_THRESHOLD as DEFAULT_OFFLOAD_THRESHOLD
 from ._store import Store as Store
 from ._store import StoreStatistics as StoreStatistics

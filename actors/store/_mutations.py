@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ratchet._contract.status import RunStatus, ScheduleStatus, TaskEventKind, TaskStatus, WorkerStatus
+
 from ._ops import Delete, Insert, Op, Update, Upsert
 from ._rows import build_row
-from ._status import RunStatus, ScheduleStatus, TaskEventKind, TaskStatus, WorkerStatus
 
 __all__ = [
     "AcquireConcurrencySlot",

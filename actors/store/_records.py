@@ -251,7 +251,7 @@ class RateLimitWindow:
     """What one rate-limit key admitted lately: its sliding log, for the next engine.
 
     ``log`` holds ``[first, last, units]`` entries (wall times); see
-    :mod:`ratchet.actors._rate_limiter`.
+    :mod:`ratchet.actors.scheduling._rate_limits`.
     """
 
     tenant_id: str

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ratchet import Workflow
-from ratchet._worker import WorkerActor, WorkerConfig
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions, open_engine
 from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
 from ratchet.runtime import ActorRef, ActorSystem, FixedEpochClock, open_runtime

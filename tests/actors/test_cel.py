@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet.actors._cel import MAX_EXPRESSION_LENGTH, CelError, CompiledCel, compile_cel
+from ratchet._contract.cel import MAX_EXPRESSION_LENGTH, CelError, CompiledCel, compile_cel
 
 ACTIVATION = {
     "input": {"user_id": "u1", "n": 5, "f": 1.5, "ok": True, "tags": ["a", "b"], "nested": {"k": None}},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ratchet.actors._cel import CelError, compile_cel
+from ratchet._contract.cel import CelError, compile_cel
 
 
 def test_an_expression_is_compiled_once_and_evaluates_to_plain_values():

@@ -15,15 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet._flow import ConcurrencyLimitStrategy as S
-from ratchet.actors._concurrency import Admitted, Cancelled, ConcurrencyGroup
-from ratchet.actors._flow_invariants import (
+from ratchet._contract.flow import ConcurrencyLimitStrategy as S
+from ratchet.actors.scheduling._concurrency import Admitted, Cancelled, ConcurrencyGroup
+from ratchet.runtime._trace import TraceEvent
+from ratchet.simulation._flow_invariants import (
     cancel_in_progress_violations,
     cancel_newest_violations,
     flow_violations,
     max_runs_violations,
 )
-from ratchet.runtime._trace import TraceEvent
 
 ops = st.lists(
     st.one_of(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet.actors._cron import CronError, next_tick, parse_cron, previous_tick
+from ratchet._contract.cron import CronError, next_tick, parse_cron, previous_tick
 
 # values drawn for day-of-month stop at 28 so that every expression fires; "*" still means 1-31
 FIELDS = [("minute", 0, 59), ("hour", 0, 23), ("dom", 1, 28), ("month", 1, 12), ("dow", 0, 6)]

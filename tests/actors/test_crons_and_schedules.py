@@ -187,7 +187,7 @@ async def test_bad_schedule_times_are_refused(autojump_clock, trigger_at, messag
 
 
 async def test_a_new_version_with_another_cron_input_replaces_the_declared_cron(autojump_clock):
-    from ratchet._worker import WorkerActor, WorkerConfig
+    from ratchet._worker.worker import WorkerActor, WorkerConfig
 
     db, clock = MemoryDatabase(), FixedEpochClock(EPOCH)
     first, _ = _workflows()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet.actors import _durable_log as dl
+from ratchet.actors.durable import _log as dl
 
 calls = st.lists(
     st.tuples(st.sampled_from(["event", "conditions", "spawn", "wait_runs", "now"]), st.sampled_from("abc")),

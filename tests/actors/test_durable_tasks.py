@@ -155,7 +155,7 @@ async def test_children_spawned_by_a_durable_task_are_not_spawned_again_on_repla
 
 
 async def test_a_worker_crash_mid_wait_resumes_on_another_worker_without_duplicates(autojump_clock):
-    from ratchet._worker import WorkerActor, WorkerConfig
+    from ratchet._worker.worker import WorkerActor, WorkerConfig
 
     spawned: list = []
     db, clock = MemoryDatabase(), FixedEpochClock(EPOCH)

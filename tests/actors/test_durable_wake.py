@@ -10,8 +10,8 @@ with the log position it was for, and applies if that attempt is evicted at that
 
 from __future__ import annotations
 
-from ratchet._spec import TaskKind, TaskSpec, WorkflowSpec
-from ratchet.actors._run_machine import (
+from ratchet._contract.spec import TaskKind, TaskSpec, WorkflowSpec
+from ratchet.actors.runs._machine import (
     QueueTask,
     Resume,
     RunState,

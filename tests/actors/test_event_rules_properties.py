@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet.actors._event_rules import (
+from ratchet.actors.triggers._rules import (
     FilterRule,
     Subscription,
     key_matches,

@@ -1,7 +1,7 @@
 """Flow control and scheduling together, under random arrivals, failures and losses.
 
 A Hypothesis state machine plays the rest of the engine around a
-:class:`~ratchet.actors._flow_scheduler.FlowScheduler`: a model coordinator starts runs
+:class:`~ratchet.actors.scheduling._machine.FlowScheduler`: a model coordinator starts runs
 whose workflows carry random concurrency chains (run- and task-level, every strategy)
 and rate limits, finishes, fails and retries attempts, loses workers, cancels runs
 (including the victims the groups name), and moves the clock. After every step it checks,
@@ -26,18 +26,18 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from ratchet._flow import ConcurrencyLimitStrategy as S
-from ratchet.actors._flow import FlowNeeds, GroupKey, GroupNeed
-from ratchet.actors._flow_invariants import (
+from ratchet._contract.flow import ConcurrencyLimitStrategy as S
+from ratchet.actors.scheduling._admission import FlowNeeds, GroupKey, GroupNeed
+from ratchet.actors.scheduling._machine import Effects, FlowScheduler
+from ratchet.actors.scheduling._queues import QueuedTask
+from ratchet.actors.scheduling._rate_limits import RateNeed
+from ratchet.simulation._flow_invariants import (
     KINDS,
     cancel_in_progress_violations,
     cancel_newest_violations,
     max_runs_violations,
     rate_window_violations,
 )
-from ratchet.actors._flow_scheduler import Effects, FlowScheduler
-from ratchet.actors._rate_limiter import RateNeed
-from ratchet.actors._scheduling import QueuedTask
 
 USERS = ["alice", "bob", "carol"]
 STRATEGIES = {"rr": S.GROUP_ROUND_ROBIN, "cip": S.CANCEL_IN_PROGRESS, "cn": S.CANCEL_NEWEST}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ratchet.actors._payload_size import PayloadTooDeep, packed_size
+from ratchet._contract.payload_size import PayloadTooDeep, packed_size
 
 scalars = (
     st.none()

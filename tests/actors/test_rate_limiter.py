@@ -14,8 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet.actors._flow_invariants import rate_window_violations
-from ratchet.actors._rate_limiter import Blocked, Granted, RateLimiter, RateNeed, Refused, SlidingWindow
+from ratchet.actors.scheduling._rate_limits import (
+    Blocked,
+    Granted,
+    RateLimiter,
+    RateNeed,
+    Refused,
+    SlidingWindow,
+)
+from ratchet.simulation._flow_invariants import rate_window_violations
 
 gaps = st.floats(min_value=0, max_value=3, allow_nan=False)
 

@@ -14,8 +14,8 @@ import outcome
 import trio
 import trio.testing
 
-from ratchet._workflow import Workflow
-from ratchet.actors._registry import Registration, WorkflowRegistry
+from ratchet._declare.workflow import Workflow
+from ratchet.actors.runs._registry import Registration, WorkflowRegistry
 from ratchet.actors.store import (
     CommitTicket,
     MemoryStore,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ratchet._spec import RetryPolicy, TaskKind, TaskSpec, WorkflowSpec
-from ratchet.actors._run_machine import (
+from ratchet._contract.spec import RetryPolicy, TaskKind, TaskSpec, WorkflowSpec
+from ratchet.actors.runs._machine import (
     MAX_INTERNAL_RETRIES,
     AttemptCancelled,
     CancelAttempt,

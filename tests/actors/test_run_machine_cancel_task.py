@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ratchet._spec import TaskSpec, WorkflowSpec
-from ratchet.actors._run_machine import (
+from ratchet._contract.spec import TaskSpec, WorkflowSpec
+from ratchet.actors.runs._machine import (
     CancelAttempt,
     CancelTask,
     RunFinished,

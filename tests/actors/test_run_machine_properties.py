@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from ratchet._spec import RetryPolicy, TaskKind, TaskSpec, WorkflowSpec
-from ratchet.actors._run_machine import (
+from ratchet._contract.spec import RetryPolicy, TaskKind, TaskSpec, WorkflowSpec
+from ratchet.actors.runs._machine import (
     MAX_INTERNAL_RETRIES,
     AttemptCancelled,
     CancelRun,

@@ -16,13 +16,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet._flow import StickyStrategy, WorkerLabelComparator
-from ratchet.actors._affinity import Constraint, LabelWish, score
-from ratchet.actors._flow import FlowNeeds
-from ratchet.actors._flow_invariants import jain_fairness
-from ratchet.actors._flow_scheduler import FlowScheduler
-from ratchet.actors._rate_limiter import RateNeed
-from ratchet.actors._scheduling import QueuedTask, ReadyQueue, SchedulingCore
+from ratchet._contract.flow import StickyStrategy, WorkerLabelComparator
+from ratchet.actors.scheduling._admission import FlowNeeds
+from ratchet.actors.scheduling._affinity import Constraint, LabelWish, score
+from ratchet.actors.scheduling._machine import FlowScheduler
+from ratchet.actors.scheduling._queues import QueuedTask, ReadyQueue, SchedulingCore
+from ratchet.actors.scheduling._rate_limits import RateNeed
+from ratchet.simulation._flow_invariants import jain_fairness
 
 # -- fair rounds ---------------------------------------------------------------------------------
 

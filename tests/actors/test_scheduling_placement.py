@@ -15,8 +15,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ratchet.actors._scheduler import QueueScheduler
-from ratchet.actors._scheduling import Assignment, QueuedTask, SchedulingCore
+from ratchet.actors.scheduling._queues import Assignment, QueuedTask, SchedulingCore
+from ratchet.actors.scheduling._scheduler import QueueScheduler
 from ratchet.runtime import Actor, ActorRef, open_runtime
 
 ACT = "default:wf:t"

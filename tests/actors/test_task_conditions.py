@@ -155,7 +155,7 @@ options = st.fixed_dictionaries(
 
 @given(options)
 def test_a_gate_settles_by_cancel_then_skip_then_run(drawn):
-    from ratchet.actors._run_machine import gate_decision
+    from ratchet.actors.runs._machine import gate_decision
 
     request = {o: {"groups": [[{}]] * n, "satisfied": sorted(s)} for o, (n, s) in drawn.items()}
     done = {o: len(s) == n for o, (n, s) in drawn.items()}

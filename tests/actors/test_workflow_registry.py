@@ -1,6 +1,6 @@
 """The workflow registry: versions by content, and which version new runs use.
 
-Unit tests of :class:`~ratchet.actors._registry.WorkflowRegistry` with commits resolved by
+Unit tests of :class:`~ratchet.actors.runs._registry.WorkflowRegistry` with commits resolved by
 hand, and a property test that plays random registrations (deploys, reconnections,
 clients; commits that land or fail) against a memory store and a plain model: the
 current version is always the model's, and an engine restarting on the store agrees.
@@ -15,8 +15,8 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet._workflow import Workflow
-from ratchet.actors._registry import Registration, WorkflowRegistry
+from ratchet._declare.workflow import Workflow
+from ratchet.actors.runs._registry import Registration, WorkflowRegistry
 from ratchet.actors.store import CommitTicket, MemoryStore, StoreError, open_store
 from ratchet.runtime import RandomSource
 

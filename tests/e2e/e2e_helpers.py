@@ -17,8 +17,8 @@ from typing import Any
 import trio
 
 from ratchet import Context, Ratchet
+from ratchet._clients.runs import RunDetails, TaskRunDetails
 from ratchet._connection import system_of
-from ratchet._runs import RunDetails, TaskRunDetails
 
 __all__ = [
     "ENGINE_ACTORS",

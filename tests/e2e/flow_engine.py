@@ -1,7 +1,7 @@
 """A whole engine with real SDK workers under virtual time, for flow-control tests.
 
 :func:`run_engine` runs the engine's actor tree on a memory store and in-process
-:class:`~ratchet._worker.WorkerActor` workers inside one seeded Trio run with
+:class:`~ratchet._worker.worker.WorkerActor` workers inside one seeded Trio run with
 ``MockClock(autojump_threshold=0)``: task functions ``await trio.sleep(...)`` in virtual
 seconds, so a test can ask "did a rate-limited task start exactly when its window
 allowed?" and get an exact answer, with no real waiting. The engine keeps a trace, and
@@ -17,10 +17,9 @@ from typing import Any
 
 import trio
 
-from ratchet._worker import WorkerActor, WorkerConfig
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions, open_engine
-from ratchet.actors._flow_invariants import ConcurrencyFact, RateFact, flow_facts, flow_violations
 from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
 from ratchet.runtime import (
     ActorDeadError,
@@ -31,6 +30,7 @@ from ratchet.runtime import (
     run_deterministic,
 )
 from ratchet.runtime._trace import Trace
+from ratchet.simulation._flow_invariants import ConcurrencyFact, RateFact, flow_facts, flow_violations
 
 __all__ = ["Cluster", "Interval", "run_engine"]
 

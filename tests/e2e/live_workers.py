@@ -1,6 +1,6 @@
 """Workers that come and go while an embedded engine runs, as separate processes would.
 
-:func:`add_worker` starts a real :class:`~ratchet._worker.WorkerActor` in the embedded
+:func:`add_worker` starts a real :class:`~ratchet._worker.worker.WorkerActor` in the embedded
 engine's process and returns once the engine accepted its registration;
 :func:`stop_worker` stops it and has the engine forget it at once (as a worker that
 drained and left), so a test never waits out missed heartbeats.
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ratchet import Ratchet, Workflow
 from ratchet._connection import system_of
-from ratchet._worker import WorkerActor, WorkerConfig
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 
 __all__ = ["add_worker", "stop_worker"]
 

@@ -12,8 +12,8 @@ import trio
 from e2e_helpers import engine_restarts, sleep_until_cancelled, start, wait_set
 
 from ratchet import Context, FailedTaskRunExceptionGroup
-from ratchet._runs import RunCancelledError, WorkflowRunRef
-from ratchet._worker import WorkerConfig
+from ratchet._clients.runs import RunCancelledError, WorkflowRunRef
+from ratchet._worker.worker import WorkerConfig
 
 
 def _declare(r):

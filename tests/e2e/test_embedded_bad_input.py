@@ -15,7 +15,7 @@ from e2e_helpers import ENGINE_ACTORS, block_until_cancelled, engine_restarts, s
 
 from ratchet import Context, DefinitionError, FailedTaskRunExceptionGroup, InputValidationError, Ratchet
 from ratchet._connection import system_of
-from ratchet._worker import WorkerActor, WorkerConfig
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions
 from ratchet.runtime import ActorError
 
@@ -304,7 +304,7 @@ def test_malformed_request_gets_a_clear_error_and_the_engine_keeps_serving(share
 
     error = info.value
     assert error.actor == "gateway" and error.method == method
-    assert error.error_type in ("ratchet.actors._api.RequestError", "TypeError")
+    assert error.error_type in ("ratchet._contract.protocol.RequestError", "TypeError")
     # one line saying what was wrong, not an internal traceback
     assert error.error_message and "\n" not in error.error_message
     assert "Traceback" not in error.error_message

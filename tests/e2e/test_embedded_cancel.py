@@ -20,7 +20,7 @@ from e2e_helpers import (
 )
 
 from ratchet import Context
-from ratchet._runs import RunCancelledError
+from ratchet._clients.runs import RunCancelledError
 
 
 def test_cancel_stops_running_tasks_and_cancels_queued_ones_and_descendants(new_client):

@@ -11,7 +11,7 @@ import trio
 from e2e_helpers import GATE_TIMEOUT, TERMINAL_EVENTS, start, tasks_by_name
 
 from ratchet import Context, FailedTaskRunExceptionGroup
-from ratchet._runs import WorkflowRunRef
+from ratchet._clients.runs import WorkflowRunRef
 
 
 def _declare(r, *, hang: bool, started: threading.Semaphore | None = None, calls: list | None = None):

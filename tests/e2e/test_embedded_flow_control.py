@@ -201,7 +201,7 @@ def test_garbage_to_the_flow_control_methods_gets_a_clear_error(flow_engine, met
     with pytest.raises(ActorError) as info:
         r.connection.call(method, *args, timeout=5)
     error = info.value
-    assert error.error_type in ("ratchet.actors._api.RequestError", "TypeError")
+    assert error.error_type in ("ratchet._contract.protocol.RequestError", "TypeError")
     assert error.error_message and "\n" not in error.error_message
     assert hello.run({"name": "still here"}) == "hi still here"
     assert engine_restarts(r) == dict.fromkeys(ENGINE_ACTORS, 0)

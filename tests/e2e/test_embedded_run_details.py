@@ -38,7 +38,7 @@ from ratchet import (
     TaskCancelledError,
     TaskRunError,
 )
-from ratchet._runs import WorkflowRunRef
+from ratchet._clients.runs import WorkflowRunRef
 
 # -- when a task started ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 from e2e_helpers import start, tasks_by_name
 
 from ratchet import Context, FailedTaskRunExceptionGroup
-from ratchet._runs import WorkflowRunRef
+from ratchet._clients.runs import WorkflowRunRef
 
 
 def _pipeline(r):

@@ -17,7 +17,7 @@ from e2e_helpers import (
 )
 
 from ratchet import Context, FailedTaskRunExceptionGroup
-from ratchet._runs import RunCancelledError
+from ratchet._clients.runs import RunCancelledError
 
 
 def test_execution_timeout_cancels_an_async_task_and_the_retry_runs(new_client):

@@ -26,7 +26,7 @@ from ratchet import (
     RateLimitDuration,
     StickyStrategy,
 )
-from ratchet.actors._flow_invariants import (
+from ratchet.simulation._flow_invariants import (
     cancel_in_progress_violations,
     cancel_newest_violations,
     max_runs_violations,

@@ -17,8 +17,8 @@ import pytest
 import trio
 
 from ratchet import ConcurrencyExpression, ConcurrencyLimitStrategy, Context, Ratchet, RateLimit
-from ratchet.actors._flow_invariants import flow_trace, flow_violations
 from ratchet.simulation import chaos, simulate_workflows
+from ratchet.simulation._flow_invariants import flow_trace, flow_violations
 
 SEEDS = range(24)
 

@@ -19,8 +19,8 @@ import trio
 import trio.testing
 from e2e_helpers import start
 
-from ratchet._worker import WorkerActor, WorkerConfig
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.actors import open_engine
 from ratchet.actors.store import MemoryStore, StoreError, open_store
 from ratchet.runtime import ActorRef, open_runtime

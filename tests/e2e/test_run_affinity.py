@@ -15,8 +15,8 @@ import trio
 import trio.testing
 
 from ratchet import Context, DefinitionError, DesiredWorkerLabel, Ratchet, TriggerWorkflowOptions
-from ratchet._worker import WorkerActor, WorkerConfig
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.actors import open_engine
 from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
 from ratchet.runtime import open_runtime

@@ -15,7 +15,7 @@ import trio
 from flow_engine import Cluster, run_engine
 
 from ratchet import Ratchet, Workflow
-from ratchet._worker import WorkerActor, WorkerConfig
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 
 LIMIT = 120.0  # virtual seconds
 

@@ -24,7 +24,7 @@ import pydantic
 from hypothesis import strategies as st
 
 from ratchet import NonRetryableException
-from ratchet._wire_values import MAX_DEPTH
+from ratchet._contract.wire_values import MAX_DEPTH
 
 
 @dataclass(frozen=True)

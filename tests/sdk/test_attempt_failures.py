@@ -28,11 +28,17 @@ from attempt_strategies import Behaviour, behaviours, raised_exceptions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ratchet._context import AttemptInfo, Context
-from ratchet._executor import MAX_ERROR_MESSAGE, MAX_TRACEBACK, AttemptControl, TaskOutcome, execute_attempt
-from ratchet._validation import InputValidator
-from ratchet._worker import WorkerActor, WorkerConfig
-from ratchet._workflow import Workflow
+from ratchet._declare.validation import InputValidator
+from ratchet._declare.workflow import Workflow
+from ratchet._worker.context import AttemptInfo, Context
+from ratchet._worker.executor import (
+    MAX_ERROR_MESSAGE,
+    MAX_TRACEBACK,
+    AttemptControl,
+    TaskOutcome,
+    execute_attempt,
+)
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.runtime import Actor, concurrent, open_runtime, run_deterministic
 from ratchet.transport import DEFAULT_MAX_FRAME_SIZE, open_actor_node, open_sim_network
 

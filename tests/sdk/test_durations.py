@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet._durations import parse_duration
+from ratchet._contract.durations import parse_duration
 
 
 @pytest.mark.parametrize(

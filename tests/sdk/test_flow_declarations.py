@@ -28,8 +28,8 @@ from ratchet import (
     WorkerLabel,
     WorkerLabelComparator,
 )
-from ratchet._flow import check_rate_limit_put, check_worker_labels
-from ratchet._spec import TaskSpec, WorkflowSpec
+from ratchet._contract.flow import check_rate_limit_put, check_worker_labels
+from ratchet._contract.spec import TaskSpec, WorkflowSpec
 
 
 def message_of(build: Any) -> str:

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import assume, given, reject, settings
 from hypothesis import strategies as st
 
+from ratchet._contract.spec import MAX_NAME_LENGTH, RetryPolicy, TaskKind, TaskSpec, WorkflowSpec
 from ratchet._errors import DefinitionError
-from ratchet._spec import MAX_NAME_LENGTH, RetryPolicy, TaskKind, TaskSpec, WorkflowSpec
 
 WF = "orders"
 

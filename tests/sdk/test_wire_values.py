@@ -13,7 +13,7 @@ import msgpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet._wire_values import MAX_DEPTH, _clean, _describe_problem, bounded_text
+from ratchet._contract.wire_values import MAX_DEPTH, _clean, _describe_problem, bounded_text
 
 scalars = (
     st.none()

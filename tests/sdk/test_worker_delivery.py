@@ -28,8 +28,8 @@ from typing import Any
 import trio
 import trio.testing
 
-from ratchet._worker import WorkerActor, WorkerConfig
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions, open_engine
 from ratchet.actors.store import MemoryStore, open_store
 from ratchet.runtime import Actor, ActorRef, concurrent, open_runtime

@@ -14,8 +14,8 @@ from typing import Any
 import trio
 import trio.testing
 
-from ratchet._worker import WorkerActor, WorkerConfig
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.runtime import Actor, concurrent, open_runtime
 
 

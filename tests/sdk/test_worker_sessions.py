@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import trio
 
-from ratchet._context import Context
-from ratchet._worker import WorkerActor, WorkerConfig
-from ratchet._workflow import Workflow
+from ratchet._declare.workflow import Workflow
+from ratchet._worker.context import Context
+from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions, open_engine
 from ratchet.actors.store import MemoryStore, open_store
 from ratchet.runtime import ActorRef, ActorSystem, open_runtime, run_deterministic

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-import ratchet.actors._run_machine as run_machine
+import ratchet.actors.runs._machine as run_machine
 from ratchet.simulation import (
     Cancel,
     ClockJump,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import ratchet.actors._run_machine as run_machine
+import ratchet.actors.runs._machine as run_machine
 from ratchet.simulation import (
     INVARIANTS,
     ClockJump,

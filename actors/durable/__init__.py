@@ -1,0 +1,1 @@
+"""Durable execution: durable tasks, their replay log, and the gates of DAG-task conditions."""

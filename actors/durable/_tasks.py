@@ -1,0 +1,628 @@
+"""The DurableTasks actor: durable logs, and the waits of durable tasks.
+
+Theory of operation. A durable task's worker sends each durable call here as a step
+``(task, seq, kind, key, request)``. The pure :mod:`ratchet.actors.durable._log`
+decides: replay a resolved entry (answer at once), append a new one (commit it first:
+acknowledged means durable), wait on a pending one, or refuse a call that diverges
+from the log. A step then waits up to the worker's eviction delay for the entry to
+resolve; if it does not, the worker evicts the task (it holds no slot while it waits)
+and the coordinator marks it EVICTED.
+
+What an entry waits for is *armed* here: a sleep is a timer (Timers actor); an event
+is a wait in the Triggers actor, looking back to the entry's start (so an event pushed
+while the task was being evicted, or while the engine was down, is found); conditions
+are both, grouped (:mod:`ratchet._contract.conditions`); children are watched until
+their runs finish. When an entry resolves, its result is committed (a sleep needs
+none: it is over when its time has come), a worker still waiting on it gets it, and
+otherwise the coordinator is told to resume the task, which replays its log.
+
+At start, once the commits on their way to the store have landed, every EVICTED task's
+log is read back and its pending entries re-armed (or the task resumed, if none is
+left), so a crash of the engine, or of this actor, mid-wait loses nothing and
+duplicates nothing.
+
+DAG tasks with conditions (``wait_for``, ``skip_if``, ``cancel_if``) are *gates*
+watched the same way: when a gated task's parents complete, the coordinator asks for
+its sleep and event conditions to be watched; the gate's start time and, once settled,
+its decision (run, skip or cancel) are entries of the task's log (at negative
+positions, apart from a durable task's own calls), so sleeps count from the first
+watch and a crash does not settle a gate twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from ratchet._contract.conditions import ConditionSet
+from ratchet._contract.protocol import RequestError, TriggerRequest, parse, run_labels
+from ratchet.runtime import Actor, ActorRef, concurrent
+
+from ..runs._coordinator import RunRequest
+from ..store import (
+    AppendDurableLog,
+    CommitTicket,
+    MutationRejected,
+    ResolveDurableLog,
+    Store,
+    wait_settled,
+)
+from . import _log as dl
+
+__all__ = ["DurableStatistics", "DurableTasks", "NonDeterminismError"]
+
+# Planted bugs for the simulation's own tests (tests/simulation), each proving the
+# simulation finds a real class of bug: a replay that spawns its children again (keyed
+# anew), a replayed sleep whose deadline counts from the replay, event waits that
+# ignore their look-back, and a resolved wait that never resumes its evicted task.
+# Never set outside those tests.
+_PLANTED_RESPAWN_ON_REPLAY = False
+_PLANTED_SLEEP_AGAIN = False
+_PLANTED_NO_LOOKBACK = False
+_PLANTED_LOST_WAKE = False
+
+
+class NonDeterminismError(RuntimeError):
+    """A durable task's replay made a call its log does not have at that position."""
+
+
+@dataclass(frozen=True)
+class DurableStatistics:
+    """Counters: logs in memory, armed waits, entries appended and resolved, resumes."""
+
+    logs: int
+    armed: int
+    appended: int
+    resolved: int
+    resumed: int
+
+
+@dataclass
+class _Gate:
+    """A gated task's condition sets, by option (``wait_for``, ``skip_if``, ``cancel_if``)."""
+
+    sets: dict[str, ConditionSet]
+
+    def decision(self) -> str | None:
+        """``cancel``, ``skip`` or ``run`` once their conditions hold (that precedence), else None."""
+        for option, decision in (("cancel_if", "cancel"), ("skip_if", "skip"), ("wait_for", "run")):
+            if option in self.sets and self.sets[option].done:
+                return decision
+        return None
+
+
+def _error(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    return data if isinstance(data, dict) else {"type": "Error", "message": text, "traceback": ""}
+
+
+def _data(entry: dl.Entry) -> dict[str, Any]:
+    return {"request": entry.request, "resolved": entry.resolved, "result": entry.result}
+
+
+class DurableTasks(Actor):
+    """Durable logs and waits; see the module docstring.
+
+    Args:
+        store: the store (logs are read from it).
+        tenant_id: the tenant served.
+    """
+
+    def __init__(self, store: Store, *, tenant_id: str) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self.logs: dict[str, dl.DurableLog] = {}
+        self.armed: dict[tuple[str, int], Any] = {}  # (task, seq) -> what is armed for it
+        self._gate_seqs: dict[str, set[int]] = {}  # task -> positions of its gates
+        self._pollers: dict[tuple[str, int], trio.Event] = {}
+        self._waiting: dict[tuple[str, int], int] = {}
+        self._counts = {"appended": 0, "resolved": 0, "resumed": 0}
+
+    async def on_start(self) -> None:
+        """Re-arm the waits of evicted durable tasks and the gates of ready DAG tasks."""
+        lookup = self.context.system.lookup
+        self._writer: ActorRef = lookup("store-writer")
+        self._timers: ActorRef = lookup("timers")
+        self._triggers: ActorRef = lookup("triggers")
+        self._coordinator: ActorRef = lookup("coordinator")
+        # The coordinator's last transitions may still be on their way to the store (an
+        # eviction, say): let them land before reading which tasks are evicted.
+        await wait_settled(self._writer)
+        for task in await self.store.list_tasks_by_status(self.tenant_id, ["EVICTED"]):
+            log = await self._log(task.id)
+            pending = [e for e in log.entries.values() if not e.resolved]
+            if not pending:
+                self._resume(task.id)  # its wait ended just before the engine stopped
+            for entry in pending:
+                self._arm(task.id, entry)
+        for task_id, attempt, request in await self._coordinator.gated_tasks.ask():
+            await self._watch_gate(task_id, attempt, request)
+
+    def _now(self) -> float:
+        return self.context.clock.time()
+
+    async def _log(self, task_id: str) -> dl.DurableLog:
+        log = self.logs.get(task_id)
+        if log is not None:
+            return log
+        built = dl.DurableLog(task_id)
+        for row in await self.store.read_durable_log(self.tenant_id, task_id):
+            if row.seq < 0:
+                continue  # a gate's entry, not a durable call
+            data = row.data or {}
+            built.entries[row.seq] = dl.Entry(
+                row.seq,
+                row.kind,
+                row.key,
+                data.get("request"),
+                row.created_at,
+                bool(data.get("resolved")),
+                data.get("result"),
+            )
+        return self.logs.setdefault(task_id, built)
+
+    async def _commit(self, mutation: Any) -> list[Any]:
+        ticket = CommitTicket([mutation])
+        self._writer.enqueue.tell(ticket)
+        return await ticket.wait()
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    @concurrent
+    async def step(
+        self, task_id: str, seq: int, kind: str, key: str, request: Any, wait: float
+    ) -> dict[str, Any]:
+        """One durable call of a running task (validated by the gateway).
+
+        Returns ``{"done": True, "result": ...}``, or ``{"done": False}`` if the entry
+        still waits after ``wait`` seconds (the worker then evicts the task).
+
+        Raises:
+            NonDeterminismError: the call does not match the task's log.
+        """
+        log = await self._log(task_id)
+        now = self._now()
+        if kind == "sleep" and "seconds" in request:  # a sleep's deadline counts from its first run
+            request = {"until": now + request["seconds"]}
+        if _PLANTED_SLEEP_AGAIN and kind == "sleep" and seq in log.entries:
+            log.entries[seq] = dl.Entry(seq, kind, key, request, log.entries[seq].created_at)
+        decision = dl.step(log, seq, kind, key, request, now)
+        if isinstance(decision, dl.Diverged):
+            raise NonDeterminismError(f"durable task {task_id}: {decision.message}")
+        if isinstance(decision, dl.Replay):
+            if _PLANTED_RESPAWN_ON_REPLAY and kind == "spawn":
+                items = [{**item, "key": f"again-{now}"} for item in request["items"]]
+                await self._spawn(task_id, seq, {**request, "items": items})
+            return {"done": True, "result": decision.entry.result}
+        entry = decision.entry
+        if isinstance(decision, dl.Append):
+            if kind == "spawn":
+                entry = dl.Entry(
+                    seq, kind, key, request, entry.created_at, True, await self._spawn(task_id, seq, request)
+                )
+            try:
+                await self._commit(
+                    AppendDurableLog(
+                        tenant_id=self.tenant_id,
+                        task_id=task_id,
+                        seq=seq,
+                        kind=kind,
+                        key=key,
+                        at=entry.created_at,
+                        data=_data(entry),
+                    )
+                )
+            except MutationRejected:
+                # another attempt of this task appended it first: read the log again
+                self.logs.pop(task_id, None)
+                return await self.step(task_id, seq, kind, key, request, wait)
+            dl.append(log, entry)
+            self._counts["appended"] += 1
+            if entry.resolved:
+                return {"done": True, "result": entry.result}
+        self._arm(task_id, entry)
+        return await self._poll(task_id, seq, wait)
+
+    async def _poll(self, task_id: str, seq: int, wait: float) -> dict[str, Any]:
+        where = (task_id, seq)
+        event = self._pollers.setdefault(where, trio.Event())
+        self._waiting[where] = self._waiting.get(where, 0) + 1
+        try:
+            with trio.move_on_after(max(0.0, wait)):
+                await event.wait()
+        finally:
+            self._waiting[where] -= 1
+            if not self._waiting[where]:
+                del self._waiting[where]
+                if self._pollers.get(where) is event:
+                    del self._pollers[where]  # nobody waits: a sleeper costs no event
+        log = self.logs.get(task_id)
+        entry = None if log is None else log.entries.get(seq)
+        if entry is not None:
+            decision = dl.step(log, seq, entry.kind, entry.key, entry.request, self._now())  # type: ignore[arg-type]
+            if isinstance(decision, dl.Replay):
+                return {"done": True, "result": decision.entry.result}
+        return {"done": False}
+
+    # -- arming what an entry waits for ----------------------------------------------------------
+
+    def _arm(self, task_id: str, entry: dl.Entry) -> None:
+        where = (task_id, entry.seq)
+        if where in self.armed or entry.resolved:
+            return
+        if entry.kind == "sleep":
+            self.armed[where] = True
+            self._timer(
+                ("durable", task_id, entry.seq),
+                float(entry.request["until"]),
+                "sleep_due",
+                task_id,
+                entry.seq,
+            )
+        elif entry.kind == "event":
+            self.armed[where] = True
+            req = entry.request
+            since = entry.created_at - (0.0 if _PLANTED_NO_LOOKBACK else float(req.get("lookback") or 0.0))
+            self._triggers.add_wait.tell(
+                f"{task_id}|{entry.seq}|0",
+                entry.key,
+                req.get("expression"),
+                req.get("scope"),
+                since,
+                self.context.ref,
+                "event_arrived",
+            )
+        elif entry.kind == "conditions":
+            groups = entry.request["groups"]
+            self.armed[where] = ConditionSet(groups)
+            for g, group in enumerate(groups):
+                for c, cond in enumerate(group):
+                    if cond["kind"] == "sleep":
+                        due = entry.created_at + float(cond["seconds"])
+                        self._timer(
+                            ("durable", task_id, entry.seq, g, c),
+                            due,
+                            "condition_due",
+                            task_id,
+                            entry.seq,
+                            g,
+                            cond["seconds"],
+                        )
+                    elif cond["kind"] == "event":
+                        self._triggers.add_wait.tell(
+                            f"{task_id}|{entry.seq}|{g}|{c}",
+                            cond["event_key"],
+                            cond.get("expression"),
+                            cond.get("scope"),
+                            entry.created_at,
+                            self.context.ref,
+                            "event_arrived",
+                        )
+        elif entry.kind == "wait_runs":
+            self.armed[where] = True
+            self.context.start_soon(self._watch_runs, task_id, entry.seq, list(entry.request["run_ids"]))
+
+    def _timer(self, key: Any, wall: float, method: str, *args: Any) -> None:
+        clock = self.context.clock
+        deadline = clock.monotonic() + max(0.0, wall - clock.time())
+        self._timers.schedule_at.tell(key, deadline, self.context.ref, method, *args)
+
+    def sleep_due(self, task_id: str, seq: int) -> None:
+        """A durable sleep's time has come (resolved by time alone: nothing to commit)."""
+        if self.armed.pop((task_id, seq), None) is not None:
+            self._wake(task_id, seq)
+
+    def condition_due(self, task_id: str, seq: int, group: int, seconds: float) -> None:
+        """A sleep condition of a durable ``aio_wait_for`` came due."""
+        self._condition_met(task_id, seq, group, {"sleep": seconds})
+
+    def event_arrived(self, wait_id: str, event: dict[str, Any]) -> None:
+        """The Triggers actor found the event an entry waits for."""
+        task_id, seq_text, group_text, *_ = [*wait_id.split("|"), "0"]
+        seq = int(seq_text)
+        armed = self.armed.get((task_id, seq))
+        if isinstance(armed, ConditionSet):
+            self._condition_met(task_id, seq, int(group_text), {"event": event})
+        elif armed is not None:
+            self.armed.pop((task_id, seq), None)
+            self.context.start_soon(self._resolve, task_id, seq, event)
+
+    def _condition_met(self, task_id: str, seq: int, group: int, result: Any) -> None:
+        armed = self.armed.get((task_id, seq))
+        if isinstance(armed, ConditionSet) and armed.satisfy(group, result):
+            self.armed.pop((task_id, seq), None)
+            self._disarm_conditions(task_id, seq, armed)
+            self.context.start_soon(self._resolve, task_id, seq, armed.result())
+
+    def _disarm_conditions(self, task_id: str, seq: int, armed: ConditionSet) -> None:
+        timers, waits = [], []
+        for g, group in enumerate(armed.groups):
+            for c, cond in enumerate(group):
+                if cond["kind"] == "sleep":
+                    timers.append(("durable", task_id, seq, g, c))
+                else:
+                    waits.append(f"{task_id}|{seq}|{g}|{c}")
+        if timers:
+            self._timers.cancel_many.tell(timers)
+        if waits:
+            self._triggers.cancel_waits.tell(waits)
+
+    async def _watch_runs(self, task_id: str, seq: int, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            while True:
+                event = await self._coordinator.watch.ask(run_id)
+                if event is None:
+                    break
+                await event.wait()
+        if (task_id, seq) not in self.armed:
+            return
+        # the children's outcomes are logged: a replay gets the same results, read once
+        names: dict[str, str] = {}
+        results = [await self._run_summary(run_id, names) for run_id in run_ids]
+        if self.armed.pop((task_id, seq), None) is not None:
+            await self._resolve(task_id, seq, results)
+
+    async def _run_summary(self, run_id: str, names: dict[str, str]) -> dict[str, Any]:
+        """A finished run as a waiting parent sees it: status, outputs, failed tasks."""
+        run = await self.store.get_run(self.tenant_id, run_id)
+        if run is None:
+            return {"run_id": run_id, "status": "UNKNOWN"}
+        if run.workflow_id not in names:
+            workflow = await self.store.get_workflow(self.tenant_id, run.workflow_id)
+            names[run.workflow_id] = workflow.name if workflow else run.workflow_id
+        tasks = await self.store.list_tasks(self.tenant_id, run_id)
+        return {
+            "run_id": run_id,
+            "workflow": names[run.workflow_id],
+            "version": run.workflow_version,
+            "status": str(run.status),
+            "done": True,
+            "error": run.error,
+            "created_at": run.created_at,
+            "output": {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"},
+            "tasks": [
+                {
+                    "name": t.name,
+                    "task_id": t.id,
+                    "status": str(t.status),
+                    "attempt": t.attempt,
+                    "retry_count": t.retry_count,
+                    "error": _error(t.error),
+                }
+                for t in tasks
+                if str(t.status) == "FAILED"
+            ],
+        }
+
+    async def _resolve(self, task_id: str, seq: int, result: Any) -> None:
+        log = self.logs.get(task_id)
+        entry = None if log is None else log.entries.get(seq)
+        if entry is None or entry.resolved:
+            return
+        done = dl.Entry(entry.seq, entry.kind, entry.key, entry.request, entry.created_at, True, result)
+        await self._commit(
+            ResolveDurableLog(tenant_id=self.tenant_id, task_id=task_id, seq=seq, data=_data(done))
+        )
+        if self.logs.get(task_id) is log:
+            dl.resolve(log, seq, result)  # type: ignore[arg-type]
+        self._counts["resolved"] += 1
+        if not _PLANTED_LOST_WAKE:
+            self._wake(task_id, seq)
+
+    def _wake(self, task_id: str, seq: int) -> None:
+        """An entry resolved: give it to whoever still polls it, and resume the task.
+
+        A poller may not be the execution that carries on (a zombie's, or one the engine
+        already gave up for another), so the coordinator is told either way: it queues
+        the task if it is evicted, or if its running attempt is evicted at this call
+        later, and forgets the wake once the attempt moves past it.
+        """
+        event = self._pollers.pop((task_id, seq), None)
+        if event is not None:
+            event.set()
+        self._resume(task_id, seq)
+
+    def _resume(self, task_id: str, seq: int | None = None) -> None:
+        self._counts["resumed"] += 1
+        self._coordinator.resume_tasks.tell([(task_id, seq)])
+
+    # -- gates of DAG tasks ------------------------------------------------------------------------
+
+    def watch_gate(self, task_id: str, attempt: int, request: dict[str, Any]) -> None:
+        """Watch a ready task's conditions; the coordinator hears ``gate_decided`` once."""
+        self.context.start_soon(self._watch_gate, task_id, attempt, request)
+
+    async def _watch_gate(self, task_id: str, attempt: int, request: dict[str, Any]) -> None:
+        seq = -attempt
+        where = (task_id, seq)
+        if where in self.armed:
+            return
+        self.armed[where] = None  # claimed while the store is read
+        self._gate_seqs.setdefault(task_id, set()).add(seq)
+        rows = [r for r in await self.store.read_durable_log(self.tenant_id, task_id) if r.seq == seq]
+        now = self._now()
+        if rows:
+            data = rows[0].data or {}
+            created_at, request = rows[0].created_at, data.get("request") or request
+            if data.get("resolved"):
+                self.armed.pop(where, None)
+                self._coordinator.gate_decided.tell(task_id, data["result"]["decision"])
+                return
+        else:
+            created_at = now
+            entry = dl.Entry(seq, "gate", "gate", request, now)
+            try:
+                await self._commit(
+                    AppendDurableLog(
+                        tenant_id=self.tenant_id,
+                        task_id=task_id,
+                        seq=seq,
+                        kind="gate",
+                        key="gate",
+                        at=now,
+                        data=_data(entry),
+                    )
+                )
+            except MutationRejected:
+                self.armed.pop(where, None)
+                return await self._watch_gate(task_id, attempt, request)
+        gate = _Gate(
+            {
+                option: ConditionSet(r["groups"], {g: {"parent": True} for g in r["satisfied"]})
+                for option, r in request.items()
+            }
+        )
+        self.armed[where] = gate
+        for option, conditions in gate.sets.items():
+            for g, group in enumerate(conditions.groups):
+                for c, cond in enumerate(group):
+                    if cond["kind"] == "sleep":
+                        due = created_at + float(cond["seconds"])
+                        key = ("gate", task_id, seq, option, g, c)
+                        self._timer(key, due, "gate_due", task_id, seq, option, g, cond["seconds"])
+                    elif cond["kind"] == "event":
+                        self._triggers.add_wait.tell(
+                            f"{task_id}|{seq}|{option}|{g}|{c}",
+                            cond["event_key"],
+                            cond.get("expression"),
+                            cond.get("scope"),
+                            created_at,
+                            self.context.ref,
+                            "gate_event",
+                        )
+        self._gate_met(task_id, seq, None, 0, None)  # settled already (a sleep of 0)?
+
+    def gate_due(self, task_id: str, seq: int, option: str, group: int, seconds: float) -> None:
+        """A sleep condition of a gated DAG task came due."""
+        self._gate_met(task_id, seq, option, group, {"sleep": seconds})
+
+    def gate_event(self, wait_id: str, event: dict[str, Any]) -> None:
+        """The Triggers actor found an event a gated DAG task's condition waits for."""
+        task_id, seq, option, group, _ = wait_id.split("|")
+        self._gate_met(task_id, int(seq), option, int(group), {"event": event})
+
+    def _gate_met(self, task_id: str, seq: int, option: str | None, group: int, result: Any) -> None:
+        gate = self.armed.get((task_id, seq))
+        if not isinstance(gate, _Gate):
+            return
+        if option is not None and option in gate.sets:
+            gate.sets[option].satisfy(group, result)
+        decision = gate.decision()
+        if decision is None:
+            return
+        del self.armed[(task_id, seq)]
+        self._disarm_gate(task_id, seq, gate)
+        self.context.start_soon(self._decide, task_id, seq, decision)
+
+    def _disarm_gate(self, task_id: str, seq: int, gate: _Gate) -> None:
+        timers, waits = [], []
+        for option, conditions in gate.sets.items():
+            for g, group in enumerate(conditions.groups):
+                for c, cond in enumerate(group):
+                    if cond["kind"] == "sleep":
+                        timers.append(("gate", task_id, seq, option, g, c))
+                    elif cond["kind"] == "event":
+                        waits.append(f"{task_id}|{seq}|{option}|{g}|{c}")
+        if timers:
+            self._timers.cancel_many.tell(timers)
+        if waits:
+            self._triggers.cancel_waits.tell(waits)
+
+    async def _decide(self, task_id: str, seq: int, decision: str) -> None:
+        rows = [r for r in await self.store.read_durable_log(self.tenant_id, task_id) if r.seq == seq]
+        request = (rows[0].data or {}).get("request") if rows else None
+        data = {"request": request, "resolved": True, "result": {"decision": decision}}
+        await self._commit(ResolveDurableLog(tenant_id=self.tenant_id, task_id=task_id, seq=seq, data=data))
+        self._coordinator.gate_decided.tell(task_id, decision)
+
+    # -- children --------------------------------------------------------------------------------
+
+    async def _spawn(self, task_id: str, seq: int, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """Create the child runs of a spawn entry; the same entry always makes the same runs."""
+        answers: list[dict[str, Any] | None] = []
+        valid: list[tuple[int, RunRequest]] = []
+        for i, item in enumerate(request["items"]):
+            key = item.get("key") if isinstance(item, dict) else None
+            key = f"child:{task_id}:key:{key}" if key is not None else f"durable:{task_id}:{seq}:{i}"
+            try:
+                raw = {**item, "workflow": request["workflow"], "parent_task_id": task_id, "key": key}
+                req = parse(TriggerRequest, raw, "child run request")
+                labels = run_labels(req.desired_worker_labels, req.workflow)
+            except (RequestError, TypeError) as exc:
+                answers.append({"error": str(exc)})
+                continue
+            answers.append(None)
+            child = RunRequest(
+                req.workflow,
+                req.input,
+                req.additional_metadata,
+                req.priority,
+                task_id,
+                key,
+                desired_worker_labels=labels,
+            )
+            valid.append((i, child))
+        # No look-up of the keys first: they are new unless the engine stopped between
+        # creating the runs and logging the entry, and then the store refuses the
+        # duplicates and the look-up below finds the runs made the first time.
+        created = await self._coordinator.create_runs.ask([r for _, r in valid]) if valid else []
+        for (i, req), result in zip(valid, created, strict=True):
+            if isinstance(result, str):
+                answers[i] = {"error": result}
+                continue
+            run_id, ticket = result
+            try:
+                await ticket.wait()
+                answers[i] = {"run_id": run_id}
+            except Exception as exc:
+                existing = await self.store.find_run_by_idempotency_key(
+                    self.tenant_id, req.idempotency_key or ""
+                )
+                answers[i] = (
+                    {"run_id": existing.id} if existing else {"error": f"the run could not be stored: {exc}"}
+                )
+        return [a or {"error": "not processed"} for a in answers]
+
+    # -- housekeeping ----------------------------------------------------------------------------
+
+    def forget(self, task_ids: Sequence[str]) -> None:
+        """The tasks' runs finished: drop their logs and disarm their waits."""
+        ids = set(task_ids)
+        wheres = []
+        for task_id in ids:
+            log = self.logs.pop(task_id, None)
+            if log is not None:
+                wheres.extend((task_id, seq) for seq in log.entries)
+            wheres.extend((task_id, seq) for seq in self._gate_seqs.pop(task_id, ()))
+        for where in wheres:
+            if where not in self.armed:
+                continue
+            armed = self.armed.pop(where)
+            if isinstance(armed, _Gate):
+                self._disarm_gate(where[0], where[1], armed)
+            elif armed is None:
+                pass
+            elif isinstance(armed, ConditionSet):
+                self._disarm_conditions(where[0], where[1], armed)
+            else:
+                self._timers.cancel.tell(("durable", *where))
+                self._triggers.cancel_waits.tell([f"{where[0]}|{where[1]}|0"])
+
+    def durable_statistics(self) -> DurableStatistics:
+        """The actor's counters."""
+        return DurableStatistics(
+            logs=len(self.logs),
+            armed=len(self.armed),
+            appended=self._counts["appended"],
+            resolved=self._counts["resolved"],
+            resumed=self._counts["resumed"],
+        )

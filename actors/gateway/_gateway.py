@@ -1,0 +1,602 @@
+"""The Gateway actor: the engine's API, for workers and clients alike.
+
+Every public method here is an entry point reachable over the wire (through
+:class:`~ratchet.transport.ActorNode`) or in-process (embedded mode). Each one validates
+its arguments (:mod:`ratchet._contract.protocol`) before touching anything, then hands the
+work to the actor that owns it. Methods that wait (for a commit, for a run to finish,
+for the store) are ``@concurrent``, so one slow caller never holds up the others.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import trio
+
+from ratchet._contract.flow import check_rate_limit_put, check_worker_labels
+from ratchet._contract.protocol import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    ListRunsRequest,
+    RegisterWorkerRequest,
+    RequestError,
+    TaskResultReport,
+    TriggerRequest,
+    check_payload_size,
+    parse,
+    run_labels,
+)
+from ratchet._contract.spec import WorkflowSpec
+from ratchet._contract.wire_values import bounded_text, wire_problem
+from ratchet._errors import DefinitionError
+from ratchet.runtime import Actor, ActorRef, concurrent
+
+from ..runs._coordinator import RunRequest, action_name
+from ..runs._registry import Registration
+from ..runs._serving import unserved_reason
+from ..store import CommitTicket, PutRateLimit, Run, Store, StoreError
+from ._durable import DurableApi
+from ._triggers import TriggerApi
+
+#: Longest error text (type, message, traceback) of a task result kept, in characters.
+MAX_REPORTED_TEXT = 64_000
+
+__all__ = ["Gateway"]
+
+MAX_BATCH = 10_000
+MAX_DEFINITIONS = 1000
+MAX_REFRESH_SECONDS = 7 * 24 * 3600
+MAX_WORKER_NAMES = 4096  # worker names the gateway remembers for run details
+_CANCEL_KINDS = ("CANCELLED", "SCHEDULE_TIMED_OUT")
+
+
+def _error(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"type": "Error", "message": text, "traceback": ""}
+    return data if isinstance(data, dict) else {"type": "Error", "message": text, "traceback": ""}
+
+
+class Gateway(TriggerApi, DurableApi, Actor):
+    """The engine's front door.
+
+    Args:
+        store: the store, for reads.
+        tenant_id: the tenant served.
+        node: the :class:`~ratchet.transport.ActorNode` that reaches remote workers, or
+            None when every worker lives in this process.
+        max_payload_bytes: the largest run input accepted.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tenant_id: str,
+        node: Any = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        coordinator: str = "coordinator",
+        dispatcher: str = "dispatcher",
+        scheduler: str = "scheduler",
+        writer: str = "store-writer",
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self.node = node
+        self.max_payload_bytes = max_payload_bytes
+        self._names = (coordinator, dispatcher, scheduler, writer)
+        self._monitored: set[str] = set()
+        self._worker_names: dict[str, str] = {}  # worker id -> the name it registered with
+
+    async def on_start(self) -> None:
+        lookup = self.context.system.lookup
+        self._coordinator: ActorRef = lookup(self._names[0])
+        self._dispatcher: ActorRef = lookup(self._names[1])
+        self._scheduler: ActorRef = lookup(self._names[2])
+        self._writer: ActorRef = lookup(self._names[3])
+
+    # -- workers ------------------------------------------------------------------------------
+
+    @concurrent
+    async def register_worker(self, request: Any) -> dict[str, Any]:
+        """Register a worker and its workflows; returns its heartbeat interval, the workflows'
+        versions, and the session's epoch and timeout (see :meth:`Dispatcher.register`)."""
+        req = parse(RegisterWorkerRequest, request, "register_worker request")
+        try:
+            labels = check_worker_labels(req.labels, f"worker {req.name!r}")
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+        specs = []
+        for raw in req.workflows:
+            try:
+                specs.append(WorkflowSpec.from_dict(raw))
+            except DefinitionError as exc:
+                raise RequestError(f"worker {req.name!r} registered an invalid workflow: {exc}") from None
+        # resolve the worker first: a registration that fails registers nothing
+        if req.peer is None:
+            ref = self.context.system.lookup(req.actor)
+        else:
+            if self.node is None:
+                raise RequestError("this engine serves in-process workers only; register without a peer")
+            ref = self.node.ref(req.peer, req.actor)
+            if req.peer not in self._monitored:
+                self._monitored.add(req.peer)
+                self.node.monitor(req.peer, self._dispatcher, "peer_down")
+        # A worker the engine knew (its session lost, or the engine restarted) runs the
+        # code it ran before: registering again is not a deploy (see the registry).
+        known = await self._known_worker(req.worker_id)
+        registration = Registration.RECONNECT if known else Registration.DEPLOY
+        registered = await self._register_workflows(specs, registration)
+        actions = [action_name(self.tenant_id, spec.name, t.name) for spec in specs for t in spec.tasks]
+        interval, epoch, session_timeout = await self._dispatcher.register.ask(
+            req.worker_id,
+            req.name,
+            ref,
+            req.peer,
+            actions,
+            req.slots,
+            labels,
+            list(req.running),
+            req.durable_slots,
+            workflows=dict(registered),
+        )
+        return {
+            "heartbeat_interval": interval,
+            "versions": dict(registered),
+            "epoch": list(epoch),
+            "session_timeout": session_timeout,
+        }
+
+    @concurrent
+    async def register_workflows(self, definitions: Any) -> dict[str, int]:
+        """A client's definitions of workflows it is about to trigger; returns their versions.
+
+        A client may start before any worker (a deploy does it all the time): a workflow
+        the engine knows no version of is registered from the client's definition, so
+        its runs can be created and wait for a worker. A workflow the engine knows is
+        left as it is: its versions are the workers' to decide. A client is not a
+        worker: nothing registered here makes the engine believe anyone serves it.
+        """
+        if not isinstance(definitions, list) or not 1 <= len(definitions) <= MAX_DEFINITIONS:
+            raise RequestError(
+                f"register_workflows: expected a list of 1 to {MAX_DEFINITIONS} workflow definitions"
+            )
+        specs = []
+        for raw in definitions:
+            try:
+                specs.append(WorkflowSpec.from_dict(raw))
+            except DefinitionError as exc:
+                raise RequestError(f"register_workflows: an invalid workflow definition: {exc}") from None
+        return dict(await self._register_workflows(specs, Registration.CLIENT))
+
+    async def _register_workflows(
+        self, specs: list[WorkflowSpec], registration: Registration
+    ) -> list[tuple[str, int]]:
+        """Register ``specs`` and return ``(name, version)`` once their commits landed."""
+        registered, tickets = await self._coordinator.register_workflows.ask(specs, registration)
+        for ticket in tickets:
+            await ticket.wait()
+        if tickets:
+            await self._triggers.workflows_changed.ask()  # new event, cron and filter triggers
+        return list(registered)
+
+    async def _known_worker(self, worker_id: str) -> bool:
+        """Whether ``worker_id`` registered with this engine before (now or before a restart)."""
+        if await self._dispatcher.knows.ask(worker_id):
+            return True
+        try:
+            return await self.store.get_worker(self.tenant_id, worker_id) is not None
+        except StoreError:
+            return False  # the store cannot say: then it counts as new code going live
+
+    @concurrent
+    async def heartbeat(self, worker_id: Any) -> bool:
+        """A worker is alive; False means the engine does not know it (register again)."""
+        if not isinstance(worker_id, str):
+            raise RequestError(f"heartbeat: worker_id must be a string, got {type(worker_id).__name__}")
+        return bool(await self._dispatcher.heartbeat.ask(worker_id))
+
+    @concurrent
+    async def drain_worker(self, worker_id: Any) -> bool:
+        """The worker is shutting down: give it nothing new."""
+        if not isinstance(worker_id, str):
+            raise RequestError(f"drain_worker: worker_id must be a string, got {type(worker_id).__name__}")
+        return bool(await self._dispatcher.drain.ask(worker_id))
+
+    def deregister_worker(self, worker_id: Any) -> None:
+        if not isinstance(worker_id, str):
+            raise RequestError(
+                f"deregister_worker: worker_id must be a string, got {type(worker_id).__name__}"
+            )
+        self._dispatcher.deregister.tell(worker_id)
+
+    def task_results(self, results: Any) -> int:
+        """Attempts that ended on a worker; returns how many were accepted."""
+        if not isinstance(results, list) or len(results) > MAX_BATCH:
+            raise RequestError(f"task_results: expected a list of at most {MAX_BATCH} results")
+        reports = [parse(TaskResultReport, r, "task result").model_dump() for r in results]
+        for report in reports:
+            _make_storable(report)
+            if report["status"] == "completed":
+                try:
+                    check_payload_size(report["output"], self.max_payload_bytes, "task output")
+                except RequestError as exc:
+                    report.update(
+                        status="failed",
+                        output=None,
+                        error_type="OutputTooLarge",
+                        error_message=str(exc),
+                        retryable=False,
+                    )
+        by_worker: dict[str | None, list[tuple[str, int]]] = {}
+        for r in reports:
+            by_worker.setdefault(r["worker_id"], []).append((r["task_id"], r["attempt"]))
+        for worker_id, keys in by_worker.items():
+            self._scheduler.release.tell(keys, worker_id)
+        self._coordinator.task_results.tell(reports)
+        return len(reports)
+
+    def release_slot(self, task_id: Any, attempt: Any) -> None:
+        """A running attempt gives its worker slot back early (``ctx.release_slot()``)."""
+        _check_attempt("release_slot", task_id, attempt)
+        self._scheduler.release_slot.tell((task_id, attempt))
+
+    @concurrent
+    async def put_rate_limit(self, key: Any, limit: Any, duration: Any) -> None:
+        """Declare or change a static rate limit: ``limit`` units in any window of ``duration``.
+
+        Returns once the limit is committed; tasks waiting on the key see it at once.
+        """
+        try:
+            key, limit, window = check_rate_limit_put(key, limit, duration)
+        except ValueError as exc:
+            raise RequestError(f"put_rate_limit: {exc}") from None
+        ticket = CommitTicket(
+            [
+                PutRateLimit(
+                    tenant_id=self.tenant_id,
+                    key=key,
+                    limit_units=limit,
+                    duration_seconds=window.seconds,
+                    at=self.context.clock.time(),
+                )
+            ]
+        )
+        self._writer.enqueue.tell(ticket)
+        await ticket.wait()
+        self._scheduler.put_rate_limit.tell(key, limit, window.seconds)
+
+    def refresh_timeout(self, task_id: Any, attempt: Any, seconds: Any) -> None:
+        """A running attempt asks for ``seconds`` more from now (``ctx.refresh_timeout``)."""
+        _check_attempt("refresh_timeout", task_id, attempt)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 <= seconds <= MAX_REFRESH_SECONDS
+        ):
+            raise RequestError(
+                f"refresh_timeout: seconds must be a number from 0 to {MAX_REFRESH_SECONDS}, got {seconds!r}"
+            )
+        self._coordinator.refresh_timeout.tell(task_id, attempt, float(seconds))
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    @concurrent
+    async def trigger(self, requests: Any) -> list[dict[str, Any]]:
+        """Start runs; each answer is ``{"run_id": ...}`` or ``{"error": ...}``, in order.
+
+        A run id is returned only once the run is committed. A request with a ``key``
+        that an earlier run was created with answers that run's id and starts nothing,
+        so a client may repeat a trigger whose answer it never got.
+        """
+        if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_BATCH:
+            raise RequestError(f"trigger: expected a list of 1 to {MAX_BATCH} run requests")
+        answers: list[dict[str, Any] | None] = [None] * len(requests)
+        valid: list[tuple[int, RunRequest]] = []
+        for i, raw in enumerate(requests):
+            try:
+                req = parse(TriggerRequest, raw, "run request")
+                check_payload_size(req.input, self.max_payload_bytes, f"input of workflow {req.workflow!r}")
+                labels = run_labels(req.desired_worker_labels, req.workflow)
+            except RequestError as exc:
+                answers[i] = {"error": str(exc)}
+                continue
+            valid.append(
+                (
+                    i,
+                    RunRequest(
+                        req.workflow,
+                        req.input,
+                        req.additional_metadata,
+                        req.priority,
+                        req.parent_task_id,
+                        req.key,
+                        desired_worker_labels=labels,
+                    ),
+                )
+            )
+        await self._create_runs(valid, answers)
+        return [a if a is not None else {"error": "not processed"} for a in answers]
+
+    async def _create_runs(
+        self, valid: list[tuple[int, RunRequest]], answers: list[dict[str, Any] | None]
+    ) -> None:
+        """Create validated runs and fill ``answers[i]`` once each is committed.
+
+        A request with an idempotency key that a stored run already has is answered
+        with that run: triggering it again (a retried parent spawning its children, a
+        client retrying after a lost reply) never makes a second run.
+        """
+        fresh: list[tuple[int, RunRequest]] = []
+        for i, request in valid:
+            existing = await self._run_with_key(request.idempotency_key)
+            if existing is not None:
+                answers[i] = {"run_id": existing.id}
+            else:
+                fresh.append((i, request))
+        created = await self._coordinator.create_runs.ask([r for _, r in fresh]) if fresh else []
+        for (i, request), result in zip(fresh, created, strict=True):
+            if isinstance(result, str):
+                answers[i] = {"error": result}
+                continue
+            run_id, ticket = result
+            try:
+                await ticket.wait()
+            except Exception as exc:
+                # lost a race for the key, or a repeat: the first run is the answer
+                existing = await self._run_with_key(request.idempotency_key)
+                if existing is not None:
+                    answers[i] = {"run_id": existing.id}  # a repeated trigger: the run it made
+                else:
+                    answers[i] = {"error": f"the run could not be stored: {exc}"}
+            else:
+                answers[i] = {"run_id": run_id}
+
+    @concurrent
+    async def cancel_runs(self, run_ids: Any) -> int:
+        """Cancel runs (queued and running tasks, and everything downstream)."""
+        ids = self._run_ids(run_ids, "cancel_runs")
+        return int(await self._coordinator.cancel_runs.ask(ids))
+
+    @concurrent
+    async def replay_runs(self, run_ids: Any) -> list[str]:
+        """Run FAILED or CANCELLED runs again from where they broke; returns the ids replayed.
+
+        Their failed and cancelled tasks and those tasks' descendants run as new
+        attempts; completed tasks keep their outputs.
+        """
+        ids = self._run_ids(run_ids, "replay_runs")
+        return list(await self._coordinator.replay_runs.ask(ids))
+
+    @concurrent
+    async def get_run(self, run_id: Any, details: bool = True) -> dict[str, Any] | None:
+        """A run's status, input, outputs and (with ``details``) tasks and timeline."""
+        (rid,) = self._run_ids([run_id], "get_run")
+        run = await self.store.get_run(self.tenant_id, rid)
+        if run is None:
+            return None
+        return await self._describe(run, details=details)
+
+    @concurrent
+    async def wait_run(self, run_id: Any, timeout: Any = None) -> dict[str, Any] | None:
+        """Wait until the run has finished, then describe it (None: no such run).
+
+        Works whether the run finished long ago or finishes later.
+        """
+        (rid,) = self._run_ids([run_id], "wait_run")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):
+            raise RequestError("wait_run: timeout must be a number of seconds or None")
+        with trio.move_on_after(float("inf") if timeout is None else max(0.0, float(timeout))):
+            while True:
+                event = await self._coordinator.watch.ask(rid)
+                if event is None:
+                    break
+                await event.wait()
+        run = await self.store.get_run(self.tenant_id, rid)
+        if run is None:
+            return None
+        return await self._describe(run, details=True)
+
+    @concurrent
+    async def list_runs(self, filters: Any = None) -> list[dict[str, Any]]:
+        """Runs, newest first, filtered by status, workflow, time, metadata or parent."""
+        req = parse(ListRunsRequest, filters or {}, "list_runs filters")
+        workflow_id = None
+        if req.workflow is not None:
+            entry = await self._coordinator_entry(req.workflow)
+            if entry is None:
+                return []
+            workflow_id = entry
+        rows = await self.store.list_runs(
+            self.tenant_id,
+            statuses=req.statuses,
+            workflow_id=workflow_id,
+            since=req.since,
+            until=req.until,
+            limit=None if (req.additional_metadata or req.parent_task_id) else req.limit,
+        )
+        out = []
+        for row in rows:
+            if req.additional_metadata and any(
+                (row.additional_metadata or {}).get(k) != v for k, v in req.additional_metadata.items()
+            ):
+                continue
+            if req.parent_task_id is not None and row.parent_task_id != req.parent_task_id:
+                continue
+            out.append(await self._describe(row, details=False))
+            if len(out) >= req.limit:
+                break
+        return out
+
+    @concurrent
+    async def list_workers(self) -> list[dict[str, Any]]:
+        return list(await self._dispatcher.workers.ask())
+
+    @concurrent
+    async def list_workflows(self) -> list[str]:
+        return list(await self._coordinator.workflow_names.ask())
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _run_with_key(self, key: str | None) -> Run | None:
+        """The stored run created with ``key``; None if there is none, or the store cannot
+        say (the request then stands or falls on its own commit)."""
+        if key is None:
+            return None
+        try:
+            return await self.store.find_run_by_idempotency_key(self.tenant_id, key)
+        except StoreError:
+            return None
+
+    @staticmethod
+    def _run_ids(run_ids: Any, what: str) -> list[str]:
+        if not isinstance(run_ids, list) or len(run_ids) > MAX_BATCH:
+            raise RequestError(f"{what}: expected a list of at most {MAX_BATCH} run ids")
+        for rid in run_ids:
+            if not isinstance(rid, str) or not 0 < len(rid) <= 200:
+                raise RequestError(f"{what}: {rid!r} is not a run id")
+        return list(run_ids)
+
+    async def _coordinator_entry(self, workflow: str) -> str | None:
+        for wf in await self.store.list_workflows(self.tenant_id):
+            if wf.name == workflow:
+                return wf.id
+        return None
+
+    async def _describe(self, run: Run, *, details: bool) -> dict[str, Any]:
+        workflow = await self.store.get_workflow(self.tenant_id, run.workflow_id)
+        out: dict[str, Any] = {
+            "run_id": run.id,
+            "workflow": workflow.name if workflow is not None else run.workflow_id,
+            "version": run.workflow_version,
+            "status": str(run.status),
+            "done": str(run.status) in ("COMPLETED", "FAILED", "CANCELLED"),
+            "input": run.input,
+            "additional_metadata": run.additional_metadata or {},
+            "priority": run.priority,
+            "parent_task_id": run.parent_task_id,
+            "error": run.error,
+            "created_at": run.created_at,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+        }
+        tasks = _dag_order(await self.store.list_tasks(self.tenant_id, run.id))
+        out["output"] = {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"}
+        if not details:
+            return out
+        events = await self.store.list_task_events(self.tenant_id, run_id=run.id)
+        names = await self._worker_names_of({t.worker_id for t in tasks} | {e.worker_id for e in events})
+        by_task: dict[str, list[dict[str, Any]]] = {}
+        cancel_reasons: dict[str, str | None] = {}
+        for e in events:
+            by_task.setdefault(e.task_id, []).append(
+                {
+                    "kind": str(e.kind),
+                    "attempt": e.attempt,
+                    "at": e.at,
+                    "message": e.message,
+                    "worker_id": e.worker_id,
+                    "worker_name": names.get(e.worker_id),
+                }
+            )
+            if str(e.kind) in _CANCEL_KINDS:
+                cancel_reasons[e.task_id] = e.message  # in commit order: the latest one stands
+        reasons = await self._queued_reasons(out["workflow"], run.workflow_version, tasks)
+        out["tasks"] = [
+            {
+                "name": t.name,
+                "task_id": t.id,
+                "status": str(t.status),
+                "attempt": t.attempt,
+                "retry_count": t.retry_count,
+                "output": t.output,
+                "error": _error(t.error),
+                "worker_id": t.worker_id,
+                "started_at": t.started_at,
+                "finished_at": t.finished_at,
+                "events": by_task.get(t.id, []),
+                "worker_name": names.get(t.worker_id),
+                "cancel_reason": cancel_reasons.get(t.id) if str(t.status) == "CANCELLED" else None,
+                "queued_reason": reasons.get(t.id),
+            }
+            for t in tasks
+        ]
+        return out
+
+    async def _worker_names_of(self, worker_ids: set[str | None]) -> dict[str | None, str]:
+        """The names the workers registered with, by id (an id the store lacks has none).
+
+        Run details name workers as their users did; a worker's name does not change
+        while its id lives, so names are remembered (up to :data:`MAX_WORKER_NAMES`).
+        """
+        known = self._worker_names
+        for worker_id in worker_ids:
+            if worker_id is None or worker_id in known:
+                continue
+            worker = await self.store.get_worker(self.tenant_id, worker_id)
+            if worker is not None:
+                if len(known) >= MAX_WORKER_NAMES:
+                    known.clear()
+                known[worker_id] = worker.name
+        return {worker_id: known[worker_id] for worker_id in worker_ids if worker_id in known}
+
+    async def _queued_reasons(self, workflow: str, version: int, tasks: list[Any]) -> dict[str, str]:
+        """Why queued ``tasks`` of a run wait, by task id, when no live worker serves them."""
+        queued = [t for t in tasks if str(t.status) == "QUEUED"]
+        if not queued:
+            return {}
+        actions, versions = await self._dispatcher.serving.ask(workflow)
+        served = set(actions)
+        return {
+            t.id: unserved_reason(workflow, version, t.name, versions)
+            for t in queued
+            if t.queue not in served
+        }
+
+
+def _check_attempt(what: str, task_id: Any, attempt: Any) -> None:
+    if not isinstance(task_id, str) or not 0 < len(task_id) <= 200:
+        raise RequestError(f"{what}: {task_id!r} is not a task run id")
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise RequestError(f"{what}: attempt must be a whole number >= 1, got {attempt!r}")
+
+
+def _dag_order(tasks: list[Any]) -> list[Any]:
+    """Tasks with every task after its parents (stable otherwise): how the DAG reads."""
+    placed: set[str] = set()
+    out: list[Any] = []
+    pending = list(tasks)
+    while pending:
+        rest = [t for t in pending if not set(t.parents or ()) <= placed]
+        ready = [t for t in pending if set(t.parents or ()) <= placed] or rest[:1]
+        for t in ready:
+            placed.add(t.name)
+            out.append(t)
+        pending = [t for t in pending if t.name not in placed]
+    return out
+
+
+def _make_storable(report: dict[str, Any]) -> None:
+    """Repair a result's texts, and fail an output the store cannot keep (in place).
+
+    A worker of another version or language may send text holding NUL characters, which
+    the store refuses (failing the coordinator's commit, which takes the coordinator down),
+    or megabytes of traceback. Texts are repaired and bounded; such an output fails its
+    attempt, as an oversized one does.
+    """
+    for field in ("error_type", "error_message", "traceback"):
+        if report[field] is not None:
+            report[field] = bounded_text(report[field], MAX_REPORTED_TEXT)
+    if report["status"] == "completed":
+        problem = wire_problem(report["output"])
+        if problem is not None:
+            report.update(
+                status="failed",
+                output=None,
+                error_type="OutputNotStorable",
+                error_message=f"task output cannot be stored: {problem}",
+                retryable=False,
+            )

@@ -1,0 +1,1019 @@
+"""The RunCoordinator actor: every active run's state machine, checkpointed.
+
+Theory of operation. The coordinator owns the :class:`~ratchet.actors.runs._machine.RunState`
+of every run that has not finished. Each event (a run created, a task assigned, a result,
+a timer, a lost worker, a cancellation) goes through the pure
+:func:`~ratchet.actors.runs._machine.apply`; the tasks whose status or attempt changed
+become fenced :class:`~ratchet.actors.store.TransitionTask` mutations, and the commands
+(queue a task, start a timer, cancel an attempt, the run finished) wait for the commit
+that holds those mutations. A single effects task awaits commits in submission order and
+carries out their commands in the same order, so nothing is queued, cancelled or
+reported before it is durable, and the coordinator's mailbox never waits on the store:
+while one batch commits, the next events are already being applied.
+
+A failed commit of a transition means memory ran ahead of the store, so the coordinator
+crashes; its supervisor restarts it and :meth:`RunCoordinator.on_start` rebuilds every
+active run from the store (a task that was RUNNING is treated as lost and retried
+internally: at-least-once execution, one recorded outcome).
+
+Flow control: a queued task carries its :class:`~ratchet.actors.scheduling._admission.FlowNeeds`,
+evaluated from the run's input (:mod:`ratchet.actors.scheduling._needs`); an expression that
+fails for the run fails the task with a ``FlowControlError``. The coordinator tells the
+scheduler when a concurrency *holder* (a run, or a task with task-level limits) has
+finished, and carries out what the concurrency groups decide (cancel a run or a task)
+like any other cancellation. When it (re)starts it tells the scheduler which holders are
+still unfinished and which had started before the restart: those take their places back
+before anything new is admitted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from ratchet._contract.spec import TaskKind, WorkflowSpec
+from ratchet.runtime import Actor, ActorRef
+
+from ..scheduling._needs import FLOW_ERROR, FlowKeyError, RunFlow
+from ..scheduling._queues import QueuedTask
+from ..store import (
+    CommitTicket,
+    CreateRun,
+    MutationRejected,
+    NewTask,
+    Run,
+    SetRunStatus,
+    Store,
+    TaskEventKind,
+    TransitionTask,
+    wait_settled,
+)
+from ..store import RunStatus as StoreRunStatus
+from ..store import TaskStatus as StoreTaskStatus
+from . import _machine as m
+from ._registry import RegisteredWorkflow, Registration, WorkflowRegistry
+
+__all__ = ["ActiveRun", "RunCoordinator", "RunRequest", "action_name"]
+
+
+def action_name(tenant_id: str, workflow: str, task: str) -> str:
+    """The queue a task waits in: one per (tenant, workflow, task)."""
+    return f"{tenant_id}/{workflow}:{task}"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A validated request to start a run."""
+
+    workflow: str
+    input: Any = None
+    additional_metadata: dict[str, Any] = field(default_factory=dict)
+    priority: int | None = None
+    parent_task_id: str | None = None
+    idempotency_key: str | None = None
+    filter_payload: Any = None  # the payload of the event filter that started the run
+    run_id: str | None = None  # drawn by the caller (default: drawn here)
+    desired_worker_labels: tuple[tuple[str, Any], ...] = ()  # the run's worker affinity
+
+
+@dataclass
+class ActiveRun:
+    """A run the coordinator is driving."""
+
+    tenant_id: str
+    workflow: RegisteredWorkflow
+    version: int
+    state: m.RunState
+    input: Any
+    metadata: dict[str, Any]
+    task_ids: dict[str, str]
+    created_at: float
+    watchers: list[trio.Event] = field(default_factory=list)
+    ready_at: dict[str, float | None] = field(default_factory=dict)  # retry due times, at recovery
+    filter_payload: Any = None
+    desired_worker_labels: tuple[tuple[str, Any], ...] = ()
+    flow: RunFlow | None = None  # flow-control needs, evaluated once per run
+
+    @property
+    def run_id(self) -> str:
+        return self.state.run_id
+
+
+def error_json(error: m.ErrorInfo) -> str:
+    return json.dumps({"type": error.type, "message": error.message, "traceback": error.traceback})
+
+
+def error_from_json(text: str | None) -> m.ErrorInfo | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        return m.ErrorInfo(str(data["type"]), str(data["message"]), str(data.get("traceback", "")))
+    except (ValueError, KeyError, TypeError):
+        return m.ErrorInfo("Error", text)
+
+
+_EVENT_KIND = {
+    m.TaskStatus.QUEUED: TaskEventKind.QUEUED,
+    m.TaskStatus.RUNNING: TaskEventKind.ASSIGNED,
+    m.TaskStatus.COMPLETED: TaskEventKind.COMPLETED,
+    m.TaskStatus.FAILED: TaskEventKind.FAILED,
+    m.TaskStatus.CANCELLED: TaskEventKind.CANCELLED,
+    m.TaskStatus.EVICTED: TaskEventKind.EVICTED,
+}
+
+
+@dataclass
+class _Effect:
+    ticket: CommitTicket
+    run: ActiveRun
+    commands: list[Any]
+    fatal: bool = True
+
+
+@dataclass(frozen=True)
+class _HoldersDone:
+    """Concurrency holders (tasks with task-level limits) that the transition finished."""
+
+    holders: tuple[tuple[str, str], ...]
+
+
+class RunCoordinator(Actor):
+    """Drives every active run; see the module docstring.
+
+    Args:
+        store: the store (read at start to rebuild runs and workflows).
+        tenant_id: the tenant this coordinator serves.
+        writer: name of the StoreWriter actor.
+        scheduler: name of the QueueScheduler actor.
+        timers: name of the Timers actor.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tenant_id: str,
+        writer: str = "store-writer",
+        scheduler: str = "scheduler",
+        timers: str = "timers",
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self._names = (writer, scheduler, timers)
+        self.registry = WorkflowRegistry()
+        self.runs: dict[str, ActiveRun] = {}
+        self._task_index: dict[str, tuple[str, str]] = {}
+        self._effects_send, self._effects_recv = trio.open_memory_channel[_Effect](math.inf)
+        # (task_id, attempt) -> monotonic deadline asked for by ctx.refresh_timeout before
+        # the engine saw the attempt start; applied when its execution timer starts
+        self._refreshed: dict[tuple[str, int], float] = {}
+        # idempotency key -> (run id, commit) of runs created but not yet committed
+        self._pending_keys: dict[str, tuple[str, CommitTicket]] = {}
+        self._atomic: list[tuple[ActiveRun, CreateRun, list[m.Command]]] | None = None
+        self._stream = object()  # this incarnation's commits (see _submit)
+        self.finished = 0
+
+    async def on_start(self) -> None:
+        system = self.context.system
+        self._writer: ActorRef = system.lookup(self._names[0])
+        self._scheduler: ActorRef = system.lookup(self._names[1])
+        self._timers: ActorRef = system.lookup(self._names[2])
+        # A previous incarnation's last commits may still be in flight (a run it created,
+        # say): let them land before reading what to rebuild, or that run is never driven.
+        await wait_settled(self._writer)
+        await self.registry.load(self.store, self.tenant_id)
+        await self._recover()
+        self.context.start_soon(self._effects_loop)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.context.clock.time()
+
+    def _submit(
+        self, run: ActiveRun, mutations: list[Any], commands: list[m.Command], *, fatal: bool = True
+    ) -> CommitTicket:
+        # Transitions build on each other (each assumes the ones before it landed): they
+        # form this incarnation's stream, so once one fails to commit, none after it is
+        # written and the store never holds a later step without an earlier one.
+        ticket = CommitTicket(mutations, stream=self._stream if fatal else None)
+        self._writer.enqueue.tell(ticket)
+        self._effects_send.send_nowait(_Effect(ticket, run, commands, fatal))
+        return ticket
+
+    async def _effects_loop(self) -> None:
+        async for effect in self._effects_recv:
+            try:
+                await effect.ticket.wait()
+            except MutationRejected:
+                if effect.fatal:
+                    raise
+                self._drop(effect.run)
+                continue
+            except Exception:
+                if effect.fatal:
+                    raise
+                self._drop(effect.run)
+                continue
+            self._execute(effect.run, effect.commands)
+
+    def _drop(self, run: ActiveRun) -> None:
+        if self.runs.get(run.run_id) is run:
+            del self.runs[run.run_id]
+            for task_id in run.task_ids.values():
+                self._task_index.pop(task_id, None)
+        if self._refreshed:
+            ids = set(run.task_ids.values())
+            for key in [k for k in self._refreshed if k[0] in ids]:
+                del self._refreshed[key]
+        for watcher in run.watchers:
+            watcher.set()
+
+    # -- registration ------------------------------------------------------------------------------
+
+    def register_workflows(
+        self, specs: Sequence[WorkflowSpec], registration: Registration = Registration.DEPLOY
+    ) -> tuple[list[tuple[str, int]], list[CommitTicket]]:
+        """Register workflow specs; returns their (name, version) and the commits to await.
+
+        What they change (new versions, the version new runs use) takes effect once
+        their commit lands; see :mod:`ratchet.actors.runs._registry`.
+        """
+        registered = []
+        waits: list[CommitTicket] = []
+        changed: list[tuple[RegisteredWorkflow, list[Any]]] = []
+        for spec in specs:
+            entry, number, mutations, others = self.registry.register(
+                self.tenant_id, spec, registration, random=self.context.random, at=self._now()
+            )
+            registered.append((entry.name, number))
+            waits.extend(others)
+            if mutations:
+                changed.append((entry, mutations))
+        if changed:
+            ticket = CommitTicket([m for _, mutations in changed for m in mutations])
+            self._writer.enqueue.tell(ticket)
+            for entry, _ in changed:
+                self.registry.submitted(entry, ticket)
+            self.context.start_soon(self._settle_registration, ticket, [e.name for e, _ in changed])
+            waits.append(ticket)
+        return registered, list({id(t): t for t in waits}.values())
+
+    async def _settle_registration(self, ticket: CommitTicket, names: list[str]) -> None:
+        try:
+            await ticket.wait()
+        except Exception:
+            pass  # the registry forgets what the commit failed to write
+        for name in names:
+            self.registry.settle(self.tenant_id, name, ticket)
+
+    def workflow_names(self) -> list[str]:
+        return self.registry.names(self.tenant_id)
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    def workflow_specs(self) -> list[tuple[str, str, WorkflowSpec]]:
+        """``(workflow id, name, current spec)`` of every registered workflow (for triggers)."""
+        out = []
+        for name in self.registry.names(self.tenant_id):
+            entry = self.registry.get(self.tenant_id, name)
+            current = None if entry is None else entry.current
+            if entry is not None and current is not None:
+                out.append((entry.id, entry.name, entry.versions[current]))
+        return out
+
+    def create_runs(self, requests: Sequence[RunRequest]) -> list[tuple[str, CommitTicket] | str]:
+        """Start runs; each entry is ``(run_id, ticket)`` or an error message.
+
+        The caller acknowledges a run only after its ticket's commit.
+        """
+        return self._create_runs(requests)
+
+    def create_runs_with(
+        self, requests: Sequence[RunRequest], extra: Sequence[Any]
+    ) -> tuple[list[str], CommitTicket]:
+        """Start runs that commit together with ``extra`` mutations, all or nothing.
+
+        For an event and the runs it starts, a cron tick's or a schedule's run and its
+        record. Returns each request's run id or error message, and the one ticket.
+        """
+        self._atomic = []
+        try:
+            out = self._create_runs(requests)
+        finally:
+            atomic, self._atomic = self._atomic, None
+        ticket = CommitTicket([*(mutation for _, mutation, _ in atomic), *extra])
+        self._writer.enqueue.tell(ticket)
+        for run, _, commands in atomic:
+            self._effects_send.send_nowait(_Effect(ticket, run, commands, False))
+        return [entry[0] if isinstance(entry, tuple) else entry for entry in out], ticket
+
+    def _create_runs(self, requests: Sequence[RunRequest]) -> list[tuple[str, CommitTicket] | str]:
+        out: list[tuple[str, CommitTicket] | str] = []
+        for request in requests:
+            entry = self.registry.get(self.tenant_id, request.workflow)
+            version = None if entry is None else entry.current
+            if entry is None or version is None:
+                known = ", ".join(self.registry.names(self.tenant_id)) or "none yet"
+                out.append(
+                    f"unknown workflow {request.workflow!r}: neither a worker nor a client registered "
+                    f"it (registered: {known}); a registration in progress counts once it is stored"
+                )
+                continue
+            spec = entry.versions[version]
+            priority = request.priority if request.priority is not None else spec.default_priority
+            run_id = request.run_id or self.context.random.new_id()
+            state = m.RunState(run_id, spec, priority=priority)
+            key = request.idempotency_key
+            if key is not None and key in self._pending_keys:
+                out.append(self._pending_keys[key])  # the same run, still being committed
+                continue
+            task_ids = {t.name: self.context.random.new_id() for t in spec.tasks}
+            now = self._now()
+            run = ActiveRun(
+                self.tenant_id,
+                entry,
+                version,
+                state,
+                request.input,
+                self._inherited_metadata(request),
+                task_ids,
+                now,
+                filter_payload=request.filter_payload,
+                desired_worker_labels=request.desired_worker_labels,
+            )
+            # a task's stored input holds what its trigger adds to the run's input
+            trigger: dict[str, Any] | None = {}
+            if request.filter_payload is not None:
+                trigger["filter_payload"] = request.filter_payload
+            if request.desired_worker_labels:
+                trigger["desired_worker_labels"] = {k: v.to_dict() for k, v in request.desired_worker_labels}
+            trigger = trigger or None
+            commands = m.apply(state, m.StartRun())
+            queued = {c.task for c in commands if isinstance(c, m.QueueTask)}
+            tasks = tuple(
+                NewTask(
+                    id=task_ids[t.name],
+                    name=t.name,
+                    queue=action_name(self.tenant_id, spec.name, t.name),
+                    input=trigger,
+                    parents=tuple(task_ids[p] for p in t.parents),
+                    priority=priority,
+                    max_retries=t.retry.retries,
+                    durable=t.kind.value == "durable",
+                    status=StoreTaskStatus.QUEUED if t.name in queued else StoreTaskStatus.PENDING,
+                )
+                for t in spec.tasks
+            )
+            mutation = CreateRun(
+                tenant_id=self.tenant_id,
+                id=run_id,
+                workflow_id=entry.id,
+                workflow_version=version,
+                input=request.input,
+                tasks=tasks,
+                at=now,
+                additional_metadata=run.metadata,
+                priority=priority,
+                parent_task_id=request.parent_task_id,
+                idempotency_key=request.idempotency_key,
+            )
+            self.runs[run_id] = run
+            for name, task_id in task_ids.items():
+                self._task_index[task_id] = (run_id, name)
+            if self._atomic is not None:
+                self._atomic.append((run, mutation, commands))
+                ticket = CommitTicket([])  # replaced by the shared ticket in create_runs
+            else:
+                ticket = self._submit(run, [mutation], commands, fatal=False)
+            if key is not None and self._atomic is None:
+                self._pending_keys[key] = (run_id, ticket)
+                self.context.start_soon(self._forget_key, key, ticket)
+            out.append((run_id, ticket))
+        return out
+
+    def _inherited_metadata(self, request: RunRequest) -> dict[str, Any]:
+        """A child run's metadata: its parent run's, overridden by its own."""
+        own = dict(request.additional_metadata)
+        if request.parent_task_id is None:
+            return own
+        found = self._find(request.parent_task_id)
+        return own if found is None else {**found[0].metadata, **own}
+
+    async def _forget_key(self, key: str, ticket: CommitTicket) -> None:
+        # once committed (or refused), the store answers for the key
+        try:
+            await ticket.wait()
+        except Exception:
+            pass
+        if self._pending_keys.get(key, (None, None))[1] is ticket:
+            del self._pending_keys[key]
+
+    def watch(self, run_id: str) -> trio.Event | None:
+        """An event set when the run finishes (committed); None if it is not active."""
+        run = self.runs.get(run_id)
+        if run is None:
+            return None
+        event = trio.Event()
+        run.watchers.append(event)
+        return event
+
+    def cancel_runs(self, run_ids: Sequence[str], reason: str = "cancelled by request") -> int:
+        """Cancel active runs; returns how many were active."""
+        count = 0
+        for run_id in run_ids:
+            run = self.runs.get(run_id)
+            if run is not None and not run.state.status.terminal:
+                self._transition(run, m.CancelRun(reason))
+                count += 1
+        return count
+
+    async def replay_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """Run FAILED or CANCELLED runs again from where they broke; returns the ids replayed."""
+        replayed = []
+        for run_id in run_ids:
+            active = self.runs.get(run_id)
+            if active is not None and active.state.status.terminal:
+                # It finished a moment ago (a cancel just before this replay) and its
+                # end is still being committed: wait for that, then replay it from the
+                # store like any finished run.
+                finished = trio.Event()
+                active.watchers.append(finished)
+                await finished.wait()
+            if run_id in self.runs:
+                continue  # still active
+            row = await self.store.get_run(self.tenant_id, run_id)
+            if row is None or str(row.status) not in ("FAILED", "CANCELLED") or run_id in self.runs:
+                continue
+            run = await self._rebuild(row)
+            if run is None:
+                continue
+            self._activate(run)
+            self._transition(run, m.Replay())
+            replayed.append(run_id)
+        return replayed
+
+    def active_runs(self) -> int:
+        return len(self.runs)
+
+    # -- events from the rest of the engine -------------------------------------------------------
+
+    def _find(self, task_id: str) -> tuple[ActiveRun, str] | None:
+        where = self._task_index.get(task_id)
+        if where is None:
+            return None
+        run = self.runs.get(where[0])
+        return None if run is None else (run, where[1])
+
+    def tasks_assigned(self, assigned: Sequence[tuple[str, int, str]]) -> None:
+        """``(task_id, attempt, worker)`` for attempts the scheduler handed to workers."""
+        for task_id, attempt, worker in assigned:
+            found = self._find(task_id)
+            if found is not None:
+                self._transition(found[0], m.TaskAssigned(found[1], attempt, worker))
+
+    def task_results(self, results: Sequence[dict[str, Any]]) -> None:
+        """Results reported by workers (validated by the gateway)."""
+        for r in results:
+            found = self._find(r["task_id"])
+            if found is None:
+                continue
+            run, name = found
+            status = r["status"]
+            if status == "completed":
+                event: m.Event = m.TaskCompleted(name, r["attempt"], r.get("output"))
+            elif status == "failed":
+                error = m.ErrorInfo(
+                    r.get("error_type") or "Error", r.get("error_message") or "", r.get("traceback") or ""
+                )
+                event = m.TaskFailed(name, r["attempt"], error, bool(r.get("retryable", True)))
+            elif status == "evicted":
+                event = m.TaskEvicted(name, r["attempt"], r.get("evicted_at"))
+            else:
+                continue  # a cancelled attempt: the engine cancelled it and already knows
+            self._transition(run, event)
+
+    def flow_cancel(self, items: Sequence[tuple[Sequence[str], str]]) -> None:
+        """Runs or tasks a concurrency group decided to cancel (CANCEL_NEWEST, CANCEL_IN_PROGRESS)."""
+        for holder, reason in items:
+            kind, ident = holder
+            if kind == "run":
+                self.cancel_runs([ident], reason)
+                continue
+            found = self._find(ident)
+            if found is not None:
+                run, name = found
+                task = run.state.tasks[name]
+                self._transition(run, m.CancelTask(name, task.attempt, reason))
+
+    def flow_refused(self, items: Sequence[tuple[Sequence[Any], str]]) -> None:
+        """Attempts flow control can never start as declared: fail their tasks."""
+        for key, reason in items:
+            task_id, attempt = key
+            found = self._find(task_id)
+            if found is not None:
+                self._transition(
+                    found[0],
+                    m.TaskFailed(found[1], attempt, m.ErrorInfo(FLOW_ERROR, reason), retryable=False),
+                )
+
+    def attempts_adopted(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Attempts a worker still runs from before an engine restart.
+
+        One the run has moved past (a newer attempt, a finished task or run) was cancelled
+        while its worker was away, so it is cancelled again now that the worker is back.
+        """
+        stale = []
+        for task_id, attempt in keys:
+            found = self._find(task_id)
+            task = found[0].state.tasks[found[1]] if found is not None else None
+            if task is None or task.attempt != attempt or task.status.terminal:
+                stale.append((task_id, attempt))
+        if stale:
+            self._scheduler.cancel.tell(stale, "superseded while the engine restarted")
+
+    def workers_lost(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Attempts whose worker went silent or away."""
+        for task_id, attempt in keys:
+            found = self._find(task_id)
+            if found is not None:
+                self._transition(found[0], m.WorkerLost(found[1], attempt))
+
+    def refresh_timeout(self, task_id: str, attempt: int, seconds: float) -> bool:
+        """Move a running attempt's execution deadline to ``seconds`` from now.
+
+        Returns False for an attempt that is not running (finished, or another attempt).
+        """
+        found = self._find(task_id)
+        if found is None:
+            return False
+        run, name = found
+        task = run.state.tasks[name]
+        if task.attempt != attempt or task.status.terminal:
+            return False
+        deadline = self.context.clock.monotonic() + seconds
+        # Remember it for the attempt's execution timer if that has not started yet (the
+        # assignment may still await its commit), and move the timer if it has.
+        key = (task_id, attempt)
+        self._refreshed[key] = max(deadline, self._refreshed.get(key, deadline))
+        if task.status is m.TaskStatus.RUNNING:
+            self._timers.reschedule.tell(task_id, deadline, "execution_timeout")
+        return True
+
+    def gate_decided(self, task_id: str, decision: str) -> None:
+        """A gated task's conditions settled (``run``, ``skip`` or ``cancel``)."""
+        found = self._find(task_id)
+        if found is not None:
+            self._transition(found[0], m.GateDecided(found[1], decision))
+
+    def gated_tasks(self) -> list[tuple[str, int, dict[str, Any]]]:
+        """``(task id, attempt, request)`` of every task waiting on its conditions."""
+        out = []
+        for run in self.runs.values():
+            for name, task in run.state.tasks.items():
+                if task.gated and task.status is m.TaskStatus.PENDING:
+                    request = m.gate_request(run.state, run.state.task_spec(name))
+                    out.append((run.task_ids[name], task.attempt + 1, request))
+        return out
+
+    def resume_tasks(self, tasks: Sequence[str | tuple[str, int | None]]) -> None:
+        """Durable tasks whose waits ended (a task id, or ``(task id, log position)``):
+        queue them to replay their logs (see :class:`~ratchet.actors.runs._machine.Resume`)."""
+        for item in tasks:
+            task_id, seq = (item, None) if isinstance(item, str) else item
+            found = self._find(task_id)
+            if found is not None:
+                self._transition(found[0], m.Resume(found[1], seq))
+
+    def timer_fired(self, task_id: str, attempt: int, kind: str) -> None:
+        found = self._find(task_id)
+        if found is None:
+            return
+        run, name = found
+        timer = m.TimerKind(kind)
+        if timer is m.TimerKind.RETRY:
+            self._transition(run, m.RetryDue(name, attempt))
+        elif timer is m.TimerKind.SCHEDULE_TIMEOUT:
+            self._transition(run, m.ScheduleTimedOut(name, attempt))
+        else:
+            self._transition(run, m.TimedOut(name, attempt))
+
+    # -- the transition: apply, persist, then act -------------------------------------------------
+
+    def _transition(self, run: ActiveRun, event: m.Event) -> None:
+        state = run.state
+        before = {name: (t.status, t.attempt, t.internal_retries) for name, t in state.tasks.items()}
+        run_before = state.status
+        commands = m.apply(state, event)
+        if not commands:
+            return
+        now = self._now()
+        timelines: dict[str, list[m.Timeline]] = {}
+        retry_at: dict[str, float] = {}
+        for c in commands:
+            if isinstance(c, m.Timeline):
+                timelines.setdefault(c.task, []).append(c)
+            elif isinstance(c, m.StartTimer) and c.kind is m.TimerKind.RETRY:
+                retry_at[c.task] = now + c.delay
+        mutations: list[Any] = []
+        for name, task in state.tasks.items():
+            old_status, old_attempt, old_internal = before[name]
+            if (task.status, task.attempt) == (old_status, old_attempt):
+                continue
+            # the store keeps a PENDING task's next attempt (1 for a new task)
+            store_attempt = old_attempt + 1 if old_status is m.TaskStatus.PENDING else max(1, old_attempt)
+            if task.status is m.TaskStatus.PENDING:  # replayed: waits for its parents again
+                new_attempt: int | None = task.attempt + 1
+            else:
+                new_attempt = task.attempt if task.attempt > store_attempt else None
+            detail = _detail(timelines.get(name, []))
+            kind = _EVENT_KIND.get(task.status, TaskEventKind.CREATED)
+            values: dict[str, Any] = {}
+            if task.status is m.TaskStatus.PENDING:
+                detail = detail or "replay"
+            elif new_attempt is not None and any(t.detail == "resumed" for t in timelines.get(name, [])):
+                kind = TaskEventKind.RESUMED
+                values["attempt_outcome"] = StoreTaskStatus.EVICTED
+            elif new_attempt is not None:
+                kind = (
+                    TaskEventKind.REASSIGNED
+                    if task.internal_retries != old_internal
+                    else TaskEventKind.RETRYING
+                )
+            elif any(t.kind == "SKIPPED" for t in timelines.get(name, [])):
+                kind = TaskEventKind.SKIPPED
+            elif task.status is m.TaskStatus.FAILED and _is_execution_timeout(task.error):
+                kind = TaskEventKind.TIMED_OUT
+            elif task.status is m.TaskStatus.CANCELLED and _timed_out_in_queue(event, name):
+                kind = TaskEventKind.SCHEDULE_TIMED_OUT
+            if task.status is m.TaskStatus.COMPLETED:
+                values["output"] = task.output
+            if task.status is m.TaskStatus.FAILED and task.error is not None:
+                values["error"] = error_json(task.error)
+            elif new_attempt is not None and task.error is not None:
+                values["error"] = error_json(task.error)
+            if task.status is m.TaskStatus.RUNNING and task.worker is not None:
+                values["worker_id"] = task.worker
+            if new_attempt is not None:
+                values["clear_worker"] = True
+                values["retry_count"] = task.retry_count
+                values["internal_retry_count"] = task.internal_retries
+                values["timeout_at"] = retry_at.get(name)
+            mutations.append(
+                TransitionTask(
+                    tenant_id=run.tenant_id,
+                    task_id=run.task_ids[name],
+                    run_id=state.run_id,
+                    attempt=store_attempt,
+                    to_status=StoreTaskStatus(task.status.value),
+                    event=kind,
+                    at=now,
+                    from_statuses=(StoreTaskStatus(old_status.value),),
+                    new_attempt=new_attempt,
+                    message=detail or None,
+                    **values,
+                )
+            )
+        if state.status is not run_before:
+            error = None
+            if state.status is m.RunStatus.FAILED:
+                failed = [t for t in state.tasks.values() if t.status is m.TaskStatus.FAILED and t.error]
+                error = "; ".join(f"{t.name}: {t.error.type}: {t.error.message}" for t in failed if t.error)
+            elif state.status is m.RunStatus.CANCELLED:
+                error = m.cancel_reason(state)  # kept with the run: RunCancelledError says why
+            extra: dict[str, Any] = {}
+            if run_before.terminal:  # a replay reopens a finished run
+                extra["from_statuses"] = (StoreRunStatus(run_before.value),)
+                extra["reopen"] = True
+            mutations.append(
+                SetRunStatus(
+                    tenant_id=run.tenant_id,
+                    run_id=state.run_id,
+                    status=StoreRunStatus(state.status.value),
+                    at=now,
+                    error=error or None,
+                    **extra,
+                )
+            )
+        if state.spec.flow_controlled:
+            done = tuple(
+                ("task", run.task_ids[name])
+                for name, task in state.tasks.items()
+                if task.status.terminal and not before[name][0].terminal and state.task_spec(name).concurrency
+            )
+            if done:
+                commands = [*commands, _HoldersDone(done)]
+        self._submit(run, mutations, commands)
+
+    def _assignment(self, run: ActiveRun, task_name: str, attempt: int) -> dict[str, Any]:
+        state = run.state
+        spec = state.task_spec(task_name)
+        task = state.tasks[task_name]
+        parents = {p: state.tasks[p].output for p in _upstream(state, spec)}
+        failed = [
+            [t.name, run.task_ids[t.name], t.error.type, t.error.message, t.error.traceback]
+            for t in state.tasks.values()
+            if t.status is m.TaskStatus.FAILED and t.error is not None
+        ]
+        return {
+            "run_id": state.run_id,
+            "task_id": run.task_ids[task_name],
+            "workflow": run.workflow.name,
+            "version": run.version,
+            "task": task_name,
+            "attempt": attempt,
+            "retry_count": task.retry_count,
+            "input": run.input,
+            "parents": parents,
+            "metadata": run.metadata,
+            "failed": failed if spec.kind.value == "on_failure" else [],
+            "timeout": spec.execution_timeout,
+            "filter_payload": run.filter_payload,
+        }
+
+    def _flow_needs(self, run: ActiveRun, name: str) -> Any:
+        """The flow-control needs of the task's next attempt (None without flow control).
+
+        Raises:
+            FlowKeyError: an expression failed for this run.
+        """
+        state = run.state
+        if not (state.spec.flow_controlled or run.desired_worker_labels):
+            return None
+        if run.flow is None:
+            run.flow = RunFlow(state.spec, run.input, run.metadata, run.desired_worker_labels)
+        return run.flow.needs(name, state.run_id, run.task_ids[name])
+
+    def _execute(self, run: ActiveRun, commands: list[Any]) -> None:
+        queued: list[QueuedTask] = []
+        cancelled: list[tuple[str, int]] = []
+        refused: list[tuple[str, int, str]] = []
+        done: list[tuple[str, str]] = []
+        for c in commands:
+            if isinstance(c, m.QueueTask):
+                try:
+                    needs = self._flow_needs(run, c.task)
+                except FlowKeyError as exc:
+                    refused.append((c.task, c.attempt, str(exc)))
+                    continue
+                queued.append(
+                    QueuedTask(
+                        key=(run.task_ids[c.task], c.attempt),
+                        action=action_name(run.tenant_id, run.workflow.name, c.task),
+                        priority=run.state.priority,
+                        retry=c.retry,
+                        payload=self._assignment(run, c.task, c.attempt),
+                        durable=run.state.task_spec(c.task).kind is TaskKind.DURABLE,
+                        flow=needs,
+                    )
+                )
+            elif isinstance(c, m.StartTimer):
+                task_id = run.task_ids[c.task]
+                deadline = self.context.clock.monotonic() + max(0.0, c.delay)
+                if c.kind is m.TimerKind.EXECUTION_TIMEOUT:
+                    deadline = max(deadline, self._refreshed.pop((task_id, c.attempt), deadline))
+                self._timers.schedule_at.tell(
+                    task_id, deadline, self.context.ref, "timer_fired", task_id, c.attempt, c.kind.value
+                )
+            elif isinstance(c, m.CancelAttempt):
+                # Drop the attempt's timer now, in command order: the same transition
+                # may start a new timer for this task right after (a retry's backoff
+                # after an execution timeout), and timers are keyed by task, so
+                # cancelling after the loop would kill the new timer and strand the task.
+                task_id = run.task_ids[c.task]
+                self._timers.cancel.tell(task_id)
+                cancelled.append((task_id, c.attempt))
+            elif isinstance(c, m.WatchGate):
+                durable = self.context.system.lookup("durable")
+                durable.watch_gate.tell(run.task_ids[c.task], c.attempt, c.request)
+            elif isinstance(c, _HoldersDone):
+                done.extend(c.holders)
+            elif isinstance(c, m.RunFinished):
+                self.finished += 1
+                self._timers.cancel_many.tell(list(run.task_ids.values()))
+                if any(t.kind is TaskKind.DURABLE or t.gated for t in run.state.spec.tasks):
+                    # the durable tasks' logs and waits are no longer needed in memory
+                    self.context.system.lookup("durable").forget.tell(list(run.task_ids.values()))
+                if run.state.spec.flow_controlled:
+                    done.append(("run", run.run_id))
+                self._drop(run)
+        if cancelled:
+            self._scheduler.cancel.tell(cancelled)
+        if queued:
+            self._scheduler.enqueue.tell(queued)
+        if done:
+            self._scheduler.flow_done.tell(done)
+        for name, attempt, reason in refused:
+            error = m.ErrorInfo(FLOW_ERROR, reason)
+            self._transition(run, m.TaskFailed(name, attempt, error, retryable=False))
+
+    # -- recovery --------------------------------------------------------------------------------
+
+    def _activate(self, run: ActiveRun) -> None:
+        self.runs[run.state.run_id] = run
+        for name, task_id in run.task_ids.items():
+            self._task_index[task_id] = (run.state.run_id, name)
+
+    async def _rebuild(self, row: Run) -> ActiveRun | None:
+        """A stored run as an :class:`ActiveRun` (None if its workflow version is unknown)."""
+        store = self.store
+        entry = self.registry.by_id(self.tenant_id, row.workflow_id)
+        if entry is None or row.workflow_version not in entry.versions:
+            return None
+        spec = entry.versions[row.workflow_version]
+        state = m.RunState(row.id, spec, priority=row.priority, status=m.RunStatus(row.status))
+        task_ids: dict[str, str] = {}
+        ready_at: dict[str, float | None] = {}
+        filter_payload = None
+        labels: tuple[tuple[str, Any], ...] = ()
+        for t in await store.list_tasks(self.tenant_id, row.id):
+            if isinstance(t.input, dict):
+                filter_payload = t.input.get("filter_payload")
+                labels = _stored_labels(t.input.get("desired_worker_labels"))
+            if t.name not in state.tasks:
+                continue
+            task_ids[t.name] = t.id
+            ready_at[t.name] = t.timeout_at
+            ts = state.tasks[t.name]
+            ts.status = m.TaskStatus(t.status)
+            # the store keeps a PENDING task's next attempt; the machine its last (0: none)
+            ts.attempt = t.attempt - 1 if ts.status is m.TaskStatus.PENDING else t.attempt
+            ts.retry_count = t.retry_count
+            ts.internal_retries = t.internal_retry_count
+            ts.output = t.output
+            ts.error = error_from_json(t.error)
+            ts.worker = t.worker_id
+        if set(task_ids) != set(state.tasks):
+            return None  # a run whose tasks are not all stored cannot be driven
+        await self._restore_cancel_reasons(row.id, state, task_ids)
+        run = ActiveRun(
+            self.tenant_id,
+            entry,
+            row.workflow_version,
+            state,
+            row.input,
+            dict(row.additional_metadata or {}),
+            task_ids,
+            row.created_at,
+        )
+        run.ready_at = ready_at
+        run.filter_payload = filter_payload
+        run.desired_worker_labels = labels
+        return run
+
+    async def _restore_cancel_reasons(self, run_id: str, state: m.RunState, task_ids: dict[str, str]) -> None:
+        """Give the run's cancelled tasks back their reasons, from their timelines.
+
+        A run may end CANCELLED long after one of its tasks was (the others still ran), and
+        the run's reason comes from that task; the store keeps the reason in the task's
+        CANCELLED (or SCHEDULE_TIMED_OUT) timeline entry, written with the transition.
+        """
+        cancelled = {task_ids[name] for name, t in state.tasks.items() if t.status is m.TaskStatus.CANCELLED}
+        if not cancelled:
+            return
+        reasons: dict[str, str | None] = {}
+        for e in await self.store.list_task_events(self.tenant_id, run_id=run_id):
+            if e.task_id in cancelled and str(e.kind) in _CANCEL_KINDS:
+                reasons[e.task_id] = e.message  # in commit order: the latest one stands
+        for name, task in state.tasks.items():
+            if task.status is m.TaskStatus.CANCELLED:
+                task.cancel_reason = reasons.get(task_ids[name])
+
+    async def _recover(self) -> None:
+        """Rebuild every run that had not finished, and re-issue its pending work."""
+        store = self.store
+        rows = await store.list_runs(
+            self.tenant_id, statuses=[StoreRunStatus.QUEUED, StoreRunStatus.RUNNING], limit=None
+        )
+        now_wall = self._now()
+        recovered = []
+        for row in reversed(rows):  # oldest first
+            run = await self._rebuild(row)
+            if run is not None:
+                recovered.append(run)
+        self._sync_flow(recovered)
+        for run in recovered:
+            state = run.state
+            ready_at = run.ready_at
+            self._activate(run)
+            commands: list[m.Command] = []
+            for name, ts in state.tasks.items():
+                if ts.status is not m.TaskStatus.QUEUED:
+                    continue
+                due = ready_at.get(name)
+                if due is not None and due > now_wall:
+                    commands.append(m.StartTimer(m.TimerKind.RETRY, name, ts.attempt, due - now_wall))
+                    continue
+                commands.append(m.QueueTask(name, ts.attempt, ts.retry_count > 0))
+                ts.enqueued = True
+                timeout = state.task_spec(name).schedule_timeout
+                commands.append(m.StartTimer(m.TimerKind.SCHEDULE_TIMEOUT, name, ts.attempt, timeout))
+            if commands:
+                self._execute(run, commands)
+            for name, ts in list(state.tasks.items()):
+                if ts.status is m.TaskStatus.RUNNING:
+                    self._transition(run, m.WorkerLost(name, ts.attempt))
+            for spec in state.spec.dag_tasks:  # ready tasks still settling their conditions
+                ts = state.tasks[spec.name]
+                if spec.gated and ts.status is m.TaskStatus.PENDING and not state.status.terminal:
+                    ts.gated = all(state.tasks[p].status is m.TaskStatus.COMPLETED for p in spec.parents)
+
+    def _sync_flow(self, runs: list[ActiveRun]) -> None:
+        """Tell the scheduler which concurrency holders are unfinished, which held places
+        before the restart (they take them back before anything new is admitted), and
+        sticky runs' workers.
+
+        A scheduler that outlived this coordinator may still hold places for runs that
+        finished while it restarted; the sync releases them.
+        """
+        active: list[tuple[str, str]] = []
+        sticky: list[tuple[str, str]] = []
+        reclaim: list[Any] = []
+        for run in runs:
+            spec = run.state.spec
+            if not spec.flow_controlled:
+                continue
+            active.append(("run", run.run_id))
+            started_run = run.state.status is m.RunStatus.RUNNING
+            for name, task in run.state.tasks.items():
+                if not task.status.terminal and spec.task(name).concurrency:
+                    active.append(("task", run.task_ids[name]))
+                started_task = not task.status.terminal and (
+                    task.status is m.TaskStatus.RUNNING or task.retry_count > 0 or task.internal_retries > 0
+                )
+                if started_run or started_task:
+                    if run.flow is None:
+                        run.flow = RunFlow(spec, run.input, run.metadata, run.desired_worker_labels)
+                    try:
+                        needs = run.flow.needs(
+                            name,
+                            run.run_id,
+                            run.task_ids[name],
+                            reclaim_run=started_run,
+                            reclaim_task=started_task,
+                        )
+                    except FlowKeyError:
+                        continue  # it fails when queued
+                    reclaim.append(needs)
+                    started_run = False  # the run's places are reclaimed once
+            if spec.sticky is not None:
+                worker = next((t.worker for t in run.state.tasks.values() if t.worker), None)
+                if worker is not None:
+                    sticky.append((run.run_id, worker))
+        self._scheduler.flow_sync.tell(active, reclaim)
+        if sticky:
+            self._scheduler.flow_stick.tell(sticky)
+
+
+def _stored_labels(raw: Any) -> tuple[tuple[str, Any], ...]:
+    """A run's worker affinity as its tasks' stored input keeps it (checked when triggered)."""
+    if not isinstance(raw, dict):
+        return ()
+    from ratchet._contract.flow import DesiredWorkerLabel
+
+    return tuple(sorted((key, DesiredWorkerLabel.from_dict(value)) for key, value in raw.items()))
+
+
+_CANCEL_KINDS = frozenset({str(TaskEventKind.CANCELLED), str(TaskEventKind.SCHEDULE_TIMED_OUT)})
+
+
+def _timed_out_in_queue(event: m.Event, task: str) -> bool:
+    """``event`` is the schedule timeout of ``task`` (not a cancel its parent's timeout caused)."""
+    return isinstance(event, m.ScheduleTimedOut) and event.task == task
+
+
+def _is_execution_timeout(error: m.ErrorInfo | None) -> bool:
+    """The failure is an execution timeout (the engine's timer or the worker's watchdog),
+    not a ``TimeoutError`` the task's own code raised (say, from an HTTP client)."""
+    return (
+        error is not None
+        and error.type == "TimeoutError"
+        and error.message.startswith("task exceeded its execution timeout")
+    )
+
+
+def _detail(timelines: list[m.Timeline]) -> str:
+    """The message of the one timeline entry a transition stores for a task.
+
+    One event may move a task through several steps (an attempt failed, so a retry is
+    scheduled, so it is queued again); the store keeps one entry per transition, so the
+    steps' details are joined: ``"ValueError: boom; retry 1 in 0.5s"``. The bare
+    re-queue note adds nothing once a retry was announced, so it is left out then.
+    """
+    if len(timelines) > 1:
+        timelines = [t for t in timelines if t.kind != "QUEUED"]
+    return "; ".join(t.detail for t in timelines if t.detail)
+
+
+def _upstream(state: m.RunState, spec: Any) -> list[str]:
+    """The completed tasks whose outputs a task may read: all its ancestors (every
+    completed task of the run for on-failure and on-success tasks)."""
+    handler = spec.kind in (TaskKind.ON_FAILURE, TaskKind.ON_SUCCESS)
+    names = state.tasks if handler else state.spec.ancestors(spec.name)
+    return [name for name in names if state.tasks[name].status is m.TaskStatus.COMPLETED]

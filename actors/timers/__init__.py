@@ -1,0 +1,1 @@
+"""Timers: the engine's durable deadlines, a pure heap under one actor."""

@@ -1,0 +1,1 @@
+"""Triggers: events and their filters, event waits, crons and one-time schedules."""

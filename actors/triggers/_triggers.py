@@ -1,0 +1,411 @@
+"""The Triggers actor: events and their filters, event waits, crons and one-time schedules.
+
+Theory of operation. Everything that starts a run without a client asking for it by
+name comes through here.
+
+* **Events.** A pushed event is committed together with the runs it starts (one unit,
+  all or nothing; see :mod:`ratchet.actors.triggers._rules` for which runs), and only then
+  acknowledged. Each such run's idempotency key names the event and the filter, so the
+  same event can never start the same run twice. After the commit, the event is offered
+  to the waits on its key (durable tasks' ``aio_wait_for_event``, task conditions).
+* **Waits** are registered with a look-back time: the store's events of the key since
+  then are checked first, so an event pushed a moment before the wait (or while the
+  engine was down) is not missed. A wait is registered in memory before that query
+  runs, so an event committed meanwhile is offered to it too; it resolves once.
+* **Crons** (declared with ``on_crons`` or created through the API) are rows in the
+  store. Each has one timer at its next tick (Timers actor, wall time mapped to the
+  monotonic clock). A tick's run has the idempotency key ``cron:<workflow>:<name>:<tick>``, so
+  several engines racing on one cron fire it once per tick: the store refuses the
+  second. A tick missed while the engine was down fires once when it comes back (only
+  the latest missed tick; older ones are skipped).
+* **Schedules** fire at their time through a timer; the run and the schedule's FIRED
+  mark commit together, fenced on the schedule still being PENDING. A schedule whose
+  time passed while the engine was down fires when it comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ratchet._contract.spec import WorkflowSpec
+from ratchet.runtime import Actor, ActorRef, concurrent
+
+from ..runs._coordinator import RunRequest
+from ..store import CommitTicket, CreateEventFilter, DeleteEventFilter, PushEvent, Store
+from ..store import Cron as CronRow
+from ..store import Schedule as ScheduleRow
+from ._crons import DECLARED_CRON_PREFIX, ScheduleTriggers, TriggerError
+from ._rules import FilterRule, Subscription, matches_wait, runs_for_event
+
+__all__ = [
+    "DECLARED_CRON_PREFIX",
+    "DECLARED_FILTER_PREFIX",
+    "EventWait",
+    "TriggerError",
+    "Triggers",
+    "TriggersStatistics",
+]
+
+DECLARED_FILTER_PREFIX = "default_filters:"
+"""Ids of the filters a workflow declares with ``default_filters`` (``<prefix><workflow>:<n>``)."""
+
+
+@dataclass(frozen=True)
+class TriggersStatistics:
+    """Counters of the Triggers actor."""
+
+    events: int
+    event_runs: int
+    waits: int
+    crons: int
+    cron_fires: int
+    schedules_pending: int
+    schedules_fired: int
+
+
+@dataclass
+class EventWait:
+    """A wait for an event on ``key``: whoever registered it is told ``method(wait_id, event)``."""
+
+    wait_id: str
+    key: str
+    expression: str | None
+    scope: str | None
+    target: ActorRef
+    method: str
+    done: bool = False
+
+
+@dataclass
+class _Workflow:
+    id: str
+    name: str
+    spec: WorkflowSpec
+    stored_filters: list[FilterRule] = field(default_factory=list)
+
+
+def event_dict(row: Any) -> dict[str, Any]:
+    """An event as waits and the API see it."""
+    return {
+        "id": row.id,
+        "key": row.key,
+        "payload": row.payload,
+        "additional_metadata": row.additional_metadata or {},
+        "scope": row.scope,
+        "created_at": row.created_at,
+    }
+
+
+class Triggers(ScheduleTriggers, Actor):
+    """Events, filters, waits, crons and schedules; see the module docstring.
+
+    Args:
+        store: the store (read at start, and for look-backs).
+        tenant_id: the tenant served.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tenant_id: str,
+        writer: str = "store-writer",
+        timers: str = "timers",
+        coordinator: str = "coordinator",
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self._names = (writer, timers, coordinator)
+        self.workflows: dict[str, _Workflow] = {}
+        self.filters_by_workflow: dict[str, list[FilterRule]] = {}
+        self.waits: dict[str, dict[str, EventWait]] = {}  # key -> wait id -> wait
+        self._wait_by_id: dict[str, EventWait] = {}
+        self.crons: dict[str, CronRow] = {}
+        self.schedules: dict[str, ScheduleRow] = {}
+        self._counts = {"events": 0, "event_runs": 0, "cron_fires": 0, "schedules_fired": 0}
+
+    async def on_start(self) -> None:
+        """Load the filters, mirror and arm the crons, arm the pending schedules."""
+        lookup = self.context.system.lookup
+        self._writer: ActorRef = lookup(self._names[0])
+        self._timers: ActorRef = lookup(self._names[1])
+        self._coordinator: ActorRef = lookup(self._names[2])
+        for f in await self.store.list_event_filters(self.tenant_id):
+            self.filters_by_workflow.setdefault(f.workflow_id, []).append(
+                FilterRule(f.id, f.scope, f.expression, f.payload)
+            )
+        await self.workflows_changed()
+        for s in await self.store.list_schedules(self.tenant_id, status="PENDING"):
+            self._arm_schedule(s)
+
+    def _now(self) -> float:
+        return self.context.clock.time()
+
+    def _timer_at(self, key: Any, wall: float, method: str, *args: Any) -> None:
+        clock = self.context.clock
+        deadline = clock.monotonic() + max(0.0, wall - clock.time())
+        self._timers.schedule_at.tell(key, deadline, self.context.ref, method, *args)
+
+    # -- workflows -------------------------------------------------------------------------------
+
+    async def workflows_changed(self) -> None:
+        """Re-read the registered workflows (a worker registered new versions)."""
+        specs = await self._coordinator.workflow_specs.ask()
+        self.workflows = {name: _Workflow(wid, name, spec) for wid, name, spec in specs}
+        await self._sync_declared_crons()
+
+    def _subscriptions(self) -> list[Subscription]:
+        subs = []
+        for wf in self.workflows.values():
+            if not wf.spec.on_events:
+                continue
+            stored = tuple(self.filters_by_workflow.get(wf.id, ()))
+            subs.append(Subscription(wf.name, tuple(wf.spec.on_events), _declared_filters(wf) + stored))
+        return subs
+
+    def _workflow(self, name: str) -> _Workflow:
+        wf = self.workflows.get(name)
+        if wf is None:
+            known = ", ".join(sorted(self.workflows)) or "none yet"
+            raise TriggerError(
+                f"unknown workflow {name!r}: neither a worker nor a client registered it "
+                f"(registered: {known})"
+            )
+        return wf
+
+    # -- events ----------------------------------------------------------------------------------
+
+    @concurrent
+    async def push(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Commit events (each with the runs it starts) and answer once they are durable.
+
+        Each event is ``{key, payload, additional_metadata, scope, priority}``, already
+        validated. Answers ``{"id", "runs"}`` per event, or ``{"error"}``.
+        """
+        subs = self._subscriptions()
+        pending = []
+        for ev in events:
+            event_id = self.context.random.new_id()
+            at = self._now()
+            matches = runs_for_event(subs, ev["key"], ev["payload"], ev["additional_metadata"], ev["scope"])
+            requests = [
+                RunRequest(
+                    match.workflow,
+                    ev["payload"],
+                    ev["additional_metadata"],
+                    ev.get("priority"),
+                    idempotency_key=f"event:{event_id}:{match.filter.id if match.filter else '-'}:"
+                    f"{match.workflow}",
+                    filter_payload=None if match.filter is None else match.filter.payload,
+                )
+                for match in matches
+            ]
+            mutation = PushEvent(
+                tenant_id=self.tenant_id,
+                id=event_id,
+                key=ev["key"],
+                payload=ev["payload"],
+                at=at,
+                additional_metadata=ev["additional_metadata"],
+                scope=ev["scope"],
+            )
+            run_ids, ticket = await self._coordinator.create_runs_with.ask(requests, [mutation])
+            pending.append((event_id, at, ev, run_ids, ticket))
+        answers = []
+        for event_id, at, ev, run_ids, ticket in pending:
+            try:
+                await ticket.wait()
+            except Exception as exc:
+                answers.append({"error": f"the event could not be stored: {exc}"})
+                continue
+            self._counts["events"] += 1
+            self._counts["event_runs"] += len(run_ids)
+            answers.append({"id": event_id, "runs": run_ids})
+            self._offer({"id": event_id, "created_at": at, **ev})
+        return answers
+
+    def _offer(self, event: dict[str, Any]) -> None:
+        waits = self.waits.get(event["key"])
+        if not waits:
+            return
+        for wait in list(waits.values()):
+            if self._accepts(wait, event):
+                self._resolve(wait, event)
+
+    @staticmethod
+    def _accepts(wait: EventWait, event: dict[str, Any]) -> bool:
+        return matches_wait(
+            wait.expression,
+            wait.scope,
+            event["key"],
+            event["payload"],
+            event.get("additional_metadata") or {},
+            event.get("scope"),
+        )
+
+    def _resolve(self, wait: EventWait, event: dict[str, Any]) -> None:
+        if wait.done:
+            return
+        wait.done = True
+        self._drop_wait(wait)
+        plain = {
+            k: event.get(k) for k in ("id", "key", "payload", "additional_metadata", "scope", "created_at")
+        }
+        wait.target._tell(wait.method, (wait.wait_id, plain), {})
+
+    def _drop_wait(self, wait: EventWait) -> None:
+        if self._wait_by_id.get(wait.wait_id) is wait:
+            del self._wait_by_id[wait.wait_id]
+        waits = self.waits.get(wait.key)
+        if waits is not None and waits.get(wait.wait_id) is wait:
+            del waits[wait.wait_id]
+            if not waits:
+                del self.waits[wait.key]
+
+    @concurrent
+    async def add_wait(
+        self,
+        wait_id: str,
+        key: str,
+        expression: str | None,
+        scope: str | None,
+        since: float | None,
+        target: ActorRef,
+        method: str,
+    ) -> None:
+        """Wait for an event on ``key`` (pushed at or after ``since``, if given).
+
+        Tells ``target.method(wait_id, event)`` once, when a matching event is committed
+        (at once if one already was since ``since``).
+        """
+        wait = EventWait(wait_id, key, expression, scope, target, method)
+        old = self._wait_by_id.get(wait_id)
+        if old is not None:  # registered again (the engine re-armed it): the new one counts
+            old.done = True
+            self._drop_wait(old)
+        self.waits.setdefault(key, {})[wait_id] = wait
+        self._wait_by_id[wait_id] = wait
+        if since is None:
+            return
+        after_seq = None
+        while not wait.done:
+            rows = await self.store.list_events(
+                self.tenant_id, key=key, since=since, after_seq=after_seq, limit=500
+            )
+            for row in rows:
+                event = event_dict(row)
+                if self._accepts(wait, event):
+                    self._resolve(wait, event)
+                    return
+            if len(rows) < 500:
+                return
+            after_seq = rows[-1].seq
+
+    def cancel_waits(self, wait_ids: Sequence[str]) -> None:
+        """Forget waits (their task finished or was cancelled)."""
+        for wait_id in wait_ids:
+            wait = self._wait_by_id.get(wait_id)
+            if wait is not None:
+                wait.done = True
+                self._drop_wait(wait)
+
+    # -- filters ---------------------------------------------------------------------------------
+
+    @concurrent
+    async def create_filter(self, workflow: str, expression: str, scope: str, payload: Any) -> dict[str, Any]:
+        """Add a filter (expression already compiled by the caller) to a workflow."""
+        wf = self._workflow(workflow)
+        filter_id = self.context.random.new_id()
+        await self._commit(
+            CreateEventFilter(
+                tenant_id=self.tenant_id,
+                id=filter_id,
+                workflow_id=wf.id,
+                scope=scope,
+                expression=expression,
+                at=self._now(),
+                payload=payload,
+            )
+        )
+        self.filters_by_workflow.setdefault(wf.id, []).append(
+            FilterRule(filter_id, scope, expression, payload)
+        )
+        return {
+            "id": filter_id,
+            "workflow": wf.name,
+            "scope": scope,
+            "expression": expression,
+            "payload": payload,
+        }
+
+    def list_filters(self, workflow: str | None = None) -> list[dict[str, Any]]:
+        """The filters that apply to events, of one workflow or all: for each workflow,
+        those its code declares (``default_filters``, ``declared`` true), then the stored ones."""
+        names = {wf.id: wf.name for wf in self.workflows.values()}
+        listed: dict[str, list[tuple[FilterRule, bool]]] = {}
+        for wf in self.workflows.values():
+            listed[wf.id] = [(r, True) for r in _declared_filters(wf)]
+        for wid, rules in self.filters_by_workflow.items():
+            listed.setdefault(wid, []).extend((r, False) for r in rules)
+        out = []
+        for wid, rules in listed.items():
+            if workflow is not None and names.get(wid) != workflow:
+                continue
+            out.extend(
+                {
+                    "id": r.id,
+                    "workflow": names.get(wid, wid),
+                    "scope": r.scope,
+                    "expression": r.expression,
+                    "payload": r.payload,
+                    "declared": declared,
+                }
+                for r, declared in rules
+            )
+        return out
+
+    @concurrent
+    async def delete_filter(self, filter_id: str) -> bool:
+        """Remove a stored filter; False if there was none.
+
+        Raises:
+            TriggerError: the filter is declared in a workflow's code (``default_filters``);
+                it goes away only when a version without it is registered.
+        """
+        for wf in self.workflows.values():
+            if any(r.id == filter_id for r in _declared_filters(wf)):
+                raise TriggerError(
+                    f"filter {filter_id!r} is declared in the code of workflow {wf.name!r} "
+                    "(default_filters): remove it there and register the workflow again"
+                )
+        (deleted,) = await self._commit(DeleteEventFilter(tenant_id=self.tenant_id, id=filter_id))
+        for rules in self.filters_by_workflow.values():
+            rules[:] = [r for r in rules if r.id != filter_id]
+        return bool(deleted)
+
+    async def _commit(self, *mutations: Any) -> list[Any]:
+        ticket = CommitTicket(list(mutations))
+        self._writer.enqueue.tell(ticket)
+        return await ticket.wait()
+
+    def trigger_statistics(self) -> TriggersStatistics:
+        """The actor's counters."""
+        return TriggersStatistics(
+            events=self._counts["events"],
+            event_runs=self._counts["event_runs"],
+            waits=sum(len(w) for w in self.waits.values()),
+            crons=len(self.crons),
+            cron_fires=self._counts["cron_fires"],
+            schedules_pending=len(self.schedules),
+            schedules_fired=self._counts["schedules_fired"],
+        )
+
+
+def _declared_filters(wf: _Workflow) -> tuple[FilterRule, ...]:
+    """The filters ``wf``'s code declares (``default_filters``), with stable ids."""
+    return tuple(
+        FilterRule(f"{DECLARED_FILTER_PREFIX}{wf.name}:{i}", f["scope"], f["expression"], f.get("payload"))
+        for i, f in enumerate(getattr(wf.spec, "default_filters", ()))
+    )

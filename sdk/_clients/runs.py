@@ -1,0 +1,342 @@
+"""Triggering runs and reading them back: refs, details, and ``ratchet.runs``.
+
+Every call here turns into one gateway call through the client's
+:class:`~ratchet._connection.Connection` and has a sync and an ``aio_`` form. A
+:class:`WorkflowRunRef` can wait for its run's result at any time, even long after the
+run finished: the engine answers a wait on a finished run from the store.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+
+from .._errors import FailedTaskRunExceptionGroup, RunCancelledError, TaskRunError
+
+if TYPE_CHECKING:
+    from .._client import Ratchet
+    from .._declare.workflow import Workflow
+
+__all__ = [
+    "RunCancelledError",
+    "RunDetails",
+    "RunsClient",
+    "TaskRunDetails",
+    "TriggerWorkflowOptions",
+    "WorkflowRunRef",
+]
+
+
+class TaskEvent(pydantic.BaseModel):
+    """One entry of a task's timeline.
+
+    ``worker_id`` is the id of the worker involved (each worker process has its own);
+    ``worker_name`` the name it was given (``ratchet.worker("name")``), shared by replicas.
+    """
+
+    kind: str
+    attempt: int
+    at: float
+    message: str | None = None
+    worker_id: str | None = None
+    worker_name: str | None = None
+
+
+class TaskRunDetails(pydantic.BaseModel):
+    """One task of a run.
+
+    Its times are its current attempt's: ``started_at`` is when a worker was given the
+    attempt (None while it has not run). ``worker_id`` / ``worker_name`` say which worker
+    holds or last held it; ``cancel_reason`` why a CANCELLED task was cancelled (its
+    schedule timeout, its ``cancel_if``, a parent that failed, a cancel request, ...).
+    """
+
+    name: str
+    task_id: str
+    status: str
+    attempt: int
+    retry_count: int
+    output: Any = None
+    error: dict[str, Any] | None = None
+    worker_id: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    events: list[TaskEvent] = []
+    worker_name: str | None = None
+    cancel_reason: str | None = None
+    # why a QUEUED task is not starting, when the engine knows: no live worker serves it
+    queued_reason: str | None = None
+
+
+class RunDetails(pydantic.BaseModel):
+    """A run as the engine recorded it.
+
+    ``error`` says why a FAILED run failed, or why a CANCELLED run was cancelled (the
+    reason :class:`RunCancelledError` carries).
+    """
+
+    run_id: str
+    workflow: str
+    version: int
+    status: str
+    done: bool
+    input: Any = None
+    output: dict[str, Any] = {}
+    additional_metadata: dict[str, Any] = {}
+    priority: int = 1
+    parent_task_id: str | None = None
+    error: str | None = None
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    tasks: list[TaskRunDetails] = []
+
+    def task(self, name: str) -> TaskRunDetails:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(f"run {self.run_id} has no task {name!r}")
+
+
+def _result(details: RunDetails, standalone: str | None) -> Any:
+    """What ``run`` returns for a finished run, or the error it raises."""
+    if details.status == "COMPLETED":
+        if standalone is not None:
+            return details.output.get(standalone)
+        return dict(details.output)
+    if details.status == "FAILED":
+        errors = [
+            TaskRunError(
+                t.name,
+                t.task_id,
+                (t.error or {}).get("type", "Error"),
+                (t.error or {}).get("message", ""),
+                (t.error or {}).get("traceback", ""),
+            )
+            for t in details.tasks
+            if t.status == "FAILED"
+        ]
+        if not errors:
+            errors = [TaskRunError("(run)", details.run_id, "Error", details.error or "the run failed")]
+        raise FailedTaskRunExceptionGroup(
+            f"run {details.run_id} of {details.workflow!r} failed", errors, run_id=details.run_id
+        )
+    if details.status == "CANCELLED":
+        raise RunCancelledError(details.run_id, details.error)
+    raise RuntimeError(f"run {details.run_id} is not finished (status {details.status})")
+
+
+@dataclass(frozen=True)
+class TriggerWorkflowOptions:
+    """One run for :meth:`Workflow.run_many` (see :meth:`Workflow.create_bulk_run_item`)."""
+
+    input: Any = None
+    additional_metadata: dict[str, Any] = field(default_factory=dict)
+    priority: int | None = None
+    key: str | None = None
+    # worker affinity of this run: label key to DesiredWorkerLabel (or a plain value),
+    # for every task of the run; a task's own wish for the same key wins
+    desired_worker_labels: Mapping[str, Any] | None = None
+
+
+class WorkflowRunRef:
+    """A triggered run: its id, and its result when it is ready."""
+
+    def __init__(self, client: Ratchet, run_id: str, standalone: str | None = None) -> None:
+        self._client = client
+        self.workflow_run_id = run_id
+        self._standalone = standalone
+        self._durable_outcome: dict[str, Any] | None = None  # logged by a durable parent
+
+    @property
+    def run_id(self) -> str:
+        return self.workflow_run_id
+
+    def result(self) -> Any:
+        """Wait for the run; its outputs, or :class:`FailedTaskRunExceptionGroup`."""
+        return _result(self._client.runs._wait(self.workflow_run_id), self._standalone)
+
+    async def aio_result(self) -> Any:
+        """Wait for the run; inside a durable task the wait is logged and holds no slot."""
+        from .._worker.durable_context import DurableContext
+        from .._worker.spawn import current_context
+
+        ctx = current_context.get()
+        if isinstance(ctx, DurableContext):
+            if self._durable_outcome is None:
+                (self._durable_outcome,) = await ctx._wait_runs([self.workflow_run_id])
+            return _result(RunDetails.model_validate(self._durable_outcome), self._standalone)
+        return _result(await self._client.runs._aio_wait(self.workflow_run_id), self._standalone)
+
+    def __repr__(self) -> str:
+        return f"<WorkflowRunRef {self.workflow_run_id}>"
+
+
+def _details(raw: dict[str, Any] | None, run_id: str) -> RunDetails:
+    if raw is None:
+        raise LookupError(f"no run with id {run_id!r}")
+    return RunDetails.model_validate(raw)
+
+
+class RunsClient:
+    """``ratchet.runs``: read, list, wait for and cancel runs."""
+
+    def __init__(self, client: Ratchet) -> None:
+        self._client = client
+
+    def _call(self, method: str, *args: Any) -> Any:
+        return self._client.connection.call(method, *args)
+
+    async def _acall(self, method: str, *args: Any) -> Any:
+        return await self._client.connection.acall(method, *args)
+
+    def get(self, run_id: str) -> RunDetails:
+        """The run with its tasks and timeline. Raises LookupError if unknown."""
+        return _details(self._call("get_run", run_id, True), run_id)
+
+    async def aio_get(self, run_id: str) -> RunDetails:
+        return _details(await self._acall("get_run", run_id, True), run_id)
+
+    get_details = get
+    aio_get_details = aio_get
+
+    def get_status(self, run_id: str) -> str:
+        return _details(self._call("get_run", run_id, False), run_id).status
+
+    async def aio_get_status(self, run_id: str) -> str:
+        return _details(await self._acall("get_run", run_id, False), run_id).status
+
+    def list(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        workflow: Any = None,
+        since: float | None = None,
+        until: float | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        parent_task_id: str | None = None,
+        limit: int = 100,
+    ) -> list[RunDetails]:
+        """Runs, newest first (without task details)."""
+        filters = self._filters(statuses, workflow, since, until, additional_metadata, parent_task_id, limit)
+        return [RunDetails.model_validate(r) for r in self._call("list_runs", filters)]
+
+    async def aio_list(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        workflow: Any = None,
+        since: float | None = None,
+        until: float | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        parent_task_id: str | None = None,
+        limit: int = 100,
+    ) -> list[RunDetails]:
+        filters = self._filters(statuses, workflow, since, until, additional_metadata, parent_task_id, limit)
+        return [RunDetails.model_validate(r) for r in await self._acall("list_runs", filters)]
+
+    @staticmethod
+    def _filters(
+        statuses: Sequence[str] | None,
+        workflow: Any,
+        since: float | None,
+        until: float | None,
+        additional_metadata: dict[str, Any] | None,
+        parent_task_id: str | None,
+        limit: int,
+    ) -> dict[str, Any]:
+        filters: dict[str, Any] = {"limit": limit}
+        if statuses is not None:
+            filters["statuses"] = [str(getattr(s, "value", s)) for s in statuses]
+        if workflow is not None:
+            filters["workflow"] = getattr(workflow, "name", workflow)
+        for key, value in (
+            ("since", since),
+            ("until", until),
+            ("additional_metadata", additional_metadata),
+            ("parent_task_id", parent_task_id),
+        ):
+            if value is not None:
+                filters[key] = value
+        return filters
+
+    def cancel(self, run_id: str) -> bool:
+        """Cancel a run; False if it had already finished."""
+        return bool(self._call("cancel_runs", [run_id]))
+
+    async def aio_cancel(self, run_id: str) -> bool:
+        return bool(await self._acall("cancel_runs", [run_id]))
+
+    def bulk_cancel(self, run_ids: Sequence[str]) -> int:
+        """Cancel several runs; returns how many were still running."""
+        return int(self._call("cancel_runs", list(run_ids)))
+
+    async def aio_bulk_cancel(self, run_ids: Sequence[str]) -> int:
+        return int(await self._acall("cancel_runs", list(run_ids)))
+
+    def replay(self, run_id: str) -> bool:
+        """Run a FAILED or CANCELLED run again from where it broke.
+
+        Its failed and cancelled tasks and their descendants run as new attempts (with
+        a fresh retry budget); completed tasks keep their outputs. Returns False if the
+        run was not FAILED or CANCELLED. Wait for it again with ``ref.result()``.
+        """
+        return bool(self._call("replay_runs", [run_id]))
+
+    async def aio_replay(self, run_id: str) -> bool:
+        return bool(await self._acall("replay_runs", [run_id]))
+
+    def bulk_replay(self, run_ids: Sequence[str]) -> list[str]:
+        """Replay several runs; returns the ids that were replayed."""
+        return list(self._call("replay_runs", list(run_ids)))
+
+    async def aio_bulk_replay(self, run_ids: Sequence[str]) -> list[str]:
+        return list(await self._acall("replay_runs", list(run_ids)))
+
+    def _wait(self, run_id: str) -> RunDetails:
+        return _details(self._call("wait_run", run_id), run_id)
+
+    async def _aio_wait(self, run_id: str) -> RunDetails:
+        return _details(await self._acall("wait_run", run_id), run_id)
+
+
+def trigger_payload(workflow: Workflow, options: TriggerWorkflowOptions) -> dict[str, Any]:
+    """The gateway request for one run of ``workflow``.
+
+    Raises:
+        DefinitionError: the run's ``desired_worker_labels`` are malformed.
+    """
+    from .._contract.flow import desired_labels
+
+    payload: dict[str, Any] = {
+        "workflow": workflow.name,
+        "input": workflow.input.dump(options.input),
+        "additional_metadata": dict(options.additional_metadata or {}),
+    }
+    labels = desired_labels(options.desired_worker_labels, f"a run of workflow {workflow.name!r}")
+    if labels:
+        payload["desired_worker_labels"] = {key: label.to_dict() for key, label in labels}
+    if options.priority is not None:
+        # a Priority is an IntEnum: send its plain number
+        priority = options.priority
+        payload["priority"] = int(priority) if isinstance(priority, enum.IntEnum) else priority
+    if options.key is not None:
+        payload["key"] = options.key
+    return payload
+
+
+def check_answers(workflow: Workflow, answers: list[dict[str, Any]]) -> list[str | Exception]:
+    """Run ids, or the engine's refusal as an exception, in request order."""
+    out: list[str | Exception] = []
+    for answer in answers:
+        if "run_id" in answer:
+            out.append(answer["run_id"])
+        else:
+            out.append(
+                ValueError(f"workflow {workflow.name!r}: {answer.get('error', 'refused by the engine')}")
+            )
+    return out

@@ -1,0 +1,432 @@
+"""Clients for what starts runs besides ``run``: events, filters, crons, schedules.
+
+``ratchet.event.push(...)`` and ``bulk_push``; ``ratchet.filters``, ``ratchet.cron``
+and ``ratchet.scheduled`` manage stored triggers (a workflow's ``create_filter``,
+``create_cron`` and ``schedule`` are shortcuts). Each call is one gateway call with a
+sync and an ``aio_`` form. The engine checks every request; a refusal is raised here
+as a :class:`ValueError` carrying the engine's one-line reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+
+from ratchet.runtime import ActorError
+
+if TYPE_CHECKING:
+    from .._client import Ratchet
+
+__all__ = [
+    "MAX_BULK_EVENTS",
+    "BulkPushEvent",
+    "CronClient",
+    "CronWorkflow",
+    "Event",
+    "EventClient",
+    "EventFilter",
+    "FiltersClient",
+    "ScheduledClient",
+    "ScheduledWorkflow",
+    "to_epoch",
+]
+
+MAX_BULK_EVENTS = 1000
+
+
+class Event(pydantic.BaseModel):
+    """A pushed event, as acknowledged (committed) by the engine."""
+
+    id: str
+    key: str
+    payload: Any = None
+    additional_metadata: dict[str, Any] = {}
+    scope: str | None = None
+    run_ids: list[str] = []
+
+    @property
+    def event_id(self) -> str:
+        """The event's id (hatchet-sdk's name for it)."""
+        return self.id
+
+
+class EventFilter(pydantic.BaseModel):
+    """An event filter of a workflow.
+
+    ``declared`` filters come from the workflow's ``default_filters`` (change them in
+    code); the others were created with ``ratchet.filters.create`` and stored.
+    """
+
+    id: str
+    workflow: str
+    scope: str
+    expression: str
+    payload: Any = None
+    declared: bool = False
+
+
+class CronWorkflow(pydantic.BaseModel):
+    """A cron trigger of a workflow."""
+
+    id: str
+    workflow: str
+    name: str
+    expression: str
+    input: Any = None
+    additional_metadata: dict[str, Any] = {}
+    priority: int = 1
+    created_at: float
+    last_fired_at: float | None = None
+    next_fire_at: float | None = None
+
+
+class ScheduledWorkflow(pydantic.BaseModel):
+    """A one-time scheduled run of a workflow."""
+
+    id: str
+    workflow: str
+    trigger_at: float
+    input: Any = None
+    additional_metadata: dict[str, Any] = {}
+    priority: int = 1
+    status: str
+    run_id: str | None = None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class BulkPushEvent:
+    """One event of :meth:`EventClient.bulk_push`."""
+
+    key: str
+    payload: Any = None
+    additional_metadata: dict[str, Any] = field(default_factory=dict)
+    scope: str | None = None
+    priority: int | None = None
+
+
+def to_epoch(when: Any, what: str = "schedule time") -> float:
+    """A schedule time as epoch seconds: an aware or naive (local) datetime, or epoch seconds.
+
+    Raises:
+        ValueError: anything else, or a number that is not finite.
+    """
+    if isinstance(when, datetime):
+        return when.timestamp()
+    if isinstance(when, bool) or not isinstance(when, int | float):
+        raise ValueError(f"{what} must be a datetime or epoch seconds, got {when!r}")
+    if not math.isfinite(when):
+        raise ValueError(f"{what} must be a finite number of epoch seconds, got {when!r}")
+    return float(when)
+
+
+def _name(workflow: Any) -> str:
+    name = getattr(workflow, "name", workflow)
+    if not isinstance(name, str):
+        raise ValueError(f"expected a workflow or its name, got {workflow!r}")
+    return name
+
+
+def _event_request(
+    key: Any, payload: Any, additional_metadata: Any, scope: Any, priority: Any
+) -> dict[str, Any]:
+    request: dict[str, Any] = {"key": key, "payload": payload}
+    if additional_metadata is not None:
+        # a non-mapping goes as it is: the engine names the problem
+        is_dict = isinstance(additional_metadata, dict)
+        request["additional_metadata"] = dict(additional_metadata) if is_dict else additional_metadata
+    if scope is not None:
+        request["scope"] = scope
+    if priority is not None:
+        request["priority"] = priority
+    return request
+
+
+class _Calls:
+    def __init__(self, client: Ratchet) -> None:
+        self._client = client
+
+    def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return self._client.connection.call(method, *args)
+        except ActorError as exc:
+            raise _refusal(exc) from None
+
+    async def _acall(self, method: str, *args: Any) -> Any:
+        try:
+            return await self._client.connection.acall(method, *args)
+        except ActorError as exc:
+            raise _refusal(exc) from None
+
+    def _known(self, workflow: Any) -> None:
+        """A workflow object's definition goes to the engine first, in case no worker
+        registered it yet (a name alone must already be known)."""
+        make_known = getattr(workflow, "_make_known", None)
+        if make_known is not None:
+            make_known(self._client.connection)
+
+    async def _aio_known(self, workflow: Any) -> None:
+        make_known = getattr(workflow, "_aio_make_known", None)
+        if make_known is not None:
+            await make_known(self._client.connection)
+
+
+def _refusal(exc: ActorError) -> Exception:
+    if exc.error_type.endswith("RequestError"):
+        return ValueError(exc.error_message)
+    return exc
+
+
+def _events(requests: list[dict[str, Any]], answers: list[dict[str, Any]]) -> list[Event]:
+    out = []
+    for request, answer in zip(requests, answers, strict=True):
+        if "error" in answer:
+            raise RuntimeError(f"event {request['key']!r} was not stored: {answer['error']}")
+        out.append(Event(id=answer["id"], run_ids=answer.get("runs", []), **request))
+    return out
+
+
+def _bulk(events: Sequence[BulkPushEvent | dict[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(events, str | bytes) or not isinstance(events, Sequence):
+        raise ValueError(f"bulk_push takes a list of events, got {type(events).__name__}")
+    if not 1 <= len(events) <= MAX_BULK_EVENTS:
+        raise ValueError(f"bulk_push takes 1 to {MAX_BULK_EVENTS} events, got {len(events)}; split the batch")
+    out = []
+    for e in events:
+        if isinstance(e, BulkPushEvent):
+            out.append(_event_request(e.key, e.payload, e.additional_metadata, e.scope, e.priority))
+        elif isinstance(e, dict):
+            out.append(dict(e))
+        else:
+            raise ValueError(f"bulk_push: {e!r} is not a BulkPushEvent or a dict")
+    return out
+
+
+class EventClient(_Calls):
+    """``ratchet.event``: push events (acknowledged once durable)."""
+
+    def push(
+        self,
+        key: str,
+        payload: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        scope: str | None = None,
+        priority: int | None = None,
+    ) -> Event:
+        """Push one event; workflows listening to ``key`` start (through their filters).
+
+        Raises:
+            ValueError: a bad key, payload, scope or priority (nothing is pushed).
+        """
+        requests = [_event_request(key, payload, additional_metadata, scope, priority)]
+        return _events(requests, self._call("push_events", requests))[0]
+
+    async def aio_push(
+        self,
+        key: str,
+        payload: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        scope: str | None = None,
+        priority: int | None = None,
+    ) -> Event:
+        """The ``aio_`` form of :meth:`push`."""
+        requests = [_event_request(key, payload, additional_metadata, scope, priority)]
+        return _events(requests, await self._acall("push_events", requests))[0]
+
+    def bulk_push(self, events: Sequence[BulkPushEvent | dict[str, Any]]) -> list[Event]:
+        """Push up to 1000 events in one request; all are checked before any is pushed."""
+        requests = _bulk(events)
+        return _events(requests, self._call("push_events", requests))
+
+    async def aio_bulk_push(self, events: Sequence[BulkPushEvent | dict[str, Any]]) -> list[Event]:
+        """The ``aio_`` form of :meth:`bulk_push`."""
+        requests = _bulk(events)
+        return _events(requests, await self._acall("push_events", requests))
+
+
+class FiltersClient(_Calls):
+    """``ratchet.filters``: event filters of workflows."""
+
+    def create(self, workflow: Any, expression: str, scope: str, payload: Any = None) -> EventFilter:
+        """Add a filter: events of ``scope`` start ``workflow`` when ``expression`` is true."""
+        request = {"workflow": _name(workflow), "expression": expression, "scope": scope, "payload": payload}
+        self._known(workflow)
+        return EventFilter.model_validate(self._call("create_filter", request))
+
+    async def aio_create(
+        self, workflow: Any, expression: str, scope: str, payload: Any = None
+    ) -> EventFilter:
+        """The ``aio_`` form of :meth:`create`."""
+        request = {"workflow": _name(workflow), "expression": expression, "scope": scope, "payload": payload}
+        await self._aio_known(workflow)
+        return EventFilter.model_validate(await self._acall("create_filter", request))
+
+    def list(self, workflow: Any = None) -> list[EventFilter]:
+        """Filters of one workflow or all: declared ones (``default_filters``), then stored ones."""
+        name = None if workflow is None else _name(workflow)
+        return [EventFilter.model_validate(f) for f in self._call("list_filters", name)]
+
+    def delete(self, filter_id: str) -> bool:
+        """Delete a stored filter; False if there was none.
+
+        Raises:
+            ValueError: the filter is declared in code (``default_filters``).
+        """
+        return bool(self._call("delete_filter", filter_id))
+
+
+class CronClient(_Calls):
+    """``ratchet.cron``: cron triggers (UTC; 5 or 6 fields, or ``@daily``-style aliases)."""
+
+    def _request(
+        self, workflow: Any, cron_name: str, expression: str, input: Any, metadata: Any, priority: Any
+    ) -> dict[str, Any]:
+        from .._declare.workflow import Workflow
+
+        if isinstance(workflow, Workflow):
+            input = workflow.input.dump(input)
+        return {
+            "workflow": _name(workflow),
+            "name": cron_name,
+            "expression": expression,
+            "input": input,
+            "additional_metadata": dict(metadata or {}),
+            "priority": priority,
+        }
+
+    def create(
+        self,
+        workflow: Any,
+        cron_name: str,
+        expression: str,
+        input: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+    ) -> CronWorkflow:
+        """Run ``workflow`` on every tick of ``expression``.
+
+        Raises:
+            ValueError: a bad expression, an unknown workflow, or a name already taken.
+        """
+        request = self._request(workflow, cron_name, expression, input, additional_metadata, priority)
+        self._known(workflow)
+        return CronWorkflow.model_validate(self._call("create_cron", request))
+
+    async def aio_create(
+        self,
+        workflow: Any,
+        cron_name: str,
+        expression: str,
+        input: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+    ) -> CronWorkflow:
+        """The ``aio_`` form of :meth:`create`."""
+        request = self._request(workflow, cron_name, expression, input, additional_metadata, priority)
+        await self._aio_known(workflow)
+        return CronWorkflow.model_validate(await self._acall("create_cron", request))
+
+    def list(self, workflow: Any = None) -> list[CronWorkflow]:
+        """Crons (those declared with ``on_crons`` too), of one workflow or all."""
+        name = None if workflow is None else _name(workflow)
+        return [CronWorkflow.model_validate(c) for c in self._call("list_crons", name)]
+
+    async def aio_list(self, workflow: Any = None) -> list[CronWorkflow]:
+        """The ``aio_`` form of :meth:`list`."""
+        name = None if workflow is None else _name(workflow)
+        return [CronWorkflow.model_validate(c) for c in await self._acall("list_crons", name)]
+
+    def get(self, cron_id: str) -> CronWorkflow:
+        """A cron by id. Raises LookupError if there is none."""
+        found = self._call("get_cron", cron_id)
+        if found is None:
+            raise LookupError(f"no cron with id {cron_id!r}")
+        return CronWorkflow.model_validate(found)
+
+    def delete(self, cron_id: str) -> bool:
+        """Delete a cron; False if there was none."""
+        return bool(self._call("delete_cron", cron_id))
+
+    async def aio_delete(self, cron_id: str) -> bool:
+        """The ``aio_`` form of :meth:`delete`."""
+        return bool(await self._acall("delete_cron", cron_id))
+
+
+class ScheduledClient(_Calls):
+    """``ratchet.scheduled``: one-time runs at a given time."""
+
+    def _request(
+        self, workflow: Any, trigger_at: Any, input: Any, metadata: Any, priority: Any
+    ) -> dict[str, Any]:
+        from .._declare.workflow import Workflow
+
+        if isinstance(workflow, Workflow):
+            input = workflow.input.dump(input)
+        if isinstance(trigger_at, timedelta):
+            raise ValueError("a schedule time is a datetime or epoch seconds, not a timedelta; add it to now")
+        return {
+            "workflow": _name(workflow),
+            "trigger_at": to_epoch(trigger_at),
+            "input": input,
+            "additional_metadata": dict(metadata or {}),
+            "priority": priority,
+        }
+
+    def create(
+        self,
+        workflow: Any,
+        trigger_at: datetime | float,
+        input: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+    ) -> ScheduledWorkflow:
+        """Run ``workflow`` once at ``trigger_at`` (a datetime, naive means local, or epoch seconds)."""
+        request = self._request(workflow, trigger_at, input, additional_metadata, priority)
+        self._known(workflow)
+        return ScheduledWorkflow.model_validate(self._call("create_schedule", request))
+
+    async def aio_create(
+        self,
+        workflow: Any,
+        trigger_at: datetime | float,
+        input: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+    ) -> ScheduledWorkflow:
+        """The ``aio_`` form of :meth:`create`."""
+        request = self._request(workflow, trigger_at, input, additional_metadata, priority)
+        await self._aio_known(workflow)
+        return ScheduledWorkflow.model_validate(await self._acall("create_schedule", request))
+
+    def list(self, workflow: Any = None, status: str | None = None) -> list[ScheduledWorkflow]:
+        """Schedules (PENDING, FIRED or CANCELLED), soonest first."""
+        filters: dict[str, Any] = {}
+        if workflow is not None:
+            filters["workflow"] = _name(workflow)
+        if status is not None:
+            filters["status"] = status
+        return [ScheduledWorkflow.model_validate(s) for s in self._call("list_schedules", filters)]
+
+    def get(self, schedule_id: str) -> ScheduledWorkflow:
+        """A schedule by id. Raises LookupError if there is none."""
+        found = self._call("get_schedule", schedule_id)
+        if found is None:
+            raise LookupError(f"no schedule with id {schedule_id!r}")
+        return ScheduledWorkflow.model_validate(found)
+
+    def update(self, schedule_id: str, trigger_at: datetime | float) -> bool:
+        """Move a pending schedule; False once it fired or was deleted."""
+        return bool(self._call("update_schedule", schedule_id, to_epoch(trigger_at)))
+
+    def delete(self, schedule_id: str) -> bool:
+        """Cancel a pending schedule; False once it fired or was deleted."""
+        return bool(self._call("delete_schedule", schedule_id))
+
+    async def aio_delete(self, schedule_id: str) -> bool:
+        """The ``aio_`` form of :meth:`delete`."""
+        return bool(await self._acall("delete_schedule", schedule_id))

@@ -1,0 +1,146 @@
+"""The shapes of requests the engine accepts, validated at its edge.
+
+Workers and clients call the :class:`~ratchet.actors.gateway._gateway.Gateway` with plain
+JSON-like values (they cross the wire as msgpack). Each request is checked against one
+of these pydantic models before anything else happens, so garbage gets a
+:class:`RequestError` that says what was wrong and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from .payload_size import PayloadTooDeep, packed_size
+
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "ListRunsRequest",
+    "RegisterWorkerRequest",
+    "RequestError",
+    "TaskResultReport",
+    "TriggerRequest",
+    "check_payload_size",
+    "parse",
+    "run_labels",
+]
+
+DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
+
+Name = Field(min_length=1, max_length=200)
+
+
+class RequestError(ValueError):
+    """A request to the engine was malformed; nothing was changed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TriggerRequest(_Strict):
+    workflow: str = Name
+    input: Any = None
+    additional_metadata: dict[str, Any] = Field(default_factory=dict)
+    priority: int | None = Field(default=None, ge=1, le=3)
+    key: str | None = Field(default=None, min_length=1, max_length=500)
+    parent_task_id: str | None = None
+    # this run's worker affinity: label key -> DesiredWorkerLabel.to_dict()
+    desired_worker_labels: dict[str, Any] = Field(default_factory=dict, max_length=100)
+
+
+class RegisterWorkerRequest(_Strict):
+    worker_id: str = Name
+    name: str = Name
+    actor: str = Name
+    peer: str | None = None
+    slots: int = Field(ge=1, le=100_000)
+    durable_slots: int = Field(default=1000, ge=0, le=1_000_000)
+    labels: dict[str, Any] = Field(default_factory=dict)  # checked by check_worker_labels
+    workflows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+    # attempts the worker is still running (from before an engine restart): they hold slots
+    running: list[tuple[str, int]] = Field(default_factory=list, max_length=100_000)
+
+
+class TaskResultReport(_Strict):
+    task_id: str = Name
+    attempt: int = Field(ge=1)
+    status: Literal["completed", "failed", "cancelled", "evicted"]
+    output: Any = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    retryable: bool = True
+    worker_id: str | None = Field(default=None, min_length=1, max_length=200)
+    # for "evicted": the log position of the durable call the attempt was waiting on
+    evicted_at: int | None = Field(default=None, ge=0)
+
+
+class ListRunsRequest(_Strict):
+    statuses: list[Literal["QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]] | None = None
+    workflow: str | None = None
+    since: float | None = None
+    until: float | None = None
+    additional_metadata: dict[str, Any] | None = None
+    parent_task_id: str | None = None
+    limit: int = Field(default=100, ge=1, le=10_000)
+
+
+def parse(model: type[BaseModel], value: Any, what: str) -> Any:
+    """Validate ``value`` as ``model``.
+
+    Raises:
+        RequestError: naming the request and every problem pydantic found.
+    """
+    if not isinstance(value, dict):
+        raise RequestError(f"{what}: expected a mapping, got {type(value).__name__}")
+    try:
+        return model.model_validate(value)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(request)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise RequestError(f"{what} is invalid: {problems}") from None
+
+
+MAX_PAYLOAD_DEPTH = 256
+
+
+def check_payload_size(value: Any, limit: int, what: str) -> None:
+    """Reject a payload that cannot be encoded, nests too deep, or is larger than ``limit`` bytes."""
+    try:
+        size = packed_size(value, max_depth=MAX_PAYLOAD_DEPTH)
+    except PayloadTooDeep as exc:
+        raise RequestError(f"{what} {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise RequestError(f"{what} cannot be encoded: {exc}") from None
+    if size > limit:
+        raise RequestError(f"{what} is {size} bytes, over the engine's limit of {limit} bytes")
+
+
+def run_labels(raw: dict[str, Any], workflow: str) -> tuple[tuple[str, Any], ...]:
+    """A trigger's ``desired_worker_labels``, checked: (key, DesiredWorkerLabel) pairs.
+
+    Raises:
+        RequestError: a malformed label, naming it.
+    """
+    from ratchet._contract.flow import DesiredWorkerLabel, desired_labels
+    from ratchet._errors import DefinitionError
+
+    where = f"a run of workflow {workflow!r}"
+    fields = {"value", "required", "weight", "comparator"}
+    labels = {}
+    for key, value in raw.items():
+        unknown = sorted(set(value) - fields) if isinstance(value, dict) else []
+        if unknown:
+            raise RequestError(f"run request is invalid: {where}: label {key!r} has unknown fields {unknown}")
+        try:
+            labels[key] = DesiredWorkerLabel.from_dict(value)
+        except DefinitionError as exc:
+            raise RequestError(f"run request is invalid: {where}: label {key!r}: {exc}") from None
+    try:
+        return desired_labels(labels, where)
+    except DefinitionError as exc:
+        raise RequestError(f"run request is invalid: {exc}") from None

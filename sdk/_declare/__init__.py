@@ -1,0 +1,1 @@
+"""What users declare: workflows, tasks, trigger options, conditions and input validation."""

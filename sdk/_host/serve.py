@@ -1,0 +1,90 @@
+"""``ratchet engine``: the engine as a process, serving workers and clients over nng.
+
+The process opens the store (migrating it), listens at an nng address, serves the
+engine's gateway on that endpoint and runs the engine's actor tree until SIGTERM or
+SIGINT. Everything durable is in the store, so a killed engine started again picks up
+every acknowledged run where the log says it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from .._client import DEFAULT_ENGINE_ADDRESS
+from .engine_cli import EngineSettings
+
+__all__ = ["default_database_url", "serve_engine"]
+
+log = logging.getLogger("ratchet.engine")
+
+
+def default_database_url(env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+    """``RATCHET_DATABASE_URL``, else a SQLite file ``ratchet.db`` in the working directory."""
+    env = dict(os.environ) if env is None else env
+    url = env.get("RATCHET_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{(cwd or Path.cwd()) / 'ratchet.db'}"
+
+
+def default_listen_address(env: dict[str, str] | None = None) -> str:
+    """``RATCHET_ENGINE``, else ``tcp://127.0.0.1:7077``."""
+    env = dict(os.environ) if env is None else env
+    return env.get("RATCHET_ENGINE") or DEFAULT_ENGINE_ADDRESS
+
+
+def _payload_home(store: Any) -> str:
+    """Where the store keeps payloads, for the start-up line."""
+    if store.objects is None:
+        return "inside the database"
+    return f"over {store.offload_threshold} characters in {store.objects.root}"
+
+
+async def serve_engine(
+    database: str,
+    listen: str,
+    settings: EngineSettings | None = None,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run an engine on ``database`` listening at ``listen`` until SIGTERM/SIGINT.
+
+    Args:
+        database: the store's URL.
+        listen: the nng address to serve.
+        settings: the engine's options and where big payloads go (default: the defaults,
+            every payload inside the database).
+    """
+    from ratchet.actors import EngineOptions, open_engine
+    from ratchet.actors.store import DirectoryObjectStore, open_store
+    from ratchet.runtime import open_runtime
+    from ratchet.transport import open_actor_node, open_nng_network
+
+    settings = settings or EngineSettings(EngineOptions(), None, None)
+    store_options: dict[str, Any] = {}
+    if settings.objects_dir is not None:
+        store_options["objects"] = DirectoryObjectStore(settings.objects_dir)
+    if settings.offload_bytes is not None:
+        store_options["offload_threshold"] = settings.offload_bytes
+    async with open_runtime() as system:
+        async with open_store(database, **store_options) as store:
+            runtime = system.runtime
+            async with open_nng_network(clock=runtime.clock, random=runtime.random) as network:
+                endpoint = await network.listen(listen, name="engine")
+                async with open_actor_node(system, endpoint) as node:
+                    async with open_engine(system, store, settings.options, node=node):
+                        line = (
+                            f"listening at {listen}, store {store.backend}, payloads {_payload_home(store)}"
+                        )
+                        log.info("engine %s", line)
+                        print(f"ratchet engine: {line}", flush=True)
+                        task_status.started()
+                        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                            async for _ in signals:
+                                break
