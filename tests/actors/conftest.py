@@ -1,0 +1,1 @@
+"""Engine tests, one folder per engine folder; ``engine_harness`` (beside this file) runs an engine in virtual time."""
