@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ratchet._contract.spec import WorkflowSpec
+from ratchet._contract.status import ScheduleStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from ..runs._coordinator import RunRequest
@@ -137,7 +138,7 @@ class Triggers(ScheduleTriggers, Actor):
                 FilterRule(f.id, f.scope, f.expression, f.payload)
             )
         await self.workflows_changed()
-        for s in await self.store.list_schedules(self.tenant_id, status="PENDING"):
+        for s in await self.store.list_schedules(self.tenant_id, status=ScheduleStatus.PENDING):
             self._arm_schedule(s)
 
     def _now(self) -> float:
