@@ -18,6 +18,7 @@ from ._context import Context as Context
 from ._context import TaskCancelledError as TaskCancelledError
 from ._durable_context import DurableContext as DurableContext
 from ._errors import DefinitionError as DefinitionError
+from ._errors import EngineUnreachableError as EngineUnreachableError
 from ._errors import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
 from ._errors import NonDeterminismError as NonDeterminismError
 from ._errors import NonRetryableException as NonRetryableException
@@ -79,6 +80,7 @@ __all__ = [
     "DesiredWorkerLabel",
     "DurableContext",
     "EmptyModel",
+    "EngineUnreachableError",
     "Event",
     "EventFilter",
     "FailedTaskRunExceptionGroup",
