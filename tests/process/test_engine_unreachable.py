@@ -28,6 +28,12 @@ EXIT_WITHIN = 10.0
 
 
 @pytest.fixture
+def database(tmp_path: Path) -> str:
+    """SQLite only: what these tests check lies between processes, not in the store."""
+    return f"sqlite:///{tmp_path / 'ratchet.db'}"
+
+
+@pytest.fixture
 def short_client(cluster: Cluster) -> Iterator[tuple[Any, dict[str, Any]]]:
     r, workflows = make_client(cluster.address, reconnect_timeout=RECONNECT)
     try:
@@ -95,3 +101,20 @@ def test_worker_started_before_its_engine_logs_when_it_connects(cluster: Cluster
     (line,) = [line for line in worker.lines if "connected to the engine" in line]
     assert "INFO" in line and cluster.address in line
     assert worker.terminate(EXIT_WITHIN) == 0
+
+
+@pytest.mark.slow
+def test_worker_whose_engine_died_stops_on_sigterm(cluster: Cluster) -> None:
+    engine = cluster.engine()
+    worker = _lonely_worker(cluster.address)
+    cluster.processes.append(worker)
+    wait_until(
+        lambda: any("connected to the engine" in line for line in worker.lines), 30, "the worker to connect"
+    )
+    engine.kill()
+    wait_until(
+        lambda: any("cannot reach the engine" in line for line in worker.lines), 30, "the worker to notice"
+    )
+    # it gives up telling a dead engine it leaves after 10 s out of reach
+    assert worker.terminate(EXIT_WITHIN + 10.0) == 0
+    assert any("stops without draining" in line for line in worker.lines)
