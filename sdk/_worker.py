@@ -781,8 +781,12 @@ class Worker:
     def start(self) -> None:
         """Connect to the engine and run tasks until SIGTERM/SIGINT (then drain and exit).
 
-        Unless the application configured logging, the worker's log (attempts it could
-        not run or report, assignments it dropped) goes to stderr.
+        A worker keeps trying to reach an engine out of reach, and logs that it does (a
+        WARNING naming the address, then reminders at a backoff). A signal stops it
+        whether or not it ever connected; a second signal cuts its drain short.
+
+        Unless the application configured logging, the worker's log (its connection,
+        attempts it could not run or report, assignments it dropped) goes to stderr.
         """
         _log_to_stderr_unless_configured()
         trio.run(self.async_start)
