@@ -19,6 +19,7 @@ from ._clock import FixedEpochClock as FixedEpochClock
 from ._clock import SystemClock as SystemClock
 from ._errors import ActorDeadError as ActorDeadError
 from ._errors import ActorError as ActorError
+from ._errors import AskLostError as AskLostError
 from ._errors import AskTimeout as AskTimeout
 from ._errors import NameTakenError as NameTakenError
 from ._errors import RuntimeErrorBase as RuntimeErrorBase
@@ -55,6 +56,7 @@ __all__ = [
     "ActorState",
     "ActorStatistics",
     "ActorSystem",
+    "AskLostError",
     "AskTimeout",
     "ChildInfo",
     "ChildSpec",

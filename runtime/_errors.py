@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ActorDeadError",
     "ActorError",
+    "AskLostError",
     "AskTimeout",
     "NameTakenError",
     "RuntimeErrorBase",
@@ -60,6 +61,15 @@ class ActorError(RuntimeErrorBase):
 
 class ActorDeadError(RuntimeErrorBase):
     """The actor is not running and will not run again, or it died while handling the ask."""
+
+
+class AskLostError(ActorDeadError):
+    """An ask reached a remote actor, then the line to it dropped before the reply came.
+
+    The call may or may not have run there. Unlike an actor that could not be reached
+    at all, this one was reachable until now: a caller that retries may count the time
+    it keeps trying from here.
+    """
 
 
 class AskTimeout(RuntimeErrorBase, TimeoutError):

@@ -85,6 +85,13 @@ class ActorRef:
     def _check_method(self, method: str) -> None:
         """Raise :class:`AttributeError` eagerly if the actor is known to lack ``method``."""
 
+    async def wait_reachable(self) -> None:
+        """Wait until an ask could be delivered: at once here; a remote ref waits for its peer.
+
+        (A method of the ref, so it shadows an actor method of the same name.)
+        """
+        await trio.lowlevel.checkpoint()
+
     def __getattr__(self, method: str) -> MethodRef:
         if method.startswith("_"):
             raise AttributeError(method)

@@ -43,6 +43,7 @@ from ._declare.workflow import Standalone as Standalone
 from ._declare.workflow import Task as Task
 from ._declare.workflow import Workflow as Workflow
 from ._errors import DefinitionError as DefinitionError
+from ._errors import EngineUnreachableError as EngineUnreachableError
 from ._errors import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
 from ._errors import NonDeterminismError as NonDeterminismError
 from ._errors import NonRetryableException as NonRetryableException
@@ -82,6 +83,7 @@ __all__ = [
     "DesiredWorkerLabel",
     "DurableContext",
     "EmptyModel",
+    "EngineUnreachableError",
     "Event",
     "EventFilter",
     "FailedTaskRunExceptionGroup",

@@ -14,7 +14,7 @@ from typing import Any, Unpack
 from ._clients.rate_limits import RateLimitsClient
 from ._clients.runs import RunsClient
 from ._clients.triggers import CronClient, EventClient, FiltersClient, ScheduledClient
-from ._connection import Connection, remote_gateway
+from ._connection import DEFAULT_RECONNECT_TIMEOUT, Connection, remote_gateway
 from ._contract.flow import WorkerLabel
 from ._contract.spec import TaskKind
 from ._declare.workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow, _eviction_delay
@@ -35,12 +35,25 @@ class Settings:
         tenant: the tenant (``RATCHET_TENANT``, default ``default``).
         token: an API token, if the engine requires one (``RATCHET_TOKEN``).
         namespace: a prefix for workflow names (``RATCHET_NAMESPACE``), to share a tenant.
+        reconnect_timeout: seconds a call keeps trying to reach an engine out of reach
+            before it raises :class:`~ratchet.EngineUnreachableError`
+            (``RATCHET_RECONNECT_TIMEOUT``, default 120). It does not limit how long a
+            wait for a run lasts while the engine answers.
     """
 
     engine: str = DEFAULT_ENGINE_ADDRESS
     tenant: str = "default"
     token: str | None = None
     namespace: str = ""
+    reconnect_timeout: float = DEFAULT_RECONNECT_TIMEOUT
+
+    def __post_init__(self) -> None:
+        seconds = self.reconnect_timeout
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+            raise ValueError(
+                f"reconnect_timeout must be a positive number of seconds, got {seconds!r} "
+                "(from Ratchet(reconnect_timeout=...) or RATCHET_RECONNECT_TIMEOUT)"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -52,6 +65,14 @@ class Settings:
             "token": env.get("RATCHET_TOKEN") or None,
             "namespace": env.get("RATCHET_NAMESPACE") or "",
         }
+        reconnect = env.get("RATCHET_RECONNECT_TIMEOUT")
+        if reconnect:
+            try:
+                values["reconnect_timeout"] = float(reconnect)
+            except ValueError:
+                raise ValueError(
+                    f"RATCHET_RECONNECT_TIMEOUT must be a number of seconds, got {reconnect!r}"
+                ) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -64,6 +85,8 @@ class Ratchet:
         tenant: the tenant; default from ``RATCHET_TENANT``.
         token: an API token; default from ``RATCHET_TOKEN``.
         namespace: prefix for workflow names; default from ``RATCHET_NAMESPACE``.
+        reconnect_timeout: seconds a call keeps trying to reach an engine out of reach;
+            default from ``RATCHET_RECONNECT_TIMEOUT``, else 120 (see :class:`Settings`).
     """
 
     def __init__(
@@ -73,8 +96,15 @@ class Ratchet:
         tenant: str | None = None,
         token: str | None = None,
         namespace: str | None = None,
+        reconnect_timeout: float | None = None,
     ) -> None:
-        self.settings = Settings.from_env(engine=engine, tenant=tenant, token=token, namespace=namespace)
+        self.settings = Settings.from_env(
+            engine=engine,
+            tenant=tenant,
+            token=token,
+            namespace=namespace,
+            reconnect_timeout=reconnect_timeout,
+        )
         self.workflows: dict[str, Workflow] = {}
         self._connection: Connection | None = None
         self.runs = RunsClient(self)
@@ -90,7 +120,11 @@ class Ratchet:
     def connection(self) -> Connection:
         """The line to the engine, opened on first use (over nng to ``settings.engine``)."""
         if self._connection is None:
-            self._connection = Connection(remote_gateway(self.settings.engine)).start()
+            self._connection = Connection(
+                remote_gateway(self.settings.engine),
+                reconnect_timeout=self.settings.reconnect_timeout,
+                address=self.settings.engine,
+            ).start()
         return self._connection
 
     def embedded(
@@ -116,7 +150,9 @@ class Ratchet:
         if self._connection is not None:
             raise RuntimeError("this client is already connected to an engine")
         self._connection = Connection(
-            embedded_engine(database, [w.config for w in workers], options), name="ratchet-embedded"
+            embedded_engine(database, [w.config for w in workers], options),
+            name="ratchet-embedded",
+            reconnect_timeout=self.settings.reconnect_timeout,
         ).start()
         return self
 

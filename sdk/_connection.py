@@ -35,11 +35,12 @@ from typing import Any
 
 import trio
 
-from ratchet.runtime import ActorDeadError, ActorRef, ActorSystem, open_runtime
+from ratchet.runtime import ActorDeadError, ActorRef, ActorSystem, AskLostError, open_runtime
 
+from ._errors import EngineUnreachableError
 from ._hop import TrioHost, running_event_loop
 
-__all__ = ["Connection", "remote_gateway"]
+__all__ = ["DEFAULT_RECONNECT_TIMEOUT", "Connection", "remote_gateway"]
 
 # Gateway methods that may run twice without harm, retried across engine restarts.
 IDEMPOTENT = frozenset(
@@ -54,6 +55,8 @@ IDEMPOTENT = frozenset(
         "register_workflows",  # a definition is identified by its content: sending it again is a no-op
     }
 )
+# Seconds a call keeps trying to reach an engine out of reach (see Connection).
+DEFAULT_RECONNECT_TIMEOUT = 120.0
 # How long the exit handler waits for each open connection's portal to stop.
 EXIT_GRACE = 10.0
 
@@ -69,8 +72,11 @@ class Connection:
         setup: opens whatever the gateway needs and yields the ref (runs in the portal).
         name: the thread's name.
         call_timeout: default seconds a call may take (None: no limit).
-        reconnect_timeout: how long an idempotent call (a read, a wait) keeps retrying
-            while the engine is unreachable.
+        reconnect_timeout: how long a call keeps trying to reach an engine out of reach
+            (an idempotent call, a read or a wait, also one the engine lost midway)
+            before it raises :class:`~ratchet.EngineUnreachableError`; it never bounds
+            how long the engine takes to answer.
+        address: the engine's address, for errors.
     """
 
     def __init__(
@@ -79,9 +85,11 @@ class Connection:
         *,
         name: str = "ratchet-portal",
         call_timeout: float | None = None,
-        reconnect_timeout: float = 120.0,
+        reconnect_timeout: float = DEFAULT_RECONNECT_TIMEOUT,
+        address: str = "(embedded)",
     ) -> None:
         self.reconnect_timeout = reconnect_timeout
+        self.address = address
         self._setup = setup
         self._name = name
         self.call_timeout = call_timeout
@@ -172,19 +180,49 @@ class Connection:
     # -- calls ------------------------------------------------------------------------------------
 
     async def _ask(self, method: str, args: tuple[Any, ...], timeout: float | None) -> Any:
+        """Ask the gateway ``method(*args)``; see :meth:`_reach` for an engine out of reach.
+
+        Reads and waits (:data:`IDEMPOTENT`) survive an engine restart: they are asked again
+        until the engine answers. ``reconnect_timeout`` bounds only the time the engine stays
+        out of reach, counted from when this call lost it, never the time the engine takes
+        to answer: a wait for a run lasts as long as the run.
+        """
         assert self.gateway is not None
         ask = getattr(self.gateway, method).options(timeout=timeout).ask
-        if method not in IDEMPOTENT:
-            return await ask(*args)
-        # Reads and waits survive an engine restart: retry while it is unreachable.
+        retry = method in IDEMPOTENT
+        lost_at: float | None = None  # when this call lost the engine, until it reaches it again
         delay = 0.05
-        with trio.fail_after(self.reconnect_timeout):
-            while True:
-                try:
-                    return await ask(*args)
-                except ActorDeadError:
-                    await trio.sleep(delay)
-                    delay = min(1.0, delay * 2)
+        while True:
+            await self._reach(method, lost_at)
+            try:
+                return await ask(*args)
+            except AskLostError:
+                if not retry:
+                    raise
+                # The engine held the call until now (a long wait): a new outage starts here.
+                lost_at = trio.current_time()
+            except ActorDeadError:
+                if not retry:
+                    raise
+                # Out of reach, or restarting (reachable but without its gateway yet).
+                if lost_at is None:
+                    lost_at = trio.current_time()
+            with trio.move_on_at(lost_at + self.reconnect_timeout):
+                await trio.sleep(delay)
+            delay = min(1.0, delay * 2)
+
+    async def _reach(self, method: str, lost_at: float | None) -> None:
+        """Wait until the engine is reachable, at most ``reconnect_timeout`` after ``lost_at``.
+
+        Raises:
+            EngineUnreachableError: the engine was still out of reach by then.
+        """
+        assert self.gateway is not None
+        start = trio.current_time() if lost_at is None else lost_at
+        with trio.move_on_at(start + self.reconnect_timeout):
+            await self.gateway.wait_reachable()
+            return
+        raise EngineUnreachableError(self.address, self.reconnect_timeout, method)
 
     def call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
         """Ask the gateway from sync code (a thread that runs no event loop).

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "DefinitionError",
+    "EngineUnreachableError",
     "FailedTaskRunExceptionGroup",
     "NonDeterminismError",
     "NonRetryableException",
@@ -20,6 +21,34 @@ __all__ = [
 
 class DefinitionError(ValueError):
     """A task or workflow declaration is invalid (cycle, unknown parent, bad option, ...)."""
+
+
+class EngineUnreachableError(ConnectionError):
+    """The client kept trying to reach its engine for ``reconnect_timeout`` and could not.
+
+    Raised by any call that needs the engine, instead of waiting for it forever. A wait
+    the engine is answering (``run``, ``result``) is not bounded by it: only the time
+    the engine stays out of reach is.
+
+    Attributes:
+        address: the engine's address, as the client dials it.
+        seconds: how long the client tried.
+        call: the engine call that gave up (``wait_run``, ``trigger``, ...).
+    """
+
+    def __init__(self, address: str, seconds: float, call: str) -> None:
+        self.address = address
+        self.seconds = seconds
+        self.call = call
+        super().__init__(
+            f"could not reach the Ratchet engine at {address} for {seconds:g}s (calling {call!r}); "
+            f"check that the engine is running and listening there (ratchet engine --listen {address}), "
+            "that RATCHET_ENGINE (or Ratchet(engine=...)) names that address, and that this process "
+            "can reach it; Ratchet(reconnect_timeout=...) sets how long a call keeps trying"
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[str, float, str]]:
+        return (type(self), (self.address, self.seconds, self.call))
 
 
 class NonRetryableException(Exception):

@@ -26,7 +26,8 @@ add to the load. A repeat of such a call is answered with a small
 since replies to a peer leave in order, unless it was lost with the connection, and
 then the caller asks again anyway. Tells are sent once and deduplicated the
 same way: at most once. When a peer goes down, every ask pending on it fails at once
-with :class:`~ratchet.runtime.ActorDeadError`, and monitors registered with
+with :class:`~ratchet.runtime.AskLostError` (an
+:class:`~ratchet.runtime.ActorDeadError`), and monitors registered with
 :meth:`ActorNode.monitor` are told, so a local actor (and through it its supervisor)
 can react.
 """
@@ -45,7 +46,7 @@ from typing import Any
 import outcome
 import trio
 
-from ratchet.runtime import ActorDeadError, ActorError, ActorRef, ActorSystem, AskTimeout
+from ratchet.runtime import ActorDeadError, ActorError, ActorRef, ActorSystem, AskLostError, AskTimeout
 
 from ._endpoint import Endpoint
 from ._errors import PeerRejectedError, PeerUnavailableError
@@ -88,6 +89,10 @@ class RemoteActorRef(ActorRef):
 
     def _tell(self, method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
         self._node._tell(self.peer, self._actor, method, args, kwargs)
+
+    async def wait_reachable(self) -> None:
+        """Wait until the peer serving the actor is connected (returns at once if it is)."""
+        await self._node.wait_peer_up(self.peer)
 
 
 class _PendingAsk:
@@ -437,7 +442,7 @@ class ActorNode:
             if pending.peer == peer:
                 pending.resolve(
                     outcome.Error(
-                        ActorDeadError(
+                        AskLostError(
                             f"peer {peer!r} went down ({reason}) while {pending.actor!r}.{pending.method} "
                             "was pending; the call may or may not have run there"
                         )

@@ -47,6 +47,7 @@ from .._hop import HostClosedError, TrioHost
 from .context import AttemptInfo, Context
 from .durable_context import DurableContext
 from .executor import AttemptControl, TaskOutcome, execute_attempt, holds_cancellation
+from .reachability import Reachability
 from .task_loops import BLOCKED_AFTER, TaskLoop, task_loop
 
 if TYPE_CHECKING:
@@ -63,6 +64,10 @@ _DEFAULT_HEARTBEAT_MISSES = 5
 _PING_INTERVAL = 0.25
 # Cancellations of attempts not yet started that a worker remembers (oldest forgotten first).
 _MAX_EARLY_CANCELS = 10_000
+# The longest a stopping worker drains: waits for its running attempts and reports them.
+_DRAIN_LIMIT = 600.0
+# A stopping worker that cannot reach its engine for this long leaves without telling it.
+_DRAIN_UNREACHABLE = 10.0
 
 
 @dataclass
@@ -127,6 +132,7 @@ class WorkerActor(Actor):
         gateway: a ref to the engine's gateway.
         peer: this worker's peer name as the engine's endpoint knows it (None in-process).
         worker_id: the worker's id (drawn from the runtime's random source if not given).
+        engine: the engine's address, for the log (None: the engine in this process).
     """
 
     def __init__(
@@ -136,8 +142,10 @@ class WorkerActor(Actor):
         *,
         peer: str | None = None,
         worker_id: str | None = None,
+        engine: str | None = None,
     ) -> None:
         self.config = config
+        self.reachability = Reachability(config.name, engine or "(in this process)", self.context.clock, log)
         self.gateway = gateway
         self.peer = peer
         self.worker_id = worker_id or self.context.random.new_id()
@@ -466,10 +474,14 @@ class WorkerActor(Actor):
         delay = 0.05
         while True:
             try:
-                return await getattr(self.gateway, method).options(timeout=30.0).ask(*args)
-            except _RETRYABLE_CALL:
+                answer = await getattr(self.gateway, method).options(timeout=30.0).ask(*args)
+            except _RETRYABLE_CALL as exc:
+                self.reachability.failed(exc)
                 await self.context.clock.sleep(delay)
                 delay = min(2.0, delay * 2)
+            else:
+                self.reachability.reached()
+                return answer
 
     def _send_reliably(self, method: str, *args: Any) -> None:
         """Ask the gateway ``method(*args)`` in the background until it is answered.
@@ -501,13 +513,16 @@ class WorkerActor(Actor):
                 sent = self.context.clock.monotonic()
                 try:
                     answer = await self._register(running)
+                    self.reachability.reached()
                     break
-                except _RETRYABLE_CALL:
+                except _RETRYABLE_CALL as exc:
                     # unreachable, or restarted under the call: try again with what runs
                     # by then (see _register)
+                    self.reachability.failed(exc)
                     await self.context.clock.sleep(delay)
                     delay = min(2.0, delay * 2)
                 except ActorError as exc:
+                    self.reachability.reached()
                     if "RequestError" in exc.error_type:
                         # The registration itself is invalid: nothing to retry, and
                         # nothing to crash over either (a worker failing over and over
@@ -745,7 +760,8 @@ class _Link:
                 if exc.error_type.endswith("RequestError"):
                     raise ValueError(exc.error_message) from None
                 raise
-            except _RETRYABLE_CALL:
+            except _RETRYABLE_CALL as exc:
+                worker.reachability.failed(exc)
                 await worker.context.clock.sleep(delay)
                 delay = min(2.0, delay * 2)
 
@@ -765,8 +781,12 @@ class Worker:
     def start(self) -> None:
         """Connect to the engine and run tasks until SIGTERM/SIGINT (then drain and exit).
 
-        Unless the application configured logging, the worker's log (attempts it could
-        not run or report, assignments it dropped) goes to stderr.
+        A worker keeps trying to reach an engine out of reach, and logs that it does (a
+        WARNING naming the address, then reminders at a backoff). A signal stops it
+        whether or not it ever connected; a second signal cuts its drain short.
+
+        Unless the application configured logging, the worker's log (its connection,
+        attempts it could not run or report, assignments it dropped) goes to stderr.
         """
         _log_to_stderr_unless_configured()
         trio.run(self.async_start)
@@ -778,22 +798,68 @@ class Worker:
         from ratchet.runtime import open_runtime
         from ratchet.transport import open_actor_node, open_nng_network
 
-        async with open_runtime() as system:
-            async with open_nng_network(clock=system.runtime.clock, random=system.runtime.random) as network:
-                peer = f"worker-{system.runtime.random.token_hex(6)}"
-                endpoint = await network.dial(self.client.settings.engine, name=peer)
-                async with open_actor_node(system, endpoint) as node:
-                    gateway = node.ref(self.client.settings.engine, "gateway")
-                    actor_name = f"worker:{peer}"
-                    ref = await system.spawn(WorkerActor, self.config, gateway, peer=peer, name=actor_name)
-                    instance = ref._cell.instance
-                    assert isinstance(instance, WorkerActor)
-                    task_status.started(instance)
-                    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                        async for _ in signals:
+        engine = self.client.settings.engine
+        # Listening from the start: a worker still trying to reach its engine stops too.
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with open_runtime() as system:
+                async with open_nng_network(
+                    clock=system.runtime.clock, random=system.runtime.random
+                ) as network:
+                    peer = f"worker-{system.runtime.random.token_hex(6)}"
+                    endpoint = await network.dial(engine, name=peer)
+                    async with open_actor_node(system, endpoint) as node:
+                        gateway = node.ref(engine, "gateway")
+                        actor_name = f"worker:{peer}"
+                        ref = await system.spawn(
+                            WorkerActor, self.config, gateway, peer=peer, name=actor_name, engine=engine
+                        )
+                        instance = ref._cell.instance
+                        assert isinstance(instance, WorkerActor)
+                        task_status.started(instance)
+                        async for signum in signals:
+                            log.info(
+                                "worker %r got %s: stopping", self.config.name, signal.Signals(signum).name
+                            )
                             break
-                    with trio.move_on_after(600):
-                        await instance.drain()
+                        await _stop(instance, signals)
+
+
+async def _stop(worker: WorkerActor, signals: Any) -> None:
+    """Drain ``worker`` if the engine knows it; a second signal, or an engine out of reach, cuts it short."""
+    name = worker.config.name
+    if not worker.registered.is_set() or worker.refusal is not None:
+        log.info("worker %r stops; the engine never took it, so there is nothing to drain", name)
+        return
+
+    async def on_second_signal(cancel: trio.CancelScope) -> None:
+        async for signum in signals:
+            log.warning(
+                "worker %r got %s again: stopping without draining", name, signal.Signals(signum).name
+            )
+            cancel.cancel()
+            return
+
+    async def on_engine_out_of_reach(cancel: trio.CancelScope) -> None:
+        await worker.reachability.wait_out_of_reach(_DRAIN_UNREACHABLE)
+        log.warning(
+            "worker %r stops without draining: the engine at %s has been out of reach for %gs; "
+            "it gives this worker's attempts to other workers once its session times out",
+            name,
+            worker.reachability.engine,
+            _DRAIN_UNREACHABLE,
+        )
+        cancel.cancel()
+
+    with trio.move_on_after(_DRAIN_LIMIT) as limit:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(on_second_signal, nursery.cancel_scope)
+            nursery.start_soon(on_engine_out_of_reach, nursery.cancel_scope)
+            log.info("worker %r draining: finishing %d running attempts", name, len(worker.running))
+            await worker.drain()
+            nursery.cancel_scope.cancel()
+            log.info("worker %r drained", name)
+    if limit.cancelled_caught:
+        log.warning("worker %r stops with its drain unfinished after %gs", name, _DRAIN_LIMIT)
 
 
 def _attempt_key(payload: Any) -> tuple[str, int] | None:

@@ -29,6 +29,7 @@ from ratchet import (
     Context,
     DefinitionError,
     DurableContext,
+    EngineUnreachableError,
     FailedTaskRunExceptionGroup,
     InputValidationError,
     NonDeterminismError,
@@ -415,6 +416,7 @@ def _public_exceptions() -> dict[str, type[BaseException]]:
 
 PUBLIC_EXCEPTIONS = (
     "DefinitionError",
+    "EngineUnreachableError",
     "FailedTaskRunExceptionGroup",
     "InputValidationError",
     "NonDeterminismError",
@@ -429,6 +431,7 @@ def _sample(name: str) -> BaseException:
     """An instance of the public exception ``name``, as the SDK would raise it."""
     samples: dict[str, BaseException] = {
         "DefinitionError": DefinitionError("workflow 'w': bad option"),
+        "EngineUnreachableError": EngineUnreachableError("tcp://127.0.0.1:7077", 120.0, "wait_run"),
         "FailedTaskRunExceptionGroup": FailedTaskRunExceptionGroup(
             "run r of 'w' failed", [TaskRunError("t", "tid", "ValueError", "boom", "tb")], run_id="r"
         ),

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -23,9 +24,9 @@ def _mark(input: dict, ctx: Context, name: str) -> None:
         Path(marker, f"{ctx.workflow_run_id}.{name}.{ctx.attempt_number}").touch()
 
 
-def make_client(engine: str | None = None) -> tuple[Ratchet, dict[str, Workflow]]:
-    """A client (for ``engine``) with the test workflows declared on it."""
-    r = Ratchet(engine=engine)
+def make_client(engine: str | None = None, **options: Any) -> tuple[Ratchet, dict[str, Workflow]]:
+    """A client (for ``engine``, with ``options`` for :class:`Ratchet`) with the test workflows."""
+    r = Ratchet(engine=engine, **options)
 
     chain = r.workflow("chain", input_validator=dict)
 
