@@ -575,6 +575,8 @@ class DurableTasks(Actor):
         # No look-up of the keys first: they are new unless the engine stopped between
         # creating the runs and logging the entry, and then the store refuses the
         # duplicates and the look-up below finds the runs made the first time.
+        if valid:  # a workflow another engine on the database registered: read it first
+            await self._coordinator.know_workflows.ask(sorted({r.workflow for _, r in valid}))
         created = await self._coordinator.create_runs.ask([r for _, r in valid]) if valid else []
         for (i, req), result in zip(valid, created, strict=True):
             if isinstance(result, str):

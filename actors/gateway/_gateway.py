@@ -47,6 +47,9 @@ __all__ = ["Gateway"]
 MAX_BATCH = 10_000
 MAX_DEFINITIONS = 1000
 MAX_REFRESH_SECONDS = 7 * 24 * 3600
+# how often a registration is read back and made again after another engine beat it to a
+# version number: each round, some engine's definition is stored, so a few rounds settle it
+_REGISTRATION_ROUNDS = 8
 MAX_WORKER_NAMES = 4096  # worker names the gateway remembers for run details
 _CANCEL_KINDS = (TaskEventKind.CANCELLED, TaskEventKind.SCHEDULE_TIMED_OUT)
 
@@ -176,13 +179,35 @@ class Gateway(TriggerApi, DurableApi, Actor):
     async def _register_workflows(
         self, specs: list[WorkflowSpec], registration: Registration
     ) -> list[tuple[str, int]]:
-        """Register ``specs`` and return ``(name, version)`` once their commits landed."""
-        registered, tickets = await self._coordinator.register_workflows.ask(specs, registration)
-        for ticket in tickets:
-            await ticket.wait()
-        if tickets:
+        """Register ``specs`` and return ``(name, version)`` once their commits landed.
+
+        Engines sharing the database may register the same workflow at the same moment:
+        a registration that wrote something is read back, and what another engine beat
+        to its version number is registered again (see :mod:`ratchet.actors.runs._registry`).
+        """
+        versions: dict[str, int] = {}
+        changed = False
+        todo = specs
+        for _ in range(_REGISTRATION_ROUNDS):
+            registered, tickets = await self._coordinator.register_workflows.ask(todo, registration)
+            versions.update(registered)
+            for ticket in tickets:
+                await ticket.wait()
+            if not tickets:
+                break
+            changed = True
+            todo = await self._coordinator.lost_workflows.ask([(s, versions[s.name]) for s in todo])
+            if not todo:
+                break
+        else:
+            names = ", ".join(repr(s.name) for s in todo)
+            raise RequestError(
+                f"workflows {names}: other engines on the database kept registering other definitions "
+                f"of them while this one registered; register again once their deploys settle"
+            )
+        if changed:
             await self._triggers.workflows_changed.ask()  # new event, cron and filter triggers
-        return list(registered)
+        return [(spec.name, versions[spec.name]) for spec in specs]
 
     async def _known_worker(self, worker_id: str) -> bool:
         """Whether ``worker_id`` registered with this engine before (now or before a restart)."""
@@ -338,6 +363,8 @@ class Gateway(TriggerApi, DurableApi, Actor):
                 answers[i] = {"run_id": existing.id}
             else:
                 fresh.append((i, request))
+        if fresh:  # a workflow another engine on the database registered: read it first
+            await self._coordinator.know_workflows.ask(sorted({r.workflow for _, r in fresh}))
         created = await self._coordinator.create_runs.ask([r for _, r in fresh]) if fresh else []
         for (i, request), result in zip(fresh, created, strict=True):
             if isinstance(result, str):

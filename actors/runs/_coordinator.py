@@ -235,20 +235,22 @@ class RunCoordinator(Actor):
 
     # -- registration ------------------------------------------------------------------------------
 
-    def register_workflows(
+    async def register_workflows(
         self, specs: Sequence[WorkflowSpec], registration: Registration = Registration.DEPLOY
     ) -> tuple[list[tuple[str, int]], list[CommitTicket]]:
         """Register workflow specs; returns their (name, version) and the commits to await.
 
         What they change (new versions, the version new runs use) takes effect once
-        their commit lands; see :mod:`ratchet.actors.runs._registry`.
+        their commit lands; see :mod:`ratchet.actors.runs._registry`. The workflows are read
+        back from the store first: other engines on the database may have registered them.
         """
+        await self.registry.sync(self.store, self.tenant_id, {spec.name for spec in specs})
         registered = []
         waits: list[CommitTicket] = []
         changed: list[tuple[RegisteredWorkflow, list[Any]]] = []
         for spec in specs:
             entry, number, mutations, others = self.registry.register(
-                self.tenant_id, spec, registration, random=self.context.random, at=self._now()
+                self.tenant_id, spec, registration, at=self._now()
             )
             registered.append((entry.name, number))
             waits.extend(others)
@@ -270,6 +272,19 @@ class RunCoordinator(Actor):
             pass  # the registry forgets what the commit failed to write
         for name in names:
             self.registry.settle(self.tenant_id, name, ticket)
+
+    async def lost_workflows(self, registered: Sequence[tuple[WorkflowSpec, int]]) -> list[WorkflowSpec]:
+        """After their commit: the specs of ``registered`` (spec, number) that another engine
+        beat to their number, read back from the store (register them again)."""
+        await self.registry.sync(self.store, self.tenant_id, {spec.name for spec, _ in registered})
+        return self.registry.lost(self.tenant_id, registered)
+
+    async def know_workflows(self, names: Sequence[str]) -> None:
+        """Read the workflows ``names`` this engine holds no version of from the store
+        (another engine on the database may have registered them)."""
+        missing = {name for name in names if self.registry.get(self.tenant_id, name) is None}
+        if missing:
+            await self.registry.sync(self.store, self.tenant_id, missing)
 
     def workflow_names(self) -> list[str]:
         return self.registry.names(self.tenant_id)

@@ -29,20 +29,52 @@ landed is current, so concurrent registrations settle on the one the coordinator
 last, as the store does (the writer commits in submission order). The store keeps the
 current version with its checksum (:class:`~ratchet.actors.store.SetCurrentWorkflowVersion`);
 a restart starts from it, or from the newest version if there is none.
+
+Several engines on one database. Each engine's registry is a cache of the store, which
+the engines share: before a registration, the engine reads the workflow back from the
+store (:meth:`WorkflowRegistry.sync`), so a definition another engine stored keeps its
+number, a new one takes the next number after every stored one, and the current version
+is the one the store points at. A workflow's id is a function of its tenant and name
+(:func:`workflow_id`), so engines registering a new workflow at the same moment write
+the same row. The store keeps the first writer's row of a workflow and of a version
+number (a write of either changes nothing once it is stored), so two engines racing
+with *different* new definitions may both believe they stored theirs under one number:
+after the commit, each reads the workflow back again (:meth:`WorkflowRegistry.lost`)
+and the one whose content is not what the store holds registers it again, under the
+next number. Content stored twice (racing engines each giving it a number) is known by
+its lowest number, on every engine.
 """
 
 from __future__ import annotations
 
 import enum
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ratchet._contract.spec import WorkflowSpec
-from ratchet.runtime import RandomSource
 
-from ..store import RegisterWorkflowVersion, SetCurrentWorkflowVersion, Store
+from ..store import (
+    CurrentWorkflowVersion,
+    RegisterWorkflowVersion,
+    SetCurrentWorkflowVersion,
+    Store,
+    Workflow,
+    WorkflowVersion,
+)
 
-__all__ = ["RegisteredWorkflow", "Registration", "WorkflowRegistry"]
+__all__ = ["RegisteredWorkflow", "Registration", "WorkflowRegistry", "workflow_id"]
+
+_WORKFLOW_IDS = uuid.UUID("1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+
+
+def workflow_id(tenant_id: str, name: str) -> str:
+    """The id of a workflow first registered by this code: the same on every engine.
+
+    Workflows stored before ids were derived keep their random ids (read from the store).
+    """
+    return str(uuid.uuid5(_WORKFLOW_IDS, f"{tenant_id}/{name}"))
 
 
 class Registration(enum.Enum):
@@ -131,27 +163,85 @@ class WorkflowRegistry:
     def __init__(self) -> None:
         self._workflows: dict[tuple[str, str], RegisteredWorkflow] = {}
         self._by_id: dict[tuple[str, str], RegisteredWorkflow] = {}
+        self._settled = 0  # commits settled so far: a read of the store older than one is stale
 
     async def load(self, store: Store, tenant_id: str) -> None:
         """Read a tenant's workflows, versions and current versions from the store."""
+        await self.sync(store, tenant_id, None)
+
+    async def sync(self, store: Store, tenant_id: str, names: Iterable[str] | None) -> None:
+        """Bring the workflows ``names`` (None: all) up to date with what the store holds.
+
+        Other engines on the database may have stored versions, or moved the current
+        one, since this engine last looked; see the module docstring.
+        """
+        settled = self._settled
         current = {row.workflow_id: row for row in await store.list_current_workflow_versions(tenant_id)}
-        for wf in await store.list_workflows(tenant_id):
+        if names is None:
+            rows = await store.list_workflows(tenant_id)
+        else:
+            found = [await store.get_workflow_by_name(tenant_id, name) for name in names]
+            rows = [row for row in found if row is not None]
+        stored = [(wf, await store.list_workflow_versions(tenant_id, wf.id)) for wf in rows]
+        # a commit of this engine settled while we read: our reading of its pointer is older
+        # than what memory holds, so keep memory's current version this time
+        fresh = settled == self._settled
+        for wf, versions in stored:
+            self.merge(tenant_id, wf, versions, current.get(wf.id), fresh=fresh)
+
+    def merge(
+        self,
+        tenant_id: str,
+        wf: Workflow,
+        versions: Sequence[WorkflowVersion],
+        current: CurrentWorkflowVersion | None,
+        *,
+        fresh: bool = True,
+    ) -> None:
+        """Take in one workflow as the store holds it: its stored versions win over
+        memory's, and its current version does unless a move of this engine is in
+        flight (or ``fresh`` is false: the reading may predate one that landed)."""
+        if not versions:
+            return
+        entry = self._workflows.get((tenant_id, wf.name))
+        if entry is not None and entry.id != wf.id:
+            # this engine has it under an id the store did not keep: the stored one is it
+            self._by_id.pop((tenant_id, entry.id), None)
+            entry = None
+        if entry is None:
             entry = RegisteredWorkflow(wf.id, wf.name)
-            for version in await store.list_workflow_versions(tenant_id, wf.id):
-                spec = WorkflowSpec.from_dict(version.definition)
-                entry.versions[version.version] = spec
-                entry.by_checksum[version.checksum] = version.version
-            if not entry.versions:
-                continue
-            entry.next_number = max(entry.versions) + 1
-            row = current.get(wf.id)
-            if row is not None and entry._has(row.version, row.checksum):
-                entry.moves.append(Move(row.version, row.checksum))
-            else:  # stored before versions could move back, or its pointer never landed
-                newest = max(entry.versions)
-                entry.moves.append(Move(newest, entry.versions[newest].version))
             self._workflows[(tenant_id, wf.name)] = entry
             self._by_id[(tenant_id, wf.id)] = entry
+        for version in versions:
+            held = entry.versions.get(version.version)
+            if held is not None and held.version == version.checksum:
+                continue
+            # new to this engine, or another engine stored other content under the number
+            entry.pending.pop(version.version, None)
+            entry.versions[version.version] = WorkflowSpec.from_dict(version.definition)
+        entry.by_checksum.clear()
+        for number in sorted(entry.versions):  # content stored twice: its lowest number
+            entry.by_checksum.setdefault(entry.versions[number].version, number)
+        entry.next_number = max(entry.next_number, max(entry.versions) + 1)
+        in_flight = any(not move.landed and not move.failed for move in entry.moves)
+        if in_flight or not fresh:
+            return
+        if current is not None and entry._holds(current.version, current.checksum):
+            entry.moves = [Move(current.version, current.checksum)]
+        elif entry.current is None:  # stored before versions could move back, or its pointer never landed
+            newest = max(n for n in entry.versions if entry.stored(n))
+            entry.moves = [Move(newest, entry.versions[newest].version)]
+
+    def lost(self, tenant_id: str, registered: Sequence[tuple[WorkflowSpec, int]]) -> list[WorkflowSpec]:
+        """The specs of ``registered`` (spec, number) that the store knows by another number
+        (after a :meth:`sync`): another engine stored other content under the number first,
+        or stored this content under a lower one."""
+        out = []
+        for spec, number in registered:
+            entry = self._workflows.get((tenant_id, spec.name))
+            if entry is None or entry.by_checksum.get(spec.version) != number:
+                out.append(spec)
+        return out
 
     def get(self, tenant_id: str, name: str) -> RegisteredWorkflow | None:
         return self._workflows.get((tenant_id, name))
@@ -168,7 +258,6 @@ class WorkflowRegistry:
         spec: WorkflowSpec,
         registration: Registration,
         *,
-        random: RandomSource,
         at: float,
     ) -> tuple[RegisteredWorkflow, int, list[Any], list[Any]]:
         """Add ``spec`` as a version of its workflow if its content is new, and move the
@@ -188,7 +277,7 @@ class WorkflowRegistry:
             waits = [] if wanted is None or wanted.ticket is None else [wanted.ticket]
             return entry, number or max(entry.versions), [], [*waits, *entry.pending.values()]
         if entry is None:
-            entry = RegisteredWorkflow(random.new_id(), spec.name)
+            entry = RegisteredWorkflow(workflow_id(tenant_id, spec.name), spec.name)
             self._workflows[(tenant_id, spec.name)] = entry
             self._by_id[(tenant_id, entry.id)] = entry
         checksum = spec.version
@@ -240,6 +329,7 @@ class WorkflowRegistry:
 
     def settle(self, tenant_id: str, name: str, ticket: Any) -> None:
         """The commit ``ticket`` finished: keep what it wrote, forget what it failed to write."""
+        self._settled += 1
         entry = self._workflows.get((tenant_id, name))
         if entry is None:
             return

@@ -166,8 +166,10 @@ class RevokeApiToken(Mutation):
 class RegisterWorkflowVersion(Mutation):
     """Add an immutable version of a workflow (creating the workflow on first use).
 
-    A version, once written, never changes; writing the same version number again is
-    rejected as a conflict.
+    A version, once written, never changes, and the first writer wins: writing a
+    workflow whose name is stored, or a version number that is stored, changes nothing
+    (engines sharing a database may register at the same moment; the registry reads
+    back what the store holds, see :mod:`ratchet.actors.runs._registry`).
     """
 
     tenant_id: str
@@ -189,8 +191,12 @@ class RegisterWorkflowVersion(Mutation):
             "created_at": self.at,
         }
         return [
-            Upsert("workflows", self._row("workflows", wf), conflict=("tenant_id", "id")),
-            Insert("workflow_versions", self._row("workflow_versions", ver)),
+            Upsert("workflows", self._row("workflows", wf), conflict=("tenant_id", "name")),
+            Upsert(
+                "workflow_versions",
+                self._row("workflow_versions", ver),
+                conflict=("tenant_id", "workflow_id", "version"),
+            ),
         ]
 
 

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import trio
+
 from ratchet import Ratchet, Workflow
 from ratchet._connection import system_of
 from ratchet._worker.worker import WorkerActor, WorkerConfig
 
 __all__ = ["add_worker", "stop_worker"]
+
+REGISTRATION_TIMEOUT = 10.0
+"""The longest :func:`add_worker` waits for the engine to accept a worker."""
 
 
 def add_worker(r: Ratchet, name: str, workflows: Sequence[Workflow], *, slots: int = 4) -> None:
@@ -25,7 +30,8 @@ def add_worker(r: Ratchet, name: str, workflows: Sequence[Workflow], *, slots: i
     async def spawn() -> None:
         config = WorkerConfig(name, list(workflows), slots=slots)
         ref = await system.spawn(WorkerActor, config, r.connection.gateway, worker_id=name, name=name)
-        await ref.wait_registered.ask()
+        with trio.fail_after(REGISTRATION_TIMEOUT):  # a refused registration fails, never hangs
+            await ref.wait_registered.ask()
 
     r.connection.run_in_portal(spawn)
 

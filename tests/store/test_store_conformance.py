@@ -125,9 +125,13 @@ async def test_workflow_versions_are_immutable_and_runs_stay_bound(store: Store)
     assert [v.version for v in await store.list_workflow_versions(T, "wf")] == [1, 2]
     assert (await store.get_workflow_by_name(T, "etl")).id == "wf"
     assert [w.name for w in await store.list_workflows(T)] == ["etl"]
-    with pytest.raises(MutationRejected):
-        await store.commit([version(1)])
+    # the first writer wins: another engine writing the number, or the name, changes nothing
+    again = RegisterWorkflowVersion(
+        tenant_id=T, workflow_id="wf2", name="etl", version=1, checksum="x", definition={"v": "x"}, at=9
+    )
+    await store.commit([dataclasses.replace(version(1), checksum="x", definition={"v": "x"}), again])
     assert (await store.get_workflow_version(T, "wf", 1)).definition == {"v": 1}
+    assert [(w.id, w.name) for w in await store.list_workflows(T)] == [("wf", "etl")]
     assert (await store.get_run(T, "r1")).workflow_version == 1
 
 

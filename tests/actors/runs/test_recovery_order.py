@@ -24,7 +24,7 @@ from ratchet.actors.store import (
     open_store,
     wait_settled,
 )
-from ratchet.runtime import RandomSource, open_runtime
+from ratchet.runtime import open_runtime
 
 
 def spec(name: str = "wf", task: str = "a") -> object:
@@ -40,7 +40,6 @@ def register(registry: WorkflowRegistry, workflow: object, at: float = 0.0) -> t
         "t",
         workflow,  # type: ignore[arg-type]
         Registration.DEPLOY,
-        random=RandomSource(1),
         at=at,
     )
     ticket = CommitTicket(mutations)

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from ratchet._declare.workflow import Workflow
 from ratchet.actors.runs._registry import Registration, WorkflowRegistry
 from ratchet.actors.store import CommitTicket, MemoryStore, StoreError, open_store
-from ratchet.runtime import RandomSource
 
 DEPLOY, RECONNECT, CLIENT = Registration.DEPLOY, Registration.RECONNECT, Registration.CLIENT
 
@@ -40,7 +39,7 @@ def register(
     registry: WorkflowRegistry, definition: Any, who: Registration
 ) -> tuple[int, CommitTicket | None]:
     """Register; returns the version number and the new commit (None: nothing to write)."""
-    entry, number, mutations, _ = registry.register("t", definition, who, random=RandomSource(1), at=0.0)
+    entry, number, mutations, _ = registry.register("t", definition, who, at=0.0)
     if not mutations:
         return number, None
     ticket = CommitTicket(mutations)
