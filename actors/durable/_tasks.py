@@ -126,6 +126,7 @@ class DurableTasks(Actor):
         self._gate_seqs: dict[str, set[int]] = {}  # task -> positions of its gates
         self._pollers: dict[tuple[str, int], trio.Event] = {}
         self._waiting: dict[tuple[str, int], int] = {}
+        self._resolving: set[tuple[str, int]] = set()  # entries whose resolution is committing
         self._counts = {"appended": 0, "resolved": 0, "resumed": 0}
 
     async def on_start(self) -> None:
@@ -410,14 +411,38 @@ class DurableTasks(Actor):
         if entry is None or entry.resolved:
             return
         done = dl.Entry(entry.seq, entry.kind, entry.key, entry.request, entry.created_at, True, result)
-        await self._commit(
-            ResolveDurableLog(tenant_id=self.tenant_id, task_id=task_id, seq=seq, data=_data(done))
-        )
+        self._resolving.add((task_id, seq))
+        try:
+            await self._commit(
+                ResolveDurableLog(tenant_id=self.tenant_id, task_id=task_id, seq=seq, data=_data(done))
+            )
+        finally:
+            self._resolving.discard((task_id, seq))
         if self.logs.get(task_id) is log:
             dl.resolve(log, seq, result)  # type: ignore[arg-type]
         self._counts["resolved"] += 1
         if not _PLANTED_LOST_WAKE:
             self._wake(task_id, seq)
+
+    async def watch_evicted(self, task_id: str, seq: int | None) -> None:
+        """The coordinator recorded ``task_id`` EVICTED at its call ``seq``: arm its waits.
+
+        They are armed already unless this actor restarted after the task made its call:
+        its restart armed the waits of the tasks evicted by then, and this one may have
+        been evicted only after (its worker reports the eviction when its step fails,
+        and the step failed because this actor crashed). Arming is idempotent. A log
+        with nothing left to wait for resumes the task (its wait resolved and committed
+        just before the crash that lost the wake); the resume names ``seq``, so it does
+        not apply to an attempt that already moved past that call.
+        """
+        log = await self._log(task_id)
+        pending = [
+            e for e in log.entries.values() if not e.resolved and (task_id, e.seq) not in self._resolving
+        ]
+        if not pending and not any(key[0] == task_id for key in self._resolving):
+            self._resume(task_id, seq)
+        for entry in pending:
+            self._arm(task_id, entry)
 
     def _wake(self, task_id: str, seq: int) -> None:
         """An entry resolved: give it to whoever still polls it, and resume the task.

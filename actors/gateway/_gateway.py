@@ -146,6 +146,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
             list(req.running),
             req.durable_slots,
             workflows=dict(registered),
+            durable_running=list(req.durable_running),
         )
         return {
             "heartbeat_interval": interval,

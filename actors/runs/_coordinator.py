@@ -811,6 +811,8 @@ class RunCoordinator(Actor):
             elif isinstance(c, m.WatchGate):
                 durable = self.context.system.lookup("durable")
                 durable.watch_gate.tell(run.task_ids[c.task], c.attempt, c.request)
+            elif isinstance(c, m.WatchEvicted):
+                self.context.system.lookup("durable").watch_evicted.tell(run.task_ids[c.task], c.seq)
             elif isinstance(c, _HoldersDone):
                 done.extend(c.holders)
             elif isinstance(c, m.RunFinished):

@@ -83,6 +83,7 @@ __all__ = [
     "TimedOut",
     "Timeline",
     "TimerKind",
+    "WatchEvicted",
     "WatchGate",
     "WorkerLost",
     "apply",
@@ -356,11 +357,25 @@ class WatchGate:
 
 
 @dataclass(frozen=True)
+class WatchEvicted:
+    """An evicted durable task waits without a slot: watch what its log waits for.
+
+    ``seq`` is the position of the call it was evicted at (None: unknown). The
+    Durable actor armed that wait when the task made the call, but it may have
+    restarted since (and read which tasks were evicted before this one was).
+    """
+
+    task: str
+    attempt: int
+    seq: int | None
+
+
+@dataclass(frozen=True)
 class RunFinished:
     status: RunStatus
 
 
-Command = QueueTask | StartTimer | CancelAttempt | Timeline | WatchGate | RunFinished
+Command = QueueTask | StartTimer | CancelAttempt | Timeline | WatchGate | WatchEvicted | RunFinished
 
 
 # -- the transition function ----------------------------------------------------------------
@@ -614,6 +629,7 @@ def _evicted(run: RunState, task: TaskState, seq: int | None, out: list[Command]
     task.status = TaskStatus.EVICTED
     task.worker = None
     out.append(Timeline(task.name, task.attempt, TaskEventKind.EVICTED, "waiting without a slot"))
+    out.append(WatchEvicted(task.name, task.attempt, seq))
 
 
 def _resume(run: RunState, name: str, seq: int | None, out: list[Command]) -> None:

@@ -119,6 +119,7 @@ class Dispatcher(Actor):
         durable_slots: int = 0,
         *,
         workflows: dict[str, int] | None = None,
+        durable_running: Sequence[tuple[str, int]] = (),
     ) -> tuple[float, tuple[str, int], float]:
         """Add (or refresh) a worker session.
 
@@ -128,7 +129,8 @@ class Dispatcher(Actor):
 
         ``running`` are attempts the worker still runs from before (the engine restarted,
         or gave the worker up for dead): they hold slots until the worker reports them
-        ended. ``labels`` are matched by tasks' desired worker labels; ``durable_slots``
+        ended (those among them in ``durable_running`` hold durable slots, the others
+        ordinary ones). ``labels`` are matched by tasks' desired worker labels; ``durable_slots``
         bound its durable tasks; ``workflows`` is the version of each workflow it registered.
 
         The epoch fences deliveries: every ``deliver`` carries the epoch of the session it
@@ -172,6 +174,7 @@ class Dispatcher(Actor):
             [tuple(k) for k in running],
             durable_slots=durable_slots,
             labels=dict(labels),
+            durable_busy=[tuple(k) for k in durable_running],
         )
         self._persist(
             UpsertWorker(

@@ -173,6 +173,7 @@ class FlowScheduler:
         *,
         durable_slots: int = 0,
         labels: dict[str, Any] | None = None,
+        durable_busy: Sequence[Hashable] = (),
     ) -> Effects:
         out = Effects()
         for key in busy:
@@ -182,7 +183,13 @@ class FlowScheduler:
                 self._step(self.flow.place(key), out)
                 out.placed.append((key, worker))
         assignments = self.core.add_worker(
-            worker, actions, slots, busy, durable_slots=durable_slots, labels=labels
+            worker,
+            actions,
+            slots,
+            busy,
+            durable_slots=durable_slots,
+            labels=labels,
+            durable_busy=durable_busy,
         )
         adopted, self.core.adopted = self.core.adopted, []
         out.placed.extend(adopted)

@@ -294,6 +294,7 @@ class SchedulingCore:
         *,
         durable_slots: int = 0,
         labels: dict[str, Any] | None = None,
+        durable_busy: Iterable[Hashable] = (),
     ) -> list[Assignment]:
         """Register (or re-register) a worker and fill its free slots.
 
@@ -303,6 +304,10 @@ class SchedulingCore:
         dead) is placed on the worker; one still *queued* here (its assignment never got
         recorded) is taken off its queue and placed on the worker, and reported among
         :attr:`adopted`; one placed on another worker (both run it) holds a slot on each.
+
+        ``durable_busy`` are those of ``busy`` that are attempts of durable tasks: they
+        hold durable slots, the others ordinary ones (an attempt queued in a durable lane
+        is durable too, whether the worker says so or not).
         """
         if slots < 0 or durable_slots < 0:
             raise ValueError(f"worker {worker!r}: slots must be >= 0, got {slots} and {durable_slots}")
@@ -310,16 +315,28 @@ class SchedulingCore:
         new = WorkerSlots(worker, (), slots, durable_slots=durable_slots, labels=dict(labels or {}))
         if old is not None:
             new.running, new.durable_running, new.released = old.running, old.durable_running, old.released
+        durable = set(durable_busy)
         for key in busy:
             where = self._where.get(key)
             if where is None:
                 self._where[key] = ("", worker)
             elif where[1] is None:
-                self._queues[self._lane_of.pop(key)].remove(key)
+                queue = self._queues[self._lane_of.pop(key)]
+                queue.remove(key)
+                if queue.durable:
+                    durable.add(key)
                 self._where[key] = (where[0], worker)
                 self.adopted.append((key, worker))
-            if key not in new.durable_running and key not in new.released:
-                new.running.add(key)
+            else:
+                other = self._workers.get(where[1])
+                if other is not None and key in other.durable_running:
+                    durable.add(key)
+            if key in new.running or key in new.durable_running or key in new.released:
+                continue  # it holds its slot already
+            # A durable attempt counted against the ordinary slots would keep an ordinary
+            # task off the worker for as long as it runs, and leave a durable slot free
+            # that it takes: the worker would run more durable attempts than it has room for.
+            (new.durable_running if key in durable else new.running).add(key)
         if old is not None:
             for action in old.actions:
                 self._by_action.get(action, {}).pop(worker, None)

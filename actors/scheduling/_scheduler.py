@@ -230,6 +230,7 @@ class QueueScheduler(Actor):
         *,
         durable_slots: int = 0,
         labels: dict[str, Any] | None = None,
+        durable_busy: Sequence[Hashable] = (),
     ) -> None:
         """Register a worker with the attempts it runs already (see ``SchedulingCore.add_worker``).
 
@@ -240,7 +241,13 @@ class QueueScheduler(Actor):
         unknown = [k for k in busy_keys if not self.scheduler.known(k)]
         self._apply(
             self.scheduler.add_worker(
-                worker, actions, slots, busy_keys, durable_slots=durable_slots, labels=labels
+                worker,
+                actions,
+                slots,
+                busy_keys,
+                durable_slots=durable_slots,
+                labels=labels,
+                durable_busy=[tuple(k) for k in durable_busy],
             )
         )
         if unknown:

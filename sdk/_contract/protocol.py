@@ -63,6 +63,8 @@ class RegisterWorkerRequest(_Strict):
     workflows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
     # attempts the worker is still running (from before an engine restart): they hold slots
     running: list[tuple[str, int]] = Field(default_factory=list, max_length=100_000)
+    # those of them that are attempts of durable tasks: they hold durable slots
+    durable_running: list[tuple[str, int]] = Field(default_factory=list, max_length=100_000)
 
 
 class TaskResultReport(_Strict):

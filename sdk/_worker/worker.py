@@ -551,6 +551,11 @@ class WorkerActor(Actor):
                 self._supersede(running)
         self.registered.set()
 
+    def _is_durable(self, key: tuple[str, int]) -> bool:
+        """Whether a running attempt is one of a durable task (it holds a durable slot)."""
+        control = self.running.get(key)
+        return control is not None and isinstance(control.ctx, DurableContext)
+
     async def _register(self, running: list[tuple[str, int]]) -> Any:
         """One try at registering this worker, with ``running`` as its running attempts.
 
@@ -570,6 +575,7 @@ class WorkerActor(Actor):
                 "labels": dict(self.config.labels),
                 "workflows": [wf.spec.to_dict() for wf in self.config.workflows],
                 "running": [list(key) for key in running],
+                "durable_running": [list(key) for key in running if self._is_durable(key)],
             },
         )
 

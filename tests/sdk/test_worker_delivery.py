@@ -301,6 +301,9 @@ class RecordingGateway(StandInGateway):
         """The attempts each registration request listed as running, in order."""
         return [r["running"] for r in self.requests]
 
+    def registrations(self) -> list[dict[str, Any]]:
+        return list(self.requests)
+
 
 async def test_a_registration_sent_again_lists_the_attempts_started_since_the_first_try(
     autojump_clock: trio.testing.MockClock,
@@ -586,3 +589,79 @@ async def test_each_delivery_carries_the_epoch_of_the_session_it_was_sent_for(
         with trio.fail_after(LIMIT):
             deliveries = await a.wait_deliveries.ask(2)
         assert deliveries[-1][1] == again["epoch"]
+
+
+def durable_workflow(attempts: Attempts) -> Workflow:
+    wf = Workflow(None, "dwf")
+
+    @wf.durable_task()
+    async def wait(input: Any, ctx: Any) -> None:
+        attempts.event(ctx.task_run_id).set()
+        await trio.sleep_forever()
+
+    return wf
+
+
+async def test_a_registration_names_the_running_attempts_of_durable_tasks(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """They hold durable slots on an engine that restarted, the others ordinary ones."""
+    attempts = Attempts()
+    async with open_runtime(seed=1) as system:
+        gateway = await system.spawn(RecordingGateway, (INCARNATION, 2), name="gateway")
+        config = WorkerConfig(
+            "w", [blocking_workflow(attempts), durable_workflow(attempts)], slots=10, threads=False
+        )
+        worker = await system.spawn(WorkerActor, config, gateway, worker_id="w1", name="worker")
+        rig = Rig(worker, gateway, attempts)
+        with trio.fail_after(LIMIT):
+            await worker.wait_registered.ask()
+        durable = {**payload("durable"), "workflow": "dwf", "task": "wait"}
+        assert await worker.deliver.ask([payload("plain"), durable], [], [INCARNATION, 2]) is True
+        await rig.wait_started("plain")
+        await rig.wait_started("durable")
+        gateway.answer_registrations_with.tell(("dispatcher-2", 1))
+        gateway.forget_worker.tell()
+        with trio.fail_after(LIMIT):
+            await gateway.wait_calls.ask("register_worker", 2)
+        again = (await gateway.registrations.ask())[1]
+        assert sorted(map(tuple, again["running"])) == [("durable", 1), ("plain", 1)]
+        assert again["durable_running"] == [["durable", 1]]
+
+
+async def test_a_durable_attempt_running_on_a_registering_worker_leaves_its_ordinary_slot_free(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A worker registers with the engine (restarted) while it runs a durable attempt:
+    that attempt holds a durable slot, and the worker's one ordinary slot takes work."""
+    async with engine_rig() as rig:
+        a, _ = rig.workers
+        wf = Workflow(None, "plain")
+
+        @wf.task()
+        async def step(input: Any, ctx: Any) -> None:
+            """Never runs: the stand-in worker only records its deliveries."""
+
+        await rig.gateway.register_worker.ask(
+            {
+                "worker_id": "w1",
+                "name": "w1",
+                "actor": "stand-in-a",
+                "slots": 1,
+                "durable_slots": 1,
+                "workflows": [wf.spec.to_dict()],
+                "running": [["from-before", 1]],
+                "durable_running": [["from-before", 1]],
+            }
+        )
+        (created,) = await rig.gateway.trigger.ask([{"workflow": "plain"}])
+        assert "run_id" in created
+        assigned: list[str] = []
+        count = 1
+        with trio.fail_after(LIMIT):
+            while not assigned:
+                # a delivery may only cancel "from-before" (no run of this engine has it)
+                deliveries = await a.wait_deliveries.ask(count)
+                assigned = [task_id for d in deliveries for task_id in d[0]]
+                count = len(deliveries) + 1
+        assert len(assigned) == 1

@@ -43,6 +43,25 @@ def test_regression_seeds_under_heavy_faults(seed: int, found: str) -> None:
     assert result.ok, f"(once found {found}) " + result.verdict()
 
 
+# The heavy profile with more event-driven work: listeners, pushes and durable runs.
+EVENT_HEAVY = {"listeners": 6, "pushes": 15, "durable_runs": 10}
+
+
+@pytest.mark.parametrize(
+    ("seed", "found"),
+    [
+        # A durable task's event wait resolved, and the commit of its resolution failed:
+        # the Durable actor restarted, and read which tasks were evicted before the task's
+        # worker, whose step had died with the actor, reported the eviction. Nobody armed
+        # the wait again once the task was EVICTED: its run never ended.
+        (5079, "durable-waits-resume"),
+    ],
+)
+def test_regression_seeds_under_heavy_faults_with_more_events(seed: int, found: str) -> None:
+    result = simulate(SimConfig.heavy(seed, **EVENT_HEAVY))
+    assert result.ok, f"(once found {found}) " + result.verdict()
+
+
 def test_a_swarm_of_seeds_under_heavy_faults_keeps_every_invariant() -> None:
     failing = {}
     for seed in HEAVY_SWARM:

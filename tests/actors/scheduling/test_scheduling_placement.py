@@ -67,6 +67,45 @@ def test_an_attempt_the_core_never_saw_is_placed_on_the_worker_without_being_ado
     assert core.enqueue(task(T2)) == []
 
 
+DURABLE_ACT = "default:wf:durable"
+D1 = ("d1", 1)
+D2 = ("d2", 1)
+
+
+def durable_task(key: tuple[str, int]) -> QueuedTask:
+    return QueuedTask(key, DURABLE_ACT, payload={"task_id": key[0], "attempt": key[1]}, durable=True)
+
+
+def test_a_durable_attempt_a_registering_worker_runs_holds_a_durable_slot_not_an_ordinary_one() -> None:
+    core = SchedulingCore()
+    # the worker ran D1 for an engine that restarted; it says D1 is an attempt of a durable task
+    assert core.add_worker("w1", [ACT, DURABLE_ACT], 1, busy=[D1], durable_slots=1, durable_busy=[D1]) == []
+    slots = core.worker("w1")
+    assert slots is not None and (slots.free, slots.free_durable) == (1, 0)
+    assert placed(core.enqueue(task(T1))) == [(T1, "w1")]  # its ordinary slot is free
+    assert core.enqueue(durable_task(D2)) == []  # its durable slot is not: D2 waits
+    assert placed(core.release(D1)) == [(D2, "w1")]
+
+
+def test_a_queued_durable_attempt_adopted_by_a_registering_worker_holds_a_durable_slot() -> None:
+    core = SchedulingCore()
+    core.enqueue(durable_task(D1))
+    # an older worker does not say which attempts are durable: the queue D1 waited in does
+    assert core.add_worker("w1", [ACT, DURABLE_ACT], 1, busy=[D1], durable_slots=1) == []
+    assert core.adopted == [(D1, "w1")]
+    assert placed(core.enqueue(task(T1))) == [(T1, "w1")]
+    assert core.enqueue(durable_task(D2)) == []
+
+
+def test_a_durable_attempt_placed_on_another_worker_holds_a_durable_slot_on_both() -> None:
+    core = SchedulingCore()
+    core.add_worker("w1", [DURABLE_ACT], 1, durable_slots=1)
+    assert placed(core.enqueue(durable_task(D1))) == [(D1, "w1")]
+    core.add_worker("w2", [ACT, DURABLE_ACT], 1, busy=[D1], durable_slots=1)
+    assert placed(core.enqueue(task(T1))) == [(T1, "w2")]
+    assert core.enqueue(durable_task(D2)) == []
+
+
 def test_an_attempt_placed_on_another_worker_holds_a_slot_on_both() -> None:
     core = SchedulingCore()
     core.add_worker("w1", [ACT], 1)
