@@ -43,7 +43,7 @@ from ratchet._contract.protocol import RequestError, TriggerRequest, parse, run_
 from ratchet._contract.status import TaskStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
 
-from ..runs._coordinator import RunRequest
+from ..runs._intake import RunIntake, RunRequest, Unsettled, to_wire
 from ..store import (
     AppendDurableLog,
     CommitTicket,
@@ -136,6 +136,7 @@ class DurableTasks(Actor):
         self._timers: ActorRef = lookup("timers")
         self._triggers: ActorRef = lookup("triggers")
         self._coordinator: ActorRef = lookup("coordinator")
+        self._intake = RunIntake(self.store, self.tenant_id, self._coordinator)
         # The coordinator's last transitions may still be on their way to the store (an
         # eviction, say): let them land before reading which tasks are evicted.
         await wait_settled(self._writer)
@@ -599,25 +600,12 @@ class DurableTasks(Actor):
             valid.append((i, child))
         # No look-up of the keys first: they are new unless the engine stopped between
         # creating the runs and logging the entry, and then the store refuses the
-        # duplicates and the look-up below finds the runs made the first time.
-        if valid:  # a workflow another engine on the database registered: read it first
-            await self._coordinator.know_workflows.ask(sorted({r.workflow for _, r in valid}))
-        created = await self._coordinator.create_runs.ask([r for _, r in valid]) if valid else []
-        for (i, req), result in zip(valid, created, strict=True):
-            if isinstance(result, str):
-                answers[i] = {"error": result}
-                continue
-            run_id, ticket = result
-            try:
-                await ticket.wait()
-                answers[i] = {"run_id": run_id}
-            except Exception as exc:
-                existing = await self.store.find_run_by_idempotency_key(
-                    self.tenant_id, req.idempotency_key or ""
-                )
-                answers[i] = (
-                    {"run_id": existing.id} if existing else {"error": f"the run could not be stored: {exc}"}
-                )
+        # duplicates and the intake answers the runs made the first time.
+        started = await self._intake.create_runs([r for _, r in valid], look_up_first=False)
+        for (i, _), answer in zip(valid, started, strict=True):
+            if isinstance(answer, Unsettled):
+                raise answer.cause  # the entry must not record a spawn the store may hold
+            answers[i] = to_wire(answer)
         return [a or {"error": "not processed"} for a in answers]
 
     # -- housekeeping ----------------------------------------------------------------------------

@@ -32,7 +32,8 @@ from ratchet._contract.wire_values import bounded_text, wire_problem
 from ratchet._errors import DefinitionError
 from ratchet.runtime import Actor, ActorRef, concurrent
 
-from ..runs._coordinator import RunRequest, action_name
+from ..runs._coordinator import action_name
+from ..runs._intake import RunIntake, RunRequest, to_wire
 from ..runs._registry import Registration
 from ..runs._serving import unserved_reason
 from ..store import CommitTicket, PutRateLimit, Run, Store, StoreError
@@ -101,6 +102,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
         self._dispatcher: ActorRef = lookup(self._names[1])
         self._scheduler: ActorRef = lookup(self._names[2])
         self._writer: ActorRef = lookup(self._names[3])
+        self._intake = RunIntake(self.store, self.tenant_id, self._coordinator)
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -345,44 +347,10 @@ class Gateway(TriggerApi, DurableApi, Actor):
                     ),
                 )
             )
-        await self._create_runs(valid, answers)
+        started = await self._intake.create_runs([r for _, r in valid])
+        for (i, _), answer in zip(valid, started, strict=True):
+            answers[i] = to_wire(answer)
         return [a if a is not None else {"error": "not processed"} for a in answers]
-
-    async def _create_runs(
-        self, valid: list[tuple[int, RunRequest]], answers: list[dict[str, Any] | None]
-    ) -> None:
-        """Create validated runs and fill ``answers[i]`` once each is committed.
-
-        A request with an idempotency key that a stored run already has is answered
-        with that run: triggering it again (a retried parent spawning its children, a
-        client retrying after a lost reply) never makes a second run.
-        """
-        fresh: list[tuple[int, RunRequest]] = []
-        for i, request in valid:
-            existing = await self._run_with_key(request.idempotency_key)
-            if existing is not None:
-                answers[i] = {"run_id": existing.id}
-            else:
-                fresh.append((i, request))
-        if fresh:  # a workflow another engine on the database registered: read it first
-            await self._coordinator.know_workflows.ask(sorted({r.workflow for _, r in fresh}))
-        created = await self._coordinator.create_runs.ask([r for _, r in fresh]) if fresh else []
-        for (i, request), result in zip(fresh, created, strict=True):
-            if isinstance(result, str):
-                answers[i] = {"error": result}
-                continue
-            run_id, ticket = result
-            try:
-                await ticket.wait()
-            except Exception as exc:
-                # lost a race for the key, or a repeat: the first run is the answer
-                existing = await self._run_with_key(request.idempotency_key)
-                if existing is not None:
-                    answers[i] = {"run_id": existing.id}  # a repeated trigger: the run it made
-                else:
-                    answers[i] = {"error": f"the run could not be stored: {exc}"}
-            else:
-                answers[i] = {"run_id": run_id}
 
     @concurrent
     async def cancel_runs(self, run_ids: Any) -> int:
@@ -469,16 +437,6 @@ class Gateway(TriggerApi, DurableApi, Actor):
         return list(await self._coordinator.workflow_names.ask())
 
     # -- helpers --------------------------------------------------------------------------------
-
-    async def _run_with_key(self, key: str | None) -> Run | None:
-        """The stored run created with ``key``; None if there is none, or the store cannot
-        say (the request then stands or falls on its own commit)."""
-        if key is None:
-            return None
-        try:
-            return await self.store.find_run_by_idempotency_key(self.tenant_id, key)
-        except StoreError:
-            return None
 
     @staticmethod
     def _run_ids(run_ids: Any, what: str) -> list[str]:

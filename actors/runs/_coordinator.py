@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import trio
@@ -54,29 +54,15 @@ from ..store import (
     wait_settled,
 )
 from . import _machine as m
+from ._intake import Join, Known, PendingKeys, RunRequest, Same, Submitted, admit
 from ._registry import RegisteredWorkflow, Registration, WorkflowRegistry
 
-__all__ = ["ActiveRun", "RunCoordinator", "RunRequest", "action_name"]
+__all__ = ["ActiveRun", "RunCoordinator", "action_name"]
 
 
 def action_name(tenant_id: str, workflow: str, task: str) -> str:
     """The queue a task waits in: one per (tenant, workflow, task)."""
     return f"{tenant_id}/{workflow}:{task}"
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """A validated request to start a run."""
-
-    workflow: str
-    input: Any = None
-    additional_metadata: dict[str, Any] = field(default_factory=dict)
-    priority: int | None = None
-    parent_task_id: str | None = None
-    idempotency_key: str | None = None
-    filter_payload: Any = None  # the payload of the event filter that started the run
-    run_id: str | None = None  # drawn by the caller (default: drawn here)
-    desired_worker_labels: tuple[tuple[str, Any], ...] = ()  # the run's worker affinity
 
 
 @dataclass
@@ -171,8 +157,7 @@ class RunCoordinator(Actor):
         # (task_id, attempt) -> monotonic deadline asked for by ctx.refresh_timeout before
         # the engine saw the attempt start; applied when its execution timer starts
         self._refreshed: dict[tuple[str, int], float] = {}
-        # idempotency key -> (run id, commit) of runs created but not yet committed
-        self._pending_keys: dict[str, tuple[str, CommitTicket]] = {}
+        self._pending_keys = PendingKeys()  # keyed runs created but not yet committed
         self._atomic: list[tuple[ActiveRun, CreateRun, list[m.Command]]] | None = None
         self._stream = object()  # this incarnation's commits (see _submit)
         self.finished = 0
@@ -301,115 +286,133 @@ class RunCoordinator(Actor):
                 out.append((entry.id, entry.name, entry.versions[current]))
         return out
 
-    def create_runs(self, requests: Sequence[RunRequest]) -> list[tuple[str, CommitTicket] | str]:
-        """Start runs; each entry is ``(run_id, ticket)`` or an error message.
+    def create_runs(
+        self, requests: Sequence[RunRequest], stored: dict[str, str] | None = None
+    ) -> list[Submitted]:
+        """Start runs (for :class:`~ratchet.actors.runs._intake.RunIntake`); one entry each.
 
-        The caller acknowledges a run only after its ticket's commit.
+        ``stored`` is the run id the store held for a key when the intake read it. The
+        caller acknowledges a run only after its ticket's commit.
         """
-        return self._create_runs(requests)
+        return self._create_runs(requests, stored or {})
 
     def create_runs_with(
         self, requests: Sequence[RunRequest], extra: Sequence[Any]
-    ) -> tuple[list[str], CommitTicket]:
+    ) -> tuple[list[Submitted], CommitTicket]:
         """Start runs that commit together with ``extra`` mutations, all or nothing.
 
         For an event and the runs it starts, a cron tick's or a schedule's run and its
-        record. Returns each request's run id or error message, and the one ticket.
+        record. Returns each request's entry, and the one ticket.
         """
         self._atomic = []
         try:
-            out = self._create_runs(requests)
+            out = self._create_runs(requests, {})
         finally:
             atomic, self._atomic = self._atomic, None
         ticket = CommitTicket([*(mutation for _, mutation, _ in atomic), *extra])
         self._writer.enqueue.tell(ticket)
         for run, _, commands in atomic:
             self._effects_send.send_nowait(_Effect(ticket, run, commands, False))
-        return [entry[0] if isinstance(entry, tuple) else entry for entry in out], ticket
+        return [s if s.error is not None else replace(s, ticket=ticket) for s in out], ticket
 
-    def _create_runs(self, requests: Sequence[RunRequest]) -> list[tuple[str, CommitTicket] | str]:
-        out: list[tuple[str, CommitTicket] | str] = []
-        for request in requests:
-            entry = self.registry.get(self.tenant_id, request.workflow)
-            version = None if entry is None else entry.current
-            if entry is None or version is None:
-                known = ", ".join(self.registry.names(self.tenant_id)) or "none yet"
-                out.append(
-                    f"unknown workflow {request.workflow!r}: neither a worker nor a client registered "
-                    f"it (registered: {known}); a registration in progress counts once it is stored"
-                )
-                continue
-            spec = entry.versions[version]
-            priority = request.priority if request.priority is not None else spec.default_priority
-            run_id = request.run_id or self.context.random.new_id()
-            state = m.RunState(run_id, spec, priority=priority)
-            key = request.idempotency_key
-            if key is not None and key in self._pending_keys:
-                out.append(self._pending_keys[key])  # the same run, still being committed
-                continue
-            task_ids = {t.name: self.context.random.new_id() for t in spec.tasks}
-            now = self._now()
-            run = ActiveRun(
-                self.tenant_id,
-                entry,
-                version,
-                state,
-                request.input,
-                self._inherited_metadata(request),
-                task_ids,
-                now,
-                filter_payload=request.filter_payload,
-                desired_worker_labels=request.desired_worker_labels,
-            )
-            # a task's stored input holds what its trigger adds to the run's input
-            trigger: dict[str, Any] | None = {}
-            if request.filter_payload is not None:
-                trigger["filter_payload"] = request.filter_payload
-            if request.desired_worker_labels:
-                trigger["desired_worker_labels"] = {k: v.to_dict() for k, v in request.desired_worker_labels}
-            trigger = trigger or None
-            commands = m.apply(state, m.StartRun())
-            queued = {c.task for c in commands if isinstance(c, m.QueueTask)}
-            tasks = tuple(
-                NewTask(
-                    id=task_ids[t.name],
-                    name=t.name,
-                    queue=action_name(self.tenant_id, spec.name, t.name),
-                    input=trigger,
-                    parents=tuple(task_ids[p] for p in t.parents),
-                    priority=priority,
-                    max_retries=t.retry.retries,
-                    durable=t.kind.value == "durable",
-                    status=m.TaskStatus.QUEUED if t.name in queued else m.TaskStatus.PENDING,
-                )
-                for t in spec.tasks
-            )
-            mutation = CreateRun(
-                tenant_id=self.tenant_id,
-                id=run_id,
-                workflow_id=entry.id,
-                workflow_version=version,
-                input=request.input,
-                tasks=tasks,
-                at=now,
-                additional_metadata=run.metadata,
-                priority=priority,
-                parent_task_id=request.parent_task_id,
-                idempotency_key=request.idempotency_key,
-            )
-            self.runs[run_id] = run
-            for name, task_id in task_ids.items():
-                self._task_index[task_id] = (run_id, name)
-            if self._atomic is not None:
-                self._atomic.append((run, mutation, commands))
-                ticket = CommitTicket([])  # replaced by the shared ticket in create_runs
+    def _create_runs(self, requests: Sequence[RunRequest], stored: dict[str, str]) -> list[Submitted]:
+        # Runs committed together with other mutations join no other batch's run: all or nothing.
+        together = self._atomic is not None
+        admissions = admit(
+            [r.idempotency_key for r in requests],
+            stored=stored,
+            pending=None if together else self._pending_keys.runs(),
+        )
+        out: list[Submitted] = []
+        for request, admission in zip(requests, admissions, strict=True):
+            if isinstance(admission, Known):
+                out.append(Submitted(admission.run_id, known=True))
+            elif isinstance(admission, Join):
+                run_id, ticket = admission.pending  # the same run, still being committed
+                out.append(Submitted(run_id, ticket, joined=True))
+            elif isinstance(admission, Same):
+                first = out[admission.index]
+                out.append(first if first.error is not None else replace(first, joined=True))
             else:
-                ticket = self._submit(run, [mutation], commands, fatal=False)
-            if key is not None and self._atomic is None:
-                self._pending_keys[key] = (run_id, ticket)
-                self.context.start_soon(self._forget_key, key, ticket)
-            out.append((run_id, ticket))
+                out.append(self._create_run(request))
         return out
+
+    def _create_run(self, request: RunRequest) -> Submitted:
+        """Make a new run for ``request`` and submit its commit (or refuse an unknown workflow)."""
+        entry = self.registry.get(self.tenant_id, request.workflow)
+        version = None if entry is None else entry.current
+        if entry is None or version is None:
+            known = ", ".join(self.registry.names(self.tenant_id)) or "none yet"
+            return Submitted(
+                error=f"unknown workflow {request.workflow!r}: neither a worker nor a client registered "
+                f"it (registered: {known}); a registration in progress counts once it is stored"
+            )
+        spec = entry.versions[version]
+        priority = request.priority if request.priority is not None else spec.default_priority
+        run_id = request.run_id or self.context.random.new_id()
+        state = m.RunState(run_id, spec, priority=priority)
+        key = request.idempotency_key
+        task_ids = {t.name: self.context.random.new_id() for t in spec.tasks}
+        now = self._now()
+        run = ActiveRun(
+            self.tenant_id,
+            entry,
+            version,
+            state,
+            request.input,
+            self._inherited_metadata(request),
+            task_ids,
+            now,
+            filter_payload=request.filter_payload,
+            desired_worker_labels=request.desired_worker_labels,
+        )
+        # a task's stored input holds what its trigger adds to the run's input
+        trigger: dict[str, Any] | None = {}
+        if request.filter_payload is not None:
+            trigger["filter_payload"] = request.filter_payload
+        if request.desired_worker_labels:
+            trigger["desired_worker_labels"] = {k: v.to_dict() for k, v in request.desired_worker_labels}
+        trigger = trigger or None
+        commands = m.apply(state, m.StartRun())
+        queued = {c.task for c in commands if isinstance(c, m.QueueTask)}
+        tasks = tuple(
+            NewTask(
+                id=task_ids[t.name],
+                name=t.name,
+                queue=action_name(self.tenant_id, spec.name, t.name),
+                input=trigger,
+                parents=tuple(task_ids[p] for p in t.parents),
+                priority=priority,
+                max_retries=t.retry.retries,
+                durable=t.kind.value == "durable",
+                status=m.TaskStatus.QUEUED if t.name in queued else m.TaskStatus.PENDING,
+            )
+            for t in spec.tasks
+        )
+        mutation = CreateRun(
+            tenant_id=self.tenant_id,
+            id=run_id,
+            workflow_id=entry.id,
+            workflow_version=version,
+            input=request.input,
+            tasks=tasks,
+            at=now,
+            additional_metadata=run.metadata,
+            priority=priority,
+            parent_task_id=request.parent_task_id,
+            idempotency_key=request.idempotency_key,
+        )
+        self.runs[run_id] = run
+        for name, task_id in task_ids.items():
+            self._task_index[task_id] = (run_id, name)
+        if self._atomic is not None:
+            self._atomic.append((run, mutation, commands))
+            return Submitted(run_id)  # its ticket is the shared one, made in create_runs_with
+        ticket = self._submit(run, [mutation], commands, fatal=False)
+        if key is not None:
+            self._pending_keys.add(key, run_id, ticket)
+            self.context.start_soon(self._forget_key, key, ticket)
+        return Submitted(run_id, ticket)
 
     def _inherited_metadata(self, request: RunRequest) -> dict[str, Any]:
         """A child run's metadata: its parent run's, overridden by its own."""
@@ -425,8 +428,7 @@ class RunCoordinator(Actor):
             await ticket.wait()
         except Exception:
             pass
-        if self._pending_keys.get(key, (None, None))[1] is ticket:
-            del self._pending_keys[key]
+        self._pending_keys.settled(key, ticket)
 
     def watch(self, run_id: str) -> trio.Event | None:
         """An event set when the run finishes (committed); None if it is not active."""

@@ -18,7 +18,7 @@ from typing import Any
 from ratchet._contract.cron import next_tick, parse_cron, previous_tick
 from ratchet.runtime import concurrent
 
-from ..runs._coordinator import RunRequest
+from ..runs._intake import RunIntake, RunRequest, Together, run_ids
 from ..store import (
     CancelSchedule,
     CreateCron,
@@ -61,7 +61,7 @@ class ScheduleTriggers:
     schedules: dict[str, ScheduleRow]
     _counts: dict[str, int]
     _timers: Any
-    _coordinator: Any
+    _intake: RunIntake
 
     def _now(self) -> float:
         raise NotImplementedError
@@ -156,9 +156,7 @@ class ScheduleTriggers:
         nxt = next_tick(row.expression, max(tick, self._now()))
         self._timer_at(("cron", cron_id), nxt, "cron_due", cron_id, nxt)
 
-    async def _commit_firing(
-        self, create: Callable[[], Awaitable[tuple[list[str], Any]]]
-    ) -> list[str] | None:
+    async def _commit_firing(self, create: Callable[[], Awaitable[Together]]) -> list[str] | None:
         """Create a cron tick's or a schedule's run and its record, all or nothing.
 
         Returns the run ids, or None when the commit was refused because the run's key
@@ -168,16 +166,16 @@ class ScheduleTriggers:
         """
         delay = 0.05
         while True:
-            run_ids, ticket = await create()
+            together = await create()
             try:
-                await ticket.wait()
+                answers = await together.wait()
             except MutationRejected:
                 return None
             except StoreError:
                 await self.context.clock.sleep(delay)
                 delay = min(5.0, delay * 2)
                 continue
-            return run_ids
+            return run_ids(answers)
 
     async def _fire_cron(self, cron_id: str, tick: int) -> None:
         row = self.crons.get(cron_id)
@@ -194,9 +192,7 @@ class ScheduleTriggers:
         record = RecordCronFire(
             tenant_id=self.tenant_id, id=cron_id, fired_at=tick, previous=row.last_fired_at
         )
-        committed = await self._commit_firing(
-            lambda: self._coordinator.create_runs_with.ask([request], [record])
-        )
+        committed = await self._commit_firing(lambda: self._intake.submit_with([request], [record]))
         if committed is None:
             return  # another engine fired this tick (its key is taken)
         run_ids = committed
@@ -326,10 +322,7 @@ class ScheduleTriggers:
         )
         # the key on the run makes a second engine's attempt fail whole
         fire = FireSchedule(tenant_id=self.tenant_id, id=row.id, run_id=run_id)
-        if (
-            await self._commit_firing(lambda: self._coordinator.create_runs_with.ask([request], [fire]))
-            is None
-        ):
+        if await self._commit_firing(lambda: self._intake.submit_with([request], [fire])) is None:
             return  # another engine fired it
         self.schedules.pop(row.id, None)
         self._counts["schedules_fired"] += 1

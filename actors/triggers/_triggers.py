@@ -33,7 +33,7 @@ from ratchet._contract.spec import WorkflowSpec
 from ratchet._contract.status import ScheduleStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
 
-from ..runs._coordinator import RunRequest
+from ..runs._intake import RunIntake, RunRequest, run_ids
 from ..store import CommitTicket, CreateEventFilter, DeleteEventFilter, PushEvent, Store
 from ..store import Cron as CronRow
 from ..store import Schedule as ScheduleRow
@@ -133,6 +133,7 @@ class Triggers(ScheduleTriggers, Actor):
         self._writer: ActorRef = lookup(self._names[0])
         self._timers: ActorRef = lookup(self._names[1])
         self._coordinator: ActorRef = lookup(self._names[2])
+        self._intake = RunIntake(self.store, self.tenant_id, self._coordinator)
         for f in await self.store.list_event_filters(self.tenant_id):
             self.filters_by_workflow.setdefault(f.workflow_id, []).append(
                 FilterRule(f.id, f.scope, f.expression, f.payload)
@@ -212,18 +213,17 @@ class Triggers(ScheduleTriggers, Actor):
                 additional_metadata=ev["additional_metadata"],
                 scope=ev["scope"],
             )
-            run_ids, ticket = await self._coordinator.create_runs_with.ask(requests, [mutation])
-            pending.append((event_id, at, ev, run_ids, ticket))
+            pending.append((event_id, at, ev, await self._intake.submit_with(requests, [mutation])))
         answers = []
-        for event_id, at, ev, run_ids, ticket in pending:
+        for event_id, at, ev, together in pending:
             try:
-                await ticket.wait()
+                started = run_ids(await together.wait())
             except Exception as exc:
                 answers.append({"error": f"the event could not be stored: {exc}"})
                 continue
             self._counts["events"] += 1
-            self._counts["event_runs"] += len(run_ids)
-            answers.append({"id": event_id, "runs": run_ids})
+            self._counts["event_runs"] += len(started)
+            answers.append({"id": event_id, "runs": started})
             self._offer({"id": event_id, "created_at": at, **ev})
         return answers
 
