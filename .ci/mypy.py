@@ -51,7 +51,7 @@ def build_tree(tree: Path) -> None:
                     (target / entry.name).symlink_to(entry)
         else:
             if not target.parent.is_dir() or target.parent.is_symlink():
-                raise SystemExit(f".ci/mypy.py: cannot place package {name!r}: its parent is not a mapped folder")
+                raise SystemExit(f".ci/mypy.py: cannot place package {name!r}: its parent is not mapped")
             target.symlink_to(dirs[name], target_is_directory=True)
 
 

@@ -389,8 +389,8 @@ async def _run(setup: WorldSetup, trace: Trace) -> SimResult:
     )
     async with open_store(store):
         violations += await check_store(store, world.acknowledged, specs, world.observations)
-        for check in setup.checks:
-            violations += await check(store, log)
+        for world_check in setup.checks:
+            violations += await world_check(store, log)
         statuses: dict[str, int] = {}
         by_workflow: dict[str, int] = {}
         names = {wf.id: wf.name for wf in await store.list_workflows("default")}

@@ -16,7 +16,7 @@ import enum
 import reprlib
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .._errors import DefinitionError
 
@@ -89,7 +89,10 @@ def _label_text(value: object, what: str) -> str:
     return value
 
 
-def _enum(kind: type[enum.Enum], value: object, what: str) -> Any:
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _enum(kind: type[_E], value: object, what: str) -> _E:
     if isinstance(value, kind):
         return value
     for member in kind:

@@ -212,7 +212,7 @@ class TaskSpec:
         where = f"task {self.name!r}"
         object.__setattr__(self, "concurrency", concurrency_list(self.concurrency, where))
         object.__setattr__(self, "rate_limits", rate_limit_list(self.rate_limits, where))
-        labels = self.desired_worker_labels
+        labels: object = self.desired_worker_labels
         if labels is not None and not isinstance(labels, Mapping):  # the (key, wish) pairs of a spec
             pairs = _sequence(labels, f"{where}: desired_worker_labels")
             if not all(isinstance(kv, tuple) and len(kv) == 2 for kv in pairs):

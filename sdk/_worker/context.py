@@ -100,7 +100,7 @@ class Context:
         """
         name = task if isinstance(task, str) else getattr(task, "name", None)
         outputs = self._info.parent_outputs
-        if name not in outputs:
+        if name is None or name not in outputs:
             raise ValueError(
                 f"task {self._info.task!r} has no output of {name!r}: only the outputs of completed "
                 f"upstream tasks are available ({sorted(outputs) or 'none'})"
