@@ -597,7 +597,7 @@ class DurableTasks(Actor):
     def forget(self, task_ids: Sequence[str]) -> None:
         """The tasks' runs finished: drop their logs and disarm their waits."""
         ids = set(task_ids)
-        wheres = []
+        wheres: list[tuple[str, int]] = []
         for task_id in ids:
             log = self.logs.pop(task_id, None)
             if log is not None:
