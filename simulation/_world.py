@@ -287,6 +287,7 @@ class _World:
             nursery.start_soon(self._heal_after, fault.duration, lambda: worker.set_zombie(False))
         elif isinstance(fault, ClockJump):
             self.jumps.append((self.now(), fault.seconds))
+            # (ignored below: the simulation runs under trio's MockClock, which has jump())
             trio.lowlevel.current_clock().jump(fault.seconds)  # type: ignore[attr-defined]
 
     async def run_faults(self) -> None:

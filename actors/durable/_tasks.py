@@ -248,6 +248,7 @@ class DurableTasks(Actor):
         log = self.logs.get(task_id)
         entry = None if log is None else log.entries.get(seq)
         if entry is not None:
+            # (ignored below: entry comes from the durable log and carries its stored kind)
             decision = dl.step(log, seq, entry.kind, entry.key, entry.request, self._now())  # type: ignore[arg-type]
             if isinstance(decision, dl.Replay):
                 return {"done": True, "result": decision.entry.result}
@@ -413,6 +414,7 @@ class DurableTasks(Actor):
             ResolveDurableLog(tenant_id=self.tenant_id, task_id=task_id, seq=seq, data=_data(done))
         )
         if self.logs.get(task_id) is log:
+            # (ignored below: result is the stored resolution of this step)
             dl.resolve(log, seq, result)  # type: ignore[arg-type]
         self._counts["resolved"] += 1
         if not _PLANTED_LOST_WAKE:
