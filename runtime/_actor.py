@@ -43,6 +43,7 @@ def concurrent(method: F) -> F:
     """
     if not inspect.iscoroutinefunction(method):
         raise TypeError(f"@concurrent needs an async method, got {method!r}")
+    # (ignored below: a marker attribute on a function object)
     method.__ratchet_concurrent__ = True  # type: ignore[attr-defined]
     return method
 

@@ -146,6 +146,7 @@ class ActorCell:
         try:
             async with trio.open_nursery() as nursery:
                 context._nursery = nursery
+                # (ignored below: re-running __init__ on a restarted instance is deliberate)
                 instance.__init__(*self.args, **self.kwargs)  # type: ignore[misc]
                 await instance.on_start()
                 self.instance = instance

@@ -41,6 +41,7 @@ MockClock = trio._core.MockClock
 
 def seed_trio_scheduler(seed: int) -> None:
     """Make Trio's batch shuffling deterministic and seed it (process-wide)."""
+    # (ignored below: sets trio's private switch for deterministic scheduling)
     _trio_run._ALLOW_DETERMINISTIC_SCHEDULING = True  # type: ignore[misc]
     _trio_run._r.seed(seed)
 

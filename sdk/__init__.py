@@ -61,6 +61,7 @@ def _publish_exceptions(namespace: dict[str, object]) -> None:
     type says ``ratchet.NonRetryableException``, and pickles refer to ``ratchet.X``
     (which this module exports, so they still load).
     """
+    # (ignored below: __all__ of a module namespace, read dynamically)
     for name in namespace["__all__"]:  # type: ignore[attr-defined]
         obj = namespace[name]
         if isinstance(obj, type) and issubclass(obj, BaseException):

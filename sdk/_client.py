@@ -191,7 +191,7 @@ class Ratchet:
             workflows=list(self.workflows.values()) if workflows is None else list(workflows),
             slots=slots,
             durable_slots=durable_slots,
-            labels=labels,  # type: ignore[arg-type]
+            labels=labels,  # type: ignore[arg-type]  # validated by desired_labels() inside the spec
             async_backend=async_backend,
         )
         return Worker(self, config)

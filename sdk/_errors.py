@@ -113,7 +113,9 @@ class FailedTaskRunExceptionGroup(ExceptionGroup):
     def __init__(self, message: str, errors: Sequence[TaskRunError], *, run_id: str | None = None) -> None:
         super().__init__(message, list(errors))
 
+    # (ignored below: narrows ExceptionGroup.derive to this group type, as the stdlib docs advise)
     def derive(self, excs: Sequence[Exception]) -> FailedTaskRunExceptionGroup:  # type: ignore[override]
+        # (ignored below: the group holds only TaskRunErrors)
         return FailedTaskRunExceptionGroup(self.message, excs, run_id=self.run_id)  # type: ignore[arg-type]
 
 

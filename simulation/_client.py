@@ -138,7 +138,7 @@ class SimClient:
 
     async def get(self, run_id: str) -> dict[str, Any] | None:
         """The run's description (status, output, tasks), or None if there is no such run."""
-        return await self._world.client.call("get_run", run_id, True)  # type: ignore[no-any-return]
+        return await self._world.client.call("get_run", run_id, True)
 
     async def wait(self, run_id: str, poll: float = 1.0) -> dict[str, Any]:
         """Wait until the run has ended and return its description."""

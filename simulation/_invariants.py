@@ -225,12 +225,12 @@ async def check_store(
         id_of = {t.name: t.id for t in tasks}
         for t in tasks:
             timeline = by_task.get(t.id, [])
-            terminal = [str(e.kind) for e in timeline if str(e.kind) in TERMINAL_EVENTS]
+            terminal = [str(e.kind) for e in timeline if e.kind in TERMINAL_EVENTS]
             if len(terminal) > 1 or (ended and len(terminal) != 1):
                 violate("one-terminal-outcome", f"run {run_id} task {t.name}: {terminal}")
             last_rank: dict[int, int] = {}
             for e in timeline:
-                kind = str(e.kind)
+                kind = TaskEventKind(e.kind)
                 rank = 4 if kind in TERMINAL_EVENTS else _RANK.get(kind, 1)
                 if rank < last_rank.get(e.attempt, -1):
                     violate(

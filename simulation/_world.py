@@ -288,6 +288,7 @@ class _World:
             nursery.start_soon(self._heal_after, fault.duration, lambda: worker.set_zombie(False))
         elif isinstance(fault, ClockJump):
             self.jumps.append((self.now(), fault.seconds))
+            # (ignored below: the simulation runs under trio's MockClock, which has jump())
             trio.lowlevel.current_clock().jump(fault.seconds)  # type: ignore[attr-defined]
 
     async def run_faults(self) -> None:
@@ -390,8 +391,8 @@ async def _run(setup: WorldSetup, trace: Trace) -> SimResult:
     )
     async with open_store(store):
         violations += await check_store(store, world.acknowledged, specs, world.observations)
-        for check in setup.checks:
-            violations += await check(store, log)
+        for world_check in setup.checks:
+            violations += await world_check(store, log)
         statuses: dict[str, int] = {}
         by_workflow: dict[str, int] = {}
         names = {wf.id: wf.name for wf in await store.list_workflows("default")}

@@ -115,6 +115,7 @@ def message_type(name: str) -> Callable[[type[M]], type[M]]:
         cls.TYPE = name
         cls.SCHEMA = tuple(
             (f.name, *_compile(hints[f.name]))
+            # (ignored below: cls is a dataclass type, checked by the decorator)
             for f in dataclasses.fields(cls)  # type: ignore[arg-type]
         )
         MESSAGE_TYPES[name] = cls

@@ -301,6 +301,7 @@ class ActorNode:
                     self._reply(peer, envelope, reply)
                 return
             self._served += 1
+            # (ignored below: runtime is the running system, not its declared type)
             self.system.runtime.record(f"serve-{message.TYPE}", peer, f"{message.actor} {message.method}")  # type: ignore[attr-defined]
             assert self._nursery is not None
             if kind is Ask:
@@ -308,6 +309,7 @@ class ActorNode:
                 self._nursery.start_soon(self._serve_ask, peer, envelope, key)
             else:
                 self._remember(key, None)
+                # (ignored below: message is a Tell here, by its TYPE)
                 self._serve_tell(peer, message)  # type: ignore[arg-type]
             return
         pending = self._pending.get(envelope.correlation_id)
@@ -315,6 +317,7 @@ class ActorNode:
             logger.debug("%r: late or unknown reply %r from %r", self.endpoint, message, peer)
             return
         if kind is Result:
+            # (ignored below: message is a Reply here, by its TYPE)
             pending.resolve(outcome.Value(message.value))  # type: ignore[attr-defined]
         elif kind is Failure:
             assert isinstance(message, Failure)

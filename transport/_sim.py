@@ -25,6 +25,7 @@ trace, byte for byte (:meth:`SimNetwork.trace_digest`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import logging
@@ -380,7 +381,7 @@ class SimNetwork(Network):
                 faults, _ = self._link(endpoint, other)
                 self._schedule(
                     faults.latency,
-                    lambda other=other, conn=conn: other._connection_reset(conn, "connection reset by peer"),
+                    functools.partial(other._connection_reset, conn, "connection reset by peer"),
                 )
             else:
                 # Nobody tells the other end; its heartbeats will. Locally the dead

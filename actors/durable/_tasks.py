@@ -251,6 +251,7 @@ class DurableTasks(Actor):
         log = self.logs.get(task_id)
         entry = None if log is None else log.entries.get(seq)
         if entry is not None:
+            # (ignored below: entry comes from the durable log and carries its stored kind)
             decision = dl.step(log, seq, entry.kind, entry.key, entry.request, self._now())  # type: ignore[arg-type]
             if isinstance(decision, dl.Replay):
                 return {"done": True, "result": decision.entry.result}
@@ -420,6 +421,7 @@ class DurableTasks(Actor):
         finally:
             self._resolving.discard((task_id, seq))
         if self.logs.get(task_id) is log:
+            # (ignored below: result is the stored resolution of this step)
             dl.resolve(log, seq, result)  # type: ignore[arg-type]
         self._counts["resolved"] += 1
         if not _PLANTED_LOST_WAKE:
@@ -613,7 +615,7 @@ class DurableTasks(Actor):
     def forget(self, task_ids: Sequence[str]) -> None:
         """The tasks' runs finished: drop their logs and disarm their waits."""
         ids = set(task_ids)
-        wheres = []
+        wheres: list[tuple[str, int]] = []
         for task_id in ids:
             log = self.logs.pop(task_id, None)
             if log is not None:

@@ -212,6 +212,7 @@ class TriggerApi:
         filters = filters or {}
         if not isinstance(filters, dict) or set(filters) - {"workflow", "status"}:
             raise RequestError("list_schedules: filters may name a workflow and a status")
+        # (ignored below: the host Gateway provides store (mixin))
         rows = await self.store.list_schedules(self.tenant_id, status=filters.get("status"))  # type: ignore[attr-defined]
         out = [await self._triggers.describe_schedule.ask(row) for row in rows]
         return [s for s in out if filters.get("workflow") in (None, s["workflow"])]
@@ -219,6 +220,7 @@ class TriggerApi:
     @concurrent
     async def get_schedule(self, schedule_id: Any) -> dict[str, Any] | None:
         """A schedule by id, or None."""
+        # (ignored below: the host Gateway provides store (mixin))
         row = await self.store.get_schedule(self.tenant_id, _id(schedule_id, "get_schedule"))  # type: ignore[attr-defined]
         return None if row is None else await self._triggers.describe_schedule.ask(row)
 

@@ -116,7 +116,7 @@ _EVENT_KIND = {
 class _Effect:
     ticket: CommitTicket
     run: ActiveRun
-    commands: list[Any]
+    commands: Sequence[Any]
     fatal: bool = True
 
 
@@ -180,7 +180,12 @@ class RunCoordinator(Actor):
         return self.context.clock.time()
 
     def _submit(
-        self, run: ActiveRun, mutations: list[Any], commands: list[m.Command], *, fatal: bool = True
+        self,
+        run: ActiveRun,
+        mutations: list[Any],
+        commands: Sequence[m.Command | _HoldersDone],
+        *,
+        fatal: bool = True,
     ) -> CommitTicket:
         # Transitions build on each other (each assumes the ones before it landed): they
         # form this incarnation's stream, so once one fails to commit, none after it is
@@ -367,12 +372,12 @@ class RunCoordinator(Actor):
             desired_worker_labels=request.desired_worker_labels,
         )
         # a task's stored input holds what its trigger adds to the run's input
-        trigger: dict[str, Any] | None = {}
+        added: dict[str, Any] = {}
         if request.filter_payload is not None:
-            trigger["filter_payload"] = request.filter_payload
+            added["filter_payload"] = request.filter_payload
         if request.desired_worker_labels:
-            trigger["desired_worker_labels"] = {k: v.to_dict() for k, v in request.desired_worker_labels}
-        trigger = trigger or None
+            added["desired_worker_labels"] = {k: v.to_dict() for k, v in request.desired_worker_labels}
+        trigger = added or None
         commands = m.apply(state, m.StartRun())
         queued = {c.task for c in commands if isinstance(c, m.QueueTask)}
         tasks = tuple(
@@ -629,7 +634,7 @@ class RunCoordinator(Actor):
         state = run.state
         before = {name: (t.status, t.attempt, t.internal_retries) for name, t in state.tasks.items()}
         run_before = state.status
-        commands = m.apply(state, event)
+        commands: Sequence[m.Command | _HoldersDone] = m.apply(state, event)
         if not commands:
             return
         now = self._now()
@@ -771,7 +776,7 @@ class RunCoordinator(Actor):
             run.flow = RunFlow(state.spec, run.input, run.metadata, run.desired_worker_labels)
         return run.flow.needs(name, state.run_id, run.task_ids[name])
 
-    def _execute(self, run: ActiveRun, commands: list[Any]) -> None:
+    def _execute(self, run: ActiveRun, commands: Sequence[Any]) -> None:
         queued: list[QueuedTask] = []
         cancelled: list[tuple[str, int]] = []
         refused: list[tuple[str, int, str]] = []

@@ -463,9 +463,9 @@ def replay(run: RunState) -> list[Command]:
         if run.tasks[spec.name].status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
             again.add(spec.name)
             again.update(run.spec.descendants(spec.name))
-    for spec in (run.spec.on_failure, run.spec.on_success):
-        if spec is not None:
-            again.add(spec.name)
+    for hook in (run.spec.on_failure, run.spec.on_success):
+        if hook is not None:
+            again.add(hook.name)
     for name in again:
         task = run.tasks[name]
         task.status = TaskStatus.PENDING

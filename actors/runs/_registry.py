@@ -274,7 +274,7 @@ class WorkflowRegistry:
             # the engine knows the workflow: workers decide its versions, not clients
             wanted = entry.wanted
             number = entry.current if wanted is None else wanted.version
-            waits = [] if wanted is None or wanted.ticket is None else [wanted.ticket]
+            waits: list[Any] = [] if wanted is None or wanted.ticket is None else [wanted.ticket]
             return entry, number or max(entry.versions), [], [*waits, *entry.pending.values()]
         if entry is None:
             entry = RegisteredWorkflow(workflow_id(tenant_id, spec.name), spec.name)
@@ -282,7 +282,7 @@ class WorkflowRegistry:
             self._by_id[(tenant_id, entry.id)] = entry
         checksum = spec.version
         mutations: list[Any] = []
-        waits: list[Any] = []
+        waits = []
         number = entry.by_checksum.get(checksum)
         if number is None:
             number = entry.next_number

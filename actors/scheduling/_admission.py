@@ -38,7 +38,7 @@ import dataclasses
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -49,9 +49,32 @@ from ._concurrency import Admitted, Cancelled, ConcurrencyGroup, Decision
 from ._queues import QueuedTask, WorkerSlots
 from ._rate_limits import Blocked, Granted, RateLimiter, RateNeed
 
-__all__ = ["FlowControl", "FlowNeeds", "FlowStatistics", "FlowStep", "GroupKey", "GroupNeed", "Holder"]
+__all__ = [
+    "FlowControl",
+    "FlowNeeds",
+    "FlowStatistics",
+    "FlowStep",
+    "GroupKey",
+    "GroupNeed",
+    "Holder",
+    "as_holder",
+]
 
 Holder = tuple[str, str]  # ("run", run_id) or ("task", task_id)
+
+
+def as_holder(value: Hashable | Sequence[str]) -> Holder:
+    """A holder id as a concurrency group or a message gives it back (a list, after the wire).
+
+    Raises:
+        TypeError: ``value`` is not a ``(kind, id)`` pair.
+    """
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise TypeError(f"{value!r} is not a flow-control holder: expected (kind, id)")
+    kind, holder_id = value
+    return (kind, holder_id)
+
+
 STICKY_BONUS = 1e12  # a SOFT sticky worker outranks any label weight
 
 
@@ -330,7 +353,7 @@ class FlowControl:
     ) -> None:
         now = self.clock()
         for decision in decisions:
-            holder = self._holders.get(decision.holder)  # type: ignore[arg-type]
+            holder = self._holders.get(as_holder(decision.holder))
             if isinstance(decision, Admitted):
                 self._fact("admit", now, group, decision.holder)
                 if holder is None:

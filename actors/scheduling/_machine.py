@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._admission import FlowControl, FlowStep, Holder
+from ._admission import FlowControl, FlowStep, Holder, as_holder
 from ._queues import Assignment, QueuedTask, SchedulingCore
 
 __all__ = ["Effects", "FlowScheduler"]
@@ -211,14 +211,14 @@ class FlowScheduler:
     def done(self, holders: Iterable[Holder]) -> Effects:
         """Runs or tasks that finished: they leave their groups once their attempts have."""
         out = Effects()
-        self._step(self.flow.done([tuple(h) for h in holders]), out)  # type: ignore[misc]
+        self._step(self.flow.done([as_holder(h) for h in holders]), out)
         return out
 
     def sync(self, active: Iterable[Holder], reclaim: Iterable[Any] = ()) -> Effects:
         """After the coordinator (re)started: every holder not in ``active`` has finished,
         and the holders of ``reclaim`` (flow needs) take back the places they held."""
         out = Effects()
-        self._step(self.flow.sync([tuple(h) for h in active]), out)  # type: ignore[misc]
+        self._step(self.flow.sync([as_holder(h) for h in active]), out)
         for needs in reclaim:
             self.flow.reclaim(needs)
         if self._unsynced is not None:

@@ -41,9 +41,41 @@ import heapq
 import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["Assignment", "QueuedTask", "ReadyQueue", "SchedulingCore", "WorkerSlots"]
+__all__ = [
+    "Assignment",
+    "AttemptKey",
+    "QueuedTask",
+    "ReadyQueue",
+    "SchedulingCore",
+    "WorkerSlots",
+    "attempt_key",
+]
+
+
+class AttemptKey(NamedTuple):
+    """The key the engine queues a task attempt under; equal to the plain ``(task_id, attempt)``.
+
+    The queues here take any hashable key (the tests use small ones); the engine's are these.
+    """
+
+    task_id: str
+    attempt: int
+
+
+def attempt_key(key: object) -> AttemptKey:
+    """The attempt a queue key, or a ``[task_id, attempt]`` pair from a message, names.
+
+    Raises:
+        TypeError: ``key`` is not a pair.
+    """
+    if isinstance(key, AttemptKey):
+        return key
+    if not isinstance(key, tuple | list) or len(key) != 2:
+        raise TypeError(f"{key!r} is not a task attempt key: expected (task_id, attempt)")
+    task_id, attempt = key
+    return AttemptKey(task_id, attempt)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,9 @@ from typing import Any
 from ratchet.runtime import Actor, ActorRef
 
 from ..store import CommitTicket, SaveRateLimitWindow, Store
-from ._admission import FlowStatistics, Holder
+from ._admission import FlowStatistics, Holder, as_holder
 from ._machine import Effects, FlowScheduler
-from ._queues import Assignment, QueuedTask
+from ._queues import Assignment, QueuedTask, attempt_key
 
 __all__ = ["QueueScheduler", "SchedulerStatistics"]
 
@@ -108,21 +108,19 @@ class QueueScheduler(Actor):
 
     def _apply(self, effects: Effects) -> None:
         if effects.placed:
-            self._coordinator.tasks_assigned.tell([(k[0], k[1], w) for k, w in effects.placed])  # type: ignore[index]
+            self._coordinator.tasks_assigned.tell([(*attempt_key(k), w) for k, w in effects.placed])
         assignments = effects.assignments
         if assignments:
             self.assigned += len(assignments)
-            self._coordinator.tasks_assigned.tell(
-                [(a.task.key[0], a.task.key[1], a.worker) for a in assignments]
-            )
+            self._coordinator.tasks_assigned.tell([(*attempt_key(a.task.key), a.worker) for a in assignments])
             dirty = self.scheduler.flow.take_dirty_rates()
             limited = [a for a in assignments if a.task.flow is not None and a.task.flow.rates]
-            if limited and dirty and self._writer is not None:
+            if limited and dirty and self._writer is not None and self.tenant_id is not None:
                 at = self.context.clock.time()
                 ticket = CommitTicket(
                     [
                         SaveRateLimitWindow(
-                            tenant_id=self.tenant_id,  # type: ignore[arg-type]
+                            tenant_id=self.tenant_id,
                             key=key,
                             limit_units=limit,
                             duration_seconds=duration,
@@ -139,7 +137,7 @@ class QueueScheduler(Actor):
             if assignments:
                 self._dispatcher.deliver.tell(assignments)
         for key, worker in effects.stop:
-            task_id, attempt = key  # type: ignore[misc]
+            task_id, attempt = attempt_key(key)
             self._dispatcher.cancel_on_worker.tell(worker, task_id, attempt, "cancelled")
         if effects.lost:
             self._coordinator.workers_lost.tell(effects.lost)
@@ -204,20 +202,20 @@ class QueueScheduler(Actor):
 
     def cancel(self, keys: Sequence[Hashable], reason: str = "cancelled") -> None:
         """Drop attempts from wherever they wait, or stop them on their workers."""
-        effects = self.scheduler.cancel([tuple(k) for k in keys])  # type: ignore[misc]
+        effects = self.scheduler.cancel([attempt_key(k) for k in keys])
         for key, worker in effects.stop:
-            task_id, attempt = key  # type: ignore[misc]
+            task_id, attempt = attempt_key(key)
             self._dispatcher.cancel_on_worker.tell(worker, task_id, attempt, reason)
         effects.stop = []
         self._apply(effects)
 
     def release(self, keys: Sequence[Hashable], worker: str | None = None) -> None:
         """Attempts that ended on ``worker`` (default: where each is placed): free their slots."""
-        self._apply(self.scheduler.release([tuple(k) for k in keys], worker))  # type: ignore[misc]
+        self._apply(self.scheduler.release([attempt_key(k) for k in keys], worker))
 
     def release_slot(self, key: Hashable) -> None:
         """A running attempt gave its slot back early (``ctx.release_slot()``)."""
-        self._apply(self.scheduler.release_slot(tuple(key)))  # type: ignore[arg-type]
+        self._apply(self.scheduler.release_slot(attempt_key(key)))
 
     # -- workers --------------------------------------------------------------------------------
 
@@ -237,7 +235,7 @@ class QueueScheduler(Actor):
         Attempts it runs that the engine does not know are reported to the coordinator,
         which stops those its runs have moved past (superseded while the engine restarted).
         """
-        busy_keys = [tuple(k) for k in busy]
+        busy_keys = [attempt_key(k) for k in busy]
         unknown = [k for k in busy_keys if not self.scheduler.known(k)]
         self._apply(
             self.scheduler.add_worker(
@@ -247,7 +245,7 @@ class QueueScheduler(Actor):
                 busy_keys,
                 durable_slots=durable_slots,
                 labels=labels,
-                durable_busy=[tuple(k) for k in durable_busy],
+                durable_busy=[attempt_key(k) for k in durable_busy],
             )
         )
         if unknown:
@@ -264,13 +262,13 @@ class QueueScheduler(Actor):
 
     def flow_done(self, holders: Sequence[Holder]) -> None:
         """Runs or tasks that finished (the coordinator committed it)."""
-        self._apply(self.scheduler.done([tuple(h) for h in holders]))  # type: ignore[misc]
+        self._apply(self.scheduler.done([as_holder(h) for h in holders]))
 
     def flow_sync(self, active: Sequence[Holder], reclaim: Sequence[Any] = ()) -> None:
         """The coordinator (re)started: only ``active`` holders are unfinished, and the
         holders of ``reclaim`` (:class:`~ratchet.actors.scheduling._admission.FlowNeeds`) held places
         before the restart: they take them back before anything new is admitted."""
-        self._apply(self.scheduler.sync([tuple(h) for h in active], reclaim))  # type: ignore[misc]
+        self._apply(self.scheduler.sync([as_holder(h) for h in active], reclaim))
 
     def flow_stick(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Sticky runs' workers, as the coordinator found them in the store."""

@@ -35,12 +35,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
 import outcome
 import trio
 
 __all__ = ["AsyncioThread"]
+
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
 
 
 class AsyncioThread:
@@ -72,17 +75,17 @@ class AsyncioThread:
         finally:
             loop.close()
 
-    async def run(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    async def run(self, fn: Callable[[*_Ts], Awaitable[_T]], *args: *_Ts) -> _T:
         """``await fn(*args)`` on the asyncio loop; its result, or its exception raised."""
         loop = self._loop
         if loop is None or loop.is_closed():
             raise RuntimeError(f"the asyncio thread {self.name!r} is not running")
         token = trio.lowlevel.current_trio_token()
         finished = trio.Event()
-        results: list[outcome.Outcome] = []
+        results: list[outcome.Outcome[_T]] = []
         tasks: list[asyncio.Task[Any]] = []
 
-        def arrived(result: outcome.Outcome) -> None:
+        def arrived(result: outcome.Outcome[_T]) -> None:
             results.append(result)
             finished.set()
 

@@ -10,6 +10,7 @@ store stops answering, whatever was not committed is gone, and a new
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -89,21 +90,21 @@ def _matches(row: dict[str, Any], cond: Cond) -> bool:
     v = row[cond.column]
     op, want = cond.op, cond.value
     if op == "=":
-        return v is None if want is None else v == want
+        return bool(v is None if want is None else v == want)
     if v is None or want is None:
         return False
     if op == "in":
-        return v in want
+        return bool(v in want)
     if op == "!=":
-        return v != want
+        return bool(v != want)
     if op == "<":
-        return v < want
+        return bool(v < want)
     if op == "<=":
-        return v <= want
+        return bool(v <= want)
     if op == ">":
-        return v > want
+        return bool(v > want)
     if op == ">=":
-        return v >= want
+        return bool(v >= want)
     raise AssertionError(f"unknown condition operator {op!r}")
 
 
@@ -175,7 +176,7 @@ class _Txn:
 
     def insert(self, op: Insert | Upsert) -> None:
         t = TABLES[op.table]
-        row = {c.name: None for c in t.storage_columns()}
+        row: dict[str, Any] = {c.name: None for c in t.storage_columns()}
         row.update(op.row)
         seq = t.seq_column
         if seq is not None:
@@ -334,7 +335,7 @@ class MemoryStore(Store):
         candidates = self.database.candidates(table, equal)
         rows = [r for r in candidates if all(_matches(r, c) for c in where)]
         for col, direction in reversed(order):
-            rows.sort(key=lambda r, c=col: r[c], reverse=direction == "desc")
+            rows.sort(key=operator.itemgetter(col), reverse=direction == "desc")
         if limit is not None:
             rows = rows[:limit]
         if columns is not None:

@@ -91,10 +91,7 @@ def _strs(values: Sequence[Any]) -> tuple[str, ...]:
     return tuple(str(getattr(v, "value", v)) for v in values)
 
 
-_frozen = dataclass(frozen=True, kw_only=True)
-
-
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CreateTenant(Mutation):
     """Create a tenant."""
 
@@ -108,7 +105,7 @@ class CreateTenant(Mutation):
         ]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class EnsureTenant(Mutation):
     """Create a tenant unless a tenant with this id exists (then nothing changes).
 
@@ -126,7 +123,7 @@ class EnsureTenant(Mutation):
         return [Upsert("tenants", row, conflict=("id",))]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CreateApiToken(Mutation):
     """Store an API token's hash (never the token)."""
 
@@ -150,7 +147,7 @@ class CreateApiToken(Mutation):
         return [Insert("api_tokens", self._row("api_tokens", values))]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class RevokeApiToken(Mutation):
     """Revoke a token; applies if it exists."""
 
@@ -162,7 +159,7 @@ class RevokeApiToken(Mutation):
         return [Update("api_tokens", key, {"revoked": 1})]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class RegisterWorkflowVersion(Mutation):
     """Add an immutable version of a workflow (creating the workflow on first use).
 
@@ -200,7 +197,7 @@ class RegisterWorkflowVersion(Mutation):
         ]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SetCurrentWorkflowVersion(Mutation):
     """Make ``version`` the one new runs of a workflow use (a rollback points back)."""
 
@@ -312,7 +309,7 @@ def _event_row(
     return build_row("task_events", mutation.mutation_name, values)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CreateRun(Mutation):
     """Create a workflow run, bound to a workflow version, with its first tasks."""
 
@@ -349,7 +346,7 @@ class CreateRun(Mutation):
         return [run, *_task_ops(self, self.tenant_id, self.id, self.tasks, self.at)]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CreateTasks(Mutation):
     """Add tasks to an existing run (children that became ready, spawned work)."""
 
@@ -362,7 +359,7 @@ class CreateTasks(Mutation):
         return _task_ops(self, self.tenant_id, self.run_id, self.tasks, self.at)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class TransitionTask(Mutation):
     """Move a task's ``attempt`` from one of ``from_statuses`` to ``to_status``, fenced.
 
@@ -473,7 +470,7 @@ class TransitionTask(Mutation):
         ]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SetRunStatus(Mutation):
     """Move a run to ``status`` if it is in one of ``from_statuses`` (by default: not yet terminal).
 
@@ -512,7 +509,7 @@ class SetRunStatus(Mutation):
         ]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class UpsertWorker(Mutation):
     """Register a worker, or refresh its registration (keeps ``registered_at``)."""
 
@@ -543,7 +540,7 @@ class UpsertWorker(Mutation):
         return [Upsert("workers", self._row("workers", values), conflict=("tenant_id", "id"), update=update)]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Heartbeat(Mutation):
     """Record a worker's heartbeat; ``False`` if the worker is unknown."""
 
@@ -556,7 +553,7 @@ class Heartbeat(Mutation):
         return [Update("workers", key, self._row("workers", {"last_heartbeat_at": self.at}, partial=True))]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SetWorkerStatus(Mutation):
     """Mark a worker ACTIVE, DRAINING or STOPPED."""
 
@@ -569,7 +566,7 @@ class SetWorkerStatus(Mutation):
         return [Update("workers", key, self._row("workers", {"status": self.status}, partial=True))]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class PushEvent(Mutation):
     """Record a pushed event (acknowledged once committed)."""
 
@@ -594,7 +591,7 @@ class PushEvent(Mutation):
         return [Insert("events", self._row("events", values))]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CreateEventFilter(Mutation):
     """Add a CEL filter deciding when events trigger a workflow."""
 
@@ -619,7 +616,7 @@ class CreateEventFilter(Mutation):
         return [Insert("event_filters", self._row("event_filters", values))]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class DeleteEventFilter(Mutation):
     """Remove an event filter; ``False`` if there was none."""
 
@@ -630,7 +627,7 @@ class DeleteEventFilter(Mutation):
         return [Delete("event_filters", {"tenant_id": self.tenant_id, "id": self.id})]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CreateCron(Mutation):
     """Add a cron trigger; its name is unique per workflow."""
 
@@ -662,7 +659,7 @@ class CreateCron(Mutation):
         return [Insert("crons", self._row("crons", values))]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class DeleteCron(Mutation):
     """Remove a cron; ``False`` if there was none."""
 
@@ -673,7 +670,7 @@ class DeleteCron(Mutation):
         return [Delete("crons", {"tenant_id": self.tenant_id, "id": self.id})]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class RecordCronFire(Mutation):
     """Record that a cron fired at ``fired_at``, if its last firing is still ``previous``.
 
@@ -691,7 +688,7 @@ class RecordCronFire(Mutation):
         return [Update("crons", key, values, expect={"last_fired_at": self.previous})]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CreateSchedule(Mutation):
     """Add a one-time scheduled run."""
 
@@ -732,7 +729,7 @@ def _schedule_update(m: Mutation, tenant_id: str, id: str, values: dict[str, Any
     ]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class RescheduleSchedule(Mutation):
     """Move a pending schedule to ``trigger_at``; ``False`` once it fired or was cancelled."""
 
@@ -744,7 +741,7 @@ class RescheduleSchedule(Mutation):
         return _schedule_update(self, self.tenant_id, self.id, {"trigger_at": self.trigger_at})
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CancelSchedule(Mutation):
     """Cancel a pending schedule; ``False`` once it fired or was cancelled."""
 
@@ -755,7 +752,7 @@ class CancelSchedule(Mutation):
         return _schedule_update(self, self.tenant_id, self.id, {"status": ScheduleStatus.CANCELLED})
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class FireSchedule(Mutation):
     """Mark a pending schedule fired by ``run_id``; ``False`` if another engine fired it first."""
 
@@ -769,7 +766,7 @@ class FireSchedule(Mutation):
         )
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class AppendDurableLog(Mutation):
     """Append entry ``seq`` to a durable task's event log.
 
@@ -798,7 +795,7 @@ class AppendDurableLog(Mutation):
         return [Insert("durable_log", self._row("durable_log", values))]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class ResolveDurableLog(Mutation):
     """Record the result of a durable log entry (its wait ended); ``False`` if there is none."""
 
@@ -816,7 +813,7 @@ class ResolveDurableLog(Mutation):
         return [Update("durable_log", key, self._row("durable_log", {"data": self.data}, partial=True))]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class PutRateLimit(Mutation):
     """Create or change a rate limit."""
 
@@ -839,7 +836,7 @@ class PutRateLimit(Mutation):
         return [Upsert("rate_limits", row, conflict=("tenant_id", "key"), update=update)]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SaveRateLimitWindow(Mutation):
     """Keep a rate-limit key's sliding log (replacing the one kept before)."""
 
@@ -864,7 +861,7 @@ class SaveRateLimitWindow(Mutation):
         return [Upsert("rate_limit_windows", row, conflict=("tenant_id", "key"), update=update)]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class AcquireConcurrencySlot(Mutation):
     """Record that ``task_id`` holds a slot of concurrency group ``group_key``."""
 
@@ -885,7 +882,7 @@ class AcquireConcurrencySlot(Mutation):
         return [Insert("concurrency_slots", self._row("concurrency_slots", values))]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class ReleaseConcurrencySlot(Mutation):
     """Release a task's slot of a concurrency group; ``False`` if it held none."""
 
@@ -902,7 +899,7 @@ class ReleaseConcurrencySlot(Mutation):
         return [Delete("concurrency_slots", key)]
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class AppendLogLine(Mutation):
     """Append a line a task logged."""
 

@@ -113,8 +113,12 @@ async def offload_ops(ops: Sequence[Op], threshold: int, objects: ObjectStore) -
             out.append(Upsert(op.table, row, op.conflict, op.update + extra))
         elif isinstance(op, Update):
             values = await _offload_row(dict(op.values), op.table, threshold, objects)
-            side = tuple([(await offload_ops([s], threshold, objects))[0] for s in op.on_applied])  # type: ignore[misc]
-            out.append(Update(op.table, op.key, values, op.expect, op.expect_in, side))  # type: ignore[arg-type]
+            side: list[Insert | Upsert] = []
+            for s in op.on_applied:
+                (moved,) = await offload_ops([s], threshold, objects)
+                assert isinstance(moved, Insert | Upsert)  # offloading keeps an operation's kind
+                side.append(moved)
+            out.append(Update(op.table, op.key, values, op.expect, op.expect_in, tuple(side)))
         else:
             out.append(op)
     return out

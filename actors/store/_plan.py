@@ -17,7 +17,7 @@ operation. A key clash fails the batch either way; the writer then isolates the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,18 @@ class Step:
     shape: tuple[Any, ...]
     items: list[Item] = field(default_factory=list)
     tables: set[str] = field(default_factory=set)  # every table its operations write
+
+    def rows(self) -> list[Mapping[str, Any]]:
+        """The rows of an insert or upsert step, in order.
+
+        Raises:
+            AssertionError: the step holds an operation that writes no row (an update or a delete).
+        """
+        rows: list[Mapping[str, Any]] = []
+        for it in self.items:
+            assert isinstance(it.op, Insert | Upsert), f"a {self.kind} step holds {it.op!r}"
+            rows.append(it.op.row)
+        return rows
 
 
 def _shape(op: Op) -> tuple[str, tuple[Any, ...]]:

@@ -14,8 +14,8 @@ one ``UPDATE ... FROM unnest(...) RETURNING`` that tells which rows applied; ups
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, TypeVarTuple
 
 import asyncpg
 import trio
@@ -31,6 +31,9 @@ from ._schema import TABLES
 from ._store import DEFAULT_OFFLOAD_THRESHOLD, Order, Store
 
 __all__ = ["PostgresStore"]
+
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
 
 _REJECTED = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
@@ -71,7 +74,7 @@ class PostgresStore(Store):
         self._pool: asyncpg.Pool | None = None
         self._loop: AsyncioThread | None = None
 
-    async def _aio(self, fn: Any, *args: Any) -> Any:
+    async def _aio(self, fn: Callable[[*_Ts], Awaitable[_T]], *args: *_Ts) -> _T:
         if self._loop is None:
             raise StoreClosedError("the Postgres store is closed")
         try:
@@ -164,7 +167,8 @@ class PostgresStore(Store):
                 t = TABLES[first.table]
                 cols = list(first.row)
                 cols_t = {c.name: c for c in t.storage_columns()}
-                arrays = [[it.op.row[c] for it in step.items] for c in cols]  # type: ignore[union-attr]
+                rows = step.rows()
+                arrays = [[row[c] for row in rows] for c in cols]
                 types = ", ".join(f"${i + 1}::{pg_array_type(cols_t[c])}" for i, c in enumerate(cols))
                 sql = f"INSERT INTO {t.name} ({', '.join(cols)}) SELECT * FROM unnest({types})"
                 await conn.execute(sql, *arrays)
@@ -181,7 +185,7 @@ class PostgresStore(Store):
                     f"INSERT INTO {first.table} ({', '.join(cols)}) VALUES ({values}) "
                     f"ON CONFLICT ({', '.join(first.conflict)}) {action}"
                 )
-                await conn.executemany(sql, [tuple(it.op.row.values()) for it in step.items])  # type: ignore[union-attr]
+                await conn.executemany(sql, [tuple(row.values()) for row in step.rows()])
             elif step.kind == "update":
                 applied = await self._update_step(conn, step.items)
                 for it, ok in zip(step.items, applied, strict=True):
@@ -205,7 +209,8 @@ class PostgresStore(Store):
         chunk: list[Update] = []
         seen: set[tuple[Any, ...]] = set()
         for it in items:
-            op: Update = it.op  # type: ignore[assignment]
+            op = it.op
+            assert isinstance(op, Update), f"an update step holds {op!r}"
             key = tuple(op.key.values())
             if key in seen:
                 applied.extend(await self._update_distinct(conn, chunk))

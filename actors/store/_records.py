@@ -33,10 +33,8 @@ __all__ = [
     "WorkflowVersion",
 ]
 
-_rec = dataclass(frozen=True, slots=True)
 
-
-@_rec
+@dataclass(frozen=True, slots=True)
 class Tenant:
     """An isolated workspace; every other row belongs to one."""
 
@@ -45,7 +43,7 @@ class Tenant:
     created_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class ApiToken:
     """An API token of a tenant; only its hash is stored."""
 
@@ -58,7 +56,7 @@ class ApiToken:
     revoked: int
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class Workflow:
     """A workflow's identity; its definitions are :class:`WorkflowVersion` rows."""
 
@@ -68,7 +66,7 @@ class Workflow:
     created_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class WorkflowVersion:
     """One immutable definition of a workflow; a run is bound to the version it started with."""
 
@@ -80,7 +78,7 @@ class WorkflowVersion:
     created_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class Run:
     """A workflow run."""
 
@@ -100,7 +98,7 @@ class Run:
     finished_at: float | None
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class Task:
     """A task of a run, with its current attempt."""
 
@@ -129,7 +127,7 @@ class Task:
     timeout_at: float | None
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class TaskAttempt:
     """One attempt of a task: who ran it, when, and how it ended."""
 
@@ -144,7 +142,7 @@ class TaskAttempt:
     finished_at: float | None
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class TaskEvent:
     """One entry of a task's timeline; ``seq`` orders them."""
 
@@ -159,7 +157,7 @@ class TaskEvent:
     at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class Worker:
     """A registered worker."""
 
@@ -175,7 +173,7 @@ class Worker:
     last_heartbeat_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class Event:
     """A pushed event; ``seq`` orders them."""
 
@@ -189,7 +187,7 @@ class Event:
     created_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class EventFilter:
     """A CEL filter deciding which events trigger a workflow."""
 
@@ -202,7 +200,7 @@ class EventFilter:
     created_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class Cron:
     """A cron trigger of a workflow."""
 
@@ -219,7 +217,7 @@ class Cron:
     last_fired_at: float | None
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """A one-time scheduled run."""
 
@@ -235,7 +233,7 @@ class Schedule:
     created_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class RateLimit:
     """A rate limit's configuration: at most ``limit_units`` in any window of ``duration_seconds``."""
 
@@ -246,7 +244,7 @@ class RateLimit:
     updated_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class RateLimitWindow:
     """What one rate-limit key admitted lately: its sliding log, for the next engine.
 
@@ -262,7 +260,7 @@ class RateLimitWindow:
     updated_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class ConcurrencySlot:
     """A task holding one of a concurrency group's ``max_runs`` slots."""
 
@@ -273,7 +271,7 @@ class ConcurrencySlot:
     acquired_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class DurableLogEntry:
     """One step of a durable task's event log (child spawned, sleep, event wait, ...)."""
 
@@ -286,7 +284,7 @@ class DurableLogEntry:
     created_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class CurrentWorkflowVersion:
     """Which version of a workflow new runs use: the one workers registered last.
 
@@ -301,7 +299,7 @@ class CurrentWorkflowVersion:
     updated_at: float
 
 
-@_rec
+@dataclass(frozen=True, slots=True)
 class LogLine:
     """A line a task logged through its context."""
 

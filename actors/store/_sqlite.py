@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, TypeVarTuple
 
 import trio
 
@@ -28,6 +28,9 @@ from ._plan import Step, plan, side_units
 from ._store import DEFAULT_OFFLOAD_THRESHOLD, Order, Store
 
 __all__ = ["SQLiteStore"]
+
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
 
 _MAX_PARAMS = 32766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
 
@@ -71,7 +74,7 @@ class SQLiteStore(Store):
         self._conn: sqlite3.Connection | None = None
         self._limiter = trio.CapacityLimiter(1)
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def _run(self, fn: Callable[[*_Ts], _T], *args: *_Ts) -> _T:
         return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
     # -- connection and migrations ---------------------------------------------------------
@@ -180,7 +183,7 @@ class SQLiteStore(Store):
             first = step.items[0].op
             if step.kind == "insert":
                 assert isinstance(first, Insert)
-                self._insert_rows(conn, first.table, list(first.row), [it.op.row for it in step.items])  # type: ignore[union-attr]
+                self._insert_rows(conn, first.table, list(first.row), step.rows())
             elif step.kind == "upsert":
                 assert isinstance(first, Upsert)
                 cols = list(first.row)
@@ -193,7 +196,7 @@ class SQLiteStore(Store):
                     f"INSERT INTO {first.table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                     f"ON CONFLICT ({', '.join(first.conflict)}) {action}"
                 )
-                conn.executemany(sql, [tuple(it.op.row.values()) for it in step.items])  # type: ignore[union-attr]
+                conn.executemany(sql, [tuple(row.values()) for row in step.rows()])
             elif step.kind == "update":
                 applied = []
                 for it in step.items:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import outcome
 
@@ -63,6 +63,7 @@ DEFAULT_OFFLOAD_THRESHOLD = 64 * 1024
 _SWEEP_CHUNK = 500  # object keys looked up per query (under SQLite's parameter limit)
 
 Order = Sequence[tuple[str, str]]
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -390,9 +391,13 @@ class Store(ABC):
         self._check_open()
         return await self._records(table, await self._select(table, where, order, limit))
 
-    async def _one(self, table: str, where: Sequence[Cond]) -> Any:
+    async def _one(self, kind: type[_R], table: str, where: Sequence[Cond]) -> _R | None:
         rows = await self._query(table, where, limit=1)
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        record = rows[0]
+        assert isinstance(record, kind), f"{table!r} rows are {type(record).__name__}, not {kind.__name__}"
+        return record
 
     @staticmethod
     def _eq(**kw: Any) -> list[Cond]:
@@ -400,15 +405,15 @@ class Store(ABC):
 
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         """The tenant with this id, or ``None``."""
-        return await self._one("tenants", self._eq(id=tenant_id))
+        return await self._one(Tenant, "tenants", self._eq(id=tenant_id))
 
     async def get_tenant_by_name(self, name: str) -> Tenant | None:
         """The tenant with this name, or ``None``."""
-        return await self._one("tenants", self._eq(name=name))
+        return await self._one(Tenant, "tenants", self._eq(name=name))
 
     async def find_api_token(self, token_hash: str) -> ApiToken | None:
         """The token with this hash (any tenant), or ``None``: how requests are authenticated."""
-        return await self._one("api_tokens", self._eq(token_hash=token_hash))
+        return await self._one(ApiToken, "api_tokens", self._eq(token_hash=token_hash))
 
     async def list_api_tokens(self, tenant_id: str) -> list[ApiToken]:
         """A tenant's tokens, oldest first."""
@@ -418,11 +423,11 @@ class Store(ABC):
 
     async def get_workflow(self, tenant_id: str, workflow_id: str) -> Workflow | None:
         """A workflow by id, or ``None``."""
-        return await self._one("workflows", self._eq(tenant_id=tenant_id, id=workflow_id))
+        return await self._one(Workflow, "workflows", self._eq(tenant_id=tenant_id, id=workflow_id))
 
     async def get_workflow_by_name(self, tenant_id: str, name: str) -> Workflow | None:
         """A workflow by name, or ``None``."""
-        return await self._one("workflows", self._eq(tenant_id=tenant_id, name=name))
+        return await self._one(Workflow, "workflows", self._eq(tenant_id=tenant_id, name=name))
 
     async def list_workflows(self, tenant_id: str) -> list[Workflow]:
         """A tenant's workflows, by name."""
@@ -450,11 +455,11 @@ class Store(ABC):
 
     async def get_run(self, tenant_id: str, run_id: str) -> Run | None:
         """A run, or ``None``."""
-        return await self._one("workflow_runs", self._eq(tenant_id=tenant_id, id=run_id))
+        return await self._one(Run, "workflow_runs", self._eq(tenant_id=tenant_id, id=run_id))
 
     async def find_run_by_idempotency_key(self, tenant_id: str, key: str) -> Run | None:
         """The run created with this idempotency key, or ``None``."""
-        return await self._one("workflow_runs", self._eq(tenant_id=tenant_id, idempotency_key=key))
+        return await self._one(Run, "workflow_runs", self._eq(tenant_id=tenant_id, idempotency_key=key))
 
     async def list_runs(
         self,
@@ -489,7 +494,7 @@ class Store(ABC):
 
     async def get_task(self, tenant_id: str, task_id: str) -> Task | None:
         """A task, or ``None``."""
-        return await self._one("tasks", self._eq(tenant_id=tenant_id, id=task_id))
+        return await self._one(Task, "tasks", self._eq(tenant_id=tenant_id, id=task_id))
 
     async def list_tasks(self, tenant_id: str, run_id: str) -> list[Task]:
         """A run's tasks, in creation order."""
@@ -535,7 +540,7 @@ class Store(ABC):
 
     async def get_worker(self, tenant_id: str, worker_id: str) -> Worker | None:
         """A worker, or ``None``."""
-        return await self._one("workers", self._eq(tenant_id=tenant_id, id=worker_id))
+        return await self._one(Worker, "workers", self._eq(tenant_id=tenant_id, id=worker_id))
 
     async def list_workers(
         self, tenant_id: str, *, status: str | None = None, heartbeat_since: float | None = None
@@ -550,7 +555,7 @@ class Store(ABC):
 
     async def get_event(self, tenant_id: str, event_id: str) -> Event | None:
         """A pushed event, or ``None``."""
-        return await self._one("events", self._eq(tenant_id=tenant_id, id=event_id))
+        return await self._one(Event, "events", self._eq(tenant_id=tenant_id, id=event_id))
 
     async def list_events(
         self,
@@ -582,7 +587,7 @@ class Store(ABC):
 
     async def get_cron(self, tenant_id: str, cron_id: str) -> Cron | None:
         """A cron, or ``None``."""
-        return await self._one("crons", self._eq(tenant_id=tenant_id, id=cron_id))
+        return await self._one(Cron, "crons", self._eq(tenant_id=tenant_id, id=cron_id))
 
     async def list_crons(self, tenant_id: str, *, workflow_id: str | None = None) -> list[Cron]:
         """A tenant's crons, by creation time."""
@@ -593,7 +598,7 @@ class Store(ABC):
 
     async def get_schedule(self, tenant_id: str, schedule_id: str) -> Schedule | None:
         """A one-time schedule, or ``None``."""
-        return await self._one("schedules", self._eq(tenant_id=tenant_id, id=schedule_id))
+        return await self._one(Schedule, "schedules", self._eq(tenant_id=tenant_id, id=schedule_id))
 
     async def list_schedules(
         self, tenant_id: str, *, status: str | None = None, workflow_id: str | None = None
@@ -618,7 +623,7 @@ class Store(ABC):
 
     async def get_rate_limit(self, tenant_id: str, key: str) -> RateLimit | None:
         """A rate limit, or ``None``."""
-        return await self._one("rate_limits", self._eq(tenant_id=tenant_id, key=key))
+        return await self._one(RateLimit, "rate_limits", self._eq(tenant_id=tenant_id, key=key))
 
     async def list_rate_limits(self, tenant_id: str) -> list[RateLimit]:
         """A tenant's rate limits, by key."""

@@ -93,7 +93,9 @@ class CommitTicket:
         # waiters (the caller that submitted it, and whoever acts after its commit).
         if isinstance(result, outcome.Error):
             raise result.error
-        return result.value
+        assert isinstance(result, outcome.Value)
+        rows: list[Any] = result.value
+        return rows
 
 
 @dataclass(frozen=True)

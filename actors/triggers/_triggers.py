@@ -214,7 +214,7 @@ class Triggers(ScheduleTriggers, Actor):
                 scope=ev["scope"],
             )
             pending.append((event_id, at, ev, await self._intake.submit_with(requests, [mutation])))
-        answers = []
+        answers: list[dict[str, Any]] = []
         for event_id, at, ev, together in pending:
             try:
                 started = run_ids(await together.wait())
@@ -348,9 +348,9 @@ class Triggers(ScheduleTriggers, Actor):
         listed: dict[str, list[tuple[FilterRule, bool]]] = {}
         for wf in self.workflows.values():
             listed[wf.id] = [(r, True) for r in _declared_filters(wf)]
-        for wid, rules in self.filters_by_workflow.items():
-            listed.setdefault(wid, []).extend((r, False) for r in rules)
-        out = []
+        for wid, stored in self.filters_by_workflow.items():
+            listed.setdefault(wid, []).extend((r, False) for r in stored)
+        out: list[dict[str, Any]] = []
         for wid, rules in listed.items():
             if workflow is not None and names.get(wid) != workflow:
                 continue

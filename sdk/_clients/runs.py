@@ -8,6 +8,7 @@ run finished: the engine answers a wait on a finished run from the store.
 
 from __future__ import annotations
 
+import builtins
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -236,7 +237,7 @@ class RunsClient:
         additional_metadata: dict[str, Any] | None = None,
         parent_task_id: str | None = None,
         limit: int = 100,
-    ) -> list[RunDetails]:
+    ) -> builtins.list[RunDetails]:
         filters = self._filters(statuses, workflow, since, until, additional_metadata, parent_task_id, limit)
         return [RunDetails.model_validate(r) for r in await self._acall("list_runs", filters)]
 
@@ -291,11 +292,11 @@ class RunsClient:
     async def aio_replay(self, run_id: str) -> bool:
         return bool(await self._acall("replay_runs", [run_id]))
 
-    def bulk_replay(self, run_ids: Sequence[str]) -> list[str]:
+    def bulk_replay(self, run_ids: Sequence[str]) -> builtins.list[str]:
         """Replay several runs; returns the ids that were replayed."""
         return list(self._call("replay_runs", list(run_ids)))
 
-    async def aio_bulk_replay(self, run_ids: Sequence[str]) -> list[str]:
+    async def aio_bulk_replay(self, run_ids: Sequence[str]) -> builtins.list[str]:
         return list(await self._acall("replay_runs", list(run_ids)))
 
     def _wait(self, run_id: str) -> RunDetails:

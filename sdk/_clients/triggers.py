@@ -9,6 +9,7 @@ as a :class:`ValueError` carrying the engine's one-line reason.
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -336,7 +337,7 @@ class CronClient(_Calls):
         name = None if workflow is None else _name(workflow)
         return [CronWorkflow.model_validate(c) for c in self._call("list_crons", name)]
 
-    async def aio_list(self, workflow: Any = None) -> list[CronWorkflow]:
+    async def aio_list(self, workflow: Any = None) -> builtins.list[CronWorkflow]:
         """The ``aio_`` form of :meth:`list`."""
         name = None if workflow is None else _name(workflow)
         return [CronWorkflow.model_validate(c) for c in await self._acall("list_crons", name)]

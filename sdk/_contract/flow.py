@@ -16,7 +16,7 @@ import enum
 import reprlib
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .._errors import DefinitionError
 
@@ -65,10 +65,11 @@ def check_cel(text: object, what: str) -> str:
     from ratchet._contract.cel import CelError, compile_cel
 
     try:
+        # (ignored below: compile_cel rejects a non-string with CelError, turned into DefinitionError here)
         compile_cel(text)  # type: ignore[arg-type]
     except CelError as exc:
         raise DefinitionError(f"{what}: {exc}") from None
-    return text  # type: ignore[return-value]
+    return text  # type: ignore[return-value]  # compiled above, so text is a string
 
 
 def _whole(value: object, what: str, low: int, high: int) -> int:
@@ -89,7 +90,10 @@ def _label_text(value: object, what: str) -> str:
     return value
 
 
-def _enum(kind: type[enum.Enum], value: object, what: str) -> Any:
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _enum(kind: type[_E], value: object, what: str) -> _E:
     if isinstance(value, kind):
         return value
     for member in kind:
@@ -307,6 +311,7 @@ class RateLimit:
     @property
     def key(self) -> str:
         """The static key, or the dynamic key's expression."""
+        # (ignored below: exactly one of the two keys is set (checked in __post_init__))
         return self.static_key if self.static_key is not None else self.dynamic_key  # type: ignore[return-value]
 
     def to_dict(self) -> dict[str, Any]:

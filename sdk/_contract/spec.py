@@ -212,7 +212,7 @@ class TaskSpec:
         where = f"task {self.name!r}"
         object.__setattr__(self, "concurrency", concurrency_list(self.concurrency, where))
         object.__setattr__(self, "rate_limits", rate_limit_list(self.rate_limits, where))
-        labels = self.desired_worker_labels
+        labels: object = self.desired_worker_labels
         if labels is not None and not isinstance(labels, Mapping):  # the (key, wish) pairs of a spec
             pairs = _sequence(labels, f"{where}: desired_worker_labels")
             if not all(isinstance(kv, tuple) and len(kv) == 2 for kv in pairs):
@@ -313,6 +313,7 @@ class TaskSpec:
             cancel_if=data.get("cancel_if", ()),
             concurrency=concurrency,
             rate_limits=rate_limits,
+            # (ignored below: raw wire form, normalised by TaskSpec.__post_init__)
             desired_worker_labels=labels,  # type: ignore[arg-type]
         )
 
@@ -636,6 +637,7 @@ def _check_triggers(spec: WorkflowSpec) -> None:
         if not isinstance(scope, str) or not scope or len(scope) > MAX_NAME_LENGTH:
             raise DefinitionError(f"{where}: default filter #{number} needs a scope (a non-empty string)")
         try:
+            # (ignored below: compile_cel rejects a non-string with CelError, reported below)
             compile_cel(f.get("expression"))  # type: ignore[arg-type]
         except CelError as exc:
             raise DefinitionError(f"{where}: default filter #{number}: {exc}") from None

@@ -249,7 +249,7 @@ class Workflow(TriggerMethods):
                 parent_names.append(parent)
             else:
                 raise DefinitionError(f"{where}: task {task_name!r}: {parent!r} is not a task")
-        gates = {
+        gates: dict[str, Any] = {  # TaskSpec keeps them as tuples
             option: condition_groups(items, f"{where}: task {task_name!r}: {option}")
             for option, items in (conditions or {}).items()
             if items
@@ -562,8 +562,8 @@ class Workflow(TriggerMethods):
         if isinstance(ctx, DurableContext):  # wait for them all in one durable call
             started = [ref for ref in refs if isinstance(ref, WorkflowRunRef)]
             outcomes = await ctx._wait_runs([ref.run_id for ref in started]) if started else []
-            for ref, outcome in zip(started, outcomes, strict=True):
-                ref._durable_outcome = outcome
+            for run_ref, outcome in zip(started, outcomes, strict=True):
+                run_ref._durable_outcome = outcome
         for ref in refs:
             try:
                 if isinstance(ref, Exception):
@@ -576,10 +576,12 @@ class Workflow(TriggerMethods):
 
 def _accepted(refs: list[WorkflowRunRef | Exception]) -> list[WorkflowRunRef]:
     """The refs, or the first refusal raised."""
+    accepted: list[WorkflowRunRef] = []
     for ref in refs:
         if isinstance(ref, Exception):
             raise ref
-    return refs  # type: ignore[return-value]
+        accepted.append(ref)
+    return accepted
 
 
 def _returned(exc: Exception, return_exceptions: bool) -> Exception:
@@ -604,7 +606,7 @@ class Standalone(Workflow):
         **workflow_options: Any,
     ) -> None:
         fn = _check_fn(fn, "standalone task")
-        task_name = name or getattr(fn, "__name__", "")
+        task_name = name or str(getattr(fn, "__name__", ""))
         super().__init__(client, task_name, **workflow_options)
         self.task_obj = self._add(fn, task_name, kind, (), options, eviction_delay)
         self._standalone_task = self.task_obj.name

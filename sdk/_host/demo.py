@@ -58,6 +58,7 @@ async def _call(system: object, name: str, method: str, *args: object) -> object
     """Ask a stage, retrying while its actor is being restarted."""
     for _attempt in range(20):
         try:
+            # (ignored below: lookup exists on the running system, not on its declared type)
             ref = system.lookup(name)  # type: ignore[attr-defined]
             return await getattr(ref, method).options(timeout=2.0).ask(*args)
         except ActorDeadError:

@@ -100,7 +100,7 @@ class Context:
         """
         name = task if isinstance(task, str) else getattr(task, "name", None)
         outputs = self._info.parent_outputs
-        if name not in outputs:
+        if name is None or name not in outputs:
             raise ValueError(
                 f"task {self._info.task!r} has no output of {name!r}: only the outputs of completed "
                 f"upstream tasks are available ({sorted(outputs) or 'none'})"
@@ -110,6 +110,7 @@ class Context:
     def was_skipped(self, task: Any) -> bool:
         """Whether an upstream task was skipped (by its ``skip_if`` conditions)."""
         name = task if isinstance(task, str) else getattr(task, "name", None)
+        # (ignored below: a missing name (None) simply finds nothing)
         return self._info.parent_outputs.get(name) == {"skipped": True}  # type: ignore[arg-type]
 
     @property
@@ -120,6 +121,7 @@ class Context:
     def fetch_task_run_error(self, task: Any) -> TaskRunError | None:
         """The failure of one task of the run (in an on-failure task), or None."""
         name = task if isinstance(task, str) else getattr(task, "name", None)
+        # (ignored below: a missing name (None) simply finds nothing)
         return self.task_run_errors.get(name)  # type: ignore[arg-type]
 
     # -- cancellation ---------------------------------------------------------------------
