@@ -37,23 +37,11 @@ import trio
 
 from ratchet.runtime import ActorDeadError, ActorRef, ActorSystem, open_runtime
 
+from ._contract.calls import IDEMPOTENT
 from ._hop import TrioHost, running_event_loop
 
 __all__ = ["Connection", "remote_gateway"]
 
-# Gateway methods that may run twice without harm, retried across engine restarts.
-IDEMPOTENT = frozenset(
-    {
-        "get_run",
-        "wait_run",
-        "list_runs",
-        "list_workers",
-        "list_workflows",
-        "cancel_runs",
-        "replay_runs",
-        "register_workflows",  # a definition is identified by its content: sending it again is a no-op
-    }
-)
 # How long the exit handler waits for each open connection's portal to stop.
 EXIT_GRACE = 10.0
 
@@ -173,6 +161,7 @@ class Connection:
 
     async def _ask(self, method: str, args: tuple[Any, ...], timeout: float | None) -> Any:
         assert self.gateway is not None
+        method = str(method)  # a Method goes on the wire as its plain name
         ask = getattr(self.gateway, method).options(timeout=timeout).ask
         if method not in IDEMPOTENT:
             return await ask(*args)
@@ -195,7 +184,7 @@ class Connection:
         loop = running_event_loop()
         if loop is not None:
             raise RuntimeError(
-                f"a blocking Ratchet call (the engine's {method!r}) was made inside a running {loop} "
+                f"a blocking Ratchet call (the engine's {str(method)!r}) was made inside a running {loop} "
                 "event loop, where it would stall every other task of that loop; use its aio_ form "
                 "instead: await wf.aio_run(...), await ratchet.runs.aio_get(...), ..."
             )
