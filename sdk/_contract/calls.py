@@ -5,7 +5,7 @@ models the engine validates against are in :mod:`.protocol`, which re-exports th
 
 - :class:`Method`: the names of the gateway's methods, and :data:`IDEMPOTENT`, those a
   client may send twice (retried across engine restarts);
-- limits (:data:`MAX_ID_LENGTH`, :data:`MAX_BULK_EVENTS`, ...) and :func:`check_id`;
+- limits (:data:`MAX_ID_LENGTH`, :data:`MAX_BULK_EVENTS`, ...);
 - :func:`trigger_request` and :func:`event_request`, which build requests with the
   request models' own fields;
 - :class:`ErrorCode`: what an error that crossed the wire means. An actor's failure
@@ -29,8 +29,6 @@ __all__ = [
     "MAX_ID_LENGTH",
     "ErrorCode",
     "Method",
-    "RequestError",
-    "check_id",
     "error_code",
     "event_request",
     "trigger_request",
@@ -129,21 +127,6 @@ def error_code(error_type: str) -> ErrorCode | None:
         return ErrorCode(name)
     except ValueError:
         return None
-
-
-class RequestError(ValueError):
-    """A request to the engine was malformed; nothing was changed (:attr:`ErrorCode.REQUEST`)."""
-
-
-def check_id(value: Any, what: str, kind: str = "an id") -> str:
-    """``value`` if it is an id (a string of 1 to :data:`MAX_ID_LENGTH` characters).
-
-    Raises:
-        RequestError: ``"<what>: <value> is not <kind>"``.
-    """
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
-        raise RequestError(f"{what}: {value!r} is not {kind}")
-    return value
 
 
 def trigger_request(

@@ -6,7 +6,7 @@ of these pydantic models before anything else happens, so garbage gets a
 :class:`RequestError` that says what was wrong and changes nothing.
 
 The rest of the contract is re-exported here, so the engine reads it from one place: the
-gateway's :class:`Method` names, limits, :func:`check_id`, the request builders and the
+gateway's :class:`Method` names, limits, the request builders and the
 :class:`ErrorCode` of errors that cross the wire live in :mod:`.calls`, apart, because
 every client and worker loads them at ``import ratchet`` and defining these models
 costs import time they do not need. The idempotency keys are in :mod:`.keys`.
@@ -25,8 +25,6 @@ from .calls import MAX_BULK_EVENTS as MAX_BULK_EVENTS
 from .calls import MAX_ID_LENGTH as MAX_ID_LENGTH
 from .calls import ErrorCode as ErrorCode
 from .calls import Method as Method
-from .calls import RequestError as RequestError
-from .calls import check_id as check_id
 from .calls import error_code as error_code
 from .calls import event_request as event_request
 from .calls import trigger_request as trigger_request
@@ -59,6 +57,21 @@ __all__ = [
 
 
 Name = Field(min_length=1, max_length=MAX_ID_LENGTH)
+
+
+class RequestError(ValueError):
+    """A request to the engine was malformed; nothing was changed (:attr:`ErrorCode.REQUEST`)."""
+
+
+def check_id(value: Any, what: str, kind: str = "an id") -> str:
+    """``value`` if it is an id (a string of 1 to :data:`MAX_ID_LENGTH` characters).
+
+    Raises:
+        RequestError: ``"<what>: <value> is not <kind>"``.
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        raise RequestError(f"{what}: {value!r} is not {kind}")
+    return value
 
 
 class _Strict(BaseModel):
