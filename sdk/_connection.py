@@ -37,24 +37,12 @@ import trio
 
 from ratchet.runtime import ActorDeadError, ActorRef, ActorSystem, AskLostError, open_runtime
 
+from ._contract.calls import IDEMPOTENT
 from ._errors import EngineUnreachableError
 from ._hop import TrioHost, running_event_loop
 
 __all__ = ["DEFAULT_RECONNECT_TIMEOUT", "Connection", "remote_gateway"]
 
-# Gateway methods that may run twice without harm, retried across engine restarts.
-IDEMPOTENT = frozenset(
-    {
-        "get_run",
-        "wait_run",
-        "list_runs",
-        "list_workers",
-        "list_workflows",
-        "cancel_runs",
-        "replay_runs",
-        "register_workflows",  # a definition is identified by its content: sending it again is a no-op
-    }
-)
 # Seconds a call keeps trying to reach an engine out of reach (see Connection).
 DEFAULT_RECONNECT_TIMEOUT = 120.0
 # How long the exit handler waits for each open connection's portal to stop.
@@ -188,6 +176,7 @@ class Connection:
         to answer: a wait for a run lasts as long as the run.
         """
         assert self.gateway is not None
+        method = str(method)  # a Method goes on the wire as its plain name
         ask = getattr(self.gateway, method).options(timeout=timeout).ask
         retry = method in IDEMPOTENT
         lost_at: float | None = None  # when this call lost the engine, until it reaches it again
@@ -233,7 +222,7 @@ class Connection:
         loop = running_event_loop()
         if loop is not None:
             raise RuntimeError(
-                f"a blocking Ratchet call (the engine's {method!r}) was made inside a running {loop} "
+                f"a blocking Ratchet call (the engine's {str(method)!r}) was made inside a running {loop} "
                 "event loop, where it would stall every other task of that loop; use its aio_ form "
                 "instead: await wf.aio_run(...), await ratchet.runs.aio_get(...), ..."
             )

@@ -39,6 +39,7 @@ from typing import Any
 import trio
 
 from ratchet._contract.conditions import ConditionSet
+from ratchet._contract.keys import child_key, durable_spawn_key
 from ratchet._contract.protocol import RequestError, TriggerRequest, parse, run_labels
 from ratchet._contract.status import TaskStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
@@ -581,7 +582,7 @@ class DurableTasks(Actor):
         valid: list[tuple[int, RunRequest]] = []
         for i, item in enumerate(request["items"]):
             key = item.get("key") if isinstance(item, dict) else None
-            key = f"child:{task_id}:key:{key}" if key is not None else f"durable:{task_id}:{seq}:{i}"
+            key = child_key(task_id, key) if key is not None else durable_spawn_key(task_id, seq, i)
             try:
                 raw = {**item, "workflow": request["workflow"], "parent_task_id": task_id, "key": key}
                 req = parse(TriggerRequest, raw, "child run request")

@@ -12,7 +12,14 @@ from typing import Any
 
 from ratchet._contract.cel import CelError, compile_cel
 from ratchet._contract.conditions import ConditionError, check_groups
-from ratchet._contract.protocol import RequestError, check_payload_size
+from ratchet._contract.protocol import (
+    MAX_ID_LENGTH,
+    ErrorCode,
+    RequestError,
+    check_id,
+    check_payload_size,
+    error_code,
+)
 from ratchet._contract.spec import MAX_EVICTION_DELAY
 from ratchet.runtime import ActorError, ActorRef, concurrent
 
@@ -45,8 +52,7 @@ class DurableApi:
         Raises:
             RequestError: a malformed call.
         """
-        if not isinstance(task_id, str) or not 0 < len(task_id) <= 200:
-            raise RequestError(f"durable_step: {task_id!r} is not a task run id")
+        check_id(task_id, "durable_step", "a task run id")
         if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
             raise RequestError(f"durable_step: seq must be a whole number from 0 to {MAX_SEQ}, got {seq!r}")
         if kind not in KINDS:
@@ -60,7 +66,7 @@ class DurableApi:
         try:
             return await self._durable.step.ask(task_id, seq, kind, key, request, float(wait))
         except ActorError as exc:  # the caller sees the durable actor's own error
-            if exc.error_type.endswith("NonDeterminismError"):
+            if error_code(exc.error_type) is ErrorCode.NON_DETERMINISM:
                 raise NonDeterminismError(exc.error_message) from None
             raise
 
@@ -86,15 +92,17 @@ def _check_request(kind: str, key: str, request: Any) -> Any:
             raise RequestError(f"{where}: 'until' must be epoch seconds")
         return {"until": float(until)}
     if kind == "event":
-        if not key.strip() or len(key) > 200:
-            raise RequestError(f"{where}: an event key is a non-empty string of at most 200 characters")
+        if not key.strip() or len(key) > MAX_ID_LENGTH:
+            raise RequestError(
+                f"{where}: an event key is a non-empty string of at most {MAX_ID_LENGTH} characters"
+            )
         expression, scope, lookback = request.get("expression"), request.get("scope"), request.get("lookback")
         if expression is not None:
             try:
                 compile_cel(expression)
             except CelError as exc:
                 raise RequestError(f"{where}: {exc}") from None
-        if scope is not None and (not isinstance(scope, str) or not 0 < len(scope) <= 200):
+        if scope is not None and (not isinstance(scope, str) or not 0 < len(scope) <= MAX_ID_LENGTH):
             raise RequestError(f"{where}: scope must be a non-empty string or None")
         if lookback is not None and (
             isinstance(lookback, bool)

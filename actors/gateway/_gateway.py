@@ -22,6 +22,7 @@ from ratchet._contract.protocol import (
     RequestError,
     TaskResultReport,
     TriggerRequest,
+    check_id,
     check_payload_size,
     parse,
     run_labels,
@@ -442,10 +443,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
     def _run_ids(run_ids: Any, what: str) -> list[str]:
         if not isinstance(run_ids, list) or len(run_ids) > MAX_BATCH:
             raise RequestError(f"{what}: expected a list of at most {MAX_BATCH} run ids")
-        for rid in run_ids:
-            if not isinstance(rid, str) or not 0 < len(rid) <= 200:
-                raise RequestError(f"{what}: {rid!r} is not a run id")
-        return list(run_ids)
+        return [check_id(rid, what, "a run id") for rid in run_ids]
 
     async def _coordinator_entry(self, workflow: str) -> str | None:
         for wf in await self.store.list_workflows(self.tenant_id):
@@ -545,8 +543,7 @@ class Gateway(TriggerApi, DurableApi, Actor):
 
 
 def _check_attempt(what: str, task_id: Any, attempt: Any) -> None:
-    if not isinstance(task_id, str) or not 0 < len(task_id) <= 200:
-        raise RequestError(f"{what}: {task_id!r} is not a task run id")
+    check_id(task_id, what, "a task run id")
     if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
         raise RequestError(f"{what}: attempt must be a whole number >= 1, got {attempt!r}")
 

@@ -12,80 +12,27 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import Field, field_validator
-
 from ratchet._contract.cel import CelError, compile_cel
 from ratchet._contract.cron import CronError, parse_cron
-from ratchet._contract.protocol import RequestError, _Strict, check_payload_size, parse
+from ratchet._contract.protocol import (
+    MAX_BULK_EVENTS,
+    CreateCronRequest,
+    CreateFilterRequest,
+    CreateScheduleRequest,
+    ErrorCode,
+    PushEventRequest,
+    RequestError,
+    check_id,
+    check_payload_size,
+    error_code,
+    parse,
+)
 from ratchet.runtime import ActorError, ActorRef, concurrent
 
 __all__ = ["MAX_BULK_EVENTS", "TriggerApi"]
 
-MAX_BULK_EVENTS = 1000
 MAX_PAST_SECONDS = 24 * 3600
 MAX_FUTURE_SECONDS = 100 * 365 * 24 * 3600
-
-
-def _printable(value: str, what: str) -> str:
-    if not value.strip() or not value.isprintable():
-        raise ValueError(f"{what} must be printable and not blank")
-    return value
-
-
-class PushEventRequest(_Strict):
-    """One event of ``push_events``."""
-
-    key: str = Field(min_length=1, max_length=200)
-    payload: Any = None
-    additional_metadata: dict[str, Any] = Field(default_factory=dict)
-    scope: str | None = Field(default=None, min_length=1, max_length=200)
-    priority: int | None = Field(default=None, ge=1, le=3)
-
-    @field_validator("key")
-    @classmethod
-    def _key(cls, value: str) -> str:
-        return _printable(value, "an event key")
-
-
-class CreateFilterRequest(_Strict):
-    """The request of ``create_filter``."""
-
-    workflow: str = Field(min_length=1, max_length=200)
-    expression: str = Field(min_length=1, max_length=10_000)
-    scope: str = Field(min_length=1, max_length=200)
-    payload: Any = None
-
-
-class CreateCronRequest(_Strict):
-    """The request of ``create_cron``."""
-
-    workflow: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=200)
-    expression: str = Field(min_length=1, max_length=200)
-    input: Any = None
-    additional_metadata: dict[str, Any] = Field(default_factory=dict)
-    priority: int | None = Field(default=None, ge=1, le=3)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _printable(value, "a cron name")
-
-
-class CreateScheduleRequest(_Strict):
-    """The request of ``create_schedule`` (``trigger_at`` in epoch seconds)."""
-
-    workflow: str = Field(min_length=1, max_length=200)
-    trigger_at: float
-    input: Any = None
-    additional_metadata: dict[str, Any] = Field(default_factory=dict)
-    priority: int | None = Field(default=None, ge=1, le=3)
-
-
-def _id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= 200:
-        raise RequestError(f"{what}: {value!r} is not an id")
-    return value
 
 
 class TriggerApi:
@@ -154,7 +101,7 @@ class TriggerApi:
     @concurrent
     async def delete_filter(self, filter_id: Any) -> bool:
         """Delete an event filter; False if there was none."""
-        return bool(await self._ask_triggers("delete_filter", _id(filter_id, "delete_filter")))
+        return bool(await self._ask_triggers("delete_filter", check_id(filter_id, "delete_filter")))
 
     # -- crons -----------------------------------------------------------------------------------
 
@@ -187,12 +134,12 @@ class TriggerApi:
     @concurrent
     async def get_cron(self, cron_id: Any) -> dict[str, Any] | None:
         """A cron by id, or None."""
-        return await self._triggers.get_cron.ask(_id(cron_id, "get_cron"))
+        return await self._triggers.get_cron.ask(check_id(cron_id, "get_cron"))
 
     @concurrent
     async def delete_cron(self, cron_id: Any) -> bool:
         """Delete a cron; False if there was none."""
-        return bool(await self._triggers.delete_cron.ask(_id(cron_id, "delete_cron")))
+        return bool(await self._triggers.delete_cron.ask(check_id(cron_id, "delete_cron")))
 
     # -- schedules -------------------------------------------------------------------------------
 
@@ -221,13 +168,13 @@ class TriggerApi:
     async def get_schedule(self, schedule_id: Any) -> dict[str, Any] | None:
         """A schedule by id, or None."""
         # (ignored below: the host Gateway provides store (mixin))
-        row = await self.store.get_schedule(self.tenant_id, _id(schedule_id, "get_schedule"))  # type: ignore[attr-defined]
+        row = await self.store.get_schedule(self.tenant_id, check_id(schedule_id, "get_schedule"))  # type: ignore[attr-defined]
         return None if row is None else await self._triggers.describe_schedule.ask(row)
 
     @concurrent
     async def update_schedule(self, schedule_id: Any, trigger_at: Any) -> bool:
         """Move a pending schedule to ``trigger_at``; False once it fired or was deleted."""
-        sid = _id(schedule_id, "update_schedule")
+        sid = check_id(schedule_id, "update_schedule")
         if isinstance(trigger_at, bool) or not isinstance(trigger_at, int | float):
             raise RequestError(f"update_schedule: trigger_at must be epoch seconds, got {trigger_at!r}")
         return bool(
@@ -237,12 +184,12 @@ class TriggerApi:
     @concurrent
     async def delete_schedule(self, schedule_id: Any) -> bool:
         """Cancel a pending schedule; False once it fired or was deleted."""
-        return bool(await self._triggers.delete_schedule.ask(_id(schedule_id, "delete_schedule")))
+        return bool(await self._triggers.delete_schedule.ask(check_id(schedule_id, "delete_schedule")))
 
     async def _ask_triggers(self, method: str, *args: Any) -> Any:
         try:
             return await getattr(self._triggers, method).ask(*args)
         except ActorError as exc:
-            if exc.error_type.endswith(("TriggerError", "CronError", "CelError")):
+            if error_code(exc.error_type) in (ErrorCode.TRIGGER, ErrorCode.CRON, ErrorCode.CEL):
                 raise RequestError(exc.error_message) from None
             raise

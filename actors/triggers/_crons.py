@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ratchet._contract.cron import next_tick, parse_cron, previous_tick
+from ratchet._contract.keys import cron_key
 from ratchet.runtime import concurrent
 
 from ..runs._intake import RunIntake, RunRequest, Together, run_ids
@@ -187,7 +188,7 @@ class ScheduleTriggers:
             row.input,
             {**(row.additional_metadata or {})},
             row.priority,
-            idempotency_key=None if _PLANTED_CRON_REFIRE else f"cron:{row.workflow_id}:{row.name}:{tick}",
+            idempotency_key=None if _PLANTED_CRON_REFIRE else cron_key(row.workflow_id, row.name, tick),
         )
         record = RecordCronFire(
             tenant_id=self.tenant_id, id=cron_id, fired_at=tick, previous=row.last_fired_at

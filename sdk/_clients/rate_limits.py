@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._contract.calls import Method
 from .._contract.flow import RateLimitDuration, check_rate_limit_put
 
 if TYPE_CHECKING:
@@ -28,11 +29,11 @@ class RateLimitsClient:
             ValueError: a bad key, limit (1 to 1,000,000,000) or duration; nothing is sent.
         """
         key, limit, window = check_rate_limit_put(key, limit, duration)
-        self._client.connection.call("put_rate_limit", key, limit, window.value)
+        self._client.connection.call(Method.PUT_RATE_LIMIT, key, limit, window.value)
 
     async def aio_put(
         self, key: str, limit: int, duration: RateLimitDuration | str = RateLimitDuration.SECOND
     ) -> None:
         """:meth:`put` for async code (Trio or asyncio)."""
         key, limit, window = check_rate_limit_put(key, limit, duration)
-        await self._client.connection.acall("put_rate_limit", key, limit, window.value)
+        await self._client.connection.acall(Method.PUT_RATE_LIMIT, key, limit, window.value)

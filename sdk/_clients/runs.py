@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from .._contract.calls import Method, trigger_request
 from .._contract.status import RunStatus, TaskEventKind, TaskStatus
 from .._errors import FailedTaskRunExceptionGroup, RunCancelledError, TaskRunError
 
@@ -198,19 +199,19 @@ class RunsClient:
 
     def get(self, run_id: str) -> RunDetails:
         """The run with its tasks and timeline. Raises LookupError if unknown."""
-        return _details(self._call("get_run", run_id, True), run_id)
+        return _details(self._call(Method.GET_RUN, run_id, True), run_id)
 
     async def aio_get(self, run_id: str) -> RunDetails:
-        return _details(await self._acall("get_run", run_id, True), run_id)
+        return _details(await self._acall(Method.GET_RUN, run_id, True), run_id)
 
     get_details = get
     aio_get_details = aio_get
 
     def get_status(self, run_id: str) -> RunStatus:
-        return _details(self._call("get_run", run_id, False), run_id).status
+        return _details(self._call(Method.GET_RUN, run_id, False), run_id).status
 
     async def aio_get_status(self, run_id: str) -> RunStatus:
-        return _details(await self._acall("get_run", run_id, False), run_id).status
+        return _details(await self._acall(Method.GET_RUN, run_id, False), run_id).status
 
     def list(
         self,
@@ -225,7 +226,7 @@ class RunsClient:
     ) -> list[RunDetails]:
         """Runs, newest first (without task details)."""
         filters = self._filters(statuses, workflow, since, until, additional_metadata, parent_task_id, limit)
-        return [RunDetails.model_validate(r) for r in self._call("list_runs", filters)]
+        return [RunDetails.model_validate(r) for r in self._call(Method.LIST_RUNS, filters)]
 
     async def aio_list(
         self,
@@ -239,7 +240,7 @@ class RunsClient:
         limit: int = 100,
     ) -> builtins.list[RunDetails]:
         filters = self._filters(statuses, workflow, since, until, additional_metadata, parent_task_id, limit)
-        return [RunDetails.model_validate(r) for r in await self._acall("list_runs", filters)]
+        return [RunDetails.model_validate(r) for r in await self._acall(Method.LIST_RUNS, filters)]
 
     @staticmethod
     def _filters(
@@ -268,17 +269,17 @@ class RunsClient:
 
     def cancel(self, run_id: str) -> bool:
         """Cancel a run; False if it had already finished."""
-        return bool(self._call("cancel_runs", [run_id]))
+        return bool(self._call(Method.CANCEL_RUNS, [run_id]))
 
     async def aio_cancel(self, run_id: str) -> bool:
-        return bool(await self._acall("cancel_runs", [run_id]))
+        return bool(await self._acall(Method.CANCEL_RUNS, [run_id]))
 
     def bulk_cancel(self, run_ids: Sequence[str]) -> int:
         """Cancel several runs; returns how many were still running."""
-        return int(self._call("cancel_runs", list(run_ids)))
+        return int(self._call(Method.CANCEL_RUNS, list(run_ids)))
 
     async def aio_bulk_cancel(self, run_ids: Sequence[str]) -> int:
-        return int(await self._acall("cancel_runs", list(run_ids)))
+        return int(await self._acall(Method.CANCEL_RUNS, list(run_ids)))
 
     def replay(self, run_id: str) -> bool:
         """Run a FAILED or CANCELLED run again from where it broke.
@@ -287,23 +288,23 @@ class RunsClient:
         a fresh retry budget); completed tasks keep their outputs. Returns False if the
         run was not FAILED or CANCELLED. Wait for it again with ``ref.result()``.
         """
-        return bool(self._call("replay_runs", [run_id]))
+        return bool(self._call(Method.REPLAY_RUNS, [run_id]))
 
     async def aio_replay(self, run_id: str) -> bool:
-        return bool(await self._acall("replay_runs", [run_id]))
+        return bool(await self._acall(Method.REPLAY_RUNS, [run_id]))
 
     def bulk_replay(self, run_ids: Sequence[str]) -> builtins.list[str]:
         """Replay several runs; returns the ids that were replayed."""
-        return list(self._call("replay_runs", list(run_ids)))
+        return list(self._call(Method.REPLAY_RUNS, list(run_ids)))
 
     async def aio_bulk_replay(self, run_ids: Sequence[str]) -> builtins.list[str]:
-        return list(await self._acall("replay_runs", list(run_ids)))
+        return list(await self._acall(Method.REPLAY_RUNS, list(run_ids)))
 
     def _wait(self, run_id: str) -> RunDetails:
-        return _details(self._call("wait_run", run_id), run_id)
+        return _details(self._call(Method.WAIT_RUN, run_id), run_id)
 
     async def _aio_wait(self, run_id: str) -> RunDetails:
-        return _details(await self._acall("wait_run", run_id), run_id)
+        return _details(await self._acall(Method.WAIT_RUN, run_id), run_id)
 
 
 def trigger_payload(workflow: Workflow, options: TriggerWorkflowOptions) -> dict[str, Any]:
@@ -314,21 +315,17 @@ def trigger_payload(workflow: Workflow, options: TriggerWorkflowOptions) -> dict
     """
     from .._contract.flow import desired_labels
 
-    payload: dict[str, Any] = {
-        "workflow": workflow.name,
-        "input": workflow.input.dump(options.input),
-        "additional_metadata": dict(options.additional_metadata or {}),
-    }
     labels = desired_labels(options.desired_worker_labels, f"a run of workflow {workflow.name!r}")
-    if labels:
-        payload["desired_worker_labels"] = {key: label.to_dict() for key, label in labels}
-    if options.priority is not None:
+    priority = options.priority
+    return trigger_request(
+        workflow.name,
+        workflow.input.dump(options.input),
+        dict(options.additional_metadata or {}),
         # a Priority is an IntEnum: send its plain number
-        priority = options.priority
-        payload["priority"] = int(priority) if isinstance(priority, enum.IntEnum) else priority
-    if options.key is not None:
-        payload["key"] = options.key
-    return payload
+        priority=int(priority) if isinstance(priority, enum.IntEnum) else priority,
+        key=options.key,
+        desired_worker_labels={key: label.to_dict() for key, label in labels},
+    )
 
 
 def check_answers(workflow: Workflow, answers: list[dict[str, Any]]) -> list[str | Exception]:

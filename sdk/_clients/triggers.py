@@ -20,6 +20,8 @@ import pydantic
 
 from ratchet.runtime import ActorError
 
+from .._contract.calls import MAX_BULK_EVENTS, ErrorCode, Method, error_code, event_request
+
 if TYPE_CHECKING:
     from .._client import Ratchet
 
@@ -36,8 +38,6 @@ __all__ = [
     "ScheduledWorkflow",
     "to_epoch",
 ]
-
-MAX_BULK_EVENTS = 1000
 
 
 class Event(pydantic.BaseModel):
@@ -136,16 +136,10 @@ def _name(workflow: Any) -> str:
 def _event_request(
     key: Any, payload: Any, additional_metadata: Any, scope: Any, priority: Any
 ) -> dict[str, Any]:
-    request: dict[str, Any] = {"key": key, "payload": payload}
-    if additional_metadata is not None:
-        # a non-mapping goes as it is: the engine names the problem
-        is_dict = isinstance(additional_metadata, dict)
-        request["additional_metadata"] = dict(additional_metadata) if is_dict else additional_metadata
-    if scope is not None:
-        request["scope"] = scope
-    if priority is not None:
-        request["priority"] = priority
-    return request
+    # a non-mapping goes as it is: the engine names the problem
+    if isinstance(additional_metadata, dict):
+        additional_metadata = dict(additional_metadata)
+    return event_request(key, payload, additional_metadata, scope, priority)
 
 
 class _Calls:
@@ -178,7 +172,7 @@ class _Calls:
 
 
 def _refusal(exc: ActorError) -> Exception:
-    if exc.error_type.endswith("RequestError"):
+    if error_code(exc.error_type) is ErrorCode.REQUEST:
         return ValueError(exc.error_message)
     return exc
 
@@ -225,7 +219,7 @@ class EventClient(_Calls):
             ValueError: a bad key, payload, scope or priority (nothing is pushed).
         """
         requests = [_event_request(key, payload, additional_metadata, scope, priority)]
-        return _events(requests, self._call("push_events", requests))[0]
+        return _events(requests, self._call(Method.PUSH_EVENTS, requests))[0]
 
     async def aio_push(
         self,
@@ -237,17 +231,17 @@ class EventClient(_Calls):
     ) -> Event:
         """The ``aio_`` form of :meth:`push`."""
         requests = [_event_request(key, payload, additional_metadata, scope, priority)]
-        return _events(requests, await self._acall("push_events", requests))[0]
+        return _events(requests, await self._acall(Method.PUSH_EVENTS, requests))[0]
 
     def bulk_push(self, events: Sequence[BulkPushEvent | dict[str, Any]]) -> list[Event]:
         """Push up to 1000 events in one request; all are checked before any is pushed."""
         requests = _bulk(events)
-        return _events(requests, self._call("push_events", requests))
+        return _events(requests, self._call(Method.PUSH_EVENTS, requests))
 
     async def aio_bulk_push(self, events: Sequence[BulkPushEvent | dict[str, Any]]) -> list[Event]:
         """The ``aio_`` form of :meth:`bulk_push`."""
         requests = _bulk(events)
-        return _events(requests, await self._acall("push_events", requests))
+        return _events(requests, await self._acall(Method.PUSH_EVENTS, requests))
 
 
 class FiltersClient(_Calls):
@@ -257,7 +251,7 @@ class FiltersClient(_Calls):
         """Add a filter: events of ``scope`` start ``workflow`` when ``expression`` is true."""
         request = {"workflow": _name(workflow), "expression": expression, "scope": scope, "payload": payload}
         self._known(workflow)
-        return EventFilter.model_validate(self._call("create_filter", request))
+        return EventFilter.model_validate(self._call(Method.CREATE_FILTER, request))
 
     async def aio_create(
         self, workflow: Any, expression: str, scope: str, payload: Any = None
@@ -265,12 +259,12 @@ class FiltersClient(_Calls):
         """The ``aio_`` form of :meth:`create`."""
         request = {"workflow": _name(workflow), "expression": expression, "scope": scope, "payload": payload}
         await self._aio_known(workflow)
-        return EventFilter.model_validate(await self._acall("create_filter", request))
+        return EventFilter.model_validate(await self._acall(Method.CREATE_FILTER, request))
 
     def list(self, workflow: Any = None) -> list[EventFilter]:
         """Filters of one workflow or all: declared ones (``default_filters``), then stored ones."""
         name = None if workflow is None else _name(workflow)
-        return [EventFilter.model_validate(f) for f in self._call("list_filters", name)]
+        return [EventFilter.model_validate(f) for f in self._call(Method.LIST_FILTERS, name)]
 
     def delete(self, filter_id: str) -> bool:
         """Delete a stored filter; False if there was none.
@@ -278,7 +272,7 @@ class FiltersClient(_Calls):
         Raises:
             ValueError: the filter is declared in code (``default_filters``).
         """
-        return bool(self._call("delete_filter", filter_id))
+        return bool(self._call(Method.DELETE_FILTER, filter_id))
 
 
 class CronClient(_Calls):
@@ -316,7 +310,7 @@ class CronClient(_Calls):
         """
         request = self._request(workflow, cron_name, expression, input, additional_metadata, priority)
         self._known(workflow)
-        return CronWorkflow.model_validate(self._call("create_cron", request))
+        return CronWorkflow.model_validate(self._call(Method.CREATE_CRON, request))
 
     async def aio_create(
         self,
@@ -330,32 +324,32 @@ class CronClient(_Calls):
         """The ``aio_`` form of :meth:`create`."""
         request = self._request(workflow, cron_name, expression, input, additional_metadata, priority)
         await self._aio_known(workflow)
-        return CronWorkflow.model_validate(await self._acall("create_cron", request))
+        return CronWorkflow.model_validate(await self._acall(Method.CREATE_CRON, request))
 
     def list(self, workflow: Any = None) -> list[CronWorkflow]:
         """Crons (those declared with ``on_crons`` too), of one workflow or all."""
         name = None if workflow is None else _name(workflow)
-        return [CronWorkflow.model_validate(c) for c in self._call("list_crons", name)]
+        return [CronWorkflow.model_validate(c) for c in self._call(Method.LIST_CRONS, name)]
 
     async def aio_list(self, workflow: Any = None) -> builtins.list[CronWorkflow]:
         """The ``aio_`` form of :meth:`list`."""
         name = None if workflow is None else _name(workflow)
-        return [CronWorkflow.model_validate(c) for c in await self._acall("list_crons", name)]
+        return [CronWorkflow.model_validate(c) for c in await self._acall(Method.LIST_CRONS, name)]
 
     def get(self, cron_id: str) -> CronWorkflow:
         """A cron by id. Raises LookupError if there is none."""
-        found = self._call("get_cron", cron_id)
+        found = self._call(Method.GET_CRON, cron_id)
         if found is None:
             raise LookupError(f"no cron with id {cron_id!r}")
         return CronWorkflow.model_validate(found)
 
     def delete(self, cron_id: str) -> bool:
         """Delete a cron; False if there was none."""
-        return bool(self._call("delete_cron", cron_id))
+        return bool(self._call(Method.DELETE_CRON, cron_id))
 
     async def aio_delete(self, cron_id: str) -> bool:
         """The ``aio_`` form of :meth:`delete`."""
-        return bool(await self._acall("delete_cron", cron_id))
+        return bool(await self._acall(Method.DELETE_CRON, cron_id))
 
 
 class ScheduledClient(_Calls):
@@ -389,7 +383,7 @@ class ScheduledClient(_Calls):
         """Run ``workflow`` once at ``trigger_at`` (a datetime, naive means local, or epoch seconds)."""
         request = self._request(workflow, trigger_at, input, additional_metadata, priority)
         self._known(workflow)
-        return ScheduledWorkflow.model_validate(self._call("create_schedule", request))
+        return ScheduledWorkflow.model_validate(self._call(Method.CREATE_SCHEDULE, request))
 
     async def aio_create(
         self,
@@ -402,7 +396,7 @@ class ScheduledClient(_Calls):
         """The ``aio_`` form of :meth:`create`."""
         request = self._request(workflow, trigger_at, input, additional_metadata, priority)
         await self._aio_known(workflow)
-        return ScheduledWorkflow.model_validate(await self._acall("create_schedule", request))
+        return ScheduledWorkflow.model_validate(await self._acall(Method.CREATE_SCHEDULE, request))
 
     def list(self, workflow: Any = None, status: str | None = None) -> list[ScheduledWorkflow]:
         """Schedules (PENDING, FIRED or CANCELLED), soonest first."""
@@ -411,23 +405,23 @@ class ScheduledClient(_Calls):
             filters["workflow"] = _name(workflow)
         if status is not None:
             filters["status"] = status
-        return [ScheduledWorkflow.model_validate(s) for s in self._call("list_schedules", filters)]
+        return [ScheduledWorkflow.model_validate(s) for s in self._call(Method.LIST_SCHEDULES, filters)]
 
     def get(self, schedule_id: str) -> ScheduledWorkflow:
         """A schedule by id. Raises LookupError if there is none."""
-        found = self._call("get_schedule", schedule_id)
+        found = self._call(Method.GET_SCHEDULE, schedule_id)
         if found is None:
             raise LookupError(f"no schedule with id {schedule_id!r}")
         return ScheduledWorkflow.model_validate(found)
 
     def update(self, schedule_id: str, trigger_at: datetime | float) -> bool:
         """Move a pending schedule; False once it fired or was deleted."""
-        return bool(self._call("update_schedule", schedule_id, to_epoch(trigger_at)))
+        return bool(self._call(Method.UPDATE_SCHEDULE, schedule_id, to_epoch(trigger_at)))
 
     def delete(self, schedule_id: str) -> bool:
         """Cancel a pending schedule; False once it fired or was deleted."""
-        return bool(self._call("delete_schedule", schedule_id))
+        return bool(self._call(Method.DELETE_SCHEDULE, schedule_id))
 
     async def aio_delete(self, schedule_id: str) -> bool:
         """The ``aio_`` form of :meth:`delete`."""
-        return bool(await self._acall("delete_schedule", schedule_id))
+        return bool(await self._acall(Method.DELETE_SCHEDULE, schedule_id))

@@ -1,9 +1,15 @@
-"""The shapes of requests the engine accepts, validated at its edge.
+"""The wire contract: the shapes of requests the engine accepts, validated at its edge.
 
 Workers and clients call the :class:`~ratchet.actors.gateway._gateway.Gateway` with plain
 JSON-like values (they cross the wire as msgpack). Each request is checked against one
 of these pydantic models before anything else happens, so garbage gets a
 :class:`RequestError` that says what was wrong and changes nothing.
+
+The rest of the contract is re-exported here, so the engine reads it from one place: the
+gateway's :class:`Method` names, limits, the request builders and the
+:class:`ErrorCode` of errors that cross the wire live in :mod:`.calls`, apart, because
+every client and worker loads them at ``import ratchet`` and defining these models
+costs import time they do not need. The idempotency keys are in :mod:`.keys`.
 """
 
 from __future__ import annotations
@@ -11,30 +17,62 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .calls import DEFAULT_MAX_PAYLOAD_BYTES as DEFAULT_MAX_PAYLOAD_BYTES
+from .calls import IDEMPOTENT as IDEMPOTENT
+from .calls import MAX_BULK_EVENTS as MAX_BULK_EVENTS
+from .calls import MAX_ID_LENGTH as MAX_ID_LENGTH
+from .calls import ErrorCode as ErrorCode
+from .calls import Method as Method
+from .calls import error_code as error_code
+from .calls import event_request as event_request
+from .calls import trigger_request as trigger_request
 from .payload_size import PayloadTooDeep, packed_size
 from .status import RunStatus
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
+    "IDEMPOTENT",
+    "MAX_BULK_EVENTS",
+    "MAX_ID_LENGTH",
+    "CreateCronRequest",
+    "CreateFilterRequest",
+    "CreateScheduleRequest",
+    "ErrorCode",
     "ListRunsRequest",
+    "Method",
+    "PushEventRequest",
     "RegisterWorkerRequest",
     "RequestError",
     "TaskResultReport",
     "TriggerRequest",
+    "check_id",
     "check_payload_size",
+    "error_code",
+    "event_request",
     "parse",
     "run_labels",
+    "trigger_request",
 ]
 
-DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 
-Name = Field(min_length=1, max_length=200)
+Name = Field(min_length=1, max_length=MAX_ID_LENGTH)
 
 
 class RequestError(ValueError):
-    """A request to the engine was malformed; nothing was changed."""
+    """A request to the engine was malformed; nothing was changed (:attr:`ErrorCode.REQUEST`)."""
+
+
+def check_id(value: Any, what: str, kind: str = "an id") -> str:
+    """``value`` if it is an id (a string of 1 to :data:`MAX_ID_LENGTH` characters).
+
+    Raises:
+        RequestError: ``"<what>: <value> is not <kind>"``.
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        raise RequestError(f"{what}: {value!r} is not {kind}")
+    return value
 
 
 class _Strict(BaseModel):
@@ -76,7 +114,7 @@ class TaskResultReport(_Strict):
     error_message: str | None = None
     traceback: str | None = None
     retryable: bool = True
-    worker_id: str | None = Field(default=None, min_length=1, max_length=200)
+    worker_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
     # for "evicted": the log position of the durable call the attempt was waiting on
     evicted_at: int | None = Field(default=None, ge=0)
 
@@ -89,6 +127,62 @@ class ListRunsRequest(_Strict):
     additional_metadata: dict[str, Any] | None = None
     parent_task_id: str | None = None
     limit: int = Field(default=100, ge=1, le=10_000)
+
+
+def _printable(value: str, what: str) -> str:
+    if not value.strip() or not value.isprintable():
+        raise ValueError(f"{what} must be printable and not blank")
+    return value
+
+
+class PushEventRequest(_Strict):
+    """One event of ``push_events``."""
+
+    key: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    payload: Any = None
+    additional_metadata: dict[str, Any] = Field(default_factory=dict)
+    scope: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+    priority: int | None = Field(default=None, ge=1, le=3)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        return _printable(value, "an event key")
+
+
+class CreateFilterRequest(_Strict):
+    """The request of ``create_filter``."""
+
+    workflow: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    expression: str = Field(min_length=1, max_length=10_000)
+    scope: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    payload: Any = None
+
+
+class CreateCronRequest(_Strict):
+    """The request of ``create_cron``."""
+
+    workflow: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    name: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    expression: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    input: Any = None
+    additional_metadata: dict[str, Any] = Field(default_factory=dict)
+    priority: int | None = Field(default=None, ge=1, le=3)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _printable(value, "a cron name")
+
+
+class CreateScheduleRequest(_Strict):
+    """The request of ``create_schedule`` (``trigger_at`` in epoch seconds)."""
+
+    workflow: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    trigger_at: float
+    input: Any = None
+    additional_metadata: dict[str, Any] = Field(default_factory=dict)
+    priority: int | None = Field(default=None, ge=1, le=3)
 
 
 def parse(model: type[BaseModel], value: Any, what: str) -> Any:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from .._clients.runs import TriggerWorkflowOptions, WorkflowRunRef, check_answers, trigger_payload
+from .._contract.calls import Method
 from .._contract.durations import Duration, parse_duration
 from .._contract.flow import (
     ConcurrencyExpression,
@@ -438,20 +439,20 @@ class Workflow(TriggerMethods):
     def _make_known(self, connection: Any) -> None:
         """Have the engine behind ``connection`` know this workflow (once per connection)."""
         if connection not in self._known_to:
-            connection.call("register_workflows", [self.spec.to_dict()])
+            connection.call(Method.REGISTER_WORKFLOWS, [self.spec.to_dict()])
             self._known_to.add(connection)
 
     async def _aio_make_known(self, connection: Any) -> None:
         """The ``aio_`` form of :meth:`_make_known`."""
         if connection not in self._known_to:
-            await connection.acall("register_workflows", [self.spec.to_dict()])
+            await connection.acall(Method.REGISTER_WORKFLOWS, [self.spec.to_dict()])
             self._known_to.add(connection)
 
     def _trigger(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef | Exception]:
         connection = self._client().connection
         payloads = self._payloads(items)
         self._make_known(connection)
-        return self._refs(connection.call("trigger", payloads))
+        return self._refs(connection.call(Method.TRIGGER, payloads))
 
     async def _aio_trigger(self, items: Sequence[TriggerWorkflowOptions]) -> list[WorkflowRunRef | Exception]:
         ctx = current_context.get()
@@ -463,7 +464,7 @@ class Workflow(TriggerMethods):
         connection = self._client().connection
         payloads = self._payloads(items)
         await self._aio_make_known(connection)
-        return self._refs(await connection.acall("trigger", payloads))
+        return self._refs(await connection.acall(Method.TRIGGER, payloads))
 
     def run_no_wait(
         self,

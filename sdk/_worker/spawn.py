@@ -18,6 +18,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from .._contract.keys import child_key, spawn_index_key
+
 if TYPE_CHECKING:
     from .context import Context
 
@@ -35,9 +37,9 @@ def child_request(payload: dict[str, Any]) -> dict[str, Any]:
     parent = ctx.task_run_id
     user_key = payload.get("key")
     if user_key is not None:
-        key = f"child:{parent}:key:{user_key}"
+        key = child_key(parent, user_key)
     else:
         # the workflow is part of the key: a retry that spawns something else at the
         # same index gets a new run, not the earlier run of another workflow
-        key = f"child:{parent}:{ctx._next_spawn_index()}:{payload.get('workflow')}"
+        key = spawn_index_key(parent, ctx._next_spawn_index(), payload["workflow"])
     return {**payload, "parent_task_id": parent, "key": key}

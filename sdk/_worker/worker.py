@@ -38,6 +38,7 @@ import trio
 
 from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTimeout, concurrent
 
+from .._contract.calls import ErrorCode, Method, error_code
 from .._contract.flow import check_worker_labels
 from .._contract.spec import TaskKind
 from .._contract.wire_values import bounded_text, safe_str
@@ -474,7 +475,7 @@ class WorkerActor(Actor):
         delay = 0.05
         while True:
             try:
-                answer = await getattr(self.gateway, method).options(timeout=30.0).ask(*args)
+                answer = await getattr(self.gateway, str(method)).options(timeout=30.0).ask(*args)
             except _RETRYABLE_CALL as exc:
                 self.reachability.failed(exc)
                 await self.context.clock.sleep(delay)
@@ -598,7 +599,7 @@ class WorkerActor(Actor):
 
     async def _heartbeat(self) -> None:
         sent = self.context.clock.monotonic()
-        if await self._call("heartbeat", self.worker_id):
+        if await self._call(Method.HEARTBEAT, self.worker_id):
             self._heard_at = sent
         else:
             await self.register()  # the engine restarted, or gave us up for dead
@@ -621,7 +622,7 @@ class WorkerActor(Actor):
         failure of its attempt that says why, so the engine learns how the attempt ended.
         """
         try:
-            await self._call("task_results", batch)
+            await self._call(Method.TASK_RESULTS, batch)
             return
         except Exception as exc:  # unreachable engines are retried inside _call
             problem = exc
@@ -652,7 +653,7 @@ class WorkerActor(Actor):
         }
         replacement.pop("evicted_at", None)
         try:
-            await self._call("task_results", [replacement])
+            await self._call(Method.TASK_RESULTS, [replacement])
         except Exception as exc:
             log.error("worker %r dropped the result of attempt %s: %s", self.config.name, key, safe_str(exc))
 
@@ -665,12 +666,12 @@ class WorkerActor(Actor):
     async def drain(self) -> None:
         """Tell the engine to send nothing new, wait for running attempts, then leave."""
         self.draining = True
-        await self._call("drain_worker", self.worker_id)
+        await self._call(Method.DRAIN_WORKER, self.worker_id)
         while self.running:
             await self._idle.wait()
         while self._results:
             await self.context.clock.sleep(0.01)
-        await self._call("deregister_worker", self.worker_id)
+        await self._call(Method.DEREGISTER_WORKER, self.worker_id)
 
     @concurrent
     async def wait_registered(self) -> None:
@@ -715,15 +716,19 @@ class _Link:
         self._in_worker(lambda: record("task-log", info.task_run_id, f"{level}: {line}"))
 
     def cancel_run(self, run_id: str) -> None:
-        self._in_worker(lambda: self._worker._send_reliably("cancel_runs", [run_id]))
+        self._in_worker(lambda: self._worker._send_reliably(Method.CANCEL_RUNS, [run_id]))
 
     def refresh_timeout(self, info: AttemptInfo, seconds: float) -> None:
         self._in_worker(
-            lambda: self._worker._send_reliably("refresh_timeout", info.task_run_id, info.attempt, seconds)
+            lambda: self._worker._send_reliably(
+                Method.REFRESH_TIMEOUT, info.task_run_id, info.attempt, seconds
+            )
         )
 
     def release_slot(self, info: AttemptInfo) -> None:
-        self._in_worker(lambda: self._worker._send_reliably("release_slot", info.task_run_id, info.attempt))
+        self._in_worker(
+            lambda: self._worker._send_reliably(Method.RELEASE_SLOT, info.task_run_id, info.attempt)
+        )
 
     async def make_known(self, definition: dict[str, Any]) -> None:
         """Have the engine know a workflow a task spawns (a client's registration: once).
@@ -738,7 +743,7 @@ class _Link:
         worker = self._worker
         name = definition.get("name")
         if name not in worker.known_workflows:
-            await worker._call("register_workflows", [definition])
+            await worker._call(Method.REGISTER_WORKFLOWS, [definition])
             worker.known_workflows.add(name)
 
     async def durable_step(
@@ -761,9 +766,10 @@ class _Link:
                     info.task_run_id, seq, kind, key, request, wait
                 )
             except ActorError as exc:
-                if exc.error_type.endswith("NonDeterminismError"):
+                code = error_code(exc.error_type)
+                if code is ErrorCode.NON_DETERMINISM:
                     return {"nondeterminism": exc.error_message}
-                if exc.error_type.endswith("RequestError"):
+                if code is ErrorCode.REQUEST:
                     raise ValueError(exc.error_message) from None
                 raise
             except _RETRYABLE_CALL as exc:
