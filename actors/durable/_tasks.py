@@ -42,6 +42,7 @@ from ratchet._contract.conditions import ConditionSet
 from ratchet._contract.protocol import RequestError, TriggerRequest, parse, run_labels
 from ratchet.runtime import Actor, ActorRef, concurrent
 
+from .. import _names as names
 from ..runs._coordinator import RunRequest
 from ..store import (
     AppendDurableLog,
@@ -130,10 +131,10 @@ class DurableTasks(Actor):
     async def on_start(self) -> None:
         """Re-arm the waits of evicted durable tasks and the gates of ready DAG tasks."""
         lookup = self.context.system.lookup
-        self._writer: ActorRef = lookup("store-writer")
-        self._timers: ActorRef = lookup("timers")
-        self._triggers: ActorRef = lookup("triggers")
-        self._coordinator: ActorRef = lookup("coordinator")
+        self._writer: ActorRef = lookup(names.STORE_WRITER)
+        self._timers: ActorRef = lookup(names.TIMERS)
+        self._triggers: ActorRef = lookup(names.TRIGGERS)
+        self._coordinator: ActorRef = lookup(names.COORDINATOR)
         # The coordinator's last transitions may still be on their way to the store (an
         # eviction, say): let them land before reading which tasks are evicted.
         await wait_settled(self._writer)

@@ -16,6 +16,7 @@ from ratchet._contract.protocol import RequestError, check_payload_size
 from ratchet._contract.spec import MAX_EVICTION_DELAY
 from ratchet.runtime import ActorError, ActorRef, concurrent
 
+from .. import _names as names
 from ..durable._log import KINDS
 from ..durable._tasks import NonDeterminismError
 
@@ -34,7 +35,7 @@ class DurableApi:
 
     @property
     def _durable(self) -> ActorRef:
-        return self.context.system.lookup("durable")
+        return self.context.system.lookup(names.DURABLE)
 
     @concurrent
     async def durable_step(

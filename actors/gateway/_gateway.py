@@ -31,6 +31,7 @@ from ratchet._contract.wire_values import bounded_text, wire_problem
 from ratchet._errors import DefinitionError
 from ratchet.runtime import Actor, ActorRef, concurrent
 
+from .. import _names as names
 from ..runs._coordinator import RunRequest, action_name
 from ..runs._registry import Registration
 from ..runs._serving import unserved_reason
@@ -78,25 +79,20 @@ class Gateway(TriggerApi, DurableApi, Actor):
         tenant_id: str,
         node: Any = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-        coordinator: str = "coordinator",
-        dispatcher: str = "dispatcher",
-        scheduler: str = "scheduler",
-        writer: str = "store-writer",
     ) -> None:
         self.store = store
         self.tenant_id = tenant_id
         self.node = node
         self.max_payload_bytes = max_payload_bytes
-        self._names = (coordinator, dispatcher, scheduler, writer)
         self._monitored: set[str] = set()
         self._worker_names: dict[str, str] = {}  # worker id -> the name it registered with
 
     async def on_start(self) -> None:
         lookup = self.context.system.lookup
-        self._coordinator: ActorRef = lookup(self._names[0])
-        self._dispatcher: ActorRef = lookup(self._names[1])
-        self._scheduler: ActorRef = lookup(self._names[2])
-        self._writer: ActorRef = lookup(self._names[3])
+        self._coordinator: ActorRef = lookup(names.COORDINATOR)
+        self._dispatcher: ActorRef = lookup(names.DISPATCHER)
+        self._scheduler: ActorRef = lookup(names.SCHEDULER)
+        self._writer: ActorRef = lookup(names.STORE_WRITER)
 
     # -- workers ------------------------------------------------------------------------------
 

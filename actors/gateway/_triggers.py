@@ -19,6 +19,8 @@ from ratchet._contract.cron import CronError, parse_cron
 from ratchet._contract.protocol import RequestError, _Strict, check_payload_size, parse
 from ratchet.runtime import ActorError, ActorRef, concurrent
 
+from .. import _names as names
+
 __all__ = ["MAX_BULK_EVENTS", "TriggerApi"]
 
 MAX_BULK_EVENTS = 1000
@@ -96,7 +98,7 @@ class TriggerApi:
 
     @property
     def _triggers(self) -> ActorRef:
-        return self.context.system.lookup("triggers")
+        return self.context.system.lookup(names.TRIGGERS)
 
     def _check_time(self, trigger_at: float, what: str) -> float:
         now = self.context.clock.time()

@@ -32,6 +32,7 @@ from typing import Any
 from ratchet._contract.spec import WorkflowSpec
 from ratchet.runtime import Actor, ActorRef, concurrent
 
+from .. import _names as names
 from ..runs._coordinator import RunRequest
 from ..store import CommitTicket, CreateEventFilter, DeleteEventFilter, PushEvent, Store
 from ..store import Cron as CronRow
@@ -111,13 +112,9 @@ class Triggers(ScheduleTriggers, Actor):
         store: Store,
         *,
         tenant_id: str,
-        writer: str = "store-writer",
-        timers: str = "timers",
-        coordinator: str = "coordinator",
     ) -> None:
         self.store = store
         self.tenant_id = tenant_id
-        self._names = (writer, timers, coordinator)
         self.workflows: dict[str, _Workflow] = {}
         self.filters_by_workflow: dict[str, list[FilterRule]] = {}
         self.waits: dict[str, dict[str, EventWait]] = {}  # key -> wait id -> wait
@@ -129,9 +126,9 @@ class Triggers(ScheduleTriggers, Actor):
     async def on_start(self) -> None:
         """Load the filters, mirror and arm the crons, arm the pending schedules."""
         lookup = self.context.system.lookup
-        self._writer: ActorRef = lookup(self._names[0])
-        self._timers: ActorRef = lookup(self._names[1])
-        self._coordinator: ActorRef = lookup(self._names[2])
+        self._writer: ActorRef = lookup(names.STORE_WRITER)
+        self._timers: ActorRef = lookup(names.TIMERS)
+        self._coordinator: ActorRef = lookup(names.COORDINATOR)
         for f in await self.store.list_event_filters(self.tenant_id):
             self.filters_by_workflow.setdefault(f.workflow_id, []).append(
                 FilterRule(f.id, f.scope, f.expression, f.payload)
