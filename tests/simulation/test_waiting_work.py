@@ -114,20 +114,20 @@ def test_dag_workloads_still_run_alongside_work_that_waits() -> None:
     ("module", "switch", "invariant", "detail", "config"),
     [
         # a replay spawns its children again, keyed anew
-        ("_durable", "_PLANTED_RESPAWN_ON_REPLAY", "durable-replays-without-duplicates", "spawned child", {}),
+        ("durable._tasks", "_PLANTED_RESPAWN_ON_REPLAY", "durable-replays-without-duplicates", "spawned child", {}),
         # a replayed sleep's deadline counts from the replay: it sleeps again, forever
-        ("_durable", "_PLANTED_SLEEP_AGAIN", "durable-replays-without-duplicates", "sleep again", {}),
+        ("durable._tasks", "_PLANTED_SLEEP_AGAIN", "durable-replays-without-duplicates", "sleep again", {}),
         # a resolved wait (an event came, children ended) never resumes its evicted task
-        ("_durable", "_PLANTED_LOST_WAKE", "durable-waits-resume", "left EVICTED", {}),
+        ("durable._tasks", "_PLANTED_LOST_WAKE", "durable-waits-resume", "left EVICTED", {}),
         # event waits ignore their look-back: an event pushed before the wait is missed
-        ("_durable", "_PLANTED_NO_LOOKBACK", "waits-see-their-event", "still waits", {}),
+        ("durable._tasks", "_PLANTED_NO_LOOKBACK", "waits-see-their-event", "still waits", {}),
         # filters ignore the event's scope
-        ("_event_rules", "_PLANTED_FILTERS_IGNORE_SCOPE", "events-start-one-run-each", "expected 0", {}),
+        ("triggers._rules", "_PLANTED_FILTERS_IGNORE_SCOPE", "events-start-one-run-each", "expected 0", {}),
         # a restarted Triggers actor does not fire the latest missed tick (about one default
         # seed in ten finds it, the first at seed 3; more crashes and crons find it at once)
-        ("_schedules", "_PLANTED_NO_CATCH_UP", "crons-fire-once-per-tick", "never fired", CRASHY),
+        ("triggers._crons", "_PLANTED_NO_CATCH_UP", "crons-fire-once-per-tick", "never fired", CRASHY),
         # a restart fires the latest tick again although it fired, and no key refuses it
-        ("_schedules", "_PLANTED_CRON_REFIRE", "crons-fire-once-per-tick", "started", {}),
+        ("triggers._crons", "_PLANTED_CRON_REFIRE", "crons-fire-once-per-tick", "started", {}),
     ],
 )
 def test_the_swarm_finds_planted_bugs_in_work_that_waits(
