@@ -17,6 +17,10 @@ The engine is one ``rest_for_one`` supervisor whose children start in dependency
 crashes, its queues are gone, so the dispatcher, coordinator and gateway restart after
 it and the coordinator rebuilds the queues from the store. The same tree runs in a
 ``ratchet engine`` process over nng, embedded in an application, and in the simulation.
+
+Each child runs under its name in :mod:`ratchet.actors._names`; each actor's class
+docstring lists the messages it receives and who sends them, which is the route a
+request takes through the tree (refs are untyped, so the docstrings are the map).
 """
 
 from __future__ import annotations
@@ -228,7 +232,12 @@ async def ensure_tenant(store: Store, system: ActorSystem, tenant: str) -> None:
 
 @dataclass
 class Engine:
-    """A running engine: its supervisor and its gateway."""
+    """A running engine: its supervisor and its gateway.
+
+    The ``engine`` supervisor receives no messages of the engine's own: only its
+    children's exits, on which it restarts the child and every child after it.
+    Workers and clients reach the engine through :attr:`gateway` alone.
+    """
 
     system: ActorSystem
     supervisor: SupervisorRef

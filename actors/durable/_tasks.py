@@ -113,6 +113,15 @@ def _data(entry: dl.Entry) -> dict[str, Any]:
 class DurableTasks(Actor):
     """Durable logs and waits; see the module docstring.
 
+    Messages (refs are untyped: this is the route in):
+        from the Gateway: ``step`` (one durable call of a running task).
+        from the RunCoordinator: ``watch_gate`` (a gated DAG task's parents completed),
+            ``forget`` (a run finished).
+        from the Triggers actor: ``event_arrived`` (a durable wait's event),
+            ``gate_event`` (a gate's event).
+        from the Timers actor: ``sleep_due``, ``condition_due``, ``gate_due``.
+        from tests and statistics: ``durable_statistics``.
+
     Args:
         store: the store (logs are read from it).
         tenant_id: the tenant served.

@@ -64,6 +64,21 @@ def _error(text: str | None) -> dict[str, Any] | None:
 class Gateway(Actor):
     """The engine's front door.
 
+    Messages (refs are untyped: this is the route in), all over the wire (an
+    :class:`~ratchet.transport.ActorNode`) or in-process (embedded mode):
+        from workers (``ratchet._worker``): ``register_worker``, ``heartbeat``,
+            ``drain_worker``, ``deregister_worker``, ``task_results``, ``release_slot``,
+            ``refresh_timeout``, ``durable_step``.
+        from clients and task contexts (``ratchet._clients``, ``Workflow.run``,
+            spawns): ``register_workflows``, ``trigger``, ``cancel_runs``,
+            ``replay_runs``, ``get_run``, ``wait_run``, ``list_runs``,
+            ``list_workers``, ``list_workflows``, ``put_rate_limit``, ``push_events``,
+            ``create_filter``, ``list_filters``, ``delete_filter``, ``create_cron``,
+            ``list_crons``, ``get_cron``, ``delete_cron``, ``create_schedule``,
+            ``list_schedules``, ``get_schedule``, ``update_schedule``,
+            ``delete_schedule``.
+    It receives nothing from the engine's other actors: it only asks them.
+
     Args:
         store: the store, for reads.
         tenant_id: the tenant served.

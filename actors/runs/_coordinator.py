@@ -147,6 +147,19 @@ class _HoldersDone:
 class RunCoordinator(Actor):
     """Drives every active run; see the module docstring.
 
+    Messages (refs are untyped: this is the route in):
+        from the Gateway: ``register_workflows``, ``create_runs``, ``cancel_runs``,
+            ``replay_runs``, ``watch``, ``task_results``, ``refresh_timeout``,
+            ``workflow_names``.
+        from the QueueScheduler: ``tasks_assigned``, ``attempts_adopted``,
+            ``workers_lost``, ``flow_cancel``, ``flow_refused``.
+        from the Triggers actor: ``create_runs_with`` (a run and its event, tick or
+            schedule, all or nothing), ``workflow_specs``.
+        from DurableTasks: ``create_runs`` (spawned children), ``watch``,
+            ``resume_tasks``, ``gated_tasks`` (at its start), ``gate_decided``.
+        from the Timers actor: ``timer_fired`` (retry backoffs, timeouts).
+        from tests and statistics: ``active_runs``.
+
     Args:
         store: the store (read at start to rebuild runs and workflows).
         tenant_id: the tenant this coordinator serves.

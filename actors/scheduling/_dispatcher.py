@@ -66,6 +66,13 @@ class _Outbox:
 class Dispatcher(Actor):
     """Keeps track of workers and delivers their work.
 
+    Messages (refs are untyped: this is the route in):
+        from the Gateway: ``register``, ``knows``, ``heartbeat``, ``drain``,
+            ``deregister``, ``serving``, ``workers``.
+        from the QueueScheduler: ``deliver``, ``cancel_on_worker``.
+        from the transport (a monitor the Gateway set up): ``peer_down``.
+        from itself: ``check_heartbeats`` (every heartbeat interval).
+
     Args:
         tenant_id: the tenant.
         heartbeat_interval: seconds between a worker's heartbeats (told to workers).

@@ -50,6 +50,15 @@ class SchedulerStatistics:
 class QueueScheduler(Actor):
     """Pairs queued tasks with free worker slots, within flow control.
 
+    Messages (refs are untyped: this is the route in):
+        from the RunCoordinator: ``enqueue``, ``cancel``, ``flow_done``, ``flow_sync``,
+            ``flow_stick``.
+        from the Dispatcher: ``add_worker``, ``drain_worker``, ``remove_worker``.
+        from the Gateway: ``release``, ``release_slot`` (a worker's attempt ended),
+            ``put_rate_limit``.
+        from itself: ``rate_limits_due`` (the earliest full window has room).
+        from tests and statistics: ``scheduler_statistics``.
+
     Args:
         store: the store to load rate-limit windows from at start (None: start empty).
         tenant_id: the tenant whose rate limits to load and save.

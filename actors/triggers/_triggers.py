@@ -116,6 +116,19 @@ def event_dict(row: Any) -> dict[str, Any]:
 class Triggers(Actor):
     """Events, filters, waits, crons and schedules; see the module docstring.
 
+    Crons and schedules are decided by the :class:`~ratchet.actors.triggers._crons.Calendar`
+    it owns; this actor commits what the calendar decides and arms its timers.
+
+    Messages (refs are untyped: this is the route in):
+        from the Gateway: ``push``, ``create_filter``, ``list_filters``,
+            ``delete_filter``, ``create_cron``, ``list_crons``, ``get_cron``,
+            ``delete_cron``, ``create_schedule``, ``describe_schedule``,
+            ``update_schedule``, ``delete_schedule``, ``workflows_changed`` (new
+            versions registered).
+        from DurableTasks: ``add_wait``, ``cancel_waits`` (durable waits, gates).
+        from the Timers actor: ``cron_due``, ``schedule_due``.
+        from tests and statistics: ``trigger_statistics``.
+
     Args:
         store: the store (read at start, and for look-backs).
         tenant_id: the tenant served.
