@@ -26,7 +26,7 @@ name comes through here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +84,7 @@ class TriggersStatistics:
 class EventWait:
     """A wait for an event on ``key``: whoever registered it is told ``method(wait_id, event)``."""
 
-    wait_id: str
+    wait_id: Hashable
     key: str
     expression: str | None
     scope: str | None
@@ -144,8 +144,8 @@ class Triggers(Actor):
         self.tenant_id = tenant_id
         self.workflows: dict[str, _Workflow] = {}
         self.filters_by_workflow: dict[str, list[FilterRule]] = {}
-        self.waits: dict[str, dict[str, EventWait]] = {}  # key -> wait id -> wait
-        self._wait_by_id: dict[str, EventWait] = {}
+        self.waits: dict[str, dict[Hashable, EventWait]] = {}  # key -> wait id -> wait
+        self._wait_by_id: dict[Hashable, EventWait] = {}
         self.calendar = Calendar(tenant_id)
         self._counts = {"events": 0, "event_runs": 0}
 
@@ -291,7 +291,7 @@ class Triggers(Actor):
     @concurrent
     async def add_wait(
         self,
-        wait_id: str,
+        wait_id: Hashable,
         key: str,
         expression: str | None,
         scope: str | None,
@@ -327,7 +327,7 @@ class Triggers(Actor):
                 return
             after_seq = rows[-1].seq
 
-    def cancel_waits(self, wait_ids: Sequence[str]) -> None:
+    def cancel_waits(self, wait_ids: Sequence[Hashable]) -> None:
         """Forget waits (their task finished or was cancelled)."""
         for wait_id in wait_ids:
             wait = self._wait_by_id.get(wait_id)
