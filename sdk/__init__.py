@@ -28,6 +28,9 @@ from ._contract.flow import RateLimitDuration as RateLimitDuration
 from ._contract.flow import StickyStrategy as StickyStrategy
 from ._contract.flow import WorkerLabel as WorkerLabel
 from ._contract.flow import WorkerLabelComparator as WorkerLabelComparator
+from ._contract.status import RunStatus as RunStatus
+from ._contract.status import TaskEventKind as TaskEventKind
+from ._contract.status import TaskStatus as TaskStatus
 from ._declare.conditions import OrGroup as OrGroup
 from ._declare.conditions import ParentCondition as ParentCondition
 from ._declare.conditions import SleepCondition as SleepCondition
@@ -93,6 +96,7 @@ __all__ = [
     "RateLimitDuration",
     "RunCancelledError",
     "RunDetails",
+    "RunStatus",
     "ScheduledWorkflow",
     "Settings",
     "SleepCondition",
@@ -100,8 +104,10 @@ __all__ = [
     "StickyStrategy",
     "Task",
     "TaskCancelledError",
+    "TaskEventKind",
     "TaskRunDetails",
     "TaskRunError",
+    "TaskStatus",
     "TriggerWorkflowOptions",
     "UserEventCondition",
     "WorkerLabel",

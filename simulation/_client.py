@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ratchet._contract.status import TaskStatus
 from ratchet._declare.workflow import Workflow
 from ratchet.actors.store import MemoryStore, open_store
 
@@ -170,7 +171,7 @@ class SimClient:
                         "status": str(row.status),
                         "input": row.input,
                         "additional_metadata": row.additional_metadata or {},
-                        "output": {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"},
+                        "output": {t.name: t.output for t in tasks if t.status == TaskStatus.COMPLETED},
                     }
                 )
             return out

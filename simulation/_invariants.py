@@ -78,6 +78,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ratchet._contract.spec import WorkflowSpec
+from ratchet._contract.status import RunStatus, TaskEventKind, TaskStatus
 
 __all__ = ["INVARIANTS", "AttemptKey", "Observations", "check_store"]
 
@@ -101,10 +102,24 @@ INVARIANTS = (
     "crons-fire-once-per-tick",
 )
 
-TERMINAL_EVENTS = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT", "SCHEDULE_TIMED_OUT"}
+TERMINAL_EVENTS = {
+    TaskEventKind.COMPLETED,
+    TaskEventKind.FAILED,
+    TaskEventKind.CANCELLED,
+    TaskEventKind.TIMED_OUT,
+    TaskEventKind.SCHEDULE_TIMED_OUT,
+}
 # EVICTED ends an attempt of a durable task (which resumes as the next attempt) without
 # an outcome: it ranks with the terminal events, but is not one.
-_RANK = {"CREATED": 0, "QUEUED": 1, "RETRYING": 1, "REASSIGNED": 1, "ASSIGNED": 2, "STARTED": 3, "EVICTED": 4}
+_RANK = {
+    TaskEventKind.CREATED: 0,
+    TaskEventKind.QUEUED: 1,
+    TaskEventKind.RETRYING: 1,
+    TaskEventKind.REASSIGNED: 1,
+    TaskEventKind.ASSIGNED: 2,
+    TaskEventKind.STARTED: 3,
+    TaskEventKind.EVICTED: 4,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +211,13 @@ async def check_store(
         if run_id not in stored:
             violate("acknowledged-runs-not-lost", f"run {run_id} was acknowledged but is not stored")
     for run_id, run in sorted(stored.items(), key=lambda item: (item[1].created_at, item[0])):
-        ended = str(run.status) in ("COMPLETED", "FAILED", "CANCELLED")
+        ended = RunStatus(run.status).is_terminal
         if not ended:
             violate("every-run-ends", f"run {run_id} is still {run.status} after the faults healed")
         workflow = await store.get_workflow(tenant, run.workflow_id)
         spec = specs.get(workflow.name) if workflow is not None else None
         tasks = await store.list_tasks(tenant, run_id)
-        outputs[run_id] = {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"}
+        outputs[run_id] = {t.name: t.output for t in tasks if t.status == TaskStatus.COMPLETED}
         events = await store.list_task_events(tenant, run_id=run_id)
         by_task: dict[str, list[Any]] = {}
         for e in sorted(events, key=lambda e: e.seq):
@@ -223,7 +238,7 @@ async def check_store(
                         f"run {run_id} task {t.name} attempt {e.attempt}: {kind} after a later status",
                     )
                 last_rank[e.attempt] = max(rank, last_rank.get(e.attempt, -1))
-            if str(t.status) == "COMPLETED" and (t.id, t.attempt) not in observations.completions:
+            if t.status == TaskStatus.COMPLETED and (t.id, t.attempt) not in observations.completions:
                 violate(
                     "outcomes-come-from-their-attempt",
                     f"run {run_id} task {t.name} recorded COMPLETED at attempt {t.attempt}, "
@@ -239,20 +254,22 @@ async def check_store(
                 )
             retries = 0
             for i, e in enumerate(timeline):
-                if str(e.kind) != "RETRYING":
+                if e.kind != TaskEventKind.RETRYING:
                     continue
                 retries += 1
                 delay = task_spec.retry.delay(retries)
-                nxt = next((n for n in timeline[i + 1 :] if str(n.kind) == "ASSIGNED"), None)
+                nxt = next((n for n in timeline[i + 1 :] if n.kind == TaskEventKind.ASSIGNED), None)
                 if nxt is not None and nxt.at < e.at + delay - 1e-6:
                     violate(
                         "retries-wait-their-backoff",
                         f"run {run_id} task {t.name}: retry {retries} assigned "
                         f"{nxt.at - e.at:.3f}s after the failure, backoff {delay:g}s",
                     )
-            assigned = [e.seq for e in timeline if str(e.kind) == "ASSIGNED"]
+            assigned = [e.seq for e in timeline if e.kind == TaskEventKind.ASSIGNED]
             for parent in task_spec.parents:
-                done = [e.seq for e in by_task.get(id_of.get(parent, ""), []) if str(e.kind) == "COMPLETED"]
+                done = [
+                    e.seq for e in by_task.get(id_of.get(parent, ""), []) if e.kind == TaskEventKind.COMPLETED
+                ]
                 if assigned and (not done or min(done) > min(assigned)):
                     violate(
                         "parents-before-children",

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ratchet._contract.status import TaskStatus
+
 from ._crons import CronShape, cron_name
 from ._durables import CHILD_WORKFLOW, DURABLE_WORKFLOW, LOOKBACK, DurableTrail, Execution, wait_key
 from ._events import expected_matches, listener_name
@@ -24,7 +26,6 @@ from ._world import WorldCheck, WorldLog
 __all__ = ["CRON_GRACE", "CRON_RESTART_SLACK", "RESUME_GRACE", "waiting_checks"]
 
 TENANT = "default"
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 CRON_GRACE = 3.0
 """Seconds an engine that is up (and whose clock did not jump) may take from a cron tick to
 committing its run: the timer, the run's creation and a group commit (slow commits add
@@ -139,12 +140,12 @@ async def _check_durables(
                 f"{[kind for _, kind in expected]} (each once, in order)"
             )
             continue
-        ended = str(task.status) in TERMINAL
-        if str(task.status) == "COMPLETED" and len(kinds) != len(expected):
+        ended = TaskStatus(task.status).is_terminal
+        if task.status == TaskStatus.COMPLETED and len(kinds) != len(expected):
             out.append(
                 f"{dup}: durable run {i} completed with {len(kinds)} of its {len(expected)} log entries"
             )
-        if str(task.status) == "EVICTED":
+        if task.status == TaskStatus.EVICTED:
             out += _check_resumed(i, run.id, entries, log)
         entry_of = {expected[e.seq]: e for e in entries}
         mine = executions.get(i, [])
@@ -211,7 +212,7 @@ def _check_children(
                     f"{dup}: durable run {i} logged child {j} of step {k} as run {answer['run_id']}, "
                     f"but the store holds {by_place.get((k, j), 'no such child')}"
                 )
-    if str(task.status) == "COMPLETED":
+    if task.status == TaskStatus.COMPLETED:
         logged = {k for (k, kind) in entry_of if kind == "spawn"}
         stray = sorted({k for (k, _) in counts if k not in logged}, key=str)
         if stray:
@@ -319,7 +320,7 @@ async def _check_events(store: Any, snap: _Snapshot, workload: Workload, log: Wo
             filters: Counter[Any] = Counter()
             for run in got:
                 for task in await _tasks(store, snap, run.id):
-                    if str(task.status) == "COMPLETED" and isinstance(task.output, dict):
+                    if task.status == TaskStatus.COMPLETED and isinstance(task.output, dict):
                         filters[(task.output.get("filter") or {}).get("filter")] += 1
             if any(n > matches.count(f) * len(events) for f, n in filters.items()):
                 out.append(

@@ -32,6 +32,7 @@ from typing import Any
 
 import trio
 
+from ratchet._contract.status import RunStatus
 from ratchet._declare.workflow import Workflow
 from ratchet._worker.worker import WorkerConfig
 from ratchet.actors import EngineOptions
@@ -301,7 +302,7 @@ class _World:
         store = MemoryStore(self.database)
         async with open_store(store):
             rows = await store.list_runs("default", limit=None)
-        return [r.id for r in rows if str(r.status) not in ("COMPLETED", "FAILED", "CANCELLED")]
+        return [r.id for r in rows if not RunStatus(r.status).is_terminal]
 
     async def settle(self) -> None:
         """Wait until every stored run ended and no task function runs, at two looks a

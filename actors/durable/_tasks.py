@@ -37,6 +37,7 @@ import trio
 
 from ratchet._contract.conditions import ConditionSet
 from ratchet._contract.protocol import RequestError, TriggerRequest, parse, run_labels
+from ratchet._contract.status import TaskStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from .. import _names as names
@@ -142,7 +143,7 @@ class DurableTasks(Actor):
         # The coordinator's last transitions may still be on their way to the store (an
         # eviction, say): let them land before reading which tasks are evicted.
         await wait_settled(self._writer)
-        for task in await self.store.list_tasks_by_status(self.tenant_id, ["EVICTED"]):
+        for task in await self.store.list_tasks_by_status(self.tenant_id, [TaskStatus.EVICTED]):
             log = await self._log(task.id)
             pending = [e for e in log.entries.values() if not e.resolved]
             if not pending:
@@ -364,7 +365,7 @@ class DurableTasks(Actor):
             "done": True,
             "error": run.error,
             "created_at": run.created_at,
-            "output": {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"},
+            "output": {t.name: t.output for t in tasks if t.status == TaskStatus.COMPLETED},
             "tasks": [
                 {
                     "name": t.name,
@@ -375,7 +376,7 @@ class DurableTasks(Actor):
                     "error": _error(t.error),
                 }
                 for t in tasks
-                if str(t.status) == "FAILED"
+                if t.status == TaskStatus.FAILED
             ],
         }
 

@@ -27,6 +27,7 @@ from ratchet._contract.protocol import (
     run_labels,
 )
 from ratchet._contract.spec import WorkflowSpec
+from ratchet._contract.status import RunStatus, TaskEventKind, TaskStatus
 from ratchet._contract.wire_values import bounded_text, wire_problem
 from ratchet._errors import DefinitionError
 from ratchet.runtime import Actor, ActorRef, concurrent
@@ -48,7 +49,7 @@ MAX_BATCH = 10_000
 MAX_DEFINITIONS = 1000
 MAX_REFRESH_SECONDS = 7 * 24 * 3600
 MAX_WORKER_NAMES = 4096  # worker names the gateway remembers for run details
-_CANCEL_KINDS = ("CANCELLED", "SCHEDULE_TIMED_OUT")
+_CANCEL_KINDS = (TaskEventKind.CANCELLED, TaskEventKind.SCHEDULE_TIMED_OUT)
 
 
 def _error(text: str | None) -> dict[str, Any] | None:
@@ -622,7 +623,7 @@ class Gateway(Actor):
             "workflow": workflow.name if workflow is not None else run.workflow_id,
             "version": run.workflow_version,
             "status": str(run.status),
-            "done": str(run.status) in ("COMPLETED", "FAILED", "CANCELLED"),
+            "done": RunStatus(run.status).is_terminal,
             "input": run.input,
             "additional_metadata": run.additional_metadata or {},
             "priority": run.priority,
@@ -633,7 +634,7 @@ class Gateway(Actor):
             "finished_at": run.finished_at,
         }
         tasks = _dag_order(await self.store.list_tasks(self.tenant_id, run.id))
-        out["output"] = {t.name: t.output for t in tasks if str(t.status) == "COMPLETED"}
+        out["output"] = {t.name: t.output for t in tasks if t.status == TaskStatus.COMPLETED}
         if not details:
             return out
         events = await self.store.list_task_events(self.tenant_id, run_id=run.id)
@@ -651,7 +652,7 @@ class Gateway(Actor):
                     "worker_name": names.get(e.worker_id),
                 }
             )
-            if str(e.kind) in _CANCEL_KINDS:
+            if e.kind in _CANCEL_KINDS:
                 cancel_reasons[e.task_id] = e.message  # in commit order: the latest one stands
         reasons = await self._queued_reasons(out["workflow"], run.workflow_version, tasks)
         out["tasks"] = [
@@ -668,7 +669,7 @@ class Gateway(Actor):
                 "finished_at": t.finished_at,
                 "events": by_task.get(t.id, []),
                 "worker_name": names.get(t.worker_id),
-                "cancel_reason": cancel_reasons.get(t.id) if str(t.status) == "CANCELLED" else None,
+                "cancel_reason": cancel_reasons.get(t.id) if t.status == TaskStatus.CANCELLED else None,
                 "queued_reason": reasons.get(t.id),
             }
             for t in tasks
@@ -694,7 +695,7 @@ class Gateway(Actor):
 
     async def _queued_reasons(self, workflow: str, version: int, tasks: list[Any]) -> dict[str, str]:
         """Why queued ``tasks`` of a run wait, by task id, when no live worker serves them."""
-        queued = [t for t in tasks if str(t.status) == "QUEUED"]
+        queued = [t for t in tasks if t.status == TaskStatus.QUEUED]
         if not queued:
             return {}
         actions, versions = await self._dispatcher.serving.ask(workflow)

@@ -37,6 +37,7 @@ from typing import Any
 import trio
 
 from ratchet._contract.spec import TaskKind, WorkflowSpec
+from ratchet._contract.status import RunStatus, TaskEventKind
 from ratchet.runtime import Actor, ActorRef
 
 from .. import _names as names
@@ -50,12 +51,9 @@ from ..store import (
     Run,
     SetRunStatus,
     Store,
-    TaskEventKind,
     TransitionTask,
     wait_settled,
 )
-from ..store import RunStatus as StoreRunStatus
-from ..store import TaskStatus as StoreTaskStatus
 from . import _machine as m
 from ._registry import RegisteredWorkflow, Registration, WorkflowRegistry
 
@@ -379,7 +377,7 @@ class RunCoordinator(Actor):
                     priority=priority,
                     max_retries=t.retry.retries,
                     durable=t.kind.value == "durable",
-                    status=StoreTaskStatus.QUEUED if t.name in queued else StoreTaskStatus.PENDING,
+                    status=m.TaskStatus.QUEUED if t.name in queued else m.TaskStatus.PENDING,
                 )
                 for t in spec.tasks
             )
@@ -441,7 +439,7 @@ class RunCoordinator(Actor):
         count = 0
         for run_id in run_ids:
             run = self.runs.get(run_id)
-            if run is not None and not run.state.status.terminal:
+            if run is not None and not run.state.status.is_terminal:
                 self._transition(run, m.CancelRun(reason))
                 count += 1
         return count
@@ -451,7 +449,7 @@ class RunCoordinator(Actor):
         replayed = []
         for run_id in run_ids:
             active = self.runs.get(run_id)
-            if active is not None and active.state.status.terminal:
+            if active is not None and active.state.status.is_terminal:
                 # It finished a moment ago (a cancel just before this replay) and its
                 # end is still being committed: wait for that, then replay it from the
                 # store like any finished run.
@@ -461,7 +459,11 @@ class RunCoordinator(Actor):
             if run_id in self.runs:
                 continue  # still active
             row = await self.store.get_run(self.tenant_id, run_id)
-            if row is None or str(row.status) not in ("FAILED", "CANCELLED") or run_id in self.runs:
+            if (
+                row is None
+                or row.status not in (RunStatus.FAILED, RunStatus.CANCELLED)
+                or run_id in self.runs
+            ):
                 continue
             run = await self._rebuild(row)
             if run is None:
@@ -545,7 +547,7 @@ class RunCoordinator(Actor):
         for task_id, attempt in keys:
             found = self._find(task_id)
             task = found[0].state.tasks[found[1]] if found is not None else None
-            if task is None or task.attempt != attempt or task.status.terminal:
+            if task is None or task.attempt != attempt or task.status.is_terminal:
                 stale.append((task_id, attempt))
         if stale:
             self._scheduler.cancel.tell(stale, "superseded while the engine restarted")
@@ -567,7 +569,7 @@ class RunCoordinator(Actor):
             return False
         run, name = found
         task = run.state.tasks[name]
-        if task.attempt != attempt or task.status.terminal:
+        if task.attempt != attempt or task.status.is_terminal:
             return False
         deadline = self.context.clock.monotonic() + seconds
         # Remember it for the attempt's execution timer if that has not started yet (the
@@ -651,14 +653,14 @@ class RunCoordinator(Actor):
                 detail = detail or "replay"
             elif new_attempt is not None and any(t.detail == "resumed" for t in timelines.get(name, [])):
                 kind = TaskEventKind.RESUMED
-                values["attempt_outcome"] = StoreTaskStatus.EVICTED
+                values["attempt_outcome"] = m.TaskStatus.EVICTED
             elif new_attempt is not None:
                 kind = (
                     TaskEventKind.REASSIGNED
                     if task.internal_retries != old_internal
                     else TaskEventKind.RETRYING
                 )
-            elif any(t.kind == "SKIPPED" for t in timelines.get(name, [])):
+            elif any(t.kind is TaskEventKind.SKIPPED for t in timelines.get(name, [])):
                 kind = TaskEventKind.SKIPPED
             elif task.status is m.TaskStatus.FAILED and _is_execution_timeout(task.error):
                 kind = TaskEventKind.TIMED_OUT
@@ -683,10 +685,10 @@ class RunCoordinator(Actor):
                     task_id=run.task_ids[name],
                     run_id=state.run_id,
                     attempt=store_attempt,
-                    to_status=StoreTaskStatus(task.status.value),
+                    to_status=task.status,
                     event=kind,
                     at=now,
-                    from_statuses=(StoreTaskStatus(old_status.value),),
+                    from_statuses=(old_status,),
                     new_attempt=new_attempt,
                     message=detail or None,
                     **values,
@@ -700,14 +702,14 @@ class RunCoordinator(Actor):
             elif state.status is m.RunStatus.CANCELLED:
                 error = m.cancel_reason(state)  # kept with the run: RunCancelledError says why
             extra: dict[str, Any] = {}
-            if run_before.terminal:  # a replay reopens a finished run
-                extra["from_statuses"] = (StoreRunStatus(run_before.value),)
+            if run_before.is_terminal:  # a replay reopens a finished run
+                extra["from_statuses"] = (run_before,)
                 extra["reopen"] = True
             mutations.append(
                 SetRunStatus(
                     tenant_id=run.tenant_id,
                     run_id=state.run_id,
-                    status=StoreRunStatus(state.status.value),
+                    status=state.status,
                     at=now,
                     error=error or None,
                     **extra,
@@ -717,7 +719,9 @@ class RunCoordinator(Actor):
             done = tuple(
                 ("task", run.task_ids[name])
                 for name, task in state.tasks.items()
-                if task.status.terminal and not before[name][0].terminal and state.task_spec(name).concurrency
+                if task.status.is_terminal
+                and not before[name][0].is_terminal
+                and state.task_spec(name).concurrency
             )
             if done:
                 commands = [*commands, _HoldersDone(done)]
@@ -900,7 +904,7 @@ class RunCoordinator(Actor):
         """Rebuild every run that had not finished, and re-issue its pending work."""
         store = self.store
         rows = await store.list_runs(
-            self.tenant_id, statuses=[StoreRunStatus.QUEUED, StoreRunStatus.RUNNING], limit=None
+            self.tenant_id, statuses=[m.RunStatus.QUEUED, m.RunStatus.RUNNING], limit=None
         )
         now_wall = self._now()
         recovered = []
@@ -932,7 +936,7 @@ class RunCoordinator(Actor):
                     self._transition(run, m.WorkerLost(name, ts.attempt))
             for spec in state.spec.dag_tasks:  # ready tasks still settling their conditions
                 ts = state.tasks[spec.name]
-                if spec.gated and ts.status is m.TaskStatus.PENDING and not state.status.terminal:
+                if spec.gated and ts.status is m.TaskStatus.PENDING and not state.status.is_terminal:
                     ts.gated = all(state.tasks[p].status is m.TaskStatus.COMPLETED for p in spec.parents)
 
     def _sync_flow(self, runs: list[ActiveRun]) -> None:
@@ -953,9 +957,9 @@ class RunCoordinator(Actor):
             active.append(("run", run.run_id))
             started_run = run.state.status is m.RunStatus.RUNNING
             for name, task in run.state.tasks.items():
-                if not task.status.terminal and spec.task(name).concurrency:
+                if not task.status.is_terminal and spec.task(name).concurrency:
                     active.append(("task", run.task_ids[name]))
-                started_task = not task.status.terminal and (
+                started_task = not task.status.is_terminal and (
                     task.status is m.TaskStatus.RUNNING or task.retry_count > 0 or task.internal_retries > 0
                 )
                 if started_run or started_task:
@@ -1018,7 +1022,7 @@ def _detail(timelines: list[m.Timeline]) -> str:
     re-queue note adds nothing once a retry was announced, so it is left out then.
     """
     if len(timelines) > 1:
-        timelines = [t for t in timelines if t.kind != "QUEUED"]
+        timelines = [t for t in timelines if t.kind is not TaskEventKind.QUEUED]
     return "; ".join(t.detail for t in timelines if t.detail)
 
 

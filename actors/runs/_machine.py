@@ -52,6 +52,7 @@ from typing import Any
 
 from ratchet._contract.conditions import parent_holds
 from ratchet._contract.spec import TaskKind, TaskSpec, WorkflowSpec
+from ratchet._contract.status import RunStatus, TaskEventKind, TaskStatus
 
 __all__ = [
     "MAX_INTERNAL_RETRIES",
@@ -97,41 +98,6 @@ _PLANTED_UNFENCED_RESULTS = False
 
 MAX_INTERNAL_RETRIES = 5
 """Worker losses one task may survive before it fails."""
-
-
-class TaskStatus(enum.Enum):
-    PENDING = "PENDING"
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    EVICTED = "EVICTED"  # a durable task waiting without a worker slot
-
-    @property
-    def terminal(self) -> bool:
-        return self in _TERMINAL
-
-    def __repr__(self) -> str:
-        return f"TaskStatus.{self.name}"
-
-
-_TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
-
-
-class RunStatus(enum.Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
-
-    def __repr__(self) -> str:
-        return f"RunStatus.{self.name}"
 
 
 class TimerKind(enum.Enum):
@@ -372,7 +338,7 @@ class CancelAttempt:
 class Timeline:
     task: str
     attempt: int
-    kind: str
+    kind: TaskEventKind
     detail: str = ""
 
 
@@ -407,7 +373,7 @@ def apply(run: RunState, event: Event) -> list[Command]:
     """
     if isinstance(event, Replay):
         return replay(run)
-    if run.status.terminal:
+    if run.status.is_terminal:
         return []
     out: list[Command] = []
     if isinstance(event, StartRun):
@@ -423,7 +389,7 @@ def apply(run: RunState, event: Event) -> list[Command]:
         stale = task is not None and task.attempt != event.attempt
         if _PLANTED_UNFENCED_RESULTS and isinstance(event, TaskCompleted | TaskFailed):
             stale = False
-        if task is None or stale or task.status.terminal:
+        if task is None or stale or task.status.is_terminal:
             return []  # fenced: unknown task, an old attempt, or an outcome already recorded
         if isinstance(event, TaskAssigned):
             _assigned(run, task, event, out)
@@ -522,7 +488,7 @@ def _queue(run: RunState, task: TaskState, out: list[Command], *, retry: bool, d
     task.wake_pending = False
     task.wake_seq = None
     spec = run.task_spec(task.name)
-    out.append(Timeline(task.name, task.attempt, "QUEUED", detail or ("retry" if retry else "")))
+    out.append(Timeline(task.name, task.attempt, TaskEventKind.QUEUED, detail or ("retry" if retry else "")))
     out.append(QueueTask(task.name, task.attempt, retry))
     out.append(StartTimer(TimerKind.SCHEDULE_TIMEOUT, task.name, task.attempt, spec.schedule_timeout))
 
@@ -535,7 +501,7 @@ def _assigned(run: RunState, task: TaskState, event: TaskAssigned, out: list[Com
     if run.status is RunStatus.QUEUED:
         run.status = RunStatus.RUNNING
     spec = run.task_spec(task.name)
-    out.append(Timeline(task.name, task.attempt, "ASSIGNED", event.worker))
+    out.append(Timeline(task.name, task.attempt, TaskEventKind.ASSIGNED, event.worker))
     out.append(StartTimer(TimerKind.EXECUTION_TIMEOUT, task.name, task.attempt, spec.execution_timeout))
 
 
@@ -557,13 +523,17 @@ def _failed(run: RunState, task: TaskState, error: ErrorInfo, retryable: bool, o
     if retryable and task.retry_count < policy.retries:
         task.retry_count += 1
         task.error = error
-        out.append(Timeline(task.name, task.attempt, "FAILED", f"{error.type}: {error.message}"))
+        out.append(Timeline(task.name, task.attempt, TaskEventKind.FAILED, f"{error.type}: {error.message}"))
         delay = 0.0 if _PLANTED_IGNORE_BACKOFF else policy.delay(task.retry_count)
         task.attempt += 1
         task.status = TaskStatus.QUEUED
         task.worker = None
         task.enqueued = False  # until its RetryDue, or _queue below for an immediate retry
-        out.append(Timeline(task.name, task.attempt, "RETRYING", f"retry {task.retry_count} in {delay:g}s"))
+        out.append(
+            Timeline(
+                task.name, task.attempt, TaskEventKind.RETRYING, f"retry {task.retry_count} in {delay:g}s"
+            )
+        )
         if delay > 0:
             out.append(StartTimer(TimerKind.RETRY, task.name, task.attempt, delay))
         else:
@@ -625,7 +595,7 @@ def _gate_decided(run: RunState, name: str, decision: str, out: list[Command]) -
     task.gated = False
     task.attempt += 1
     if decision == "skip":
-        out.append(Timeline(task.name, task.attempt, "SKIPPED", "skip_if condition"))
+        out.append(Timeline(task.name, task.attempt, TaskEventKind.SKIPPED, "skip_if condition"))
         _completed(run, task, {"skipped": True}, out)
     elif decision == "cancel":
         _finish_task(run, task, TaskStatus.CANCELLED, out, f"task {task.name!r} met its cancel_if conditions")
@@ -643,7 +613,7 @@ def _evicted(run: RunState, task: TaskState, seq: int | None, out: list[Command]
         return
     task.status = TaskStatus.EVICTED
     task.worker = None
-    out.append(Timeline(task.name, task.attempt, "EVICTED", "waiting without a slot"))
+    out.append(Timeline(task.name, task.attempt, TaskEventKind.EVICTED, "waiting without a slot"))
 
 
 def _resume(run: RunState, name: str, seq: int | None, out: list[Command]) -> None:
@@ -677,7 +647,7 @@ def _worker_lost(run: RunState, task: TaskState, out: list[Command]) -> None:
         _finish_task(run, task, TaskStatus.FAILED, out, error.message)
         return
     task.internal_retries += 1
-    out.append(Timeline(task.name, task.attempt, "REASSIGNED", f"worker {lost} lost"))
+    out.append(Timeline(task.name, task.attempt, TaskEventKind.REASSIGNED, f"worker {lost} lost"))
     task.attempt += 1
     _queue(run, task, out, retry=True)
 
@@ -688,12 +658,12 @@ def _finish_task(
     task.status = status
     if status is TaskStatus.CANCELLED:
         task.cancel_reason = detail or None
-    out.append(Timeline(task.name, task.attempt, status.value, detail))
+    out.append(Timeline(task.name, task.attempt, TaskEventKind(status.value), detail))
     if status is TaskStatus.COMPLETED:
         return
     for name in run.spec.descendants(task.name):
         child = run.tasks[name]
-        if not child.status.terminal:
+        if not child.status.is_terminal:
             _cancel_task(child, out, f"parent {task.name!r} {status.value.lower()}")
 
 
@@ -702,12 +672,12 @@ def _cancel_task(task: TaskState, out: list[Command], reason: str) -> None:
         out.append(CancelAttempt(task.name, task.attempt, task.worker, reason))
     task.status = TaskStatus.CANCELLED
     task.cancel_reason = reason
-    out.append(Timeline(task.name, task.attempt, "CANCELLED", reason))
+    out.append(Timeline(task.name, task.attempt, TaskEventKind.CANCELLED, reason))
 
 
 def _cancel_run(run: RunState, reason: str, out: list[Command]) -> None:
     for task in run.tasks.values():
-        if not task.status.terminal:
+        if not task.status.is_terminal:
             _cancel_task(task, out, reason)
 
 
@@ -731,7 +701,7 @@ def cancel_reason(run: RunState) -> str | None:
 def _settle(run: RunState, out: list[Command]) -> None:
     """Start the handlers or finish the run once every DAG task is terminal."""
     dag = [run.tasks[t.name] for t in run.spec.dag_tasks]
-    if not all(t.status.terminal for t in dag):
+    if not all(t.status.is_terminal for t in dag):
         return
     failed = any(t.status is TaskStatus.FAILED for t in dag)
     cancelled = any(t.status is TaskStatus.CANCELLED for t in dag)
@@ -747,7 +717,7 @@ def _settle(run: RunState, out: list[Command]) -> None:
             handler.attempt += 1
             _queue(run, handler, out, retry=False)
             return
-        if not handler.status.terminal:
+        if not handler.status.is_terminal:
             return
         if handler.status is TaskStatus.FAILED:
             failed = True

@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 
 import outcome
 
+from ratchet._contract.status import ScheduleStatus
+
 from ._errors import MutationRejected, StoreClosedError, StoreError, StreamBroken
 from ._mutations import Mutation
 from ._objects import ObjectStore
@@ -606,7 +608,7 @@ class Store(ABC):
 
     async def list_due_schedules(self, due_before: float, *, limit: int | None = 1000) -> list[Schedule]:
         """Pending schedules of every tenant whose trigger time is before ``due_before``, soonest first."""
-        where = [Cond("status", "=", "PENDING"), Cond("trigger_at", "<", due_before)]
+        where = [Cond("status", "=", ScheduleStatus.PENDING), Cond("trigger_at", "<", due_before)]
         return await self._query("schedules", where, [("trigger_at", "asc"), ("id", "asc")], limit)
 
     async def read_durable_log(self, tenant_id: str, task_id: str) -> list[DurableLogEntry]:

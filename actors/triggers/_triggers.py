@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ratchet._contract.spec import WorkflowSpec
+from ratchet._contract.status import ScheduleStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from .. import _names as names
@@ -160,7 +161,7 @@ class Triggers(Actor):
                 FilterRule(f.id, f.scope, f.expression, f.payload)
             )
         await self.workflows_changed()
-        for s in await self.store.list_schedules(self.tenant_id, status="PENDING"):
+        for s in await self.store.list_schedules(self.tenant_id, status=ScheduleStatus.PENDING):
             self._carry_out(self.calendar.schedule_added(s))
 
     def _now(self) -> float:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from .._contract.status import RunStatus, TaskEventKind, TaskStatus
 from .._errors import FailedTaskRunExceptionGroup, RunCancelledError, TaskRunError
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class TaskEvent(pydantic.BaseModel):
     ``worker_name`` the name it was given (``ratchet.worker("name")``), shared by replicas.
     """
 
-    kind: str
+    kind: TaskEventKind
     attempt: int
     at: float
     message: str | None = None
@@ -57,7 +58,7 @@ class TaskRunDetails(pydantic.BaseModel):
 
     name: str
     task_id: str
-    status: str
+    status: TaskStatus
     attempt: int
     retry_count: int
     output: Any = None
@@ -82,7 +83,7 @@ class RunDetails(pydantic.BaseModel):
     run_id: str
     workflow: str
     version: int
-    status: str
+    status: RunStatus
     done: bool
     input: Any = None
     output: dict[str, Any] = {}
@@ -104,11 +105,11 @@ class RunDetails(pydantic.BaseModel):
 
 def _result(details: RunDetails, standalone: str | None) -> Any:
     """What ``run`` returns for a finished run, or the error it raises."""
-    if details.status == "COMPLETED":
+    if details.status is RunStatus.COMPLETED:
         if standalone is not None:
             return details.output.get(standalone)
         return dict(details.output)
-    if details.status == "FAILED":
+    if details.status is RunStatus.FAILED:
         errors = [
             TaskRunError(
                 t.name,
@@ -118,14 +119,14 @@ def _result(details: RunDetails, standalone: str | None) -> Any:
                 (t.error or {}).get("traceback", ""),
             )
             for t in details.tasks
-            if t.status == "FAILED"
+            if t.status is TaskStatus.FAILED
         ]
         if not errors:
             errors = [TaskRunError("(run)", details.run_id, "Error", details.error or "the run failed")]
         raise FailedTaskRunExceptionGroup(
             f"run {details.run_id} of {details.workflow!r} failed", errors, run_id=details.run_id
         )
-    if details.status == "CANCELLED":
+    if details.status is RunStatus.CANCELLED:
         raise RunCancelledError(details.run_id, details.error)
     raise RuntimeError(f"run {details.run_id} is not finished (status {details.status})")
 
@@ -204,16 +205,16 @@ class RunsClient:
     get_details = get
     aio_get_details = aio_get
 
-    def get_status(self, run_id: str) -> str:
+    def get_status(self, run_id: str) -> RunStatus:
         return _details(self._call("get_run", run_id, False), run_id).status
 
-    async def aio_get_status(self, run_id: str) -> str:
+    async def aio_get_status(self, run_id: str) -> RunStatus:
         return _details(await self._acall("get_run", run_id, False), run_id).status
 
     def list(
         self,
         *,
-        statuses: Sequence[str] | None = None,
+        statuses: Sequence[RunStatus | str] | None = None,
         workflow: Any = None,
         since: float | None = None,
         until: float | None = None,
@@ -228,7 +229,7 @@ class RunsClient:
     async def aio_list(
         self,
         *,
-        statuses: Sequence[str] | None = None,
+        statuses: Sequence[RunStatus | str] | None = None,
         workflow: Any = None,
         since: float | None = None,
         until: float | None = None,

@@ -14,6 +14,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from .payload_size import PayloadTooDeep, packed_size
+from .status import RunStatus
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
@@ -79,7 +80,7 @@ class TaskResultReport(_Strict):
 
 
 class ListRunsRequest(_Strict):
-    statuses: list[Literal["QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]] | None = None
+    statuses: list[RunStatus] | None = None
     workflow: str | None = None
     since: float | None = None
     until: float | None = None

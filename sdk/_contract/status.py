@@ -1,4 +1,10 @@
-"""The named states the store records: task, run, worker and schedule statuses, event kinds."""
+"""The one set of named states: task, run, worker and schedule statuses, and task event kinds.
+
+The run machine, the store, the gateway's views and :class:`ratchet.RunDetails` all use
+these; no status is spelled as a string anywhere else. They are ``StrEnum``s, so they
+cross the wire and enter the database as their plain names, and a user comparing
+``details.status == "COMPLETED"`` still gets the answer they expect.
+"""
 
 from __future__ import annotations
 

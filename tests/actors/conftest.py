@@ -1,1 +1,4 @@
-"""Engine tests, one folder per engine folder; ``engine_harness`` (beside this file) runs an engine in virtual time."""
+"""Engine tests, a folder per engine folder.
+
+``engine_harness`` (beside this file) runs an engine in virtual time.
+"""

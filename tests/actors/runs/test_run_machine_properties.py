@@ -52,7 +52,7 @@ BOOM = ErrorInfo("ValueError", "boom")
 
 
 def rank(status: TaskStatus) -> int:
-    return 4 if status.terminal else RANK[status]
+    return 4 if status.is_terminal else RANK[status]
 
 
 @st.composite
@@ -147,7 +147,7 @@ def drive_cooperatively(
                 retry_timers.add((command.task, command.attempt))
 
     step(StartRun())
-    while not run.status.terminal:
+    while not run.status.is_terminal:
         assert steps <= bound, f"run not finished after {steps} cooperative steps: {run}"
         live = [
             t
@@ -193,9 +193,9 @@ class RunMachine(RuleBasedStateMachine):
         before = copy_run(self.run)
         task = self.run.tasks.get(getattr(event, "task", ""))
         fenced = hasattr(event, "attempt")  # Resume is not fenced by attempt
-        stale = task is not None and fenced and (task.attempt != event.attempt or task.status.terminal)  # type: ignore[union-attr]
+        stale = task is not None and fenced and (task.attempt != event.attempt or task.status.is_terminal)  # type: ignore[union-attr]
         commands = apply(self.run, event)
-        if before.status.terminal or stale:
+        if before.status.is_terminal or stale:
             assert commands == [], f"{event} after a terminal run / for a stale attempt gave {commands}"
             assert self.run == before, f"{event} changed a terminal run or a fenced task"
         for command in commands:
@@ -294,7 +294,7 @@ class RunMachine(RuleBasedStateMachine):
             record = (task.status, task.output, task.attempt, task.retry_count, task.error)
             if task.name in self.terminal_record:
                 assert record == self.terminal_record[task.name], f"terminal {task.name} changed"
-            elif task.status.terminal:
+            elif task.status.is_terminal:
                 self.terminal_record[task.name] = record
 
     @invariant()
@@ -329,15 +329,15 @@ class RunMachine(RuleBasedStateMachine):
     def a_finished_run_never_changes(self) -> None:
         if self.frozen_run is not None:
             assert self.run == self.frozen_run
-        elif self.run.status.terminal:
+        elif self.run.status.is_terminal:
             self.frozen_run = copy.deepcopy(self.run)
 
     @invariant()
     def run_finishes_exactly_once_by_the_rule(self) -> None:
-        if self.run.status.terminal:
+        if self.run.status.is_terminal:
             assert self.finished == [self.run.status]
             assert self.run.status is expected_run_status(self.run)
-            assert all(t.status.terminal for t in self.run.tasks.values()), "a finished run has live tasks"
+            assert all(t.status.is_terminal for t in self.run.tasks.values()), "a finished run has live tasks"
         else:
             assert self.finished == []
 
@@ -346,7 +346,7 @@ class RunMachine(RuleBasedStateMachine):
         run = copy_run(self.run)
         queued = {key for key, count in self.queue_counts.items() if count}
         drive_cooperatively(run, queued, self.retry_timers)
-        assert run.status.terminal
+        assert run.status.is_terminal
 
 
 class RunMachineQueuesEachAttemptOnce(RunMachine):
