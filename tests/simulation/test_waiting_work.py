@@ -114,7 +114,13 @@ def test_dag_workloads_still_run_alongside_work_that_waits() -> None:
     ("module", "switch", "invariant", "detail", "config"),
     [
         # a replay spawns its children again, keyed anew
-        ("durable._tasks", "_PLANTED_RESPAWN_ON_REPLAY", "durable-replays-without-duplicates", "spawned child", {}),
+        (
+            "durable._tasks",
+            "_PLANTED_RESPAWN_ON_REPLAY",
+            "durable-replays-without-duplicates",
+            "spawned child",
+            {},
+        ),
         # a replayed sleep's deadline counts from the replay: it sleeps again, forever
         ("durable._tasks", "_PLANTED_SLEEP_AGAIN", "durable-replays-without-duplicates", "sleep again", {}),
         # a resolved wait (an event came, children ended) never resumes its evicted task

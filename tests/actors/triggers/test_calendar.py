@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ratchet._contract.cron import CronError
+from ratchet._contract.status import ScheduleStatus
 from ratchet.actors.store import CreateCron, DeleteCron
 from ratchet.actors.store import Cron as CronRow
 from ratchet.actors.store import Schedule as ScheduleRow
@@ -57,7 +58,7 @@ def cron(id: str = "c1", expression: str = "* * * * *", *, created_at: float = E
 
 
 def schedule(id: str = "s1", trigger_at: float = EPOCH + 30) -> ScheduleRow:
-    return ScheduleRow(T, id, "wf1", trigger_at, {"y": 2}, None, 1, "PENDING", None, EPOCH)
+    return ScheduleRow(T, id, "wf1", trigger_at, {"y": 2}, None, 1, ScheduleStatus.PENDING, None, EPOCH)
 
 
 def calendar() -> Calendar:
