@@ -17,6 +17,10 @@ The engine is one ``rest_for_one`` supervisor whose children start in dependency
 crashes, its queues are gone, so the dispatcher, coordinator and gateway restart after
 it and the coordinator rebuilds the queues from the store. The same tree runs in a
 ``ratchet engine`` process over nng, embedded in an application, and in the simulation.
+
+Each child runs under its name in :mod:`ratchet.actors._names`; each actor's class
+docstring lists the messages it receives and who sends them, which is the route a
+request takes through the tree (refs are untyped, so the docstrings are the map).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 from ratchet._contract.protocol import DEFAULT_MAX_PAYLOAD_BYTES
 from ratchet.runtime import ActorRef, ActorSystem, ChildSpec, Strategy, SupervisorRef
 
+from . import _names as names
 from .durable._tasks import DurableTasks
 from .gateway._gateway import Gateway
 from .runs._coordinator import RunCoordinator
@@ -185,10 +190,10 @@ def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -
             StoreWriter,
             (store,),
             {"max_batch": options.commit_max_batch, "max_delay": options.commit_max_delay},
-            name="store-writer",
+            name=names.STORE_WRITER,
         ),
-        ChildSpec(Timers, name="timers"),
-        ChildSpec(QueueScheduler, kwargs={"store": store, "tenant_id": tenant}, name="scheduler"),
+        ChildSpec(Timers, name=names.TIMERS),
+        ChildSpec(QueueScheduler, kwargs={"store": store, "tenant_id": tenant}, name=names.SCHEDULER),
         ChildSpec(
             Dispatcher,
             kwargs={
@@ -196,22 +201,22 @@ def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -
                 "heartbeat_interval": options.heartbeat_interval,
                 "heartbeat_misses": options.heartbeat_misses,
             },
-            name="dispatcher",
+            name=names.DISPATCHER,
         ),
-        ChildSpec(RunCoordinator, (store,), {"tenant_id": tenant}, name="coordinator"),
-        ChildSpec(Triggers, (store,), {"tenant_id": tenant}, name="triggers"),
-        ChildSpec(DurableTasks, (store,), {"tenant_id": tenant}, name="durable"),
+        ChildSpec(RunCoordinator, (store,), {"tenant_id": tenant}, name=names.COORDINATOR),
+        ChildSpec(Triggers, (store,), {"tenant_id": tenant}, name=names.TRIGGERS),
+        ChildSpec(DurableTasks, (store,), {"tenant_id": tenant}, name=names.DURABLE),
         ChildSpec(
             Gateway,
             (store,),
             {"tenant_id": tenant, "node": node, "max_payload_bytes": options.max_payload_bytes},
-            name="gateway",
+            name=names.GATEWAY,
         ),
     ]
     if store.objects is not None:
         # Last: nothing depends on it, so under rest_for_one its crash restarts it alone.
         sweeping = {"interval": options.object_sweep_interval, "orphan_age": options.object_orphan_age}
-        children.append(ChildSpec(ObjectSweeper, (store,), sweeping, name="object-sweeper"))
+        children.append(ChildSpec(ObjectSweeper, (store,), sweeping, name=names.OBJECT_SWEEPER))
     return children
 
 
@@ -227,7 +232,12 @@ async def ensure_tenant(store: Store, system: ActorSystem, tenant: str) -> None:
 
 @dataclass
 class Engine:
-    """A running engine: its supervisor and its gateway."""
+    """A running engine: its supervisor and its gateway.
+
+    The ``engine`` supervisor receives no messages of the engine's own: only its
+    children's exits, on which it restarts the child and every child after it.
+    Workers and clients reach the engine through :attr:`gateway` alone.
+    """
 
     system: ActorSystem
     supervisor: SupervisorRef
@@ -252,13 +262,13 @@ async def open_engine(
     options = options or EngineOptions()
     await ensure_tenant(store, system, options.tenant)
     supervisor = await system.spawn_supervisor(
-        "engine",
+        names.ENGINE,
         strategy=Strategy.REST_FOR_ONE,
         max_restarts=options.max_restarts,
         within=options.restart_window,
         children=engine_children(store, options, node=node),
     )
     try:
-        yield Engine(system, supervisor, system.lookup("gateway"), store, options)
+        yield Engine(system, supervisor, system.lookup(names.GATEWAY), store, options)
     finally:
-        await system.root.terminate_child("engine")
+        await system.root.terminate_child(names.ENGINE)

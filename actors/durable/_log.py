@@ -16,6 +16,11 @@ A sleep is resolved by time alone (``now >= deadline``), so waking 100k sleepers
 nothing; other entries are resolved by :func:`resolve` when their event, conditions or
 children are done, and that resolution is committed before anyone sees it. Pure: no
 I/O, no clock; the DurableTasks actor carries out the decisions.
+
+Negative positions are not durable calls: a gated DAG task (``wait_for``, ``skip_if``,
+``cancel_if``) records its gate at :func:`gate_seq` of its attempt, ``-attempt``, in the
+same rows (see :mod:`ratchet.actors.durable._gates`). A durable task's calls never read
+them (:func:`is_gate_seq`), and a gate never collides with a call.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
+    "GATE_KIND",
     "KINDS",
     "Append",
     "Decision",
@@ -33,11 +39,30 @@ __all__ = [
     "Pending",
     "Replay",
     "describe",
+    "gate_seq",
+    "is_gate_seq",
     "resolve",
     "step",
 ]
 
 KINDS = frozenset({"sleep", "event", "conditions", "now", "spawn", "wait_runs"})
+
+GATE_KIND = "gate"
+"""The kind (and key) of a DAG task's gate entry."""
+
+
+def gate_seq(attempt: int) -> int:
+    """The log position of a gated DAG task's gate for ``attempt``: ``-attempt``.
+
+    Durable calls take 0, 1, 2, ...; each attempt of a gated task takes its own
+    negative position, so a retry's gate counts its sleeps from its own start.
+    """
+    return -attempt
+
+
+def is_gate_seq(seq: int) -> bool:
+    """Whether ``seq`` holds a gate (see :func:`gate_seq`) rather than a durable call."""
+    return seq < 0
 
 
 @dataclass(frozen=True)

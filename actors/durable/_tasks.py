@@ -21,12 +21,9 @@ log is read back and its pending entries re-armed (or the task resumed, if none 
 left), so a crash of the engine, or of this actor, mid-wait loses nothing and
 duplicates nothing.
 
-DAG tasks with conditions (``wait_for``, ``skip_if``, ``cancel_if``) are *gates*
-watched the same way: when a gated task's parents complete, the coordinator asks for
-its sleep and event conditions to be watched; the gate's start time and, once settled,
-its decision (run, skip or cancel) are entries of the task's log (at negative
-positions, apart from a durable task's own calls), so sleeps count from the first
-watch and a crash does not settle a gate twice.
+DAG tasks with conditions (``wait_for``, ``skip_if``, ``cancel_if``) are *gates*,
+watched the same way by the :class:`~ratchet.actors.durable._gates.Gates` this actor
+owns (see :mod:`ratchet.actors.durable._gates`).
 """
 
 from __future__ import annotations
@@ -44,6 +41,7 @@ from ratchet._contract.protocol import RequestError, TriggerRequest, parse, run_
 from ratchet._contract.status import TaskStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
 
+from .. import _names as names
 from ..runs._intake import RunIntake, RunRequest, Unsettled, to_wire
 from ..store import (
     AppendDurableLog,
@@ -54,6 +52,7 @@ from ..store import (
     wait_settled,
 )
 from . import _log as dl
+from ._gates import ConditionArming, Gates, WaitId
 
 __all__ = ["DurableStatistics", "DurableTasks", "NonDeterminismError"]
 
@@ -83,20 +82,6 @@ class DurableStatistics:
     resumed: int
 
 
-@dataclass
-class _Gate:
-    """A gated task's condition sets, by option (``wait_for``, ``skip_if``, ``cancel_if``)."""
-
-    sets: dict[str, ConditionSet]
-
-    def decision(self) -> str | None:
-        """``cancel``, ``skip`` or ``run`` once their conditions hold (that precedence), else None."""
-        for option, decision in (("cancel_if", "cancel"), ("skip_if", "skip"), ("wait_for", "run")):
-            if option in self.sets and self.sets[option].done:
-                return decision
-        return None
-
-
 def _error(text: str | None) -> dict[str, Any] | None:
     if not text:
         return None
@@ -114,6 +99,15 @@ def _data(entry: dl.Entry) -> dict[str, Any]:
 class DurableTasks(Actor):
     """Durable logs and waits; see the module docstring.
 
+    Messages (refs are untyped: this is the route in):
+        from the Gateway: ``step`` (one durable call of a running task).
+        from the RunCoordinator: ``watch_gate`` (a gated DAG task's parents completed),
+            ``forget`` (a run finished).
+        from the Triggers actor: ``event_arrived`` (a durable wait's event),
+            ``gate_event`` (a gate's event).
+        from the Timers actor: ``sleep_due``, ``condition_due``, ``gate_due``.
+        from tests and statistics: ``durable_statistics``.
+
     Args:
         store: the store (logs are read from it).
         tenant_id: the tenant served.
@@ -124,7 +118,6 @@ class DurableTasks(Actor):
         self.tenant_id = tenant_id
         self.logs: dict[str, dl.DurableLog] = {}
         self.armed: dict[tuple[str, int], Any] = {}  # (task, seq) -> what is armed for it
-        self._gate_seqs: dict[str, set[int]] = {}  # task -> positions of its gates
         self._pollers: dict[tuple[str, int], trio.Event] = {}
         self._waiting: dict[tuple[str, int], int] = {}
         self._resolving: set[tuple[str, int]] = set()  # entries whose resolution is committing
@@ -133,10 +126,22 @@ class DurableTasks(Actor):
     async def on_start(self) -> None:
         """Re-arm the waits of evicted durable tasks and the gates of ready DAG tasks."""
         lookup = self.context.system.lookup
-        self._writer: ActorRef = lookup("store-writer")
-        self._timers: ActorRef = lookup("timers")
-        self._triggers: ActorRef = lookup("triggers")
-        self._coordinator: ActorRef = lookup("coordinator")
+        self._writer: ActorRef = lookup(names.STORE_WRITER)
+        self._timers: ActorRef = lookup(names.TIMERS)
+        self._triggers: ActorRef = lookup(names.TRIGGERS)
+        self._coordinator: ActorRef = lookup(names.COORDINATOR)
+        self._arming = ConditionArming(
+            timers=self._timers, triggers=self._triggers, target=self.context.ref, timer_at=self._timer
+        )
+        self.gates = Gates(
+            store=self.store,
+            tenant_id=self.tenant_id,
+            commit=self._commit,
+            arming=self._arming,
+            decided=self._coordinator.gate_decided.tell,
+            start_soon=self.context.start_soon,
+            now=self._now,
+        )
         self._intake = RunIntake(self.store, self.tenant_id, self._coordinator)
         # The coordinator's last transitions may still be on their way to the store (an
         # eviction, say): let them land before reading which tasks are evicted.
@@ -149,7 +154,7 @@ class DurableTasks(Actor):
             for entry in pending:
                 self._arm(task.id, entry)
         for task_id, attempt, request in await self._coordinator.gated_tasks.ask():
-            await self._watch_gate(task_id, attempt, request)
+            await self.gates.watch(task_id, attempt, request)
 
     def _now(self) -> float:
         return self.context.clock.time()
@@ -160,7 +165,7 @@ class DurableTasks(Actor):
             return log
         built = dl.DurableLog(task_id)
         for row in await self.store.read_durable_log(self.tenant_id, task_id):
-            if row.seq < 0:
+            if dl.is_gate_seq(row.seq):
                 continue  # a gate's entry, not a durable call
             data = row.data or {}
             built.entries[row.seq] = dl.Entry(
@@ -278,7 +283,7 @@ class DurableTasks(Actor):
             req = entry.request
             since = entry.created_at - (0.0 if _PLANTED_NO_LOOKBACK else float(req.get("lookback") or 0.0))
             self._triggers.add_wait.tell(
-                f"{task_id}|{entry.seq}|0",
+                WaitId(task_id, entry.seq),
                 entry.key,
                 req.get("expression"),
                 req.get("scope"),
@@ -287,31 +292,16 @@ class DurableTasks(Actor):
                 "event_arrived",
             )
         elif entry.kind == "conditions":
-            groups = entry.request["groups"]
-            self.armed[where] = ConditionSet(groups)
-            for g, group in enumerate(groups):
-                for c, cond in enumerate(group):
-                    if cond["kind"] == "sleep":
-                        due = entry.created_at + float(cond["seconds"])
-                        self._timer(
-                            ("durable", task_id, entry.seq, g, c),
-                            due,
-                            "condition_due",
-                            task_id,
-                            entry.seq,
-                            g,
-                            cond["seconds"],
-                        )
-                    elif cond["kind"] == "event":
-                        self._triggers.add_wait.tell(
-                            f"{task_id}|{entry.seq}|{g}|{c}",
-                            cond["event_key"],
-                            cond.get("expression"),
-                            cond.get("scope"),
-                            entry.created_at,
-                            self.context.ref,
-                            "event_arrived",
-                        )
+            conditions = ConditionSet(entry.request["groups"])
+            self.armed[where] = conditions
+            self._arming.arm(
+                task_id,
+                entry.seq,
+                {None: conditions},
+                entry.created_at,
+                sleep_method="condition_due",
+                event_method="event_arrived",
+            )
         elif entry.kind == "wait_runs":
             self.armed[where] = True
             self.context.start_soon(self._watch_runs, task_id, entry.seq, list(entry.request["run_ids"]))
@@ -326,17 +316,16 @@ class DurableTasks(Actor):
         if self.armed.pop((task_id, seq), None) is not None:
             self._wake(task_id, seq)
 
-    def condition_due(self, task_id: str, seq: int, group: int, seconds: float) -> None:
+    def condition_due(self, wait: WaitId, seconds: float) -> None:
         """A sleep condition of a durable ``aio_wait_for`` came due."""
-        self._condition_met(task_id, seq, group, {"sleep": seconds})
+        self._condition_met(wait.task_id, wait.seq, wait.group, {"sleep": seconds})
 
-    def event_arrived(self, wait_id: str, event: dict[str, Any]) -> None:
+    def event_arrived(self, wait: WaitId, event: dict[str, Any]) -> None:
         """The Triggers actor found the event an entry waits for."""
-        task_id, seq_text, group_text, *_ = [*wait_id.split("|"), "0"]
-        seq = int(seq_text)
+        task_id, seq = wait.task_id, wait.seq
         armed = self.armed.get((task_id, seq))
         if isinstance(armed, ConditionSet):
-            self._condition_met(task_id, seq, int(group_text), {"event": event})
+            self._condition_met(task_id, seq, wait.group, {"event": event})
         elif armed is not None:
             self.armed.pop((task_id, seq), None)
             self.context.start_soon(self._resolve, task_id, seq, event)
@@ -345,21 +334,8 @@ class DurableTasks(Actor):
         armed = self.armed.get((task_id, seq))
         if isinstance(armed, ConditionSet) and armed.satisfy(group, result):
             self.armed.pop((task_id, seq), None)
-            self._disarm_conditions(task_id, seq, armed)
+            self._arming.disarm(task_id, seq, {None: armed})
             self.context.start_soon(self._resolve, task_id, seq, armed.result())
-
-    def _disarm_conditions(self, task_id: str, seq: int, armed: ConditionSet) -> None:
-        timers, waits = [], []
-        for g, group in enumerate(armed.groups):
-            for c, cond in enumerate(group):
-                if cond["kind"] == "sleep":
-                    timers.append(("durable", task_id, seq, g, c))
-                else:
-                    waits.append(f"{task_id}|{seq}|{g}|{c}")
-        if timers:
-            self._timers.cancel_many.tell(timers)
-        if waits:
-            self._triggers.cancel_waits.tell(waits)
 
     async def _watch_runs(self, task_id: str, seq: int, run_ids: list[str]) -> None:
         for run_id in run_ids:
@@ -465,114 +441,19 @@ class DurableTasks(Actor):
         self._counts["resumed"] += 1
         self._coordinator.resume_tasks.tell([(task_id, seq)])
 
-    # -- gates of DAG tasks ------------------------------------------------------------------------
+    # -- gates of DAG tasks (see _gates.py) --------------------------------------------------------
 
     def watch_gate(self, task_id: str, attempt: int, request: dict[str, Any]) -> None:
         """Watch a ready task's conditions; the coordinator hears ``gate_decided`` once."""
-        self.context.start_soon(self._watch_gate, task_id, attempt, request)
+        self.context.start_soon(self.gates.watch, task_id, attempt, request)
 
-    async def _watch_gate(self, task_id: str, attempt: int, request: dict[str, Any]) -> None:
-        seq = -attempt
-        where = (task_id, seq)
-        if where in self.armed:
-            return
-        self.armed[where] = None  # claimed while the store is read
-        self._gate_seqs.setdefault(task_id, set()).add(seq)
-        rows = [r for r in await self.store.read_durable_log(self.tenant_id, task_id) if r.seq == seq]
-        now = self._now()
-        if rows:
-            data = rows[0].data or {}
-            created_at, request = rows[0].created_at, data.get("request") or request
-            if data.get("resolved"):
-                self.armed.pop(where, None)
-                self._coordinator.gate_decided.tell(task_id, data["result"]["decision"])
-                return
-        else:
-            created_at = now
-            entry = dl.Entry(seq, "gate", "gate", request, now)
-            try:
-                await self._commit(
-                    AppendDurableLog(
-                        tenant_id=self.tenant_id,
-                        task_id=task_id,
-                        seq=seq,
-                        kind="gate",
-                        key="gate",
-                        at=now,
-                        data=_data(entry),
-                    )
-                )
-            except MutationRejected:
-                self.armed.pop(where, None)
-                return await self._watch_gate(task_id, attempt, request)
-        gate = _Gate(
-            {
-                option: ConditionSet(r["groups"], {g: {"parent": True} for g in r["satisfied"]})
-                for option, r in request.items()
-            }
-        )
-        self.armed[where] = gate
-        for option, conditions in gate.sets.items():
-            for g, group in enumerate(conditions.groups):
-                for c, cond in enumerate(group):
-                    if cond["kind"] == "sleep":
-                        due = created_at + float(cond["seconds"])
-                        key = ("gate", task_id, seq, option, g, c)
-                        self._timer(key, due, "gate_due", task_id, seq, option, g, cond["seconds"])
-                    elif cond["kind"] == "event":
-                        self._triggers.add_wait.tell(
-                            f"{task_id}|{seq}|{option}|{g}|{c}",
-                            cond["event_key"],
-                            cond.get("expression"),
-                            cond.get("scope"),
-                            created_at,
-                            self.context.ref,
-                            "gate_event",
-                        )
-        self._gate_met(task_id, seq, None, 0, None)  # settled already (a sleep of 0)?
-
-    def gate_due(self, task_id: str, seq: int, option: str, group: int, seconds: float) -> None:
+    def gate_due(self, wait: WaitId, seconds: float) -> None:
         """A sleep condition of a gated DAG task came due."""
-        self._gate_met(task_id, seq, option, group, {"sleep": seconds})
+        self.gates.met(wait, {"sleep": seconds})
 
-    def gate_event(self, wait_id: str, event: dict[str, Any]) -> None:
+    def gate_event(self, wait: WaitId, event: dict[str, Any]) -> None:
         """The Triggers actor found an event a gated DAG task's condition waits for."""
-        task_id, seq, option, group, _ = wait_id.split("|")
-        self._gate_met(task_id, int(seq), option, int(group), {"event": event})
-
-    def _gate_met(self, task_id: str, seq: int, option: str | None, group: int, result: Any) -> None:
-        gate = self.armed.get((task_id, seq))
-        if not isinstance(gate, _Gate):
-            return
-        if option is not None and option in gate.sets:
-            gate.sets[option].satisfy(group, result)
-        decision = gate.decision()
-        if decision is None:
-            return
-        del self.armed[(task_id, seq)]
-        self._disarm_gate(task_id, seq, gate)
-        self.context.start_soon(self._decide, task_id, seq, decision)
-
-    def _disarm_gate(self, task_id: str, seq: int, gate: _Gate) -> None:
-        timers, waits = [], []
-        for option, conditions in gate.sets.items():
-            for g, group in enumerate(conditions.groups):
-                for c, cond in enumerate(group):
-                    if cond["kind"] == "sleep":
-                        timers.append(("gate", task_id, seq, option, g, c))
-                    elif cond["kind"] == "event":
-                        waits.append(f"{task_id}|{seq}|{option}|{g}|{c}")
-        if timers:
-            self._timers.cancel_many.tell(timers)
-        if waits:
-            self._triggers.cancel_waits.tell(waits)
-
-    async def _decide(self, task_id: str, seq: int, decision: str) -> None:
-        rows = [r for r in await self.store.read_durable_log(self.tenant_id, task_id) if r.seq == seq]
-        request = (rows[0].data or {}).get("request") if rows else None
-        data = {"request": request, "resolved": True, "result": {"decision": decision}}
-        await self._commit(ResolveDurableLog(tenant_id=self.tenant_id, task_id=task_id, seq=seq, data=data))
-        self._coordinator.gate_decided.tell(task_id, decision)
+        self.gates.met(wait, {"event": event})
 
     # -- children --------------------------------------------------------------------------------
 
@@ -615,32 +496,22 @@ class DurableTasks(Actor):
 
     def forget(self, task_ids: Sequence[str]) -> None:
         """The tasks' runs finished: drop their logs and disarm their waits."""
-        ids = set(task_ids)
-        wheres: list[tuple[str, int]] = []
-        for task_id in ids:
+        for task_id in set(task_ids):
             log = self.logs.pop(task_id, None)
-            if log is not None:
-                wheres.extend((task_id, seq) for seq in log.entries)
-            wheres.extend((task_id, seq) for seq in self._gate_seqs.pop(task_id, ()))
-        for where in wheres:
-            if where not in self.armed:
-                continue
-            armed = self.armed.pop(where)
-            if isinstance(armed, _Gate):
-                self._disarm_gate(where[0], where[1], armed)
-            elif armed is None:
-                pass
-            elif isinstance(armed, ConditionSet):
-                self._disarm_conditions(where[0], where[1], armed)
-            else:
-                self._timers.cancel.tell(("durable", *where))
-                self._triggers.cancel_waits.tell([f"{where[0]}|{where[1]}|0"])
+            for seq in () if log is None else log.entries:
+                armed = self.armed.pop((task_id, seq), None)
+                if isinstance(armed, ConditionSet):
+                    self._arming.disarm(task_id, seq, {None: armed})
+                elif armed is not None:
+                    self._timers.cancel.tell(("durable", task_id, seq))
+                    self._triggers.cancel_waits.tell([WaitId(task_id, seq)])
+            self.gates.forget(task_id)
 
     def durable_statistics(self) -> DurableStatistics:
         """The actor's counters."""
         return DurableStatistics(
             logs=len(self.logs),
-            armed=len(self.armed),
+            armed=len(self.armed) + len(self.gates.armed),
             appended=self._counts["appended"],
             resolved=self._counts["resolved"],
             resumed=self._counts["resumed"],

@@ -1,7 +1,7 @@
-"""The Gateway's durable-task method: one durable call of a running durable task.
+"""Checks of a durable call, as the gateway receives it from a running durable task.
 
-A mixin of :class:`~ratchet.actors.gateway._gateway.Gateway`. The request is checked here
-(kinds, sizes, CEL, conditions) and handed to the
+Plain functions the :class:`~ratchet.actors.gateway._gateway.Gateway` calls: the call is
+checked here (kinds, sizes, CEL, conditions) before the gateway hands it to the
 :class:`~ratchet.actors.durable._tasks.DurableTasks` actor.
 """
 
@@ -21,54 +21,48 @@ from ratchet._contract.protocol import (
     error_code,
 )
 from ratchet._contract.spec import MAX_EVICTION_DELAY
-from ratchet.runtime import ActorError, ActorRef, concurrent
+from ratchet.runtime import ActorError, ActorRef
 
 from ..durable._log import KINDS
 from ..durable._tasks import NonDeterminismError
 
-__all__ = ["MAX_DURABLE_WAIT", "DurableApi"]
+__all__ = ["MAX_DURABLE_WAIT", "ask_durable_step", "check_step"]
 
 MAX_DURABLE_WAIT = MAX_EVICTION_DELAY  # a durable task's eviction_delay, checked at declaration
 MAX_SEQ = 1_000_000
 MAX_SPAWN = 10_000
 
 
-class DurableApi:
-    """``durable_step``: see :meth:`DurableTasks.step <ratchet.actors.durable._tasks.DurableTasks.step>`."""
+def check_step(
+    task_id: Any, seq: Any, kind: Any, key: Any, request: Any, wait: Any, max_payload_bytes: int
+) -> tuple[Any, float]:
+    """One durable call as the gateway receives it: its request, normalised, and its wait.
 
-    max_payload_bytes: int
-    context: Any
+    Raises:
+        RequestError: a malformed call.
+    """
+    check_id(task_id, "durable_step", "a task run id")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
+        raise RequestError(f"durable_step: seq must be a whole number from 0 to {MAX_SEQ}, got {seq!r}")
+    if kind not in KINDS:
+        raise RequestError(f"durable_step: unknown kind {kind!r}; one of {sorted(KINDS)}")
+    if not isinstance(key, str) or len(key) > 1000:
+        raise RequestError("durable_step: key must be a string of at most 1000 characters")
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= MAX_DURABLE_WAIT:
+        raise RequestError(f"durable_step: wait must be 0 to {MAX_DURABLE_WAIT:g} seconds, got {wait!r}")
+    check_payload_size(request, max_payload_bytes, f"durable call {kind}({key!r})")
+    return _check_request(kind, key, request), float(wait)
 
-    @property
-    def _durable(self) -> ActorRef:
-        return self.context.system.lookup("durable")
 
-    @concurrent
-    async def durable_step(
-        self, task_id: Any, seq: Any, kind: Any, key: Any, request: Any, wait: Any = 0.0
-    ) -> dict[str, Any]:
-        """Record or replay one durable call; ``{"done", "result"}``.
-
-        Raises:
-            RequestError: a malformed call.
-        """
-        check_id(task_id, "durable_step", "a task run id")
-        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
-            raise RequestError(f"durable_step: seq must be a whole number from 0 to {MAX_SEQ}, got {seq!r}")
-        if kind not in KINDS:
-            raise RequestError(f"durable_step: unknown kind {kind!r}; one of {sorted(KINDS)}")
-        if not isinstance(key, str) or len(key) > 1000:
-            raise RequestError("durable_step: key must be a string of at most 1000 characters")
-        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= MAX_DURABLE_WAIT:
-            raise RequestError(f"durable_step: wait must be 0 to {MAX_DURABLE_WAIT:g} seconds, got {wait!r}")
-        check_payload_size(request, self.max_payload_bytes, f"durable call {kind}({key!r})")
-        request = _check_request(kind, key, request)
-        try:
-            return await self._durable.step.ask(task_id, seq, kind, key, request, float(wait))
-        except ActorError as exc:  # the caller sees the durable actor's own error
-            if error_code(exc.error_type) is ErrorCode.NON_DETERMINISM:
-                raise NonDeterminismError(exc.error_message) from None
-            raise
+async def ask_durable_step(durable: ActorRef, *args: Any) -> dict[str, Any]:
+    """Ask the DurableTasks actor for a step; a divergence reaches the caller as itself."""
+    try:
+        answer: dict[str, Any] = await durable.step.ask(*args)
+    except ActorError as exc:  # the caller sees the durable actor's own error
+        if error_code(exc.error_type) is ErrorCode.NON_DETERMINISM:
+            raise NonDeterminismError(exc.error_message) from None
+        raise
+    return answer
 
 
 def _check_request(kind: str, key: str, request: Any) -> Any:

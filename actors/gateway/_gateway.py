@@ -33,13 +33,14 @@ from ratchet._contract.wire_values import bounded_text, wire_problem
 from ratchet._errors import DefinitionError
 from ratchet.runtime import Actor, ActorRef, concurrent
 
+from .. import _names as names
 from ..runs._coordinator import action_name
 from ..runs._intake import RunIntake, RunRequest, to_wire
 from ..runs._registry import Registration
 from ..runs._serving import unserved_reason
 from ..store import CommitTicket, PutRateLimit, Run, Store, StoreError
-from ._durable import DurableApi
-from ._triggers import TriggerApi
+from . import _durable as durable_checks
+from . import _triggers as trigger_checks
 
 #: Longest error text (type, message, traceback) of a task result kept, in characters.
 MAX_REPORTED_TEXT = 64_000
@@ -66,8 +67,23 @@ def _error(text: str | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {"type": "Error", "message": text, "traceback": ""}
 
 
-class Gateway(TriggerApi, DurableApi, Actor):
+class Gateway(Actor):
     """The engine's front door.
+
+    Messages (refs are untyped: this is the route in), all over the wire (an
+    :class:`~ratchet.transport.ActorNode`) or in-process (embedded mode):
+        from workers (``ratchet._worker``): ``register_worker``, ``heartbeat``,
+            ``drain_worker``, ``deregister_worker``, ``task_results``, ``release_slot``,
+            ``refresh_timeout``, ``durable_step``.
+        from clients and task contexts (``ratchet._clients``, ``Workflow.run``,
+            spawns): ``register_workflows``, ``trigger``, ``cancel_runs``,
+            ``replay_runs``, ``get_run``, ``wait_run``, ``list_runs``,
+            ``list_workers``, ``list_workflows``, ``put_rate_limit``, ``push_events``,
+            ``create_filter``, ``list_filters``, ``delete_filter``, ``create_cron``,
+            ``list_crons``, ``get_cron``, ``delete_cron``, ``create_schedule``,
+            ``list_schedules``, ``get_schedule``, ``update_schedule``,
+            ``delete_schedule``.
+    It receives nothing from the engine's other actors: it only asks them.
 
     Args:
         store: the store, for reads.
@@ -84,25 +100,22 @@ class Gateway(TriggerApi, DurableApi, Actor):
         tenant_id: str,
         node: Any = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-        coordinator: str = "coordinator",
-        dispatcher: str = "dispatcher",
-        scheduler: str = "scheduler",
-        writer: str = "store-writer",
     ) -> None:
         self.store = store
         self.tenant_id = tenant_id
         self.node = node
         self.max_payload_bytes = max_payload_bytes
-        self._names = (coordinator, dispatcher, scheduler, writer)
         self._monitored: set[str] = set()
         self._worker_names: dict[str, str] = {}  # worker id -> the name it registered with
 
     async def on_start(self) -> None:
         lookup = self.context.system.lookup
-        self._coordinator: ActorRef = lookup(self._names[0])
-        self._dispatcher: ActorRef = lookup(self._names[1])
-        self._scheduler: ActorRef = lookup(self._names[2])
-        self._writer: ActorRef = lookup(self._names[3])
+        self._coordinator: ActorRef = lookup(names.COORDINATOR)
+        self._dispatcher: ActorRef = lookup(names.DISPATCHER)
+        self._scheduler: ActorRef = lookup(names.SCHEDULER)
+        self._writer: ActorRef = lookup(names.STORE_WRITER)
+        self._triggers: ActorRef = lookup(names.TRIGGERS)
+        self._durable: ActorRef = lookup(names.DURABLE)
         self._intake = RunIntake(self.store, self.tenant_id, self._coordinator)
 
     # -- workers ------------------------------------------------------------------------------
@@ -436,6 +449,142 @@ class Gateway(TriggerApi, DurableApi, Actor):
     @concurrent
     async def list_workflows(self) -> list[str]:
         return list(await self._coordinator.workflow_names.ask())
+
+    # -- events and filters (checks: gateway/_triggers.py) ---------------------------------------
+
+    @concurrent
+    async def push_events(self, events: Any) -> list[dict[str, Any]]:
+        """Push 1 to 1000 events; each answer is ``{"id", "runs"}`` once durable, or ``{"error"}``.
+
+        Raises:
+            RequestError: not a list of 1 to 1000 events, or an event is malformed
+                (then none of them is pushed).
+        """
+        checked = trigger_checks.check_events(events, self.max_payload_bytes)
+        return list(await self._triggers.push.ask(checked))
+
+    @concurrent
+    async def create_filter(self, request: Any) -> dict[str, Any]:
+        """Add an event filter to a workflow: ``{workflow, expression, scope, payload}``."""
+        req = trigger_checks.check_filter(request, self.max_payload_bytes)
+        return await trigger_checks.ask_triggers(
+            self._triggers, "create_filter", req.workflow, req.expression, req.scope, req.payload
+        )
+
+    @concurrent
+    async def list_filters(self, workflow: Any = None) -> list[dict[str, Any]]:
+        """Event filters, declared and stored, of one workflow or all."""
+        name = trigger_checks.check_workflow_name(workflow, "list_filters")
+        return list(await self._triggers.list_filters.ask(name))
+
+    @concurrent
+    async def delete_filter(self, filter_id: Any) -> bool:
+        """Delete an event filter; False if there was none."""
+        fid = trigger_checks.check_id(filter_id, "delete_filter")
+        return bool(await trigger_checks.ask_triggers(self._triggers, "delete_filter", fid))
+
+    # -- crons and schedules (checks: gateway/_triggers.py) --------------------------------------
+
+    @concurrent
+    async def create_cron(self, request: Any) -> dict[str, Any]:
+        """Add a cron trigger: ``{workflow, name, expression, input, additional_metadata, priority}``."""
+        req = trigger_checks.check_cron(request, self.max_payload_bytes)
+        return await trigger_checks.ask_triggers(
+            self._triggers,
+            "create_cron",
+            req.workflow,
+            req.name,
+            req.expression,
+            req.input,
+            req.additional_metadata,
+            req.priority,
+        )
+
+    @concurrent
+    async def list_crons(self, workflow: Any = None) -> list[dict[str, Any]]:
+        """Crons, of one workflow or all."""
+        name = trigger_checks.check_workflow_name(workflow, "list_crons")
+        return list(await self._triggers.list_crons.ask(name))
+
+    @concurrent
+    async def get_cron(self, cron_id: Any) -> dict[str, Any] | None:
+        """A cron by id, or None."""
+        cron: dict[str, Any] | None = await self._triggers.get_cron.ask(
+            trigger_checks.check_id(cron_id, "get_cron")
+        )
+        return cron
+
+    @concurrent
+    async def delete_cron(self, cron_id: Any) -> bool:
+        """Delete a cron; False if there was none."""
+        return bool(await self._triggers.delete_cron.ask(trigger_checks.check_id(cron_id, "delete_cron")))
+
+    @concurrent
+    async def create_schedule(self, request: Any) -> dict[str, Any]:
+        """Schedule one run: ``{workflow, trigger_at, input, additional_metadata, priority}``."""
+        req, trigger_at = trigger_checks.check_schedule(
+            request, self.max_payload_bytes, self.context.clock.time()
+        )
+        return await trigger_checks.ask_triggers(
+            self._triggers,
+            "create_schedule",
+            req.workflow,
+            trigger_at,
+            req.input,
+            req.additional_metadata,
+            req.priority,
+        )
+
+    @concurrent
+    async def list_schedules(self, filters: Any = None) -> list[dict[str, Any]]:
+        """Schedules, soonest first, filtered by workflow and status."""
+        filters = trigger_checks.check_schedule_filters(filters)
+        rows = await self.store.list_schedules(self.tenant_id, status=filters.get("status"))
+        out = [await self._triggers.describe_schedule.ask(row) for row in rows]
+        return [s for s in out if filters.get("workflow") in (None, s["workflow"])]
+
+    @concurrent
+    async def get_schedule(self, schedule_id: Any) -> dict[str, Any] | None:
+        """A schedule by id, or None."""
+        row = await self.store.get_schedule(
+            self.tenant_id, trigger_checks.check_id(schedule_id, "get_schedule")
+        )
+        if row is None:
+            return None
+        schedule: dict[str, Any] = await self._triggers.describe_schedule.ask(row)
+        return schedule
+
+    @concurrent
+    async def update_schedule(self, schedule_id: Any, trigger_at: Any) -> bool:
+        """Move a pending schedule to ``trigger_at``; False once it fired or was deleted."""
+        sid = trigger_checks.check_id(schedule_id, "update_schedule")
+        when = trigger_checks.check_new_time(trigger_at, self.context.clock.time())
+        return bool(await self._triggers.update_schedule.ask(sid, when))
+
+    @concurrent
+    async def delete_schedule(self, schedule_id: Any) -> bool:
+        """Cancel a pending schedule; False once it fired or was deleted."""
+        sid = trigger_checks.check_id(schedule_id, "delete_schedule")
+        return bool(await self._triggers.delete_schedule.ask(sid))
+
+    # -- durable tasks (checks: gateway/_durable.py) ---------------------------------------------
+
+    @concurrent
+    async def durable_step(
+        self, task_id: Any, seq: Any, kind: Any, key: Any, request: Any, wait: Any = 0.0
+    ) -> dict[str, Any]:
+        """Record or replay one durable call; ``{"done", "result"}``.
+
+        See :meth:`DurableTasks.step <ratchet.actors.durable._tasks.DurableTasks.step>`.
+
+        Raises:
+            RequestError: a malformed call.
+            NonDeterminismError: the call does not match the task's log.
+        """
+        checked, seconds = durable_checks.check_step(
+            task_id, seq, kind, key, request, wait, self.max_payload_bytes
+        )
+        return await durable_checks.ask_durable_step(self._durable, task_id, seq, kind, key, checked, seconds)
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from ratchet._contract.spec import TaskKind, WorkflowSpec
 from ratchet._contract.status import RunStatus, TaskEventKind
 from ratchet.runtime import Actor, ActorRef
 
+from .. import _names as names
 from ..scheduling._needs import FLOW_ERROR, FlowKeyError, RunFlow
 from ..scheduling._queues import QueuedTask
 from ..store import (
@@ -130,12 +131,22 @@ class _HoldersDone:
 class RunCoordinator(Actor):
     """Drives every active run; see the module docstring.
 
+    Messages (refs are untyped: this is the route in):
+        from the Gateway: ``register_workflows``, ``create_runs``, ``cancel_runs``,
+            ``replay_runs``, ``watch``, ``task_results``, ``refresh_timeout``,
+            ``workflow_names``.
+        from the QueueScheduler: ``tasks_assigned``, ``attempts_adopted``,
+            ``workers_lost``, ``flow_cancel``, ``flow_refused``.
+        from the Triggers actor: ``create_runs_with`` (a run and its event, tick or
+            schedule, all or nothing), ``workflow_specs``.
+        from DurableTasks: ``create_runs`` (spawned children), ``watch``,
+            ``resume_tasks``, ``gated_tasks`` (at its start), ``gate_decided``.
+        from the Timers actor: ``timer_fired`` (retry backoffs, timeouts).
+        from tests and statistics: ``active_runs``.
+
     Args:
         store: the store (read at start to rebuild runs and workflows).
         tenant_id: the tenant this coordinator serves.
-        writer: name of the StoreWriter actor.
-        scheduler: name of the QueueScheduler actor.
-        timers: name of the Timers actor.
     """
 
     def __init__(
@@ -143,13 +154,9 @@ class RunCoordinator(Actor):
         store: Store,
         *,
         tenant_id: str,
-        writer: str = "store-writer",
-        scheduler: str = "scheduler",
-        timers: str = "timers",
     ) -> None:
         self.store = store
         self.tenant_id = tenant_id
-        self._names = (writer, scheduler, timers)
         self.registry = WorkflowRegistry()
         self.runs: dict[str, ActiveRun] = {}
         self._task_index: dict[str, tuple[str, str]] = {}
@@ -164,9 +171,9 @@ class RunCoordinator(Actor):
 
     async def on_start(self) -> None:
         system = self.context.system
-        self._writer: ActorRef = system.lookup(self._names[0])
-        self._scheduler: ActorRef = system.lookup(self._names[1])
-        self._timers: ActorRef = system.lookup(self._names[2])
+        self._writer: ActorRef = system.lookup(names.STORE_WRITER)
+        self._scheduler: ActorRef = system.lookup(names.SCHEDULER)
+        self._timers: ActorRef = system.lookup(names.TIMERS)
         # A previous incarnation's last commits may still be in flight (a run it created,
         # say): let them land before reading what to rebuild, or that run is never driven.
         await wait_settled(self._writer)
@@ -178,6 +185,11 @@ class RunCoordinator(Actor):
 
     def _now(self) -> float:
         return self.context.clock.time()
+
+    def _durable(self) -> ActorRef:
+        # looked up when used: it starts after the coordinator and may restart alone
+        ref: ActorRef = self.context.system.lookup(names.DURABLE)
+        return ref
 
     def _submit(
         self,
@@ -816,10 +828,9 @@ class RunCoordinator(Actor):
                 self._timers.cancel.tell(task_id)
                 cancelled.append((task_id, c.attempt))
             elif isinstance(c, m.WatchGate):
-                durable = self.context.system.lookup("durable")
-                durable.watch_gate.tell(run.task_ids[c.task], c.attempt, c.request)
+                self._durable().watch_gate.tell(run.task_ids[c.task], c.attempt, c.request)
             elif isinstance(c, m.WatchEvicted):
-                self.context.system.lookup("durable").watch_evicted.tell(run.task_ids[c.task], c.seq)
+                self._durable().watch_evicted.tell(run.task_ids[c.task], c.seq)
             elif isinstance(c, _HoldersDone):
                 done.extend(c.holders)
             elif isinstance(c, m.RunFinished):
@@ -827,7 +838,7 @@ class RunCoordinator(Actor):
                 self._timers.cancel_many.tell(list(run.task_ids.values()))
                 if any(t.kind is TaskKind.DURABLE or t.gated for t in run.state.spec.tasks):
                     # the durable tasks' logs and waits are no longer needed in memory
-                    self.context.system.lookup("durable").forget.tell(list(run.task_ids.values()))
+                    self._durable().forget.tell(list(run.task_ids.values()))
                 if run.state.spec.flow_controlled:
                     done.append(("run", run.run_id))
                 self._drop(run)

@@ -28,6 +28,7 @@ import trio
 
 from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTimeout
 
+from .. import _names as names
 from ..store import CommitTicket, SetWorkerStatus, UpsertWorker, WorkerStatus
 from ._queues import Assignment
 
@@ -65,14 +66,19 @@ class _Outbox:
 class Dispatcher(Actor):
     """Keeps track of workers and delivers their work.
 
+    Messages (refs are untyped: this is the route in):
+        from the Gateway: ``register``, ``knows``, ``heartbeat``, ``drain``,
+            ``deregister``, ``serving``, ``workers``.
+        from the QueueScheduler: ``deliver``, ``cancel_on_worker``.
+        from the transport (a monitor the Gateway set up): ``peer_down``.
+        from itself: ``check_heartbeats`` (every heartbeat interval).
+
     Args:
         tenant_id: the tenant.
         heartbeat_interval: seconds between a worker's heartbeats (told to workers).
         heartbeat_misses: intervals of silence after which a worker is presumed dead.
         delivery_timeout: seconds a worker may take to acknowledge a delivery before it
             is presumed unreachable (the transport resends meanwhile).
-        scheduler: name of the QueueScheduler actor.
-        writer: name of the StoreWriter actor.
     """
 
     def __init__(
@@ -82,14 +88,11 @@ class Dispatcher(Actor):
         heartbeat_interval: float = 1.0,
         heartbeat_misses: int = 5,
         delivery_timeout: float = 30.0,
-        scheduler: str = "scheduler",
-        writer: str = "store-writer",
     ) -> None:
         self.tenant_id = tenant_id
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_misses = heartbeat_misses
         self.delivery_timeout = delivery_timeout
-        self._names = (scheduler, writer)
         self.sessions: dict[str, WorkerSession] = {}
         self._outboxes: dict[str, _Outbox] = {}
         # Sessions are numbered within this dispatcher's incarnation (see register).
@@ -99,8 +102,8 @@ class Dispatcher(Actor):
         self.lost = 0
 
     async def on_start(self) -> None:
-        self._scheduler: ActorRef = self.context.system.lookup(self._names[0])
-        self._writer: ActorRef = self.context.system.lookup(self._names[1])
+        self._scheduler: ActorRef = self.context.system.lookup(names.SCHEDULER)
+        self._writer: ActorRef = self.context.system.lookup(names.STORE_WRITER)
         self.context.send_after(self.heartbeat_interval, "check_heartbeats")
 
     def _persist(self, mutation: Any) -> None:

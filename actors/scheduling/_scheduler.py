@@ -26,6 +26,7 @@ from typing import Any
 
 from ratchet.runtime import Actor, ActorRef
 
+from .. import _names as names
 from ..store import CommitTicket, SaveRateLimitWindow, Store
 from ._admission import FlowStatistics, Holder, as_holder
 from ._machine import Effects, FlowScheduler
@@ -49,12 +50,18 @@ class SchedulerStatistics:
 class QueueScheduler(Actor):
     """Pairs queued tasks with free worker slots, within flow control.
 
+    Messages (refs are untyped: this is the route in):
+        from the RunCoordinator: ``enqueue``, ``cancel``, ``flow_done``, ``flow_sync``,
+            ``flow_stick``.
+        from the Dispatcher: ``add_worker``, ``drain_worker``, ``remove_worker``.
+        from the Gateway: ``release``, ``release_slot`` (a worker's attempt ended),
+            ``put_rate_limit``.
+        from itself: ``rate_limits_due`` (the earliest full window has room).
+        from tests and statistics: ``scheduler_statistics``.
+
     Args:
         store: the store to load rate-limit windows from at start (None: start empty).
         tenant_id: the tenant whose rate limits to load and save.
-        dispatcher: name of the Dispatcher actor.
-        coordinator: name of the RunCoordinator actor.
-        writer: name of the StoreWriter actor (rate-limit windows are saved through it).
     """
 
     def __init__(
@@ -62,20 +69,16 @@ class QueueScheduler(Actor):
         *,
         store: Store | None = None,
         tenant_id: str | None = None,
-        dispatcher: str = "dispatcher",
-        coordinator: str = "coordinator",
-        writer: str = "store-writer",
     ) -> None:
         self.store = store
         self.tenant_id = tenant_id
-        self._names = (dispatcher, coordinator, writer)
         self.assigned = 0
         self._wake_armed: float | None = None
 
     async def on_start(self) -> None:
         system = self.context.system
-        self._dispatcher: ActorRef = system.lookup(self._names[0])
-        self._coordinator: ActorRef = system.lookup(self._names[1])
+        self._dispatcher: ActorRef = system.lookup(names.DISPATCHER)
+        self._coordinator: ActorRef = system.lookup(names.COORDINATOR)
         self._writer: ActorRef | None = None
         runtime = self.context.runtime
         on_fact = None
@@ -91,7 +94,7 @@ class QueueScheduler(Actor):
         if on_fact is not None:
             on_fact(["restart", self.context.clock.time()])  # this scheduler starts from nothing
         if self.store is not None and self.tenant_id is not None:
-            self._writer = system.lookup(self._names[2])
+            self._writer = system.lookup(names.STORE_WRITER)
             self.scheduler.flow.defer_rate_facts = True  # reported once the windows are saved
             self.scheduler.wait_for_sync()  # the coordinator's recovery comes first
             await self._load_rate_limits(self.store, self.tenant_id)

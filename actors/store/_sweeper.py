@@ -41,6 +41,10 @@ class ObjectSweeperStatistics:
 class ObjectSweeper(Actor):
     """Sweeps a store's unreferenced objects every ``interval`` seconds.
 
+    Messages (refs are untyped: this is the route in): none from other actors; it
+    sweeps on its own clock. ``sweep`` (now) and ``sweeper_statistics`` are for tests
+    and operators.
+
     Args:
         store: an open store with an object store.
         interval: seconds of runtime clock between sweeps.

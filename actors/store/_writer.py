@@ -122,6 +122,13 @@ class StoreWriterStatistics:
 class StoreWriter(Actor):
     """Gathers mutations from all callers and commits them in one transaction per batch.
 
+    Messages (refs are untyped: this is the route in):
+        from the RunCoordinator, QueueScheduler, Dispatcher, Triggers, DurableTasks
+            and Gateway: ``enqueue`` (a :class:`CommitTicket` the sender awaits);
+            :func:`wait_settled` enqueues an empty one to let earlier commits land.
+        from :func:`commit` called in another process: ``submit``.
+        from tests and statistics: ``writer_statistics``.
+
     Args:
         store: an open :class:`Store`.
         max_batch: commit as soon as this many mutations are queued.

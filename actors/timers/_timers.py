@@ -38,7 +38,18 @@ class _Delivery:
 
 
 class Timers(Actor):
-    """Keyed timers that tell an actor a message when they come due."""
+    """Keyed timers that tell an actor a message when they come due.
+
+    Messages (refs are untyped: this is the route in):
+        from the RunCoordinator: ``schedule_at``, ``reschedule``, ``cancel``,
+            ``cancel_many`` (retry backoffs, execution and schedule timeouts).
+        from DurableTasks: ``schedule_at``, ``cancel``, ``cancel_many`` (durable
+            sleeps, sleep conditions, gates).
+        from the Triggers actor: ``schedule_at``, ``cancel`` (crons, schedules).
+        from tests and statistics: ``schedule``, ``pending``, ``timer_statistics``.
+
+    A timer, when due, tells its target the message it was armed with.
+    """
 
     def __init__(self) -> None:
         self._heap = TimerHeap()

@@ -25,7 +25,8 @@ name comes through here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +34,23 @@ from ratchet._contract.spec import WorkflowSpec
 from ratchet._contract.status import ScheduleStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
 
-from ..runs._intake import RunIntake, RunRequest, run_ids
-from ..store import CommitTicket, CreateEventFilter, DeleteEventFilter, PushEvent, Store
+from .. import _names as names
+from ..runs._intake import RunIntake, RunRequest, Together, run_ids
+from ..store import (
+    CancelSchedule,
+    CommitTicket,
+    CreateEventFilter,
+    DeleteCron,
+    DeleteEventFilter,
+    MutationRejected,
+    PushEvent,
+    RescheduleSchedule,
+    Store,
+    StoreError,
+)
 from ..store import Cron as CronRow
 from ..store import Schedule as ScheduleRow
-from ._crons import DECLARED_CRON_PREFIX, ScheduleTriggers, TriggerError
+from ._crons import DECLARED_CRON_PREFIX, Calendar, Effects, TriggerError, mirror_declared_crons
 from ._rules import FilterRule, Subscription, matches_wait, runs_for_event
 
 __all__ = [
@@ -48,6 +61,8 @@ __all__ = [
     "Triggers",
     "TriggersStatistics",
 ]
+
+log = logging.getLogger("ratchet.triggers")
 
 DECLARED_FILTER_PREFIX = "default_filters:"
 """Ids of the filters a workflow declares with ``default_filters`` (``<prefix><workflow>:<n>``)."""
@@ -70,7 +85,7 @@ class TriggersStatistics:
 class EventWait:
     """A wait for an event on ``key``: whoever registered it is told ``method(wait_id, event)``."""
 
-    wait_id: str
+    wait_id: Hashable
     key: str
     expression: str | None
     scope: str | None
@@ -99,8 +114,21 @@ def event_dict(row: Any) -> dict[str, Any]:
     }
 
 
-class Triggers(ScheduleTriggers, Actor):
+class Triggers(Actor):
     """Events, filters, waits, crons and schedules; see the module docstring.
+
+    Crons and schedules are decided by the :class:`~ratchet.actors.triggers._crons.Calendar`
+    it owns; this actor commits what the calendar decides and arms its timers.
+
+    Messages (refs are untyped: this is the route in):
+        from the Gateway: ``push``, ``create_filter``, ``list_filters``,
+            ``delete_filter``, ``create_cron``, ``list_crons``, ``get_cron``,
+            ``delete_cron``, ``create_schedule``, ``describe_schedule``,
+            ``update_schedule``, ``delete_schedule``, ``workflows_changed`` (new
+            versions registered).
+        from DurableTasks: ``add_wait``, ``cancel_waits`` (durable waits, gates).
+        from the Timers actor: ``cron_due``, ``schedule_due``.
+        from tests and statistics: ``trigger_statistics``.
 
     Args:
         store: the store (read at start, and for look-backs).
@@ -112,27 +140,22 @@ class Triggers(ScheduleTriggers, Actor):
         store: Store,
         *,
         tenant_id: str,
-        writer: str = "store-writer",
-        timers: str = "timers",
-        coordinator: str = "coordinator",
     ) -> None:
         self.store = store
         self.tenant_id = tenant_id
-        self._names = (writer, timers, coordinator)
         self.workflows: dict[str, _Workflow] = {}
         self.filters_by_workflow: dict[str, list[FilterRule]] = {}
-        self.waits: dict[str, dict[str, EventWait]] = {}  # key -> wait id -> wait
-        self._wait_by_id: dict[str, EventWait] = {}
-        self.crons: dict[str, CronRow] = {}
-        self.schedules: dict[str, ScheduleRow] = {}
-        self._counts = {"events": 0, "event_runs": 0, "cron_fires": 0, "schedules_fired": 0}
+        self.waits: dict[str, dict[Hashable, EventWait]] = {}  # key -> wait id -> wait
+        self._wait_by_id: dict[Hashable, EventWait] = {}
+        self.calendar = Calendar(tenant_id)
+        self._counts = {"events": 0, "event_runs": 0}
 
     async def on_start(self) -> None:
         """Load the filters, mirror and arm the crons, arm the pending schedules."""
         lookup = self.context.system.lookup
-        self._writer: ActorRef = lookup(self._names[0])
-        self._timers: ActorRef = lookup(self._names[1])
-        self._coordinator: ActorRef = lookup(self._names[2])
+        self._writer: ActorRef = lookup(names.STORE_WRITER)
+        self._timers: ActorRef = lookup(names.TIMERS)
+        self._coordinator: ActorRef = lookup(names.COORDINATOR)
         self._intake = RunIntake(self.store, self.tenant_id, self._coordinator)
         for f in await self.store.list_event_filters(self.tenant_id):
             self.filters_by_workflow.setdefault(f.workflow_id, []).append(
@@ -140,7 +163,7 @@ class Triggers(ScheduleTriggers, Actor):
             )
         await self.workflows_changed()
         for s in await self.store.list_schedules(self.tenant_id, status=ScheduleStatus.PENDING):
-            self._arm_schedule(s)
+            self._carry_out(self.calendar.schedule_added(s))
 
     def _now(self) -> float:
         return self.context.clock.time()
@@ -156,6 +179,7 @@ class Triggers(ScheduleTriggers, Actor):
         """Re-read the registered workflows (a worker registered new versions)."""
         specs = await self._coordinator.workflow_specs.ask()
         self.workflows = {name: _Workflow(wid, name, spec) for wid, name, spec in specs}
+        self.calendar.workflow_names = {wf.id: wf.name for wf in self.workflows.values()}
         await self._sync_declared_crons()
 
     def _subscriptions(self) -> list[Subscription]:
@@ -268,7 +292,7 @@ class Triggers(ScheduleTriggers, Actor):
     @concurrent
     async def add_wait(
         self,
-        wait_id: str,
+        wait_id: Hashable,
         key: str,
         expression: str | None,
         scope: str | None,
@@ -304,7 +328,7 @@ class Triggers(ScheduleTriggers, Actor):
                 return
             after_seq = rows[-1].seq
 
-    def cancel_waits(self, wait_ids: Sequence[str]) -> None:
+    def cancel_waits(self, wait_ids: Sequence[Hashable]) -> None:
         """Forget waits (their task finished or was cancelled)."""
         for wait_id in wait_ids:
             wait = self._wait_by_id.get(wait_id)
@@ -386,6 +410,162 @@ class Triggers(ScheduleTriggers, Actor):
             rules[:] = [r for r in rules if r.id != filter_id]
         return bool(deleted)
 
+    # -- crons -----------------------------------------------------------------------------------
+
+    def _carry_out(self, effects: Effects) -> None:
+        """Do what the calendar decided: cancel timers, arm timers, fire cron ticks."""
+        for key in effects.cancel:
+            self._timers.cancel.tell(key)
+        for timer in effects.arm:
+            self._timer_at(timer.key, timer.wall, timer.method, *timer.args)
+        for cron_id, tick in effects.fire:
+            self.context.start_soon(self._fire_cron, cron_id, tick)
+
+    async def _sync_declared_crons(self) -> None:
+        """Mirror every workflow's ``on_crons`` as cron rows, then arm every cron."""
+        rows = await self.store.list_crons(self.tenant_id)
+        now = self._now()
+        new_id = self.context.random.new_id
+        for mutation in mirror_declared_crons(self.tenant_id, self.workflows.values(), rows, now, new_id):
+            try:
+                await self._commit(mutation)
+            except MutationRejected:
+                pass  # another engine wrote the same row first
+            except StoreError as exc:  # the next sync (a registration, a restart) writes it
+                log.warning("cron row not synced (%s): %s", type(mutation).__name__, exc)
+        rows = await self.store.list_crons(self.tenant_id)
+        self._carry_out(self.calendar.adopt_crons(rows, self._now()))
+
+    def cron_due(self, cron_id: str, tick: int) -> None:
+        """A cron's timer fired: start its run for ``tick`` and arm the next tick."""
+        self._carry_out(self.calendar.cron_due(cron_id, tick, self._now()))
+
+    async def _commit_firing(self, create: Callable[[], Awaitable[Together]]) -> list[str] | None:
+        """Create a cron tick's or a schedule's run and its record, all or nothing.
+
+        Returns the run ids, or None when the commit was refused because the run's key
+        is taken (another engine fired it). A store that fails is tried again, with a
+        growing pause, for as long as this actor lives: a tick or a schedule is not
+        dropped because one commit failed.
+        """
+        delay = 0.05
+        while True:
+            together = await create()
+            try:
+                answers = await together.wait()
+            except MutationRejected:
+                return None
+            except StoreError:
+                await self.context.clock.sleep(delay)
+                delay = min(5.0, delay * 2)
+                continue
+            return run_ids(answers)
+
+    async def _fire_cron(self, cron_id: str, tick: int) -> None:
+        firing = self.calendar.cron_firing(cron_id, tick)
+        if firing is None:
+            return
+        request, record = firing
+        started = await self._commit_firing(lambda: self._intake.submit_with([request], [record]))
+        if started is not None:  # None: another engine fired this tick (its key is taken)
+            self.calendar.cron_fired(cron_id, tick, started)
+
+    @concurrent
+    async def create_cron(
+        self,
+        workflow: str,
+        name: str,
+        expression: str,
+        input: Any,
+        metadata: dict[str, Any],
+        priority: int | None,
+    ) -> dict[str, Any]:
+        """Add a cron to a workflow; its name is unique within the workflow."""
+        wf = self._workflow(workflow)
+        mutation = self.calendar.cron_to_create(
+            wf, workflow, name, expression, input, metadata, priority, self._now(), self.context.random.new_id
+        )
+        await self._commit(mutation)
+        row = await self.store.get_cron(self.tenant_id, mutation.id)
+        assert row is not None
+        self._carry_out(self.calendar.cron_added(row, self._now()))
+        return self.calendar.describe_cron(row, self._now())
+
+    def describe_cron(self, row: CronRow) -> dict[str, Any]:
+        """A cron as the API shows it, with its next tick."""
+        return self.calendar.describe_cron(row, self._now())
+
+    def list_crons(self, workflow: str | None = None) -> list[dict[str, Any]]:
+        """Crons (declared ones too), oldest first, of one workflow or all."""
+        return self.calendar.list_crons(workflow, self._now())
+
+    def get_cron(self, cron_id: str) -> dict[str, Any] | None:
+        """A cron by id, or None."""
+        row = self.calendar.crons.get(cron_id)
+        return None if row is None else self.calendar.describe_cron(row, self._now())
+
+    @concurrent
+    async def delete_cron(self, cron_id: str) -> bool:
+        """Delete a cron and its timer; False if there was none."""
+        (deleted,) = await self._commit(DeleteCron(tenant_id=self.tenant_id, id=cron_id))
+        self._carry_out(self.calendar.cron_deleted(cron_id))
+        return bool(deleted)
+
+    # -- schedules -------------------------------------------------------------------------------
+
+    @concurrent
+    async def create_schedule(
+        self, workflow: str, trigger_at: float, input: Any, metadata: dict[str, Any], priority: int | None
+    ) -> dict[str, Any]:
+        """Schedule one run of a workflow at ``trigger_at`` (epoch seconds)."""
+        wf = self._workflow(workflow)
+        schedule_id = self.context.random.new_id()
+        now = self._now()
+        await self._commit(
+            self.calendar.schedule_to_create(wf, trigger_at, input, metadata, priority, now, schedule_id)
+        )
+        row = await self.store.get_schedule(self.tenant_id, schedule_id)
+        assert row is not None
+        self._carry_out(self.calendar.schedule_added(row))
+        return self.calendar.describe_schedule(row)
+
+    def schedule_due(self, schedule_id: str, trigger_at: float) -> None:
+        """A schedule's timer fired: start its run (unless it moved meanwhile)."""
+        row = self.calendar.schedule_due(schedule_id, trigger_at)
+        if row is not None:
+            self.context.start_soon(self._fire_schedule, row)
+
+    async def _fire_schedule(self, row: ScheduleRow) -> None:
+        firing = self.calendar.schedule_firing(row, self.context.random.new_id)
+        if firing is None:
+            return
+        request, fire = firing
+        committed = await self._commit_firing(lambda: self._intake.submit_with([request], [fire]))
+        if committed is not None:  # None: another engine fired it
+            self.calendar.schedule_fired(row.id)
+
+    def describe_schedule(self, row: ScheduleRow) -> dict[str, Any]:
+        """A schedule as the API shows it."""
+        return self.calendar.describe_schedule(row)
+
+    @concurrent
+    async def update_schedule(self, schedule_id: str, trigger_at: float) -> bool:
+        """Move a pending schedule; False once it fired or was deleted."""
+        (moved,) = await self._commit(
+            RescheduleSchedule(tenant_id=self.tenant_id, id=schedule_id, trigger_at=trigger_at)
+        )
+        self._carry_out(self.calendar.schedule_moved(schedule_id, trigger_at, bool(moved)))
+        return bool(moved)
+
+    @concurrent
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """Cancel a pending schedule; False once it fired or was deleted."""
+        (cancelled,) = await self._commit(CancelSchedule(tenant_id=self.tenant_id, id=schedule_id))
+        self._carry_out(self.calendar.schedule_deleted(schedule_id))
+        return bool(cancelled)
+
+    # -- plumbing --------------------------------------------------------------------------------
+
     async def _commit(self, *mutations: Any) -> list[Any]:
         ticket = CommitTicket(list(mutations))
         self._writer.enqueue.tell(ticket)
@@ -397,10 +577,10 @@ class Triggers(ScheduleTriggers, Actor):
             events=self._counts["events"],
             event_runs=self._counts["event_runs"],
             waits=sum(len(w) for w in self.waits.values()),
-            crons=len(self.crons),
-            cron_fires=self._counts["cron_fires"],
-            schedules_pending=len(self.schedules),
-            schedules_fired=self._counts["schedules_fired"],
+            crons=len(self.calendar.crons),
+            cron_fires=self.calendar.cron_fires,
+            schedules_pending=len(self.calendar.schedules),
+            schedules_fired=self.calendar.schedules_fired,
         )
 
 

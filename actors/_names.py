@@ -1,0 +1,56 @@
+"""The names the engine's actors run under: how one actor finds another.
+
+Refs between actors are looked up by name in the actor system. Every name lives here,
+once, so a reader follows a ``tell`` to its actor from this table and
+:mod:`ratchet.actors._engine`, whose supervision tree starts them in this order.
+
+An actor resolves the peers that start before it once, in ``on_start``: under
+``rest_for_one`` a restart of an earlier sibling restarts it too, so those refs never go
+stale. A peer that starts *after* it (the coordinator telling the durable actor) is
+looked up when it is used, since that peer may restart alone.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "COORDINATOR",
+    "DISPATCHER",
+    "DURABLE",
+    "ENGINE",
+    "GATEWAY",
+    "OBJECT_SWEEPER",
+    "SCHEDULER",
+    "STORE_WRITER",
+    "TIMERS",
+    "TRIGGERS",
+]
+
+ENGINE = "engine"
+"""The ``rest_for_one`` supervisor over every actor below."""
+
+STORE_WRITER = "store-writer"
+""":class:`~ratchet.actors.store.StoreWriter`: group commit."""
+
+TIMERS = "timers"
+""":class:`~ratchet.actors.timers._timers.Timers`: retries, timeouts, sleeps, crons."""
+
+SCHEDULER = "scheduler"
+""":class:`~ratchet.actors.scheduling._scheduler.QueueScheduler`: ready queues, worker slots."""
+
+DISPATCHER = "dispatcher"
+""":class:`~ratchet.actors.scheduling._dispatcher.Dispatcher`: worker sessions, delivery."""
+
+COORDINATOR = "coordinator"
+""":class:`~ratchet.actors.runs._coordinator.RunCoordinator`: every active run's machine."""
+
+TRIGGERS = "triggers"
+""":class:`~ratchet.actors.triggers._triggers.Triggers`: events, filters, waits, crons, schedules."""
+
+DURABLE = "durable"
+""":class:`~ratchet.actors.durable._tasks.DurableTasks`: durable logs, waits, DAG-task gates."""
+
+GATEWAY = "gateway"
+""":class:`~ratchet.actors.gateway._gateway.Gateway`: the API for workers and clients."""
+
+OBJECT_SWEEPER = "object-sweeper"
+""":class:`~ratchet.actors.store.ObjectSweeper`: deletes objects no row references."""
