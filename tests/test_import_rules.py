@@ -158,7 +158,9 @@ def test_the_sdk_imports_the_engine_only_where_it_hosts_it() -> None:
 
 
 #: The engine's floors, top first: a module imports only from its own folder or a lower floor.
-#: The top floor is the modules of ``actors/`` itself (``_engine.py``, the package's face).
+#: The top floor is the modules of ``actors/`` itself (``_engine.py``, the package's face);
+#: the actors' names (``_names.py``, constants that import nothing) are the ground every floor
+#: stands on.
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("ratchet.actors",),
     ("ratchet.actors.gateway",),
@@ -166,7 +168,10 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("ratchet.actors.runs",),
     ("ratchet.actors.scheduling",),
     ("ratchet.actors.store", "ratchet.actors.timers"),
+    ("ratchet.actors._names",),
 )
+#: Modules of ``actors/`` itself that stand on a floor of their own rather than the top one.
+GROUND = ("ratchet.actors._names",)
 
 
 def _room(module: str) -> tuple[int, str]:
@@ -177,7 +182,9 @@ def _room(module: str) -> tuple[int, str]:
     """
     parts = module.split(".")
     is_package = module in MODULES and MODULES[module].name == "__init__.py"
-    if len(parts) > 3 or (len(parts) == 3 and is_package):
+    if module in GROUND:
+        folder = module
+    elif len(parts) > 3 or (len(parts) == 3 and is_package):
         folder = ".".join(parts[:3])  # a module of a folder of actors/, or the folder's face
     else:
         folder = "ratchet.actors"  # a module of actors/ itself, or the package's face
@@ -214,6 +221,9 @@ def test_no_engine_import_runs_back_up_a_floor() -> None:
         ("ratchet.actors.triggers._triggers", "ratchet.actors.durable._tasks", False),
         ("ratchet.actors.scheduling._queues", "ratchet.actors.scheduling._machine", True),
         ("ratchet.actors.store._store", "ratchet.actors.timers._heap", False),
+        ("ratchet.actors.scheduling._scheduler", "ratchet.actors._names", True),
+        ("ratchet.actors._names", "ratchet.actors.store._store", False),
+        ("ratchet.actors.runs._coordinator", "ratchet.actors._engine", False),
     ],
 )
 def test_the_floor_rule_itself(source: str, target: str, allowed: bool) -> None:
