@@ -28,7 +28,6 @@ owns (see :mod:`ratchet.actors.durable._gates`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +41,7 @@ from ratchet._contract.status import TaskStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from .. import _names as names
+from ..runs import _views as views
 from ..runs._intake import RunIntake, RunRequest, Unsettled, to_wire
 from ..store import (
     AppendDurableLog,
@@ -80,16 +80,6 @@ class DurableStatistics:
     appended: int
     resolved: int
     resumed: int
-
-
-def _error(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    return data if isinstance(data, dict) else {"type": "Error", "message": text, "traceback": ""}
 
 
 def _data(entry: dl.Entry) -> dict[str, Any]:
@@ -353,36 +343,15 @@ class DurableTasks(Actor):
             await self._resolve(task_id, seq, results)
 
     async def _run_summary(self, run_id: str, names: dict[str, str]) -> dict[str, Any]:
-        """A finished run as a waiting parent sees it: status, outputs, failed tasks."""
+        """A finished run as a waiting parent sees it (see :mod:`ratchet.actors.runs._views`)."""
         run = await self.store.get_run(self.tenant_id, run_id)
         if run is None:
-            return {"run_id": run_id, "status": "UNKNOWN"}
+            return views.unknown_run_summary(run_id)
         if run.workflow_id not in names:
             workflow = await self.store.get_workflow(self.tenant_id, run.workflow_id)
             names[run.workflow_id] = workflow.name if workflow else run.workflow_id
         tasks = await self.store.list_tasks(self.tenant_id, run_id)
-        return {
-            "run_id": run_id,
-            "workflow": names[run.workflow_id],
-            "version": run.workflow_version,
-            "status": str(run.status),
-            "done": True,
-            "error": run.error,
-            "created_at": run.created_at,
-            "output": {t.name: t.output for t in tasks if t.status == TaskStatus.COMPLETED},
-            "tasks": [
-                {
-                    "name": t.name,
-                    "task_id": t.id,
-                    "status": str(t.status),
-                    "attempt": t.attempt,
-                    "retry_count": t.retry_count,
-                    "error": _error(t.error),
-                }
-                for t in tasks
-                if t.status == TaskStatus.FAILED
-            ],
-        }
+        return views.run_summary(run, names[run.workflow_id], tasks)
 
     async def _resolve(self, task_id: str, seq: int, result: Any) -> None:
         log = self.logs.get(task_id)

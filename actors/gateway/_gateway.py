@@ -9,7 +9,6 @@ for the store) are ``@concurrent``, so one slow caller never holds up the others
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import trio
@@ -28,12 +27,13 @@ from ratchet._contract.protocol import (
     run_labels,
 )
 from ratchet._contract.spec import WorkflowSpec
-from ratchet._contract.status import RunStatus, TaskEventKind, TaskStatus
+from ratchet._contract.status import TaskStatus
 from ratchet._contract.wire_values import bounded_text, wire_problem
 from ratchet._errors import DefinitionError
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from .. import _names as names
+from ..runs import _views as views
 from ..runs._coordinator import action_name
 from ..runs._intake import RunIntake, RunRequest, to_wire
 from ..runs._registry import Registration
@@ -54,17 +54,6 @@ MAX_REFRESH_SECONDS = 7 * 24 * 3600
 # version number: each round, some engine's definition is stored, so a few rounds settle it
 _REGISTRATION_ROUNDS = 8
 MAX_WORKER_NAMES = 4096  # worker names the gateway remembers for run details
-_CANCEL_KINDS = (TaskEventKind.CANCELLED, TaskEventKind.SCHEDULE_TIMED_OUT)
-
-
-def _error(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {"type": "Error", "message": text, "traceback": ""}
-    return data if isinstance(data, dict) else {"type": "Error", "message": text, "traceback": ""}
 
 
 class Gateway(Actor):
@@ -601,63 +590,17 @@ class Gateway(Actor):
         return None
 
     async def _describe(self, run: Run, *, details: bool) -> dict[str, Any]:
+        """A run as clients read it (see :mod:`ratchet.actors.runs._views`), with its tasks if ``details``."""
         workflow = await self.store.get_workflow(self.tenant_id, run.workflow_id)
-        out: dict[str, Any] = {
-            "run_id": run.id,
-            "workflow": workflow.name if workflow is not None else run.workflow_id,
-            "version": run.workflow_version,
-            "status": str(run.status),
-            "done": RunStatus(run.status).is_terminal,
-            "input": run.input,
-            "additional_metadata": run.additional_metadata or {},
-            "priority": run.priority,
-            "parent_task_id": run.parent_task_id,
-            "error": run.error,
-            "created_at": run.created_at,
-            "started_at": run.started_at,
-            "finished_at": run.finished_at,
-        }
-        tasks = _dag_order(await self.store.list_tasks(self.tenant_id, run.id))
-        out["output"] = {t.name: t.output for t in tasks if t.status == TaskStatus.COMPLETED}
+        name = workflow.name if workflow is not None else run.workflow_id
+        tasks = views.dag_order(await self.store.list_tasks(self.tenant_id, run.id))
+        out = views.run_view(run, name, tasks)
         if not details:
             return out
         events = await self.store.list_task_events(self.tenant_id, run_id=run.id)
         names = await self._worker_names_of({t.worker_id for t in tasks} | {e.worker_id for e in events})
-        by_task: dict[str, list[dict[str, Any]]] = {}
-        cancel_reasons: dict[str, str | None] = {}
-        for e in events:
-            by_task.setdefault(e.task_id, []).append(
-                {
-                    "kind": str(e.kind),
-                    "attempt": e.attempt,
-                    "at": e.at,
-                    "message": e.message,
-                    "worker_id": e.worker_id,
-                    "worker_name": names.get(e.worker_id),
-                }
-            )
-            if e.kind in _CANCEL_KINDS:
-                cancel_reasons[e.task_id] = e.message  # in commit order: the latest one stands
-        reasons = await self._queued_reasons(out["workflow"], run.workflow_version, tasks)
-        out["tasks"] = [
-            {
-                "name": t.name,
-                "task_id": t.id,
-                "status": str(t.status),
-                "attempt": t.attempt,
-                "retry_count": t.retry_count,
-                "output": t.output,
-                "error": _error(t.error),
-                "worker_id": t.worker_id,
-                "started_at": t.started_at,
-                "finished_at": t.finished_at,
-                "events": by_task.get(t.id, []),
-                "worker_name": names.get(t.worker_id),
-                "cancel_reason": cancel_reasons.get(t.id) if t.status == TaskStatus.CANCELLED else None,
-                "queued_reason": reasons.get(t.id),
-            }
-            for t in tasks
-        ]
+        reasons = await self._queued_reasons(name, run.workflow_version, tasks)
+        out["tasks"] = views.task_views(tasks, events, names, reasons)
         return out
 
     async def _worker_names_of(self, worker_ids: set[str | None]) -> dict[str | None, str]:
@@ -695,21 +638,6 @@ def _check_attempt(what: str, task_id: Any, attempt: Any) -> None:
     check_id(task_id, what, "a task run id")
     if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
         raise RequestError(f"{what}: attempt must be a whole number >= 1, got {attempt!r}")
-
-
-def _dag_order(tasks: list[Any]) -> list[Any]:
-    """Tasks with every task after its parents (stable otherwise): how the DAG reads."""
-    placed: set[str] = set()
-    out: list[Any] = []
-    pending = list(tasks)
-    while pending:
-        rest = [t for t in pending if not set(t.parents or ()) <= placed]
-        ready = [t for t in pending if set(t.parents or ()) <= placed] or rest[:1]
-        for t in ready:
-            placed.add(t.name)
-            out.append(t)
-        pending = [t for t in pending if t.name not in placed]
-    return out
 
 
 def _make_storable(report: dict[str, Any]) -> None:
