@@ -12,6 +12,8 @@ looked up when it is used, since that peer may restart alone.
 
 from __future__ import annotations
 
+from ratchet._contract.calls import GATEWAY_ACTOR
+
 __all__ = [
     "COORDINATOR",
     "DISPATCHER",
@@ -49,7 +51,7 @@ TRIGGERS = "triggers"
 DURABLE = "durable"
 """:class:`~ratchet.actors.durable._tasks.DurableTasks`: durable logs, waits, DAG-task gates."""
 
-GATEWAY = "gateway"
+GATEWAY = GATEWAY_ACTOR
 """:class:`~ratchet.actors.gateway._gateway.Gateway`: the API for workers and clients."""
 
 OBJECT_SWEEPER = "object-sweeper"

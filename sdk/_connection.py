@@ -37,7 +37,7 @@ import trio
 
 from ratchet.runtime import ActorDeadError, ActorRef, ActorSystem, AskLostError, open_runtime
 
-from ._contract.calls import IDEMPOTENT
+from ._contract.calls import GATEWAY_ACTOR, IDEMPOTENT
 from ._errors import EngineUnreachableError
 from ._hop import TrioHost, running_event_loop
 
@@ -265,7 +265,7 @@ def remote_gateway(engine: str, *, name: str | None = None) -> GatewaySetup:
                 peer = name or f"client-{system.runtime.random.token_hex(6)}"
                 endpoint = await network.dial(engine, name=peer)
                 async with open_actor_node(system, endpoint) as node:
-                    yield node.ref(engine, "gateway")
+                    yield node.ref(engine, GATEWAY_ACTOR)
 
     return setup
 

@@ -24,6 +24,7 @@ import trio
 from ratchet._contract.spec import TaskKind
 from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions, open_engine
+from ratchet.actors import _names as names
 from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
 from ratchet.runtime import (
     ActorDeadError,
@@ -208,7 +209,7 @@ class WorkerProcess(_Party):
                 peer = f"{self.name}.{self.incarnation}"
                 self.endpoint = await self.network.dial(ENGINE_ADDRESS, name=peer)
                 async with open_actor_node(system, self.endpoint) as node:
-                    gateway = node.ref(ENGINE_ADDRESS, "gateway")
+                    gateway = node.ref(ENGINE_ADDRESS, names.GATEWAY)
                     ref = await system.spawn(
                         SimWorker, self.config, gateway, peer=peer, observations=self.observations, name=peer
                     )
@@ -237,7 +238,7 @@ class ClientProcess(_Party):
             async with open_runtime(seed=self._seed(), clock=self.clock, trace=self.trace) as system:
                 self.endpoint = await self.network.dial(ENGINE_ADDRESS, name="client")
                 async with open_actor_node(system, self.endpoint) as node:
-                    self.gateway = node.ref(ENGINE_ADDRESS, "gateway")
+                    self.gateway = node.ref(ENGINE_ADDRESS, names.GATEWAY)
                     self.up.set()
                     task_status.started()
                     await trio.sleep_forever()

@@ -36,6 +36,7 @@ from ratchet._contract.status import RunStatus
 from ratchet._declare.workflow import Workflow
 from ratchet._worker.worker import WorkerConfig
 from ratchet.actors import EngineOptions
+from ratchet.actors import _names as names
 from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
 from ratchet.runtime import FixedEpochClock, RandomSource, Trace, run_deterministic
 from ratchet.transport import LinkFaults, open_sim_network
@@ -420,7 +421,7 @@ def _restarts(trace: Trace, world: _World, end: float) -> tuple[tuple[float, flo
     until it started again (``end`` if it never did)."""
     marks = [(down, "down") for down, _ in world.outages]
     for event in trace.events:
-        if event.actor == "triggers" and event.kind in ("start", "stop", "exit"):
+        if event.actor == names.TRIGGERS and event.kind in ("start", "stop", "exit"):
             marks.append((event.time - world.start, "up" if event.kind == "start" else "down"))
     out: list[tuple[float, float]] = []
     down: float | None = None

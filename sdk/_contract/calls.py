@@ -24,6 +24,7 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
+    "GATEWAY_ACTOR",
     "IDEMPOTENT",
     "MAX_BULK_EVENTS",
     "MAX_ID_LENGTH",
@@ -75,6 +76,9 @@ class Method(enum.StrEnum):
 
 
 #: Gateway methods that may run twice without harm: a client retries them across engine restarts.
+GATEWAY_ACTOR = "gateway"
+"""The name the engine's gateway actor answers to: what workers and clients call."""
+
 IDEMPOTENT: frozenset[str] = frozenset(
     {
         Method.GET_RUN,

@@ -38,7 +38,7 @@ import trio
 
 from ratchet.runtime import Actor, ActorDeadError, ActorError, ActorRef, AskTimeout, concurrent
 
-from .._contract.calls import ErrorCode, Method, error_code
+from .._contract.calls import GATEWAY_ACTOR, ErrorCode, Method, error_code
 from .._contract.flow import check_worker_labels
 from .._contract.spec import TaskKind
 from .._contract.wire_values import bounded_text, safe_str
@@ -820,7 +820,7 @@ class Worker:
                     peer = f"worker-{system.runtime.random.token_hex(6)}"
                     endpoint = await network.dial(engine, name=peer)
                     async with open_actor_node(system, endpoint) as node:
-                        gateway = node.ref(engine, "gateway")
+                        gateway = node.ref(engine, GATEWAY_ACTOR)
                         actor_name = f"worker:{peer}"
                         ref = await system.spawn(
                             WorkerActor, self.config, gateway, peer=peer, name=actor_name, engine=engine
