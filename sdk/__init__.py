@@ -5,7 +5,7 @@ Declare work with a :class:`Ratchet` client (``ratchet.workflow(...)``,
 follow hatchet-sdk, so porting is a matter of imports.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from ._client import Ratchet as Ratchet
 from ._client import Settings as Settings
@@ -63,15 +63,28 @@ def _publish_exceptions(namespace: dict[str, object]) -> None:
     """
     # (ignored below: __all__ of a module namespace, read dynamically)
     for name in namespace["__all__"]:  # type: ignore[attr-defined]
-        obj = namespace[name]
+        obj = namespace.get(name)  # (__version__ is read when first asked for)
         if isinstance(obj, type) and issubclass(obj, BaseException):
             obj.__module__ = __name__
 
 
-try:
-    __version__ = version("ratchet")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+def __getattr__(name: str) -> Any:
+    """``ratchet.__version__``, read from the installed metadata when first asked for.
+
+    Reading package metadata costs about a tenth of ``import ratchet``; few programs
+    ever ask for the version, so they do not pay for it.
+    """
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("ratchet")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            found = "0.0.0"
+        globals()["__version__"] = found
+        return found
+    raise AttributeError(f"module 'ratchet' has no attribute {name!r}")
+
 
 __all__ = [
     "BulkPushEvent",

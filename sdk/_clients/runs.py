@@ -41,6 +41,8 @@ class TaskEvent(pydantic.BaseModel):
     ``worker_name`` the name it was given (``ratchet.worker("name")``), shared by replicas.
     """
 
+    model_config = pydantic.ConfigDict(defer_build=True)  # built on first use: import ratchet stays light
+
     kind: TaskEventKind
     attempt: int
     at: float
@@ -57,6 +59,8 @@ class TaskRunDetails(pydantic.BaseModel):
     holds or last held it; ``cancel_reason`` why a CANCELLED task was cancelled (its
     schedule timeout, its ``cancel_if``, a parent that failed, a cancel request, ...).
     """
+
+    model_config = pydantic.ConfigDict(defer_build=True)  # built on first use: import ratchet stays light
 
     name: str
     task_id: str
@@ -81,6 +85,8 @@ class RunDetails(pydantic.BaseModel):
     ``error`` says why a FAILED run failed, or why a CANCELLED run was cancelled (the
     reason :class:`RunCancelledError` carries).
     """
+
+    model_config = pydantic.ConfigDict(defer_build=True)  # built on first use: import ratchet stays light
 
     run_id: str
     workflow: str

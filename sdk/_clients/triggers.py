@@ -43,6 +43,8 @@ __all__ = [
 class Event(pydantic.BaseModel):
     """A pushed event, as acknowledged (committed) by the engine."""
 
+    model_config = pydantic.ConfigDict(defer_build=True)  # built on first use: import ratchet stays light
+
     id: str
     key: str
     payload: Any = None
@@ -63,6 +65,8 @@ class EventFilter(pydantic.BaseModel):
     code); the others were created with ``ratchet.filters.create`` and stored.
     """
 
+    model_config = pydantic.ConfigDict(defer_build=True)  # built on first use: import ratchet stays light
+
     id: str
     workflow: str
     scope: str
@@ -73,6 +77,8 @@ class EventFilter(pydantic.BaseModel):
 
 class CronWorkflow(pydantic.BaseModel):
     """A cron trigger of a workflow."""
+
+    model_config = pydantic.ConfigDict(defer_build=True)  # built on first use: import ratchet stays light
 
     id: str
     workflow: str
@@ -88,6 +94,8 @@ class CronWorkflow(pydantic.BaseModel):
 
 class ScheduledWorkflow(pydantic.BaseModel):
     """A one-time scheduled run of a workflow."""
+
+    model_config = pydantic.ConfigDict(defer_build=True)  # built on first use: import ratchet stays light
 
     id: str
     workflow: str
