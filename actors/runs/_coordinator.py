@@ -28,7 +28,6 @@ before anything new is admitted.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from typing import Any
 
 import trio
 
+from ratchet._contract.codes import TaskErrorCode
 from ratchet._contract.spec import TaskKind, WorkflowSpec
 from ratchet._contract.status import RunStatus, TaskEventKind
 from ratchet.runtime import Actor, ActorRef
@@ -48,12 +48,11 @@ from ..store import (
     MutationRejected,
     NewTask,
     Run,
-    SetRunStatus,
     Store,
-    TransitionTask,
     wait_settled,
 )
 from . import _machine as m
+from ._changes import error_from_json, mutations_for
 from ._registry import RegisteredWorkflow, Registration, WorkflowRegistry
 
 __all__ = ["ActiveRun", "RunCoordinator", "RunRequest", "action_name"]
@@ -100,30 +99,6 @@ class ActiveRun:
     @property
     def run_id(self) -> str:
         return self.state.run_id
-
-
-def error_json(error: m.ErrorInfo) -> str:
-    return json.dumps({"type": error.type, "message": error.message, "traceback": error.traceback})
-
-
-def error_from_json(text: str | None) -> m.ErrorInfo | None:
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-        return m.ErrorInfo(str(data["type"]), str(data["message"]), str(data.get("traceback", "")))
-    except (ValueError, KeyError, TypeError):
-        return m.ErrorInfo("Error", text)
-
-
-_EVENT_KIND = {
-    m.TaskStatus.QUEUED: TaskEventKind.QUEUED,
-    m.TaskStatus.RUNNING: TaskEventKind.ASSIGNED,
-    m.TaskStatus.COMPLETED: TaskEventKind.COMPLETED,
-    m.TaskStatus.FAILED: TaskEventKind.FAILED,
-    m.TaskStatus.CANCELLED: TaskEventKind.CANCELLED,
-    m.TaskStatus.EVICTED: TaskEventKind.EVICTED,
-}
 
 
 @dataclass
@@ -494,7 +469,8 @@ class RunCoordinator(Actor):
                 error = m.ErrorInfo(
                     r.get("error_type") or "Error", r.get("error_message") or "", r.get("traceback") or ""
                 )
-                event = m.TaskFailed(name, r["attempt"], error, bool(r.get("retryable", True)))
+                timed_out = r.get("error_code") == TaskErrorCode.EXECUTION_TIMEOUT
+                event = m.TaskFailed(name, r["attempt"], error, bool(r.get("retryable", True)), timed_out)
             elif status == "evicted":
                 event = m.TaskEvicted(name, r["attempt"], r.get("evicted_at"))
             else:
@@ -609,107 +585,20 @@ class RunCoordinator(Actor):
     # -- the transition: apply, persist, then act -------------------------------------------------
 
     def _transition(self, run: ActiveRun, event: m.Event) -> None:
-        state = run.state
-        before = {name: (t.status, t.attempt, t.internal_retries) for name, t in state.tasks.items()}
-        run_before = state.status
-        commands = m.apply(state, event)
+        """Apply ``event`` to ``run``, then persist its facts and carry out its commands
+        once they are committed."""
+        commands = m.apply(run.state, event)
         if not commands:
             return
-        now = self._now()
-        timelines: dict[str, list[m.Timeline]] = {}
-        retry_at: dict[str, float] = {}
-        for c in commands:
-            if isinstance(c, m.Timeline):
-                timelines.setdefault(c.task, []).append(c)
-            elif isinstance(c, m.StartTimer) and c.kind is m.TimerKind.RETRY:
-                retry_at[c.task] = now + c.delay
-        mutations: list[Any] = []
-        for name, task in state.tasks.items():
-            old_status, old_attempt, old_internal = before[name]
-            if (task.status, task.attempt) == (old_status, old_attempt):
-                continue
-            # the store keeps a PENDING task's next attempt (1 for a new task)
-            store_attempt = old_attempt + 1 if old_status is m.TaskStatus.PENDING else max(1, old_attempt)
-            if task.status is m.TaskStatus.PENDING:  # replayed: waits for its parents again
-                new_attempt: int | None = task.attempt + 1
-            else:
-                new_attempt = task.attempt if task.attempt > store_attempt else None
-            detail = _detail(timelines.get(name, []))
-            kind = _EVENT_KIND.get(task.status, TaskEventKind.CREATED)
-            values: dict[str, Any] = {}
-            if task.status is m.TaskStatus.PENDING:
-                detail = detail or "replay"
-            elif new_attempt is not None and any(t.detail == "resumed" for t in timelines.get(name, [])):
-                kind = TaskEventKind.RESUMED
-                values["attempt_outcome"] = m.TaskStatus.EVICTED
-            elif new_attempt is not None:
-                kind = (
-                    TaskEventKind.REASSIGNED
-                    if task.internal_retries != old_internal
-                    else TaskEventKind.RETRYING
-                )
-            elif any(t.kind is TaskEventKind.SKIPPED for t in timelines.get(name, [])):
-                kind = TaskEventKind.SKIPPED
-            elif task.status is m.TaskStatus.FAILED and _is_execution_timeout(task.error):
-                kind = TaskEventKind.TIMED_OUT
-            elif task.status is m.TaskStatus.CANCELLED and _timed_out_in_queue(event, name):
-                kind = TaskEventKind.SCHEDULE_TIMED_OUT
-            if task.status is m.TaskStatus.COMPLETED:
-                values["output"] = task.output
-            if task.status is m.TaskStatus.FAILED and task.error is not None:
-                values["error"] = error_json(task.error)
-            elif new_attempt is not None and task.error is not None:
-                values["error"] = error_json(task.error)
-            if task.status is m.TaskStatus.RUNNING and task.worker is not None:
-                values["worker_id"] = task.worker
-            if new_attempt is not None:
-                values["clear_worker"] = True
-                values["retry_count"] = task.retry_count
-                values["internal_retry_count"] = task.internal_retries
-                values["timeout_at"] = retry_at.get(name)
-            mutations.append(
-                TransitionTask(
-                    tenant_id=run.tenant_id,
-                    task_id=run.task_ids[name],
-                    run_id=state.run_id,
-                    attempt=store_attempt,
-                    to_status=task.status,
-                    event=kind,
-                    at=now,
-                    from_statuses=(old_status,),
-                    new_attempt=new_attempt,
-                    message=detail or None,
-                    **values,
-                )
-            )
-        if state.status is not run_before:
-            error = None
-            if state.status is m.RunStatus.FAILED:
-                failed = [t for t in state.tasks.values() if t.status is m.TaskStatus.FAILED and t.error]
-                error = "; ".join(f"{t.name}: {t.error.type}: {t.error.message}" for t in failed if t.error)
-            elif state.status is m.RunStatus.CANCELLED:
-                error = m.cancel_reason(state)  # kept with the run: RunCancelledError says why
-            extra: dict[str, Any] = {}
-            if run_before.is_terminal:  # a replay reopens a finished run
-                extra["from_statuses"] = (run_before,)
-                extra["reopen"] = True
-            mutations.append(
-                SetRunStatus(
-                    tenant_id=run.tenant_id,
-                    run_id=state.run_id,
-                    status=state.status,
-                    at=now,
-                    error=error or None,
-                    **extra,
-                )
-            )
-        if state.spec.flow_controlled:
+        mutations = mutations_for(run, commands, self._now())
+        if run.state.spec.flow_controlled:
             done = tuple(
-                ("task", run.task_ids[name])
-                for name, task in state.tasks.items()
-                if task.status.is_terminal
-                and not before[name][0].is_terminal
-                and state.task_spec(name).concurrency
+                ("task", run.task_ids[c.task])
+                for c in commands
+                if isinstance(c, m.TaskChanged)
+                and c.to_status.is_terminal
+                and not c.from_status.is_terminal
+                and run.state.task_spec(c.task).concurrency
             )
             if done:
                 commands = [*commands, _HoldersDone(done)]
@@ -985,34 +874,6 @@ def _stored_labels(raw: Any) -> tuple[tuple[str, Any], ...]:
 
 
 _CANCEL_KINDS = frozenset({str(TaskEventKind.CANCELLED), str(TaskEventKind.SCHEDULE_TIMED_OUT)})
-
-
-def _timed_out_in_queue(event: m.Event, task: str) -> bool:
-    """``event`` is the schedule timeout of ``task`` (not a cancel its parent's timeout caused)."""
-    return isinstance(event, m.ScheduleTimedOut) and event.task == task
-
-
-def _is_execution_timeout(error: m.ErrorInfo | None) -> bool:
-    """The failure is an execution timeout (the engine's timer or the worker's watchdog),
-    not a ``TimeoutError`` the task's own code raised (say, from an HTTP client)."""
-    return (
-        error is not None
-        and error.type == "TimeoutError"
-        and error.message.startswith("task exceeded its execution timeout")
-    )
-
-
-def _detail(timelines: list[m.Timeline]) -> str:
-    """The message of the one timeline entry a transition stores for a task.
-
-    One event may move a task through several steps (an attempt failed, so a retry is
-    scheduled, so it is queued again); the store keeps one entry per transition, so the
-    steps' details are joined: ``"ValueError: boom; retry 1 in 0.5s"``. The bare
-    re-queue note adds nothing once a retry was announced, so it is left out then.
-    """
-    if len(timelines) > 1:
-        timelines = [t for t in timelines if t.kind is not TaskEventKind.QUEUED]
-    return "; ".join(t.detail for t in timelines if t.detail)
 
 
 def _upstream(state: m.RunState, spec: Any) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from .codes import TaskErrorCode
 from .payload_size import PayloadTooDeep, packed_size
 from .status import RunStatus
 
@@ -74,6 +75,8 @@ class TaskResultReport(_Strict):
     error_message: str | None = None
     traceback: str | None = None
     retryable: bool = True
+    # what the failure means to the engine (the message is for people only)
+    error_code: TaskErrorCode | None = None
     worker_id: str | None = Field(default=None, min_length=1, max_length=200)
     # for "evicted": the log position of the durable call the attempt was waiting on
     evicted_at: int | None = Field(default=None, ge=0)
