@@ -37,7 +37,7 @@ import trio
 
 from ratchet._contract.codes import TaskErrorCode
 from ratchet._contract.spec import TaskKind, WorkflowSpec
-from ratchet._contract.status import RunStatus, TaskEventKind
+from ratchet._contract.status import RunStatus
 from ratchet.runtime import Actor, ActorRef
 
 from ..scheduling._needs import FLOW_ERROR, FlowKeyError, RunFlow
@@ -52,7 +52,8 @@ from ..store import (
     wait_settled,
 )
 from . import _machine as m
-from ._changes import error_from_json, mutations_for
+from ._changes import mutations_for
+from ._recovery import flow_sync, pending_work, rearm_gates, rebuild_run
 from ._registry import RegisteredWorkflow, Registration, WorkflowRegistry
 
 __all__ = ["ActiveRun", "RunCoordinator", "RunRequest", "action_name"]
@@ -714,74 +715,28 @@ class RunCoordinator(Actor):
             self._task_index[task_id] = (run.state.run_id, name)
 
     async def _rebuild(self, row: Run) -> ActiveRun | None:
-        """A stored run as an :class:`ActiveRun` (None if its workflow version is unknown)."""
-        store = self.store
-        entry = self.registry.by_id(self.tenant_id, row.workflow_id)
-        if entry is None or row.workflow_version not in entry.versions:
+        """A stored run as an :class:`ActiveRun` (None if it cannot be driven)."""
+        rebuilt = await rebuild_run(self.store, self.registry, self.tenant_id, row)
+        if rebuilt is None:
             return None
-        spec = entry.versions[row.workflow_version]
-        state = m.RunState(row.id, spec, priority=row.priority, status=m.RunStatus(row.status))
-        task_ids: dict[str, str] = {}
-        ready_at: dict[str, float | None] = {}
-        filter_payload = None
-        labels: tuple[tuple[str, Any], ...] = ()
-        for t in await store.list_tasks(self.tenant_id, row.id):
-            if isinstance(t.input, dict):
-                filter_payload = t.input.get("filter_payload")
-                labels = _stored_labels(t.input.get("desired_worker_labels"))
-            if t.name not in state.tasks:
-                continue
-            task_ids[t.name] = t.id
-            ready_at[t.name] = t.timeout_at
-            ts = state.tasks[t.name]
-            ts.status = m.TaskStatus(t.status)
-            # the store keeps a PENDING task's next attempt; the machine its last (0: none)
-            ts.attempt = t.attempt - 1 if ts.status is m.TaskStatus.PENDING else t.attempt
-            ts.retry_count = t.retry_count
-            ts.internal_retries = t.internal_retry_count
-            ts.output = t.output
-            ts.error = error_from_json(t.error)
-            ts.worker = t.worker_id
-        if set(task_ids) != set(state.tasks):
-            return None  # a run whose tasks are not all stored cannot be driven
-        await self._restore_cancel_reasons(row.id, state, task_ids)
-        run = ActiveRun(
+        return ActiveRun(
             self.tenant_id,
-            entry,
+            rebuilt.workflow,
             row.workflow_version,
-            state,
+            rebuilt.state,
             row.input,
             dict(row.additional_metadata or {}),
-            task_ids,
+            rebuilt.task_ids,
             row.created_at,
+            ready_at=rebuilt.ready_at,
+            filter_payload=rebuilt.filter_payload,
+            desired_worker_labels=rebuilt.desired_worker_labels,
         )
-        run.ready_at = ready_at
-        run.filter_payload = filter_payload
-        run.desired_worker_labels = labels
-        return run
-
-    async def _restore_cancel_reasons(self, run_id: str, state: m.RunState, task_ids: dict[str, str]) -> None:
-        """Give the run's cancelled tasks back their reasons, from their timelines.
-
-        A run may end CANCELLED long after one of its tasks was (the others still ran), and
-        the run's reason comes from that task; the store keeps the reason in the task's
-        CANCELLED (or SCHEDULE_TIMED_OUT) timeline entry, written with the transition.
-        """
-        cancelled = {task_ids[name] for name, t in state.tasks.items() if t.status is m.TaskStatus.CANCELLED}
-        if not cancelled:
-            return
-        reasons: dict[str, str | None] = {}
-        for e in await self.store.list_task_events(self.tenant_id, run_id=run_id):
-            if e.task_id in cancelled and str(e.kind) in _CANCEL_KINDS:
-                reasons[e.task_id] = e.message  # in commit order: the latest one stands
-        for name, task in state.tasks.items():
-            if task.status is m.TaskStatus.CANCELLED:
-                task.cancel_reason = reasons.get(task_ids[name])
 
     async def _recover(self) -> None:
-        """Rebuild every run that had not finished, and re-issue its pending work."""
-        store = self.store
-        rows = await store.list_runs(
+        """Rebuild every run that had not finished, and re-issue its pending work
+        (see :mod:`ratchet.actors.runs._recovery`)."""
+        rows = await self.store.list_runs(
             self.tenant_id, statuses=[m.RunStatus.QUEUED, m.RunStatus.RUNNING], limit=None
         )
         now_wall = self._now()
@@ -793,87 +748,22 @@ class RunCoordinator(Actor):
         self._sync_flow(recovered)
         for run in recovered:
             state = run.state
-            ready_at = run.ready_at
             self._activate(run)
-            commands: list[m.Command] = []
-            for name, ts in state.tasks.items():
-                if ts.status is not m.TaskStatus.QUEUED:
-                    continue
-                due = ready_at.get(name)
-                if due is not None and due > now_wall:
-                    commands.append(m.StartTimer(m.TimerKind.RETRY, name, ts.attempt, due - now_wall))
-                    continue
-                commands.append(m.QueueTask(name, ts.attempt, ts.retry_count > 0))
-                ts.enqueued = True
-                timeout = state.task_spec(name).schedule_timeout
-                commands.append(m.StartTimer(m.TimerKind.SCHEDULE_TIMEOUT, name, ts.attempt, timeout))
+            commands = pending_work(state, run.ready_at, now_wall)
             if commands:
                 self._execute(run, commands)
             for name, ts in list(state.tasks.items()):
                 if ts.status is m.TaskStatus.RUNNING:
                     self._transition(run, m.WorkerLost(name, ts.attempt))
-            for spec in state.spec.dag_tasks:  # ready tasks still settling their conditions
-                ts = state.tasks[spec.name]
-                if spec.gated and ts.status is m.TaskStatus.PENDING and not state.status.is_terminal:
-                    ts.gated = all(state.tasks[p].status is m.TaskStatus.COMPLETED for p in spec.parents)
+            rearm_gates(state)
 
     def _sync_flow(self, runs: list[ActiveRun]) -> None:
         """Tell the scheduler which concurrency holders are unfinished, which held places
-        before the restart (they take them back before anything new is admitted), and
-        sticky runs' workers.
-
-        A scheduler that outlived this coordinator may still hold places for runs that
-        finished while it restarted; the sync releases them.
-        """
-        active: list[tuple[str, str]] = []
-        sticky: list[tuple[str, str]] = []
-        reclaim: list[Any] = []
-        for run in runs:
-            spec = run.state.spec
-            if not spec.flow_controlled:
-                continue
-            active.append(("run", run.run_id))
-            started_run = run.state.status is m.RunStatus.RUNNING
-            for name, task in run.state.tasks.items():
-                if not task.status.is_terminal and spec.task(name).concurrency:
-                    active.append(("task", run.task_ids[name]))
-                started_task = not task.status.is_terminal and (
-                    task.status is m.TaskStatus.RUNNING or task.retry_count > 0 or task.internal_retries > 0
-                )
-                if started_run or started_task:
-                    if run.flow is None:
-                        run.flow = RunFlow(spec, run.input, run.metadata, run.desired_worker_labels)
-                    try:
-                        needs = run.flow.needs(
-                            name,
-                            run.run_id,
-                            run.task_ids[name],
-                            reclaim_run=started_run,
-                            reclaim_task=started_task,
-                        )
-                    except FlowKeyError:
-                        continue  # it fails when queued
-                    reclaim.append(needs)
-                    started_run = False  # the run's places are reclaimed once
-            if spec.sticky is not None:
-                worker = next((t.worker for t in run.state.tasks.values() if t.worker), None)
-                if worker is not None:
-                    sticky.append((run.run_id, worker))
-        self._scheduler.flow_sync.tell(active, reclaim)
-        if sticky:
-            self._scheduler.flow_stick.tell(sticky)
-
-
-def _stored_labels(raw: Any) -> tuple[tuple[str, Any], ...]:
-    """A run's worker affinity as its tasks' stored input keeps it (checked when triggered)."""
-    if not isinstance(raw, dict):
-        return ()
-    from ratchet._contract.flow import DesiredWorkerLabel
-
-    return tuple(sorted((key, DesiredWorkerLabel.from_dict(value)) for key, value in raw.items()))
-
-
-_CANCEL_KINDS = frozenset({str(TaskEventKind.CANCELLED), str(TaskEventKind.SCHEDULE_TIMED_OUT)})
+        before the restart, and sticky runs' workers (:func:`~._recovery.flow_sync`)."""
+        sync = flow_sync(runs)
+        self._scheduler.flow_sync.tell(sync.active, sync.reclaim)
+        if sync.sticky:
+            self._scheduler.flow_stick.tell(sync.sticky)
 
 
 def _upstream(state: m.RunState, spec: Any) -> list[str]:
