@@ -3,8 +3,9 @@
 Theory of operation. The coordinator owns the :class:`~ratchet.actors.runs._machine.RunState`
 of every run that has not finished. Each event (a run created, a task assigned, a result,
 a timer, a lost worker, a cancellation) goes through the pure
-:func:`~ratchet.actors.runs._machine.apply`; the tasks whose status or attempt changed
-become fenced :class:`~ratchet.actors.store.TransitionTask` mutations, and the commands
+:func:`~ratchet.actors.runs._machine.apply`; the typed facts it reports (a task's change
+with its event kind, the run's new status) become fenced store mutations through the pure
+:func:`~ratchet.actors.runs._changes.mutations_for`, and the commands
 (queue a task, start a timer, cancel an attempt, the run finished) wait for the commit
 that holds those mutations. A single effects task awaits commits in submission order and
 carries out their commands in the same order, so nothing is queued, cancelled or
@@ -13,8 +14,8 @@ while one batch commits, the next events are already being applied.
 
 A failed commit of a transition means memory ran ahead of the store, so the coordinator
 crashes; its supervisor restarts it and :meth:`RunCoordinator.on_start` rebuilds every
-active run from the store (a task that was RUNNING is treated as lost and retried
-internally: at-least-once execution, one recorded outcome).
+active run from the store (:mod:`ratchet.actors.runs._recovery`; a task that was RUNNING
+is treated as lost and retried internally: at-least-once execution, one recorded outcome).
 
 Flow control: a queued task carries its :class:`~ratchet.actors.scheduling._admission.FlowNeeds`,
 evaluated from the run's input (:mod:`ratchet.actors.scheduling._needs`); an expression that
