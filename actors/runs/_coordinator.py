@@ -3,8 +3,9 @@
 Theory of operation. The coordinator owns the :class:`~ratchet.actors.runs._machine.RunState`
 of every run that has not finished. Each event (a run created, a task assigned, a result,
 a timer, a lost worker, a cancellation) goes through the pure
-:func:`~ratchet.actors.runs._machine.apply`; the tasks whose status or attempt changed
-become fenced :class:`~ratchet.actors.store.TransitionTask` mutations, and the commands
+:func:`~ratchet.actors.runs._machine.apply`; the typed facts it reports (a task's change
+with its event kind, the run's new status) become fenced store mutations through the pure
+:func:`~ratchet.actors.runs._changes.mutations_for`, and the commands
 (queue a task, start a timer, cancel an attempt, the run finished) wait for the commit
 that holds those mutations. A single effects task awaits commits in submission order and
 carries out their commands in the same order, so nothing is queued, cancelled or
@@ -13,8 +14,8 @@ while one batch commits, the next events are already being applied.
 
 A failed commit of a transition means memory ran ahead of the store, so the coordinator
 crashes; its supervisor restarts it and :meth:`RunCoordinator.on_start` rebuilds every
-active run from the store (a task that was RUNNING is treated as lost and retried
-internally: at-least-once execution, one recorded outcome).
+active run from the store (:mod:`ratchet.actors.runs._recovery`; a task that was RUNNING
+is treated as lost and retried internally: at-least-once execution, one recorded outcome).
 
 Flow control: a queued task carries its :class:`~ratchet.actors.scheduling._admission.FlowNeeds`,
 evaluated from the run's input (:mod:`ratchet.actors.scheduling._needs`); an expression that
@@ -28,7 +29,6 @@ before anything new is admitted.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -36,8 +36,9 @@ from typing import Any
 
 import trio
 
+from ratchet._contract.codes import TaskErrorCode
 from ratchet._contract.spec import TaskKind, WorkflowSpec
-from ratchet._contract.status import RunStatus, TaskEventKind
+from ratchet._contract.status import RunStatus
 from ratchet.runtime import Actor, ActorRef
 
 from .. import _names as names
@@ -49,13 +50,13 @@ from ..store import (
     MutationRejected,
     NewTask,
     Run,
-    SetRunStatus,
     Store,
-    TransitionTask,
     wait_settled,
 )
 from . import _machine as m
+from ._changes import mutations_for
 from ._intake import Join, Known, PendingKeys, RunRequest, Same, Submitted, admit
+from ._recovery import flow_sync, pending_work, rearm_gates, rebuild_run
 from ._registry import RegisteredWorkflow, Registration, WorkflowRegistry
 
 __all__ = ["ActiveRun", "RunCoordinator", "action_name"]
@@ -87,30 +88,6 @@ class ActiveRun:
     @property
     def run_id(self) -> str:
         return self.state.run_id
-
-
-def error_json(error: m.ErrorInfo) -> str:
-    return json.dumps({"type": error.type, "message": error.message, "traceback": error.traceback})
-
-
-def error_from_json(text: str | None) -> m.ErrorInfo | None:
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-        return m.ErrorInfo(str(data["type"]), str(data["message"]), str(data.get("traceback", "")))
-    except (ValueError, KeyError, TypeError):
-        return m.ErrorInfo("Error", text)
-
-
-_EVENT_KIND = {
-    m.TaskStatus.QUEUED: TaskEventKind.QUEUED,
-    m.TaskStatus.RUNNING: TaskEventKind.ASSIGNED,
-    m.TaskStatus.COMPLETED: TaskEventKind.COMPLETED,
-    m.TaskStatus.FAILED: TaskEventKind.FAILED,
-    m.TaskStatus.CANCELLED: TaskEventKind.CANCELLED,
-    m.TaskStatus.EVICTED: TaskEventKind.EVICTED,
-}
 
 
 @dataclass
@@ -528,7 +505,8 @@ class RunCoordinator(Actor):
                 error = m.ErrorInfo(
                     r.get("error_type") or "Error", r.get("error_message") or "", r.get("traceback") or ""
                 )
-                event = m.TaskFailed(name, r["attempt"], error, bool(r.get("retryable", True)))
+                timed_out = r.get("error_code") == TaskErrorCode.EXECUTION_TIMEOUT
+                event = m.TaskFailed(name, r["attempt"], error, bool(r.get("retryable", True)), timed_out)
             elif status == "evicted":
                 event = m.TaskEvicted(name, r["attempt"], r.get("evicted_at"))
             else:
@@ -643,107 +621,21 @@ class RunCoordinator(Actor):
     # -- the transition: apply, persist, then act -------------------------------------------------
 
     def _transition(self, run: ActiveRun, event: m.Event) -> None:
-        state = run.state
-        before = {name: (t.status, t.attempt, t.internal_retries) for name, t in state.tasks.items()}
-        run_before = state.status
-        commands: Sequence[m.Command | _HoldersDone] = m.apply(state, event)
-        if not commands:
+        """Apply ``event`` to ``run``, then persist its facts and carry out its commands
+        once they are committed."""
+        facts = m.apply(run.state, event)
+        if not facts:
             return
-        now = self._now()
-        timelines: dict[str, list[m.Timeline]] = {}
-        retry_at: dict[str, float] = {}
-        for c in commands:
-            if isinstance(c, m.Timeline):
-                timelines.setdefault(c.task, []).append(c)
-            elif isinstance(c, m.StartTimer) and c.kind is m.TimerKind.RETRY:
-                retry_at[c.task] = now + c.delay
-        mutations: list[Any] = []
-        for name, task in state.tasks.items():
-            old_status, old_attempt, old_internal = before[name]
-            if (task.status, task.attempt) == (old_status, old_attempt):
-                continue
-            # the store keeps a PENDING task's next attempt (1 for a new task)
-            store_attempt = old_attempt + 1 if old_status is m.TaskStatus.PENDING else max(1, old_attempt)
-            if task.status is m.TaskStatus.PENDING:  # replayed: waits for its parents again
-                new_attempt: int | None = task.attempt + 1
-            else:
-                new_attempt = task.attempt if task.attempt > store_attempt else None
-            detail = _detail(timelines.get(name, []))
-            kind = _EVENT_KIND.get(task.status, TaskEventKind.CREATED)
-            values: dict[str, Any] = {}
-            if task.status is m.TaskStatus.PENDING:
-                detail = detail or "replay"
-            elif new_attempt is not None and any(t.detail == "resumed" for t in timelines.get(name, [])):
-                kind = TaskEventKind.RESUMED
-                values["attempt_outcome"] = m.TaskStatus.EVICTED
-            elif new_attempt is not None:
-                kind = (
-                    TaskEventKind.REASSIGNED
-                    if task.internal_retries != old_internal
-                    else TaskEventKind.RETRYING
-                )
-            elif any(t.kind is TaskEventKind.SKIPPED for t in timelines.get(name, [])):
-                kind = TaskEventKind.SKIPPED
-            elif task.status is m.TaskStatus.FAILED and _is_execution_timeout(task.error):
-                kind = TaskEventKind.TIMED_OUT
-            elif task.status is m.TaskStatus.CANCELLED and _timed_out_in_queue(event, name):
-                kind = TaskEventKind.SCHEDULE_TIMED_OUT
-            if task.status is m.TaskStatus.COMPLETED:
-                values["output"] = task.output
-            if task.status is m.TaskStatus.FAILED and task.error is not None:
-                values["error"] = error_json(task.error)
-            elif new_attempt is not None and task.error is not None:
-                values["error"] = error_json(task.error)
-            if task.status is m.TaskStatus.RUNNING and task.worker is not None:
-                values["worker_id"] = task.worker
-            if new_attempt is not None:
-                values["clear_worker"] = True
-                values["retry_count"] = task.retry_count
-                values["internal_retry_count"] = task.internal_retries
-                values["timeout_at"] = retry_at.get(name)
-            mutations.append(
-                TransitionTask(
-                    tenant_id=run.tenant_id,
-                    task_id=run.task_ids[name],
-                    run_id=state.run_id,
-                    attempt=store_attempt,
-                    to_status=task.status,
-                    event=kind,
-                    at=now,
-                    from_statuses=(old_status,),
-                    new_attempt=new_attempt,
-                    message=detail or None,
-                    **values,
-                )
-            )
-        if state.status is not run_before:
-            error = None
-            if state.status is m.RunStatus.FAILED:
-                failed = [t for t in state.tasks.values() if t.status is m.TaskStatus.FAILED and t.error]
-                error = "; ".join(f"{t.name}: {t.error.type}: {t.error.message}" for t in failed if t.error)
-            elif state.status is m.RunStatus.CANCELLED:
-                error = m.cancel_reason(state)  # kept with the run: RunCancelledError says why
-            extra: dict[str, Any] = {}
-            if run_before.is_terminal:  # a replay reopens a finished run
-                extra["from_statuses"] = (run_before,)
-                extra["reopen"] = True
-            mutations.append(
-                SetRunStatus(
-                    tenant_id=run.tenant_id,
-                    run_id=state.run_id,
-                    status=state.status,
-                    at=now,
-                    error=error or None,
-                    **extra,
-                )
-            )
-        if state.spec.flow_controlled:
+        mutations = mutations_for(run, facts, self._now())
+        commands: list[m.Command | _HoldersDone] = list(facts)
+        if run.state.spec.flow_controlled:
             done = tuple(
-                ("task", run.task_ids[name])
-                for name, task in state.tasks.items()
-                if task.status.is_terminal
-                and not before[name][0].is_terminal
-                and state.task_spec(name).concurrency
+                ("task", run.task_ids[c.task])
+                for c in commands
+                if isinstance(c, m.TaskChanged)
+                and c.to_status.is_terminal
+                and not c.from_status.is_terminal
+                and run.state.task_spec(c.task).concurrency
             )
             if done:
                 commands = [*commands, _HoldersDone(done)]
@@ -860,74 +752,28 @@ class RunCoordinator(Actor):
             self._task_index[task_id] = (run.state.run_id, name)
 
     async def _rebuild(self, row: Run) -> ActiveRun | None:
-        """A stored run as an :class:`ActiveRun` (None if its workflow version is unknown)."""
-        store = self.store
-        entry = self.registry.by_id(self.tenant_id, row.workflow_id)
-        if entry is None or row.workflow_version not in entry.versions:
+        """A stored run as an :class:`ActiveRun` (None if it cannot be driven)."""
+        rebuilt = await rebuild_run(self.store, self.registry, self.tenant_id, row)
+        if rebuilt is None:
             return None
-        spec = entry.versions[row.workflow_version]
-        state = m.RunState(row.id, spec, priority=row.priority, status=m.RunStatus(row.status))
-        task_ids: dict[str, str] = {}
-        ready_at: dict[str, float | None] = {}
-        filter_payload = None
-        labels: tuple[tuple[str, Any], ...] = ()
-        for t in await store.list_tasks(self.tenant_id, row.id):
-            if isinstance(t.input, dict):
-                filter_payload = t.input.get("filter_payload")
-                labels = _stored_labels(t.input.get("desired_worker_labels"))
-            if t.name not in state.tasks:
-                continue
-            task_ids[t.name] = t.id
-            ready_at[t.name] = t.timeout_at
-            ts = state.tasks[t.name]
-            ts.status = m.TaskStatus(t.status)
-            # the store keeps a PENDING task's next attempt; the machine its last (0: none)
-            ts.attempt = t.attempt - 1 if ts.status is m.TaskStatus.PENDING else t.attempt
-            ts.retry_count = t.retry_count
-            ts.internal_retries = t.internal_retry_count
-            ts.output = t.output
-            ts.error = error_from_json(t.error)
-            ts.worker = t.worker_id
-        if set(task_ids) != set(state.tasks):
-            return None  # a run whose tasks are not all stored cannot be driven
-        await self._restore_cancel_reasons(row.id, state, task_ids)
-        run = ActiveRun(
+        return ActiveRun(
             self.tenant_id,
-            entry,
+            rebuilt.workflow,
             row.workflow_version,
-            state,
+            rebuilt.state,
             row.input,
             dict(row.additional_metadata or {}),
-            task_ids,
+            rebuilt.task_ids,
             row.created_at,
+            ready_at=rebuilt.ready_at,
+            filter_payload=rebuilt.filter_payload,
+            desired_worker_labels=rebuilt.desired_worker_labels,
         )
-        run.ready_at = ready_at
-        run.filter_payload = filter_payload
-        run.desired_worker_labels = labels
-        return run
-
-    async def _restore_cancel_reasons(self, run_id: str, state: m.RunState, task_ids: dict[str, str]) -> None:
-        """Give the run's cancelled tasks back their reasons, from their timelines.
-
-        A run may end CANCELLED long after one of its tasks was (the others still ran), and
-        the run's reason comes from that task; the store keeps the reason in the task's
-        CANCELLED (or SCHEDULE_TIMED_OUT) timeline entry, written with the transition.
-        """
-        cancelled = {task_ids[name] for name, t in state.tasks.items() if t.status is m.TaskStatus.CANCELLED}
-        if not cancelled:
-            return
-        reasons: dict[str, str | None] = {}
-        for e in await self.store.list_task_events(self.tenant_id, run_id=run_id):
-            if e.task_id in cancelled and str(e.kind) in _CANCEL_KINDS:
-                reasons[e.task_id] = e.message  # in commit order: the latest one stands
-        for name, task in state.tasks.items():
-            if task.status is m.TaskStatus.CANCELLED:
-                task.cancel_reason = reasons.get(task_ids[name])
 
     async def _recover(self) -> None:
-        """Rebuild every run that had not finished, and re-issue its pending work."""
-        store = self.store
-        rows = await store.list_runs(
+        """Rebuild every run that had not finished, and re-issue its pending work
+        (see :mod:`ratchet.actors.runs._recovery`)."""
+        rows = await self.store.list_runs(
             self.tenant_id, statuses=[m.RunStatus.QUEUED, m.RunStatus.RUNNING], limit=None
         )
         now_wall = self._now()
@@ -939,115 +785,22 @@ class RunCoordinator(Actor):
         self._sync_flow(recovered)
         for run in recovered:
             state = run.state
-            ready_at = run.ready_at
             self._activate(run)
-            commands: list[m.Command] = []
-            for name, ts in state.tasks.items():
-                if ts.status is not m.TaskStatus.QUEUED:
-                    continue
-                due = ready_at.get(name)
-                if due is not None and due > now_wall:
-                    commands.append(m.StartTimer(m.TimerKind.RETRY, name, ts.attempt, due - now_wall))
-                    continue
-                commands.append(m.QueueTask(name, ts.attempt, ts.retry_count > 0))
-                ts.enqueued = True
-                timeout = state.task_spec(name).schedule_timeout
-                commands.append(m.StartTimer(m.TimerKind.SCHEDULE_TIMEOUT, name, ts.attempt, timeout))
+            commands = pending_work(state, run.ready_at, now_wall)
             if commands:
                 self._execute(run, commands)
             for name, ts in list(state.tasks.items()):
                 if ts.status is m.TaskStatus.RUNNING:
                     self._transition(run, m.WorkerLost(name, ts.attempt))
-            for spec in state.spec.dag_tasks:  # ready tasks still settling their conditions
-                ts = state.tasks[spec.name]
-                if spec.gated and ts.status is m.TaskStatus.PENDING and not state.status.is_terminal:
-                    ts.gated = all(state.tasks[p].status is m.TaskStatus.COMPLETED for p in spec.parents)
+            rearm_gates(state)
 
     def _sync_flow(self, runs: list[ActiveRun]) -> None:
         """Tell the scheduler which concurrency holders are unfinished, which held places
-        before the restart (they take them back before anything new is admitted), and
-        sticky runs' workers.
-
-        A scheduler that outlived this coordinator may still hold places for runs that
-        finished while it restarted; the sync releases them.
-        """
-        active: list[tuple[str, str]] = []
-        sticky: list[tuple[str, str]] = []
-        reclaim: list[Any] = []
-        for run in runs:
-            spec = run.state.spec
-            if not spec.flow_controlled:
-                continue
-            active.append(("run", run.run_id))
-            started_run = run.state.status is m.RunStatus.RUNNING
-            for name, task in run.state.tasks.items():
-                if not task.status.is_terminal and spec.task(name).concurrency:
-                    active.append(("task", run.task_ids[name]))
-                started_task = not task.status.is_terminal and (
-                    task.status is m.TaskStatus.RUNNING or task.retry_count > 0 or task.internal_retries > 0
-                )
-                if started_run or started_task:
-                    if run.flow is None:
-                        run.flow = RunFlow(spec, run.input, run.metadata, run.desired_worker_labels)
-                    try:
-                        needs = run.flow.needs(
-                            name,
-                            run.run_id,
-                            run.task_ids[name],
-                            reclaim_run=started_run,
-                            reclaim_task=started_task,
-                        )
-                    except FlowKeyError:
-                        continue  # it fails when queued
-                    reclaim.append(needs)
-                    started_run = False  # the run's places are reclaimed once
-            if spec.sticky is not None:
-                worker = next((t.worker for t in run.state.tasks.values() if t.worker), None)
-                if worker is not None:
-                    sticky.append((run.run_id, worker))
-        self._scheduler.flow_sync.tell(active, reclaim)
-        if sticky:
-            self._scheduler.flow_stick.tell(sticky)
-
-
-def _stored_labels(raw: Any) -> tuple[tuple[str, Any], ...]:
-    """A run's worker affinity as its tasks' stored input keeps it (checked when triggered)."""
-    if not isinstance(raw, dict):
-        return ()
-    from ratchet._contract.flow import DesiredWorkerLabel
-
-    return tuple(sorted((key, DesiredWorkerLabel.from_dict(value)) for key, value in raw.items()))
-
-
-_CANCEL_KINDS = frozenset({str(TaskEventKind.CANCELLED), str(TaskEventKind.SCHEDULE_TIMED_OUT)})
-
-
-def _timed_out_in_queue(event: m.Event, task: str) -> bool:
-    """``event`` is the schedule timeout of ``task`` (not a cancel its parent's timeout caused)."""
-    return isinstance(event, m.ScheduleTimedOut) and event.task == task
-
-
-def _is_execution_timeout(error: m.ErrorInfo | None) -> bool:
-    """The failure is an execution timeout (the engine's timer or the worker's watchdog),
-    not a ``TimeoutError`` the task's own code raised (say, from an HTTP client)."""
-    return (
-        error is not None
-        and error.type == "TimeoutError"
-        and error.message.startswith("task exceeded its execution timeout")
-    )
-
-
-def _detail(timelines: list[m.Timeline]) -> str:
-    """The message of the one timeline entry a transition stores for a task.
-
-    One event may move a task through several steps (an attempt failed, so a retry is
-    scheduled, so it is queued again); the store keeps one entry per transition, so the
-    steps' details are joined: ``"ValueError: boom; retry 1 in 0.5s"``. The bare
-    re-queue note adds nothing once a retry was announced, so it is left out then.
-    """
-    if len(timelines) > 1:
-        timelines = [t for t in timelines if t.kind is not TaskEventKind.QUEUED]
-    return "; ".join(t.detail for t in timelines if t.detail)
+        before the restart, and sticky runs' workers (:func:`~._recovery.flow_sync`)."""
+        sync = flow_sync(runs)
+        self._scheduler.flow_sync.tell(sync.active, sync.reclaim)
+        if sync.sticky:
+            self._scheduler.flow_stick.tell(sync.sticky)
 
 
 def _upstream(state: m.RunState, spec: Any) -> list[str]:

@@ -25,9 +25,13 @@ without a timer is a duplicate, and queueing the attempt twice would hand one at
 to two workers.
 
 :func:`apply` takes a :class:`RunState` and one event, updates the state in place and
-returns the commands the owning actor must carry out: persist (implicitly: the actor
-persists the changed run together with the commands), queue a task, start a timer, cancel
-an attempt on its worker, add timeline entries, and announce the run's end. The same
+returns the commands the owning actor must carry out: queue a task, start a timer, cancel
+an attempt on its worker, watch a task's conditions, and announce the run's end. Before
+them come the typed facts of what changed: one :class:`TaskChanged` per task whose status
+or attempt moved (its :class:`TaskEventKind`, old and new status, attempt, and the values
+the store keeps) and a :class:`RunChanged` when the run's status moved. The owning actor
+persists exactly those facts (:func:`ratchet.actors.runs._changes.mutations_for`) together
+with the commands; nothing downstream reads meaning back out of a message. The same
 function runs in the engine, in the simulation and in Hypothesis state-machine tests.
 
 Rules (DESIGN.md "Semantics"):
@@ -50,6 +54,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from ratchet._contract.codes import EXECUTION_TIMEOUT_MESSAGE
 from ratchet._contract.conditions import parent_holds
 from ratchet._contract.spec import TaskKind, TaskSpec, WorkflowSpec
 from ratchet._contract.status import RunStatus, TaskEventKind, TaskStatus
@@ -68,6 +73,7 @@ __all__ = [
     "Replay",
     "Resume",
     "RetryDue",
+    "RunChanged",
     "RunFinished",
     "RunState",
     "RunStatus",
@@ -75,19 +81,20 @@ __all__ = [
     "StartRun",
     "StartTimer",
     "TaskAssigned",
+    "TaskChanged",
     "TaskCompleted",
     "TaskEvicted",
     "TaskFailed",
     "TaskState",
     "TaskStatus",
     "TimedOut",
-    "Timeline",
     "TimerKind",
     "WatchEvicted",
     "WatchGate",
     "WorkerLost",
     "apply",
     "cancel_reason",
+    "recorded_attempt",
     "replay",
 ]
 
@@ -99,6 +106,15 @@ _PLANTED_UNFENCED_RESULTS = False
 
 MAX_INTERNAL_RETRIES = 5
 """Worker losses one task may survive before it fails."""
+
+# The sentences the machine writes into errors and timelines. Only people read them: the
+# facts it emits carry their meaning as types, so rewording one changes no recorded kind.
+SCHEDULE_TIMEOUT_MESSAGE = (
+    "task {task!r} waited in the queue longer than its schedule_timeout of {timeout:g}s"
+)
+WORKER_LOST_MESSAGE = "the task's worker was lost {times} times; giving up"
+CANCEL_IF_MESSAGE = "task {task!r} met its cancel_if conditions"
+PARENT_ENDED_MESSAGE = "parent {parent!r} {status}"
 
 
 class TimerKind(enum.Enum):
@@ -185,10 +201,13 @@ class TaskCompleted:
 
 @dataclass(frozen=True)
 class TaskFailed:
+    """The attempt failed; ``timed_out``: its worker stopped it at its execution timeout."""
+
     task: str
     attempt: int
     error: ErrorInfo
     retryable: bool = True
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -336,11 +355,47 @@ class CancelAttempt:
 
 
 @dataclass(frozen=True)
-class Timeline:
+class TaskChanged:
+    """What one event did to one task, as its timeline records it: one entry per event.
+
+    Attempts are the machine's (0 until first queued). ``new_attempt`` says the change
+    moved the task past the attempt it was in (a retry, a reassignment, a resume, or a
+    replay putting it back to PENDING); entering the first attempt from PENDING is not one.
+    One event may take a task through several steps (an attempt failed, so a retry is
+    scheduled, so it is queued again): ``kind`` is the event kind of the whole change and
+    ``detail`` joins the steps' notes (``"ValueError: boom; retry 1 in 0.5s"``).
+
+    Fields:
+        outcome: how the attempt it left ended, when it left one (``new_attempt``).
+        retry_delay: the backoff the new attempt waits before it is queued (None: none).
+        output, error, worker, retry_count, internal_retries: the task's values after
+            the change.
+    """
+
     task: str
+    from_status: TaskStatus
+    from_attempt: int
+    to_status: TaskStatus
     attempt: int
     kind: TaskEventKind
+    new_attempt: bool = False
     detail: str = ""
+    outcome: TaskStatus = TaskStatus.FAILED
+    retry_delay: float | None = None
+    output: Any = None
+    error: ErrorInfo | None = None
+    worker: str | None = None
+    retry_count: int = 0
+    internal_retries: int = 0
+
+
+@dataclass(frozen=True)
+class RunChanged:
+    """The run's status moved; ``error`` says why it FAILED or was CANCELLED."""
+
+    from_status: RunStatus
+    to_status: RunStatus
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -375,7 +430,18 @@ class RunFinished:
     status: RunStatus
 
 
-Command = QueueTask | StartTimer | CancelAttempt | Timeline | WatchGate | WatchEvicted | RunFinished
+@dataclass(frozen=True)
+class _Step:
+    """One step of a task within an event; the steps of an event become one :class:`TaskChanged`."""
+
+    task: str
+    kind: TaskEventKind
+    detail: str = ""
+
+
+Command = (
+    QueueTask | StartTimer | CancelAttempt | TaskChanged | RunChanged | WatchGate | WatchEvicted | RunFinished
+)
 
 
 # -- the transition function ----------------------------------------------------------------
@@ -384,13 +450,20 @@ Command = QueueTask | StartTimer | CancelAttempt | Timeline | WatchGate | WatchE
 def apply(run: RunState, event: Event) -> list[Command]:
     """Apply ``event`` to ``run`` (in place) and return the commands to carry out.
 
-    Stale and duplicate events return no commands and change nothing.
+    The commands open with the facts of what changed (:class:`TaskChanged`, then
+    :class:`RunChanged`). Stale and duplicate events return no commands and change nothing.
     """
+    before = _Snapshot.of(run)
+    out = _apply(run, event)
+    return _with_facts(run, before, out) if out else []
+
+
+def _apply(run: RunState, event: Event) -> list[Command | _Step]:
     if isinstance(event, Replay):
-        return replay(run)
+        return _replay(run)
     if run.status.is_terminal:
         return []
-    out: list[Command] = []
+    out: list[Command | _Step] = []
     if isinstance(event, StartRun):
         _start(run, out)
     elif isinstance(event, CancelRun):
@@ -413,21 +486,19 @@ def apply(run: RunState, event: Event) -> list[Command]:
                 _completed(run, task, event.output, out)
         elif isinstance(event, TaskFailed):
             if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
-                _failed(run, task, event.error, event.retryable, out)
+                _failed(run, task, event.error, event.retryable, out, timed_out=event.timed_out)
         elif isinstance(event, TimedOut):
             if task.status is TaskStatus.RUNNING:
                 timeout = run.task_spec(task.name).execution_timeout
                 out.append(CancelAttempt(task.name, task.attempt, task.worker, "execution timeout"))
-                error = ErrorInfo("TimeoutError", f"task exceeded its execution timeout of {timeout:g}s")
-                _failed(run, task, error, True, out)
+                error = ErrorInfo("TimeoutError", EXECUTION_TIMEOUT_MESSAGE.format(timeout=timeout))
+                _failed(run, task, error, True, out, timed_out=True)
         elif isinstance(event, ScheduleTimedOut):
             if task.status is TaskStatus.QUEUED:
                 out.append(CancelAttempt(task.name, task.attempt, None, "schedule timeout"))
                 timeout = run.task_spec(task.name).schedule_timeout
-                reason = (
-                    f"task {task.name!r} waited in the queue longer than its schedule_timeout of {timeout:g}s"
-                )
-                _finish_task(run, task, TaskStatus.CANCELLED, out, reason)
+                reason = SCHEDULE_TIMEOUT_MESSAGE.format(task=task.name, timeout=timeout)
+                _finish_task(run, task, TaskStatus.CANCELLED, out, reason, TaskEventKind.SCHEDULE_TIMED_OUT)
         elif isinstance(event, WorkerLost):
             if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
                 _worker_lost(run, task, out)
@@ -456,6 +527,10 @@ def replay(run: RunState) -> list[Command]:
     tasks keep their outputs; the tasks whose parents all completed are queued. Returns
     no commands for a run that is not FAILED or CANCELLED.
     """
+    return apply(run, Replay())
+
+
+def _replay(run: RunState) -> list[Command | _Step]:
     if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
         return []
     again: set[str] = set()
@@ -477,7 +552,7 @@ def replay(run: RunState) -> list[Command]:
         task.cancel_reason = None
         task.enqueued = False
     run.status = RunStatus.RUNNING
-    out: list[Command] = []
+    out: list[Command | _Step] = []
     for spec in run.spec.dag_tasks:
         task = run.tasks[spec.name]
         if task.status is TaskStatus.PENDING and all(
@@ -488,7 +563,7 @@ def replay(run: RunState) -> list[Command]:
     return out
 
 
-def _start(run: RunState, out: list[Command]) -> None:
+def _start(run: RunState, out: list[Command | _Step]) -> None:
     if any(t.status is not TaskStatus.PENDING for t in run.tasks.values()):
         return  # started already
     for spec in run.spec.dag_tasks:
@@ -496,19 +571,30 @@ def _start(run: RunState, out: list[Command]) -> None:
             _ready(run, run.tasks[spec.name], out)
 
 
-def _queue(run: RunState, task: TaskState, out: list[Command], *, retry: bool, detail: str = "") -> None:
+def _queue(
+    run: RunState,
+    task: TaskState,
+    out: list[Command | _Step],
+    *,
+    retry: bool,
+    detail: str = "",
+    resumed: bool = False,
+) -> None:
     task.status = TaskStatus.QUEUED
     task.worker = None
     task.enqueued = True
     task.wake_pending = False
     task.wake_seq = None
     spec = run.task_spec(task.name)
-    out.append(Timeline(task.name, task.attempt, TaskEventKind.QUEUED, detail or ("retry" if retry else "")))
+    if resumed:
+        out.append(_Step(task.name, TaskEventKind.RESUMED, "resumed"))
+    else:
+        out.append(_Step(task.name, TaskEventKind.QUEUED, detail or ("retry" if retry else "")))
     out.append(QueueTask(task.name, task.attempt, retry))
     out.append(StartTimer(TimerKind.SCHEDULE_TIMEOUT, task.name, task.attempt, spec.schedule_timeout))
 
 
-def _assigned(run: RunState, task: TaskState, event: TaskAssigned, out: list[Command]) -> None:
+def _assigned(run: RunState, task: TaskState, event: TaskAssigned, out: list[Command | _Step]) -> None:
     if task.status is not TaskStatus.QUEUED:
         return  # a duplicate assignment
     task.status = TaskStatus.RUNNING
@@ -516,13 +602,20 @@ def _assigned(run: RunState, task: TaskState, event: TaskAssigned, out: list[Com
     if run.status is RunStatus.QUEUED:
         run.status = RunStatus.RUNNING
     spec = run.task_spec(task.name)
-    out.append(Timeline(task.name, task.attempt, TaskEventKind.ASSIGNED, event.worker))
+    out.append(_Step(task.name, TaskEventKind.ASSIGNED, event.worker))
     out.append(StartTimer(TimerKind.EXECUTION_TIMEOUT, task.name, task.attempt, spec.execution_timeout))
 
 
-def _completed(run: RunState, task: TaskState, output: Any, out: list[Command]) -> None:
+def _completed(
+    run: RunState,
+    task: TaskState,
+    output: Any,
+    out: list[Command | _Step],
+    kind: TaskEventKind = TaskEventKind.COMPLETED,
+    detail: str = "",
+) -> None:
     task.output = output
-    _finish_task(run, task, TaskStatus.COMPLETED, out)
+    _finish_task(run, task, TaskStatus.COMPLETED, out, detail, kind)
     if run.task_spec(task.name).kind in (TaskKind.TASK, TaskKind.DURABLE):
         for child_name in run.spec.children(task.name):
             child = run.tasks[child_name]
@@ -533,32 +626,38 @@ def _completed(run: RunState, task: TaskState, output: Any, out: list[Command]) 
                 _ready(run, child, out)  # attempt 1, or the next attempt of a replayed task
 
 
-def _failed(run: RunState, task: TaskState, error: ErrorInfo, retryable: bool, out: list[Command]) -> None:
+def _failed(
+    run: RunState,
+    task: TaskState,
+    error: ErrorInfo,
+    retryable: bool,
+    out: list[Command | _Step],
+    *,
+    timed_out: bool = False,
+) -> None:
+    """The attempt failed (``timed_out``: at its execution timeout): retry it or fail the task."""
     policy = run.task_spec(task.name).retry
+    kind = TaskEventKind.TIMED_OUT if timed_out else TaskEventKind.FAILED
     if retryable and task.retry_count < policy.retries:
         task.retry_count += 1
         task.error = error
-        out.append(Timeline(task.name, task.attempt, TaskEventKind.FAILED, f"{error.type}: {error.message}"))
+        out.append(_Step(task.name, kind, f"{error.type}: {error.message}"))
         delay = 0.0 if _PLANTED_IGNORE_BACKOFF else policy.delay(task.retry_count)
         task.attempt += 1
         task.status = TaskStatus.QUEUED
         task.worker = None
         task.enqueued = False  # until its RetryDue, or _queue below for an immediate retry
-        out.append(
-            Timeline(
-                task.name, task.attempt, TaskEventKind.RETRYING, f"retry {task.retry_count} in {delay:g}s"
-            )
-        )
+        out.append(_Step(task.name, TaskEventKind.RETRYING, f"retry {task.retry_count} in {delay:g}s"))
         if delay > 0:
             out.append(StartTimer(TimerKind.RETRY, task.name, task.attempt, delay))
         else:
             _queue(run, task, out, retry=True)
         return
     task.error = error
-    _finish_task(run, task, TaskStatus.FAILED, out, f"{error.type}: {error.message}")
+    _finish_task(run, task, TaskStatus.FAILED, out, f"{error.type}: {error.message}", kind)
 
 
-def _ready(run: RunState, task: TaskState, out: list[Command], *, detail: str = "") -> None:
+def _ready(run: RunState, task: TaskState, out: list[Command | _Step], *, detail: str = "") -> None:
     """A task's parents completed: queue it, or settle its conditions first."""
     spec = run.task_spec(task.name)
     if not spec.gated:
@@ -603,42 +702,41 @@ def gate_decision(request: dict[str, Any]) -> str | None:
     return None
 
 
-def _gate_decided(run: RunState, name: str, decision: str, out: list[Command]) -> None:
+def _gate_decided(run: RunState, name: str, decision: str, out: list[Command | _Step]) -> None:
     task = run.tasks.get(name)
     if task is None or not task.gated or task.status is not TaskStatus.PENDING:
         return  # not waiting on its conditions (a duplicate, or cancelled meanwhile)
     task.gated = False
     task.attempt += 1
     if decision == "skip":
-        out.append(Timeline(task.name, task.attempt, TaskEventKind.SKIPPED, "skip_if condition"))
-        _completed(run, task, {"skipped": True}, out)
+        _completed(run, task, {"skipped": True}, out, TaskEventKind.SKIPPED, "skip_if condition")
     elif decision == "cancel":
-        _finish_task(run, task, TaskStatus.CANCELLED, out, f"task {task.name!r} met its cancel_if conditions")
+        _finish_task(run, task, TaskStatus.CANCELLED, out, CANCEL_IF_MESSAGE.format(task=task.name))
     else:
         _queue(run, task, out, retry=False, detail="conditions met")
 
 
-def _evicted(run: RunState, task: TaskState, seq: int | None, out: list[Command]) -> None:
+def _evicted(run: RunState, task: TaskState, seq: int | None, out: list[Command | _Step]) -> None:
     # the worker ended the attempt: its timers go, its slot is already free
     out.append(CancelAttempt(task.name, task.attempt, None, "evicted"))
     woken = task.wake_pending and (seq is None or task.wake_seq is None or task.wake_seq >= seq)
     if woken:
         task.attempt += 1
-        _queue(run, task, out, retry=False, detail="resumed")
+        _queue(run, task, out, retry=False, resumed=True)
         return
     task.status = TaskStatus.EVICTED
     task.worker = None
-    out.append(Timeline(task.name, task.attempt, TaskEventKind.EVICTED, "waiting without a slot"))
+    out.append(_Step(task.name, TaskEventKind.EVICTED, "waiting without a slot"))
     out.append(WatchEvicted(task.name, task.attempt, seq))
 
 
-def _resume(run: RunState, name: str, seq: int | None, out: list[Command]) -> None:
+def _resume(run: RunState, name: str, seq: int | None, out: list[Command | _Step]) -> None:
     task = run.tasks.get(name)
     if task is None:
         return
     if task.status is TaskStatus.EVICTED:
         task.attempt += 1
-        _queue(run, task, out, retry=False, detail="resumed")
+        _queue(run, task, out, retry=False, resumed=True)
     elif task.status is TaskStatus.RUNNING:
         if not task.wake_pending:
             task.wake_seq = seq
@@ -649,49 +747,52 @@ def _resume(run: RunState, name: str, seq: int | None, out: list[Command]) -> No
         task.wake_pending = True
 
 
-def _worker_lost(run: RunState, task: TaskState, out: list[Command]) -> None:
+def _worker_lost(run: RunState, task: TaskState, out: list[Command | _Step]) -> None:
     if task.status is TaskStatus.QUEUED and task.worker is None:
         return  # not on any worker
     lost = task.worker
     out.append(CancelAttempt(task.name, task.attempt, lost, "worker lost"))
     if task.internal_retries >= MAX_INTERNAL_RETRIES:
-        error = ErrorInfo(
-            "WorkerLostError",
-            f"the task's worker was lost {task.internal_retries + 1} times; giving up",
-        )
+        error = ErrorInfo("WorkerLostError", WORKER_LOST_MESSAGE.format(times=task.internal_retries + 1))
         task.error = error
         _finish_task(run, task, TaskStatus.FAILED, out, error.message)
         return
     task.internal_retries += 1
-    out.append(Timeline(task.name, task.attempt, TaskEventKind.REASSIGNED, f"worker {lost} lost"))
+    out.append(_Step(task.name, TaskEventKind.REASSIGNED, f"worker {lost} lost"))
     task.attempt += 1
     _queue(run, task, out, retry=True)
 
 
 def _finish_task(
-    run: RunState, task: TaskState, status: TaskStatus, out: list[Command], detail: str = ""
+    run: RunState,
+    task: TaskState,
+    status: TaskStatus,
+    out: list[Command | _Step],
+    detail: str = "",
+    kind: TaskEventKind | None = None,
 ) -> None:
     task.status = status
     if status is TaskStatus.CANCELLED:
         task.cancel_reason = detail or None
-    out.append(Timeline(task.name, task.attempt, TaskEventKind(status.value), detail))
+    out.append(_Step(task.name, kind or TaskEventKind(status.value), detail))
     if status is TaskStatus.COMPLETED:
         return
     for name in run.spec.descendants(task.name):
         child = run.tasks[name]
         if not child.status.is_terminal:
-            _cancel_task(child, out, f"parent {task.name!r} {status.value.lower()}")
+            reason = PARENT_ENDED_MESSAGE.format(parent=task.name, status=status.value.lower())
+            _cancel_task(child, out, reason)
 
 
-def _cancel_task(task: TaskState, out: list[Command], reason: str) -> None:
+def _cancel_task(task: TaskState, out: list[Command | _Step], reason: str) -> None:
     if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.EVICTED):
         out.append(CancelAttempt(task.name, task.attempt, task.worker, reason))
     task.status = TaskStatus.CANCELLED
     task.cancel_reason = reason
-    out.append(Timeline(task.name, task.attempt, TaskEventKind.CANCELLED, reason))
+    out.append(_Step(task.name, TaskEventKind.CANCELLED, reason))
 
 
-def _cancel_run(run: RunState, reason: str, out: list[Command]) -> None:
+def _cancel_run(run: RunState, reason: str, out: list[Command | _Step]) -> None:
     for task in run.tasks.values():
         if not task.status.is_terminal:
             _cancel_task(task, out, reason)
@@ -714,7 +815,7 @@ def cancel_reason(run: RunState) -> str | None:
     return None
 
 
-def _settle(run: RunState, out: list[Command]) -> None:
+def _settle(run: RunState, out: list[Command | _Step]) -> None:
     """Start the handlers or finish the run once every DAG task is terminal."""
     dag = [run.tasks[t.name] for t in run.spec.dag_tasks]
     if not all(t.status.is_terminal for t in dag):
@@ -746,3 +847,128 @@ def _settle(run: RunState, out: list[Command]) -> None:
     else:
         run.status = RunStatus.COMPLETED
     out.append(RunFinished(run.status))
+
+
+# -- facts: what one event changed --------------------------------------------------------
+
+
+def recorded_attempt(status: TaskStatus, attempt: int) -> int:
+    """The attempt the store records for a task the machine has at ``status``/``attempt``.
+
+    The machine counts attempts from 0 (never queued); the store keeps a PENDING task's
+    next attempt, and every other task's current one (at least 1).
+    """
+    return attempt + 1 if status is TaskStatus.PENDING else max(1, attempt)
+
+
+_STATUS_KIND = {
+    TaskStatus.QUEUED: TaskEventKind.QUEUED,
+    TaskStatus.RUNNING: TaskEventKind.ASSIGNED,
+    TaskStatus.COMPLETED: TaskEventKind.COMPLETED,
+    TaskStatus.FAILED: TaskEventKind.FAILED,
+    TaskStatus.CANCELLED: TaskEventKind.CANCELLED,
+    TaskStatus.EVICTED: TaskEventKind.EVICTED,
+}
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What the facts of an event are measured against: the run before it."""
+
+    status: RunStatus
+    tasks: dict[str, tuple[TaskStatus, int, int]]
+
+    @classmethod
+    def of(cls, run: RunState) -> _Snapshot:
+        return cls(run.status, {n: (t.status, t.attempt, t.internal_retries) for n, t in run.tasks.items()})
+
+
+def _with_facts(run: RunState, before: _Snapshot, out: list[Command | _Step]) -> list[Command]:
+    """``out``'s commands, after the facts its steps and ``run``'s changes amount to."""
+    steps: dict[str, list[_Step]] = {}
+    retry_delays: dict[str, float] = {}
+    commands: list[Command] = []
+    for c in out:
+        if isinstance(c, _Step):
+            steps.setdefault(c.task, []).append(c)
+            continue
+        if isinstance(c, StartTimer) and c.kind is TimerKind.RETRY:
+            retry_delays[c.task] = c.delay
+        commands.append(c)
+    facts: list[Command] = []
+    for name, task in run.tasks.items():
+        if (task.status, task.attempt) != before.tasks[name][:2]:
+            facts.append(_task_changed(task, before.tasks[name], steps.get(name, []), retry_delays.get(name)))
+    if run.status is not before.status:
+        facts.append(RunChanged(before.status, run.status, _run_error(run)))
+    return facts + commands
+
+
+def _task_changed(
+    task: TaskState, before: tuple[TaskStatus, int, int], steps: list[_Step], retry_delay: float | None
+) -> TaskChanged:
+    """The one timeline entry for what an event did to ``task``.
+
+    Precedence: back to PENDING (a replay) is CREATED; a new attempt is RESUMED,
+    REASSIGNED (the worker was lost) or RETRYING; otherwise the step that ended the
+    attempt names it (SKIPPED, TIMED_OUT, SCHEDULE_TIMED_OUT), else the new status does.
+    """
+    from_status, from_attempt, from_internal = before
+    kinds = {s.kind for s in steps}
+    pending = task.status is TaskStatus.PENDING
+    new_attempt = pending or task.attempt > recorded_attempt(from_status, from_attempt)
+    detail = _detail(steps)
+    outcome = TaskStatus.FAILED
+    if pending:
+        kind, detail = TaskEventKind.CREATED, detail or "replay"
+    elif new_attempt and TaskEventKind.RESUMED in kinds:
+        kind, outcome = TaskEventKind.RESUMED, TaskStatus.EVICTED
+    elif new_attempt:
+        reassigned = task.internal_retries != from_internal
+        kind = TaskEventKind.REASSIGNED if reassigned else TaskEventKind.RETRYING
+    elif TaskEventKind.SKIPPED in kinds:
+        kind = TaskEventKind.SKIPPED
+    elif task.status is TaskStatus.FAILED and TaskEventKind.TIMED_OUT in kinds:
+        kind = TaskEventKind.TIMED_OUT
+    elif task.status is TaskStatus.CANCELLED and TaskEventKind.SCHEDULE_TIMED_OUT in kinds:
+        kind = TaskEventKind.SCHEDULE_TIMED_OUT
+    else:
+        kind = _STATUS_KIND[task.status]
+    return TaskChanged(
+        task=task.name,
+        from_status=from_status,
+        from_attempt=from_attempt,
+        to_status=task.status,
+        attempt=task.attempt,
+        kind=kind,
+        new_attempt=new_attempt,
+        detail=detail,
+        outcome=outcome,
+        retry_delay=retry_delay if new_attempt else None,
+        output=task.output,
+        error=task.error,
+        worker=task.worker,
+        retry_count=task.retry_count,
+        internal_retries=task.internal_retries,
+    )
+
+
+def _detail(steps: list[_Step]) -> str:
+    """The note of the one timeline entry an event leaves for a task: its steps' notes.
+
+    The bare re-queue note adds nothing once a retry was announced, so it is left out
+    when there are several steps.
+    """
+    if len(steps) > 1:
+        steps = [s for s in steps if s.kind is not TaskEventKind.QUEUED]
+    return "; ".join(s.detail for s in steps if s.detail)
+
+
+def _run_error(run: RunState) -> str | None:
+    """Why the run ended as it did: its failed tasks' errors, or its cancellation's reason."""
+    if run.status is RunStatus.FAILED:
+        failed = [t for t in run.tasks.values() if t.status is TaskStatus.FAILED and t.error]
+        return "; ".join(f"{t.name}: {t.error.type}: {t.error.message}" for t in failed if t.error) or None
+    if run.status is RunStatus.CANCELLED:
+        return cancel_reason(run) or None
+    return None

@@ -28,6 +28,7 @@ from .calls import Method as Method
 from .calls import error_code as error_code
 from .calls import event_request as event_request
 from .calls import trigger_request as trigger_request
+from .codes import TaskErrorCode
 from .payload_size import PayloadTooDeep, packed_size
 from .status import RunStatus
 
@@ -114,6 +115,8 @@ class TaskResultReport(_Strict):
     error_message: str | None = None
     traceback: str | None = None
     retryable: bool = True
+    # what the failure means to the engine (the message is for people only)
+    error_code: TaskErrorCode | None = None
     worker_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
     # for "evicted": the log position of the durable call the attempt was waiting on
     evicted_at: int | None = Field(default=None, ge=0)

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import trio
 
+from .._contract.codes import EXECUTION_TIMEOUT_MESSAGE, TaskErrorCode
 from .._contract.wire_values import bounded_text, qualified_name, safe_str, to_wire
 from .._declare.validation import InputValidationError, InputValidator
 from .._errors import NonRetryableException
@@ -62,6 +63,7 @@ class TaskOutcome:
     traceback: str | None = None
     retryable: bool = True
     evicted_at: int | None = None  # for "evicted": the log position of the call that waits
+    error_code: TaskErrorCode | None = None  # what the failure means to the engine
 
     @classmethod
     def failure(cls, exc: BaseException, *, retryable: bool) -> TaskOutcome:
@@ -227,8 +229,9 @@ async def execute_attempt(
         return TaskOutcome(
             "failed",
             error_type="TimeoutError",
-            error_message=f"task exceeded its execution timeout of {control.timeout:g}s",
+            error_message=EXECUTION_TIMEOUT_MESSAGE.format(timeout=control.timeout),
             retryable=True,
+            error_code=TaskErrorCode.EXECUTION_TIMEOUT,
         )
     if control.cancel_reason is not None and (error is None or isinstance(error, TaskCancelledError)):
         return TaskOutcome("cancelled", error_message=control.cancel_reason)

@@ -423,6 +423,8 @@ class WorkerActor(Actor):
         }
         if outcome.evicted_at is not None:
             result["evicted_at"] = outcome.evicted_at
+        if outcome.error_code is not None:
+            result["error_code"] = str(outcome.error_code)
         self._results.append(result)
         self._unreported[key] = result
         self._results_ready.set()
