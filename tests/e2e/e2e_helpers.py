@@ -16,7 +16,7 @@ from typing import Any
 
 import trio
 
-from ratchet import Context, Ratchet
+from ratchet import Context, Ratchet, Workflow
 from ratchet._clients.runs import RunDetails, TaskRunDetails
 from ratchet._connection import system_of
 
@@ -25,6 +25,7 @@ __all__ = [
     "GATE_TIMEOUT",
     "TERMINAL_EVENTS",
     "block_until_cancelled",
+    "deploy_build",
     "engine_restarts",
     "event_kinds",
     "eventually",
@@ -124,3 +125,24 @@ def engine_restarts(r: Ratchet) -> dict[str, int]:
     system = system_of(r.connection.gateway)  # type: ignore[arg-type]
     assert system is not None, "engine_restarts needs an embedded engine"
     return {name: system.lookup(name).statistics().restarts for name in ENGINE_ACTORS}
+
+
+def deploy_build(name: str, *, with_c: bool, client: Ratchet | None = None) -> Workflow:
+    """Workflow ``name`` as one build of the code declares it (v1: a, b; v2 adds c after b)."""
+    wf = (client or Ratchet()).workflow(name, input_validator=dict)
+
+    @wf.task()
+    def a(inp: dict, ctx: Context) -> str:
+        return "a"
+
+    @wf.task(parents=[a])
+    def b(inp: dict, ctx: Context) -> str:
+        return "b"
+
+    if with_c:
+
+        @wf.task(parents=[b])
+        def c(inp: dict, ctx: Context) -> str:
+            return "c"
+
+    return wf

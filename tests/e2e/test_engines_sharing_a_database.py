@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import trio
-from e2e_helpers import eventually
+from e2e_helpers import deploy_build, eventually
 from live_workers import add_worker, stop_worker
 
-from ratchet import Context, Ratchet, Workflow
+from ratchet import Ratchet, Workflow
 from ratchet._worker.worker import WorkerActor, WorkerConfig
 from ratchet.actors import EngineOptions, open_engine
 from ratchet.actors.store import PostgresStore, open_store
@@ -28,23 +28,7 @@ pytestmark = pytest.mark.postgres
 
 def deploy(*, with_c: bool, client: Ratchet | None = None) -> Workflow:
     """The workflow ``shared`` as one build of the code declares it (v1: a, b; v2 adds c)."""
-    wf = (client or Ratchet()).workflow("shared", input_validator=dict)
-
-    @wf.task()
-    def a(inp: dict, ctx: Context) -> str:
-        return "a"
-
-    @wf.task(parents=[a])
-    def b(inp: dict, ctx: Context) -> str:
-        return "b"
-
-    if with_c:
-
-        @wf.task(parents=[b])
-        def c(inp: dict, ctx: Context) -> str:
-            return "c"
-
-    return wf
+    return deploy_build("shared", with_c=with_c, client=client)
 
 
 @pytest.fixture

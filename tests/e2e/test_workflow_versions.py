@@ -12,33 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_helpers import eventually
+from e2e_helpers import deploy_build, eventually
 from live_workers import add_worker, stop_worker
 
-from ratchet import Context, Ratchet, Workflow
+from ratchet import Ratchet, Workflow
 
 UNSERVED = "no live worker serves task"
 
 
 def deploy(*, with_c: bool, client: Ratchet | None = None) -> Workflow:
     """The workflow ``deploy`` as one build of the code declares it (on its own client)."""
-    wf = (client or Ratchet()).workflow("deploy", input_validator=dict)
-
-    @wf.task()
-    def a(inp: dict, ctx: Context) -> str:
-        return "a"
-
-    @wf.task(parents=[a])
-    def b(inp: dict, ctx: Context) -> str:
-        return "b"
-
-    if with_c:
-
-        @wf.task(parents=[b])
-        def c(inp: dict, ctx: Context) -> str:
-            return "c"
-
-    return wf
+    return deploy_build("deploy", with_c=with_c, client=client)
 
 
 def status_of(r: Ratchet, run_id: str) -> str:
