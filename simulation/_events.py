@@ -6,7 +6,7 @@ the CEL expression ``input.n % modulus == remainder``). A :class:`Push` is one e
 client pushes at a given moment through the gateway.
 
 :func:`expected_matches` is the simulation's own statement of the engine's rule
-(DESIGN.md, "Semantics": events), written apart from the engine's code so that the
+(see :mod:`ratchet.actors.triggers._rules`), written apart from the engine's code so that the
 invariant checks the engine against it rather than against itself: a listener with no
 filters starts one run per event whose key matches one of its patterns; one with filters
 starts one run per filter whose scope is the event's and whose expression holds (an

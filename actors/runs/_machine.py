@@ -34,7 +34,7 @@ persists exactly those facts (:func:`ratchet.actors.runs._changes.mutations_for`
 with the commands; nothing downstream reads meaning back out of a message. The same
 function runs in the engine, in the simulation and in Hypothesis state-machine tests.
 
-Rules (DESIGN.md "Semantics"):
+Rules (Hatchet's semantics, which runs follow):
 - all parents COMPLETED → the child is queued; a parent FAILED or CANCELLED → the child
   is CANCELLED, and so are its descendants;
 - a failure with retries left re-queues the task as a new attempt after

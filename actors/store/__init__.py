@@ -4,7 +4,7 @@ The engine writes through the :class:`StoreWriter` actor, which gathers typed
 mutations from every caller and commits them in one transaction per batch; it reads
 through a :class:`Store` (:class:`PostgresStore`, :class:`SQLiteStore` or
 :class:`MemoryStore`), all three passing one conformance suite. Open one with
-:func:`open_store`. See ``DESIGN.md``, section "Store".
+:func:`open_store`; :mod:`ratchet.actors.store._store` says what a store promises.
 """
 
 from ratchet._contract.status import RunStatus as RunStatus

@@ -1,6 +1,6 @@
 """Which runs an event starts: key patterns and filters, as pure functions.
 
-Rules (DESIGN.md "Semantics": events):
+Rules (Hatchet's semantics for events):
 
 * a workflow listens to event keys given as patterns, where ``*`` matches any run of
   characters (``order:*`` matches ``order:paid``; ``*`` matches every key) and every
