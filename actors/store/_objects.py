@@ -161,6 +161,9 @@ class DirectoryObjectStore(ObjectStore):
             ) from None
 
     def _older_than_sync(self, age: float) -> list[str]:
+        # Wall time, not the runtime's clock, on purpose: the ages compared are the files'
+        # modification times, which the operating system stamps with its own wall clock (a
+        # simulated or mock clock would make every file look new or ancient).
         cutoff = time.time() - age
         keys: list[str] = []
         if not self.root.is_dir():
