@@ -338,8 +338,9 @@ class RunCoordinator(Actor):
         if entry is None or version is None:
             known = ", ".join(self.registry.names(self.tenant_id)) or "none yet"
             return Submitted(
+                unknown_workflow=True,
                 error=f"unknown workflow {request.workflow!r}: neither a worker nor a client registered "
-                f"it (registered: {known}); a registration in progress counts once it is stored"
+                f"it (registered: {known}); a registration in progress counts once it is stored",
             )
         spec = entry.versions[version]
         priority = request.priority if request.priority is not None else spec.default_priority

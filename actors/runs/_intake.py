@@ -265,6 +265,7 @@ class Submitted:
     joined: bool = False  # the run is another request's (same key)
     known: bool = False  # the store already had it: nothing to wait for
     error: str | None = None
+    unknown_workflow: bool = False  # refused: this engine holds no version of the workflow
 
 
 @dataclass(frozen=True)
@@ -319,9 +320,13 @@ class RunIntake:
                     run_id = await self._stored_run(key, quiet=True)
                     if run_id is not None:
                         stored[key] = run_id
-        # a workflow another engine on the database registered: the coordinator reads it first
-        await self._coordinator.know_workflows.ask(sorted({r.workflow for r in requests}))
         submitted: list[Submitted] = await self._coordinator.create_runs.ask(list(requests), stored)
+        retry = [i for i, s in enumerate(submitted) if s.unknown_workflow]
+        if retry:  # another engine on the database may have registered them: read, then try again
+            await self._coordinator.know_workflows.ask(sorted({requests[i].workflow for i in retry}))
+            again = await self._coordinator.create_runs.ask([requests[i] for i in retry], stored)
+            for i, entry in zip(retry, again, strict=True):
+                submitted[i] = entry
         return [await self._settle(r, s) for r, s in zip(requests, submitted, strict=True)]
 
     async def submit_with(self, requests: Sequence[RunRequest], extra: Sequence[Any]) -> Together:

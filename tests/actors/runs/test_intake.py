@@ -148,8 +148,9 @@ def _ticket(error: Exception | None = None) -> CommitTicket:
 class _Coordinator:
     """Answers ``create_runs`` with prepared entries and records what it was given."""
 
-    def __init__(self, entries: list[Submitted]) -> None:
+    def __init__(self, entries: list[Submitted], *later: list[Submitted]) -> None:
         self.entries = entries
+        self.later = list(later)  # answers to the calls after the first, in order
         self.given: list[tuple[list[RunRequest], dict[str, str]]] = []
         self.known: list[list[str]] = []
         self.create_runs = _Method(self._create)
@@ -160,7 +161,7 @@ class _Coordinator:
 
     async def _create(self, requests: list[RunRequest], stored: dict[str, str]) -> list[Submitted]:
         self.given.append((requests, stored))
-        return self.entries
+        return self.later.pop(0) if len(self.given) > 1 else self.entries
 
 
 async def test_intake_passes_what_the_store_holds_to_the_coordinator() -> None:
@@ -170,7 +171,24 @@ async def test_intake_passes_what_the_store_holds_to_the_coordinator() -> None:
     answers = await intake.create_runs([RunRequest("wf", idempotency_key="k"), RunRequest("wf")])
     assert answers == [Existing("r0"), Started("r1")]
     assert coordinator.given[0][1] == {"k": "r0"}
-    assert coordinator.known == [["wf"]]  # read from the store first if another engine registered it
+    assert coordinator.known == []  # a workflow the engine holds costs no read of the store
+
+
+async def test_intake_reads_a_workflow_another_engine_registered_and_tries_again() -> None:
+    unknown = Submitted(error="unknown workflow 'wf'", unknown_workflow=True)
+    coordinator = _Coordinator([Submitted("r0", _ticket()), unknown], [Submitted("r1", _ticket())])
+    intake = RunIntake(_Store(), "t", coordinator)  # type: ignore[arg-type]  # stand-ins
+    answers = await intake.create_runs([RunRequest("old"), RunRequest("wf")])
+    assert answers == [Started("r0"), Started("r1")]
+    assert coordinator.known == [["wf"]]
+    assert [r.workflow for r in coordinator.given[1][0]] == ["wf"]  # only the refused one again
+
+
+async def test_intake_refuses_a_workflow_no_engine_registered() -> None:
+    unknown = Submitted(error="unknown workflow 'wf'", unknown_workflow=True)
+    coordinator = _Coordinator([unknown], [unknown])
+    intake = RunIntake(_Store(), "t", coordinator)  # type: ignore[arg-type]  # stand-ins
+    assert await intake.create_runs([RunRequest("wf")]) == [Refused("unknown workflow 'wf'")]
 
 
 async def test_intake_answers_the_stored_run_when_its_commit_lost_the_key() -> None:
