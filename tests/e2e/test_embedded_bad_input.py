@@ -261,6 +261,10 @@ MALFORMED: list[tuple[str, tuple[Any, ...]]] = [
     ("task_results", ([{**_FAKE_RESULT, "status": "exploded"}],)),
     ("task_results", ([{**_FAKE_RESULT, "surprise": True}],)),
     ("task_results", ([_FAKE_RESULT] * 10_001,)),
+    *[
+        ("task_results", ([{**_FAKE_RESULT, "status": "failed", "error_code": g}],))
+        for g in ["Nope", 3, [], {}]
+    ],
     *[("trigger", (g,)) for g in [None, "x", {}, [], 7]],
     *[("register_workflows", (g,)) for g in [None, "x", {}, [], [{}], [{"name": "empty", "tasks": []}]]],
     ("register_workflows", ([{"name": "x", "tasks": [{"name": "a"}]}] * 1001,)),
@@ -411,6 +415,23 @@ def test_a_failed_worker_registration_registers_no_workflow(new_client):
         )
 
     assert "ghost" not in r.connection.call("list_workflows")
+    _assert_healthy(r, hello)
+
+
+@pytest.mark.parametrize("running", ["t:1", [["t"]], [["t", "one"]], [[1, 1]], [{"task_id": "t"}], 5])
+def test_a_registration_with_garbage_durable_attempts_is_refused_and_registers_nothing(
+    shared_engine, running
+):
+    r, hello = shared_engine
+    ghost = dict(hello.spec.to_dict(), name="ghost-durable")
+    registration = {"worker_id": "gw", "name": "g", "actor": "a", "slots": 1, "workflows": [ghost]}
+
+    with pytest.raises(ActorError) as info:
+        r.connection.call("register_worker", {**registration, "durable_running": running}, timeout=5)
+
+    assert info.value.error_type == "ratchet._contract.protocol.RequestError"
+    assert "durable_running" in info.value.error_message
+    assert "ghost-durable" not in r.connection.call("list_workflows")
     _assert_healthy(r, hello)
 
 
