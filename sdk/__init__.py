@@ -42,11 +42,13 @@ from ._declare.validation import InputValidationError as InputValidationError
 from ._declare.workflow import Standalone as Standalone
 from ._declare.workflow import Task as Task
 from ._declare.workflow import Workflow as Workflow
+from ._errors import AuthenticationError as AuthenticationError
 from ._errors import DefinitionError as DefinitionError
 from ._errors import EngineUnreachableError as EngineUnreachableError
 from ._errors import FailedTaskRunExceptionGroup as FailedTaskRunExceptionGroup
 from ._errors import NonDeterminismError as NonDeterminismError
 from ._errors import NonRetryableException as NonRetryableException
+from ._errors import PermissionDeniedError as PermissionDeniedError
 from ._errors import TaskRunError as TaskRunError
 from ._worker.context import Context as Context
 from ._worker.context import TaskCancelledError as TaskCancelledError
@@ -87,6 +89,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AuthenticationError",
     "BulkPushEvent",
     "ConcurrencyExpression",
     "ConcurrencyLimitStrategy",
@@ -106,6 +109,7 @@ __all__ = [
     "NonRetryableException",
     "OrGroup",
     "ParentCondition",
+    "PermissionDeniedError",
     "Priority",
     "Ratchet",
     "RateLimit",

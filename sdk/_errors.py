@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AuthenticationError",
     "DefinitionError",
     "EngineUnreachableError",
     "FailedTaskRunExceptionGroup",
     "NonDeterminismError",
     "NonRetryableException",
+    "PermissionDeniedError",
     "RunCancelledError",
     "TaskRunError",
 ]
@@ -136,3 +138,27 @@ class RunCancelledError(Exception):
 
     def __reduce__(self) -> tuple[type, tuple[str, str | None]]:
         return (type(self), (self.run_id, self.reason))
+
+
+class AuthenticationError(PermissionError):
+    """A request came without a valid API token: none, malformed, wrongly signed, expired or revoked.
+
+    The message says which, and never echoes the token.
+    """
+
+
+class PermissionDeniedError(PermissionError):
+    """The request's token is valid, but its role may not do this (a viewer triggering a run, ...).
+
+    Attributes:
+        role: the token's role.
+        needed: the least role that may.
+    """
+
+    def __init__(self, message: str, role: str = "", needed: str = "") -> None:
+        self.role = role
+        self.needed = needed
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        return (type(self), (str(self), self.role, self.needed))

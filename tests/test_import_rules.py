@@ -163,8 +163,9 @@ def test_the_sdk_imports_the_engine_only_where_it_hosts_it() -> None:
 #: stands on.
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("ratchet.actors",),
+    ("ratchet.actors.api",),
     ("ratchet.actors.gateway",),
-    ("ratchet.actors.triggers", "ratchet.actors.durable"),
+    ("ratchet.actors.triggers", "ratchet.actors.durable", "ratchet.actors.auth", "ratchet.actors.webhooks"),
     ("ratchet.actors.runs",),
     ("ratchet.actors.scheduling",),
     ("ratchet.actors.store", "ratchet.actors.timers"),

@@ -116,6 +116,12 @@ class ErrorCode(enum.StrEnum):
     CRON = "CronError"
     #: a CEL expression that does not compile
     CEL = "CelError"
+    #: no valid API token (none, malformed, wrongly signed, expired, revoked); nothing was done
+    UNAUTHENTICATED = "AuthenticationError"
+    #: the token's role may not do this; nothing was done
+    FORBIDDEN = "PermissionDeniedError"
+    #: the tenant is over one of its limits; nothing was done, try again later
+    LIMITED = "TenantLimitError"
 
 
 def error_code(error_type: str) -> ErrorCode | None:

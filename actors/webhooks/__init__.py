@@ -1,0 +1,1 @@
+"""Webhooks: events from outside, verified per webhook and turned into ordinary events."""
