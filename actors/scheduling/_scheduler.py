@@ -30,7 +30,7 @@ from .. import _names as names
 from ..store import CommitTicket, PauseKind, SaveRateLimitWindow, Store
 from ._admission import FlowStatistics, Holder, as_holder
 from ._machine import Effects, FlowScheduler
-from ._queues import Assignment, QueuedTask, attempt_key
+from ._queues import Assignment, QueuedTask, WorkerSlots, attempt_key
 
 __all__ = ["QueueScheduler", "SchedulerStatistics"]
 
@@ -57,7 +57,7 @@ class QueueScheduler(Actor):
         from the Gateway: ``release``, ``release_slot`` (a worker's attempt ended),
             ``put_rate_limit``, ``pause_worker``, ``resume_worker``, ``pause_workflow``,
             ``resume_workflow`` (already committed), and the reads ``worker_slots``,
-            ``slot_usage``, ``paused``.
+            ``all_worker_slots``, ``slot_usage``, ``paused``.
         from itself: ``rate_limits_due`` (the earliest full window has room).
         from tests and statistics: ``scheduler_statistics``.
 
@@ -307,18 +307,11 @@ class QueueScheduler(Actor):
         early holds none); ``free`` is 0 while the worker drains or is paused.
         """
         slots = self.core.worker(worker)
-        if slots is None:
-            return None
-        return {
-            "slots": slots.slots,
-            "used": len(slots.running),
-            "free": slots.free,
-            "durable_slots": slots.durable_slots,
-            "durable_used": len(slots.durable_running),
-            "durable_free": slots.free_durable,
-            "paused": slots.paused,
-            "draining": slots.draining,
-        }
+        return None if slots is None else _slots_view(slots)
+
+    def all_worker_slots(self) -> dict[str, dict[str, Any]]:
+        """:meth:`worker_slots` of every connected worker, by id."""
+        return {slots.worker: _slots_view(slots) for slots in self.core.workers()}
 
     def slot_usage(self) -> dict[str, int]:
         """Slots across the connected workers: total, used and free, ordinary and durable."""
@@ -366,3 +359,16 @@ class QueueScheduler(Actor):
             assigned=self.assigned,
             flow=self.scheduler.flow.statistics(),
         )
+
+
+def _slots_view(slots: WorkerSlots) -> dict[str, Any]:
+    return {
+        "slots": slots.slots,
+        "used": len(slots.running),
+        "free": slots.free,
+        "durable_slots": slots.durable_slots,
+        "durable_used": len(slots.durable_running),
+        "durable_free": slots.free_durable,
+        "paused": slots.paused,
+        "draining": slots.draining,
+    }
