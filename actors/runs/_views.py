@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ratchet._contract.keys import event_key_prefix
+from ratchet._contract.keys import event_of_key
 from ratchet._contract.status import RunStatus, TaskEventKind, TaskStatus
 
 from ..store import Run, Task, TaskAttempt, TaskEvent
@@ -176,12 +176,7 @@ def unknown_run_summary(run_id: str) -> dict[str, Any]:
 
 def triggering_event_id(run: Run) -> str | None:
     """The id of the pushed event that started ``run``, or None (read from its idempotency key)."""
-    key = run.idempotency_key or ""
-    probe = event_key_prefix("")  # "event:" followed by the id and a ":"
-    if not key.startswith(probe):
-        return None
-    event_id, sep, _ = key[len(probe) :].partition(":")
-    return event_id if sep and event_id else None
+    return event_of_key(run.idempotency_key)
 
 
 def timing_row(task: Task, run: Run, workflow: str, depth: int) -> dict[str, Any]:

@@ -19,7 +19,15 @@ start, so the second start finds the first run. The grammar lives here, once:
 
 from __future__ import annotations
 
-__all__ = ["child_key", "cron_key", "durable_spawn_key", "event_key", "event_key_prefix", "spawn_index_key"]
+__all__ = [
+    "child_key",
+    "cron_key",
+    "durable_spawn_key",
+    "event_key",
+    "event_key_prefix",
+    "event_of_key",
+    "spawn_index_key",
+]
 
 
 def child_key(parent_task_id: str, key: str) -> str:
@@ -50,3 +58,11 @@ def event_key(event_id: str, filter_id: str | None, workflow: str) -> str:
 def event_key_prefix(event_id: str) -> str:
     """What the keys of every run event ``event_id`` started begin with."""
     return f"event:{event_id}:"
+
+
+def event_of_key(key: str | None) -> str | None:
+    """The id of the event whose run has idempotency key ``key`` (see :func:`event_key`), or None."""
+    if not key or not key.startswith("event:"):
+        return None
+    event_id, sep, rest = key[len("event:") :].partition(":")
+    return event_id if event_id and sep and rest else None
