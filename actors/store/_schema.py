@@ -209,5 +209,23 @@ TABLES: dict[str, Table] = {
             "tenant_id text, workflow_id text, version int, checksum text, updated_at float",
             ("tenant_id", "workflow_id"),
         ),
+        table(
+            "webhooks",
+            "tenant_id text, name text, id text, kind text, settings json, sealed_secret text,"
+            "created_at float",
+            ("tenant_id", "name"),
+        ),
+        table(
+            "webhook_failures",
+            "seq seq, tenant_id text, webhook_id text, reason text, excerpt text?, at float",
+            ("seq",),
+            indexes=(("tenant_id", "webhook_id", "seq"),),
+        ),
+        table(
+            "webhook_deliveries",
+            "tenant_id text, webhook_id text, delivery_id text, expires_at float",
+            ("tenant_id", "webhook_id", "delivery_id"),
+            indexes=(("tenant_id", "webhook_id", "expires_at"),),
+        ),
     ]
 }
