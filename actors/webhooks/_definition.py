@@ -137,7 +137,7 @@ class WebhookSettings(BaseModel):
         allowed = _KIND_FIELDS.get(self.kind, frozenset())
         stray = sorted((self.model_fields_set & _OPTIONAL_FIELDS) - allowed)
         if stray:
-            raise ValueError(f"{', '.join(stray)} do(es) not apply to a {self.kind} webhook")
+            raise ValueError(f"a {self.kind} webhook takes no {', '.join(stray)}")
         if self.kind in (WebhookKind.HMAC, WebhookKind.API_KEY) and self.header is None:
             raise ValueError(f"a {self.kind} webhook needs a header (the one the sender writes to)")
         if self.kind is WebhookKind.BASIC and self.username is None:
