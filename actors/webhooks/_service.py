@@ -95,6 +95,7 @@ DEFAULT_BURST = 100
 """Requests one webhook takes at once."""
 EXCERPT_CHARACTERS = 256
 """How much of a refused request's body its failure record keeps."""
+MAX_REASON_CHARACTERS = 2000
 MAX_FAILURES_LISTED = 1000
 _PRUNE_BATCH = 50  # expired delivery ids forgotten per claim
 
@@ -153,10 +154,16 @@ def _context(tenant_id: str, webhook_id: str) -> str:
     return json.dumps(["webhook", tenant_id, webhook_id])
 
 
+def _storable(text: str, limit: int) -> str:
+    """``text`` as the store can keep it: at most ``limit`` characters, no NUL, no lone surrogate."""
+    text = text[:limit].replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _excerpt(body: bytes) -> str | None:
     if not body:
         return None
-    return body[: EXCERPT_CHARACTERS * 4].decode("utf-8", "replace")[:EXCERPT_CHARACTERS]
+    return _storable(body[: EXCERPT_CHARACTERS * 4].decode("utf-8", "replace"), EXCERPT_CHARACTERS)
 
 
 def verify(
@@ -414,7 +421,7 @@ class Webhooks:
             RecordWebhookFailure(
                 tenant_id=reception.tenant_id,
                 webhook_id=reception.webhook_id,
-                reason=reason,
+                reason=_storable(reason, MAX_REASON_CHARACTERS),
                 at=self.clock.time(),
             )
         ]
@@ -496,7 +503,7 @@ class Webhooks:
         failure = RecordWebhookFailure(
             tenant_id=record.tenant_id,
             webhook_id=record.id,
-            reason=reason,
+            reason=_storable(reason, MAX_REASON_CHARACTERS),
             excerpt=_excerpt(body),
             at=self.clock.time(),
         )

@@ -213,6 +213,19 @@ async def test_a_wrong_signature_is_refused_and_recorded(store: MemoryStore) -> 
     assert failure["excerpt"] == PUSH.decode() and failure["at"] == pytest.approx(EPOCH)
 
 
+async def test_a_refused_body_the_store_cannot_keep_as_is_is_still_recorded(store: MemoryStore) -> None:
+    hooks = make(store)
+    await hooks.create(T, {**GITHUB, "event_key_expression": "input.k + input.missing"})
+    for body in (b'{"k": "nul\x00"}', b'{"k": "\\u0000\\ud800"}', b"\xff\x00\xfe"):
+        with pytest.raises(WebhookRejected):
+            await hooks.receive(T, "github", {}, body)
+        with pytest.raises(WebhookEventError):
+            await hooks.receive(T, "github", push_headers(body), body)
+    failures = await hooks.failures(T, "github")
+    assert len(failures) == 6 and hooks.statistics().unrecorded == 0
+    assert failures[-1]["excerpt"] == '{"k": "nul\ufffd"}'
+
+
 async def test_a_tampered_body_is_refused(store: MemoryStore) -> None:
     hooks = make(store)
     await hooks.create(T, GITHUB)
