@@ -28,6 +28,7 @@ from ._mutations import AddPause as AddPause
 from ._mutations import AppendDurableLog as AppendDurableLog
 from ._mutations import AppendLogLine as AppendLogLine
 from ._mutations import CancelSchedule as CancelSchedule
+from ._mutations import ClaimWebhookDelivery as ClaimWebhookDelivery
 from ._mutations import CreateApiToken as CreateApiToken
 from ._mutations import CreateCron as CreateCron
 from ._mutations import CreateEventFilter as CreateEventFilter
@@ -35,8 +36,10 @@ from ._mutations import CreateRun as CreateRun
 from ._mutations import CreateSchedule as CreateSchedule
 from ._mutations import CreateTasks as CreateTasks
 from ._mutations import CreateTenant as CreateTenant
+from ._mutations import CreateWebhook as CreateWebhook
 from ._mutations import DeleteCron as DeleteCron
 from ._mutations import DeleteEventFilter as DeleteEventFilter
+from ._mutations import DeleteWebhook as DeleteWebhook
 from ._mutations import EnsureTenant as EnsureTenant
 from ._mutations import FireSchedule as FireSchedule
 from ._mutations import Heartbeat as Heartbeat
@@ -46,8 +49,10 @@ from ._mutations import PauseKind as PauseKind
 from ._mutations import PushEvent as PushEvent
 from ._mutations import PutRateLimit as PutRateLimit
 from ._mutations import RecordCronFire as RecordCronFire
+from ._mutations import RecordWebhookFailure as RecordWebhookFailure
 from ._mutations import RegisterWorkflowVersion as RegisterWorkflowVersion
 from ._mutations import ReleaseConcurrencySlot as ReleaseConcurrencySlot
+from ._mutations import ReleaseWebhookDelivery as ReleaseWebhookDelivery
 from ._mutations import RemovePause as RemovePause
 from ._mutations import RescheduleSchedule as RescheduleSchedule
 from ._mutations import ResolveDurableLog as ResolveDurableLog
@@ -81,6 +86,9 @@ from ._records import Task as Task
 from ._records import TaskAttempt as TaskAttempt
 from ._records import TaskEvent as TaskEvent
 from ._records import Tenant as Tenant
+from ._records import Webhook as Webhook
+from ._records import WebhookDelivery as WebhookDelivery
+from ._records import WebhookFailure as WebhookFailure
 from ._records import Worker as Worker
 from ._records import Workflow as Workflow
 from ._records import WorkflowVersion as WorkflowVersion

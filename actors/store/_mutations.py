@@ -27,6 +27,7 @@ __all__ = [
     "AppendDurableLog",
     "AppendLogLine",
     "CancelSchedule",
+    "ClaimWebhookDelivery",
     "CreateApiToken",
     "CreateCron",
     "CreateEventFilter",
@@ -34,8 +35,10 @@ __all__ = [
     "CreateSchedule",
     "CreateTasks",
     "CreateTenant",
+    "CreateWebhook",
     "DeleteCron",
     "DeleteEventFilter",
+    "DeleteWebhook",
     "EnsureTenant",
     "FireSchedule",
     "Heartbeat",
@@ -45,8 +48,10 @@ __all__ = [
     "PushEvent",
     "PutRateLimit",
     "RecordCronFire",
+    "RecordWebhookFailure",
     "RegisterWorkflowVersion",
     "ReleaseConcurrencySlot",
+    "ReleaseWebhookDelivery",
     "RemovePause",
     "RescheduleSchedule",
     "ResolveDurableLog",
@@ -962,3 +967,108 @@ class RemovePause(Mutation):
             "pauses", {"tenant_id": self.tenant_id, "kind": self.kind, "target": self.target}, partial=True
         )
         return [Delete("pauses", key)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateWebhook(Mutation):
+    """Add a webhook; its name is unique per tenant (a second one is rejected).
+
+    ``sealed_secret`` is the secret as the engine encrypted it: never the secret itself.
+    """
+
+    tenant_id: str
+    name: str
+    id: str
+    kind: str
+    settings: Mapping[str, Any]
+    sealed_secret: str
+    at: float
+
+    def ops(self) -> list[Op]:
+        values = {
+            "tenant_id": self.tenant_id,
+            "name": self.name,
+            "id": self.id,
+            "kind": self.kind,
+            "settings": dict(self.settings),
+            "sealed_secret": self.sealed_secret,
+            "created_at": self.at,
+        }
+        return [Insert("webhooks", self._row("webhooks", values))]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteWebhook(Mutation):
+    """Remove a webhook; ``False`` if there was none."""
+
+    tenant_id: str
+    name: str
+
+    def ops(self) -> list[Op]:
+        key = self._row("webhooks", {"tenant_id": self.tenant_id, "name": self.name}, partial=True)
+        return [Delete("webhooks", key)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordWebhookFailure(Mutation):
+    """Record why a webhook refused a request (and the start of its body, if any)."""
+
+    tenant_id: str
+    webhook_id: str
+    reason: str
+    at: float
+    excerpt: str | None = None
+
+    def ops(self) -> list[Op]:
+        values = {
+            "tenant_id": self.tenant_id,
+            "webhook_id": self.webhook_id,
+            "reason": self.reason,
+            "excerpt": self.excerpt,
+            "at": self.at,
+        }
+        return [Insert("webhook_failures", self._row("webhook_failures", values))]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimWebhookDelivery(Mutation):
+    """Remember that a webhook took delivery ``delivery_id`` until ``expires_at``.
+
+    A delivery id already remembered is rejected as a conflict: that is how a replay
+    is refused, by every engine sharing the database alike.
+    """
+
+    tenant_id: str
+    webhook_id: str
+    delivery_id: str
+    expires_at: float
+
+    def ops(self) -> list[Op]:
+        values = {
+            "tenant_id": self.tenant_id,
+            "webhook_id": self.webhook_id,
+            "delivery_id": self.delivery_id,
+            "expires_at": self.expires_at,
+        }
+        return [Insert("webhook_deliveries", self._row("webhook_deliveries", values))]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseWebhookDelivery(Mutation):
+    """Forget a delivery id (its window passed, or its event could not be pushed); ``False`` if none.
+
+    With ``expires_at``, only the claim that expires then is forgotten, not a newer one.
+    """
+
+    tenant_id: str
+    webhook_id: str
+    delivery_id: str
+    expires_at: float | None = None
+
+    def ops(self) -> list[Op]:
+        key = {"tenant_id": self.tenant_id, "webhook_id": self.webhook_id, "delivery_id": self.delivery_id}
+        row = self._row("webhook_deliveries", key, partial=True)
+        if self.expires_at is None:
+            return [Delete("webhook_deliveries", row)]
+        expect = self._row("webhook_deliveries", {"expires_at": self.expires_at}, partial=True)
+        return [Delete("webhook_deliveries", row, expect=expect)]

@@ -29,6 +29,9 @@ __all__ = [
     "TaskAttempt",
     "TaskEvent",
     "Tenant",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookFailure",
     "Worker",
     "Workflow",
     "WorkflowVersion",
@@ -329,6 +332,45 @@ class Pause:
     paused_at: float
 
 
+class Webhook:
+    """A webhook: where outside senders post events, and how their requests are verified.
+
+    ``settings`` holds the verification settings, CEL expressions and static payload (see
+    :mod:`ratchet.actors.webhooks`); ``sealed_secret`` is the secret encrypted by the
+    engine: the store never holds it in plain text.
+    """
+
+    tenant_id: str
+    name: str
+    id: str
+    kind: str
+    settings: Any
+    sealed_secret: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookFailure:
+    """A request a webhook refused (bad signature, stale timestamp, failing CEL...); ``seq`` orders them."""
+
+    seq: int
+    tenant_id: str
+    webhook_id: str
+    reason: str
+    excerpt: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """A signed delivery id a webhook accepted, remembered until ``expires_at`` to refuse replays."""
+
+    tenant_id: str
+    webhook_id: str
+    delivery_id: str
+    expires_at: float
+
+
 RECORD_TYPES: dict[str, type] = {
     "tenants": Tenant,
     "api_tokens": ApiToken,
@@ -350,4 +392,7 @@ RECORD_TYPES: dict[str, type] = {
     "log_lines": LogLine,
     "current_workflow_versions": CurrentWorkflowVersion,
     "pauses": Pause,
+    "webhooks": Webhook,
+    "webhook_failures": WebhookFailure,
+    "webhook_deliveries": WebhookDelivery,
 }

@@ -213,6 +213,22 @@ TABLES: dict[str, Table] = {
             "pauses",
             "tenant_id text, kind text, target text, paused_at float",
             ("tenant_id", "kind", "target"),
+            "webhooks",
+            "tenant_id text, name text, id text, kind text, settings json, sealed_secret text,"
+            "created_at float",
+            ("tenant_id", "name"),
+        ),
+        table(
+            "webhook_failures",
+            "seq seq, tenant_id text, webhook_id text, reason text, excerpt text?, at float",
+            ("seq",),
+            indexes=(("tenant_id", "webhook_id", "seq"),),
+        ),
+        table(
+            "webhook_deliveries",
+            "tenant_id text, webhook_id text, delivery_id text, expires_at float",
+            ("tenant_id", "webhook_id", "delivery_id"),
+            indexes=(("tenant_id", "webhook_id", "expires_at"),),
         ),
     ]
 }

@@ -93,12 +93,13 @@ async def test_memory_store_keeps_committed_state_across_a_crash() -> None:
 @pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
 def test_later_migrations_build_the_tables_the_schema_describes(dialect: str) -> None:
     # migration 1 stays as released; each table added since is written out by hand in its
-    # own migration, and must say what the schema (which the memory store follows) says
+    # own migration, and must say what the schema (which the memory store follows) says,
+    # indexes included (the partial indexes of object references are not in the schema)
     from ratchet.actors.store._ddl import create_statements
     from ratchet.actors.store._migrations import INITIAL_TABLES
 
     later = [name for name in TABLES if name not in INITIAL_TABLES]
-    written = [sql for m in MIGRATIONS[1:] for sql in m.statements(dialect) if sql.startswith("CREATE TABLE")]
+    written = [sql for m in MIGRATIONS[1:] for sql in m.statements(dialect) if " WHERE " not in sql]
     assert written == create_statements(dialect, later)
     # the tables migration 1 made are changed since only by ALTER TABLE, checked on a live database below
     assert MIGRATIONS[0].statements(dialect) != create_statements(dialect, INITIAL_TABLES)
