@@ -332,6 +332,7 @@ class Pause:
     paused_at: float
 
 
+@dataclass(frozen=True, slots=True)
 class Webhook:
     """A webhook: where outside senders post events, and how their requests are verified.
 

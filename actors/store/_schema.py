@@ -213,6 +213,8 @@ TABLES: dict[str, Table] = {
             "pauses",
             "tenant_id text, kind text, target text, paused_at float",
             ("tenant_id", "kind", "target"),
+        ),
+        table(
             "webhooks",
             "tenant_id text, name text, id text, kind text, settings json, sealed_secret text,"
             "created_at float",

@@ -801,6 +801,36 @@ class Store(ABC):
             where.append(Cond("created_at", "<", until))
         return {str(k): int(v) for k, v in (await self._count("tasks", where, by)).items()}
 
+    async def get_webhook(self, tenant_id: str, name: str) -> Webhook | None:
+        """A webhook by name, or ``None``."""
+        return await self._one(Webhook, "webhooks", self._eq(tenant_id=tenant_id, name=name))
+
+    async def list_webhooks(self, tenant_id: str) -> list[Webhook]:
+        """A tenant's webhooks, by name."""
+        return await self._query("webhooks", self._eq(tenant_id=tenant_id), [("name", "asc")])
+
+    async def list_webhook_failures(
+        self, tenant_id: str, webhook_id: str, *, limit: int | None = 100
+    ) -> list[WebhookFailure]:
+        """The requests a webhook refused, newest first."""
+        where = self._eq(tenant_id=tenant_id, webhook_id=webhook_id)
+        return await self._query("webhook_failures", where, [("seq", "desc")], limit)
+
+    async def get_webhook_delivery(
+        self, tenant_id: str, webhook_id: str, delivery_id: str
+    ) -> WebhookDelivery | None:
+        """A delivery id a webhook remembers, or ``None``."""
+        where = self._eq(tenant_id=tenant_id, webhook_id=webhook_id, delivery_id=delivery_id)
+        return await self._one(WebhookDelivery, "webhook_deliveries", where)
+
+    async def list_expired_webhook_deliveries(
+        self, tenant_id: str, webhook_id: str, before: float, *, limit: int | None = 100
+    ) -> list[WebhookDelivery]:
+        """Delivery ids a webhook remembers that expired before ``before``, soonest expired first."""
+        where = [*self._eq(tenant_id=tenant_id, webhook_id=webhook_id), Cond("expires_at", "<", before)]
+        order = [("expires_at", "asc"), ("delivery_id", "asc")]
+        return await self._query("webhook_deliveries", where, order, limit)
+
 
 @dataclass(frozen=True)
 class RunFilter:
@@ -836,33 +866,3 @@ class RunFilter:
 def _chunks(ids: Sequence[str]) -> list[tuple[str, ...]]:
     unique = list(dict.fromkeys(ids))
     return [tuple(unique[i : i + _IN_CHUNK]) for i in range(0, len(unique), _IN_CHUNK)]
-
-    async def get_webhook(self, tenant_id: str, name: str) -> Webhook | None:
-        """A webhook by name, or ``None``."""
-        return await self._one(Webhook, "webhooks", self._eq(tenant_id=tenant_id, name=name))
-
-    async def list_webhooks(self, tenant_id: str) -> list[Webhook]:
-        """A tenant's webhooks, by name."""
-        return await self._query("webhooks", self._eq(tenant_id=tenant_id), [("name", "asc")])
-
-    async def list_webhook_failures(
-        self, tenant_id: str, webhook_id: str, *, limit: int | None = 100
-    ) -> list[WebhookFailure]:
-        """The requests a webhook refused, newest first."""
-        where = self._eq(tenant_id=tenant_id, webhook_id=webhook_id)
-        return await self._query("webhook_failures", where, [("seq", "desc")], limit)
-
-    async def get_webhook_delivery(
-        self, tenant_id: str, webhook_id: str, delivery_id: str
-    ) -> WebhookDelivery | None:
-        """A delivery id a webhook remembers, or ``None``."""
-        where = self._eq(tenant_id=tenant_id, webhook_id=webhook_id, delivery_id=delivery_id)
-        return await self._one(WebhookDelivery, "webhook_deliveries", where)
-
-    async def list_expired_webhook_deliveries(
-        self, tenant_id: str, webhook_id: str, before: float, *, limit: int | None = 100
-    ) -> list[WebhookDelivery]:
-        """Delivery ids a webhook remembers that expired before ``before``, soonest expired first."""
-        where = [*self._eq(tenant_id=tenant_id, webhook_id=webhook_id), Cond("expires_at", "<", before)]
-        order = [("expires_at", "asc"), ("delivery_id", "asc")]
-        return await self._query("webhook_deliveries", where, order, limit)
