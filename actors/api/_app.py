@@ -1,0 +1,54 @@
+"""The FastAPI application: every router, the error handlers, the backend it serves from.
+
+``create_app(backend)`` builds the app the engine serves with hypercorn (see
+:mod:`._server`) and tests drive in-process. ``/openapi.json`` (OpenAPI 3.1) and
+``/docs`` come from the same pydantic models the routes validate with, most of them the
+wire contract's own request models.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from . import _crons, _events, _filters, _meta, _rate_limits, _runs, _schedules, _workflows
+from ._backend import ApiBackend
+from ._errors import ErrorBody, install_error_handlers
+
+__all__ = ["create_app"]
+
+_REFUSALS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorBody, "description": "The engine refused the request; the message says why."},
+    401: {"model": ErrorBody, "description": "No valid API token."},
+    403: {"model": ErrorBody, "description": "The token's role may not do this."},
+    422: {"model": ErrorBody, "description": "The request does not have the documented shape."},
+}
+
+
+def create_app(backend: ApiBackend) -> FastAPI:
+    """The REST API answering from ``backend``'s engine.
+
+    Args:
+        backend: authenticates tokens and hands out each tenant's gateway.
+    """
+    app = FastAPI(
+        title="Ratchet",
+        summary="A durable task queue and workflow engine.",
+        version=backend.version,
+        openapi_tags=[
+            {"name": "Workflow Runs"},
+            {"name": "Events"},
+            {"name": "Filters"},
+            {"name": "Crons"},
+            {"name": "Scheduled Runs"},
+            {"name": "Workflows"},
+            {"name": "Workers"},
+            {"name": "Rate Limits"},
+            {"name": "Server"},
+        ],
+    )
+    app.state.backend = backend
+    install_error_handlers(app)
+    app.include_router(_meta.router)
+    for module in (_runs, _events, _filters, _crons, _schedules, _workflows, _rate_limits):
+        app.include_router(module.router, responses=_REFUSALS)
+    return app
