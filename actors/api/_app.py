@@ -14,7 +14,7 @@ from . import _crons, _events, _filters, _meta, _rate_limits, _runs, _schedules,
 from ._backend import ApiBackend
 from ._errors import ErrorBody, install_error_handlers
 
-__all__ = ["create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
 
 _REFUSALS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "The engine refused the request; the message says why."},
@@ -24,13 +24,20 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
 }
 
 
-def create_app(backend: ApiBackend) -> FastAPI:
+#: The largest request body read, in bytes: above the engine's default payload limit
+#: (64 MiB of msgpack), with room for JSON's longer spelling of the same values.
+DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
+
+
+def create_app(backend: ApiBackend, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
     """The REST API answering from ``backend``'s engine.
 
     Args:
         backend: authenticates tokens and hands out each tenant's gateway.
+        max_body_bytes: a larger request body is refused (413) before it is read whole.
     """
     app = FastAPI(
+        max_body_size=max_body_bytes,
         title="Ratchet",
         summary="A durable task queue and workflow engine.",
         version=backend.version,

@@ -6,7 +6,8 @@ what was wrong and what to do. The gateway's refusals arrive as
 :func:`problem_of` turns them into statuses by their
 :class:`~ratchet._contract.calls.ErrorCode` (a malformed request 400, a token 401, a
 role 403, a tenant limit 429), and an engine that is restarting 503. Anything else is
-a bug of the engine and stays a 500.
+a bug of the engine and stays a 500. (One refusal comes before any of this: a body over
+the app's size limit gets Starlette's plain-text 413 while it is still arriving.)
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ _REFUSALS: dict[ErrorCode, tuple[int, str]] = {
 }
 
 
+_HTTP_CODES = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+}
+
+
 def problem_of(exc: Exception) -> ApiProblem | None:
     """The refusal an engine error means to an HTTP client; None for an engine bug (a 500)."""
     if isinstance(exc, ActorError):
@@ -110,11 +118,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        status = exc.status_code
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        if exc.status_code == 404 and message == "Not Found":
+        if status == 404 and message == "Not Found":
             message = f"no route {request.url.path!r}; /docs lists the routes"
-        return _answer(exc.status_code, codes.get(exc.status_code, "http_error"), message)
+        elif status == 400:  # a body FastAPI could not read at all
+            message = (
+                "the request body could not be read as JSON (not UTF-8, or nested too deeply): "
+                "send a JSON object"
+            )
+        return _answer(status, _HTTP_CODES.get(status, "http_error"), message)
 
     app.add_exception_handler(ApiProblem, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid)
