@@ -3,19 +3,24 @@
 The engine is one ``rest_for_one`` supervisor whose children start in dependency order:
 
     engine (rest_for_one)
-    ├── store-writer   group commit
-    ├── timers         retries, timeouts
-    ├── scheduler      ready queues and worker slots
-    ├── dispatcher     worker sessions and heartbeats
-    ├── coordinator    every active run's state machine
-    ├── triggers       events and filters, event waits, crons, schedules
-    ├── durable        durable tasks' logs and waits
-    ├── gateway        the API for workers and clients
-    └── object-sweeper with an object store: deletes objects no row references
+    ├── store-writer        group commit
+    ├── timers              retries, timeouts
+    ├── tenants (one_for_one)
+    │   └── tenant:<id> (rest_for_one)   one cell per tenant:
+    │       ├── scheduler   ready queues and worker slots
+    │       ├── dispatcher  worker sessions and heartbeats
+    │       ├── coordinator every active run's state machine
+    │       ├── triggers    events and filters, event waits, crons, schedules
+    │       ├── durable     durable tasks' logs and waits
+    │       └── gateway     the API for workers and clients
+    ├── auth                sign-in, API tokens, tenants; starts tenants' cells
+    └── object-sweeper      with an object store: deletes objects no row references
 
 ``rest_for_one`` because each actor depends on those before it: if the scheduler
 crashes, its queues are gone, so the dispatcher, coordinator and gateway restart after
-it and the coordinator rebuilds the queues from the store. The same tree runs in a
+it and the coordinator rebuilds the queues from the store. A tenant's cell holds every
+actor that keeps that tenant's state, each reading and writing only that tenant's rows,
+so tenants are apart by construction, and one tenant's crash restarts its cell alone. The same tree runs in a
 ``ratchet engine`` process over nng, embedded in an application, and in the simulation.
 
 Each child runs under its name in :mod:`ratchet.actors._names`; each actor's class
@@ -32,9 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ratchet._contract.protocol import DEFAULT_MAX_PAYLOAD_BYTES
-from ratchet.runtime import ActorRef, ActorSystem, ChildSpec, Strategy, SupervisorRef
+from ratchet.runtime import ActorRef, ActorSystem, ChildSpec, Strategy, SupervisorRef, SupervisorSpec
 
 from . import _names as names
+from .auth import Authority, Role, TokenBook, WireGuard
 from .durable._tasks import DurableTasks
 from .gateway._gateway import Gateway
 from .runs._coordinator import RunCoordinator
@@ -53,9 +59,10 @@ __all__ = [
     "engine_children",
     "ensure_tenant",
     "open_engine",
+    "tenant_cell",
 ]
 
-DEFAULT_TENANT = "default"
+DEFAULT_TENANT = names.DEFAULT_TENANT
 
 
 MAX_PAYLOAD_LIMIT = 256 * 1024 * 1024
@@ -77,7 +84,7 @@ class EngineOptions:
     starts, with a message that names it.
 
     Attributes:
-        tenant: the tenant served.
+        tenant: the engine's first tenant, made on first start; its admins manage tenants.
         heartbeat_interval: seconds between worker heartbeats.
         heartbeat_misses: heartbeats a worker may miss before its tasks are reassigned.
         commit_max_batch: the StoreWriter's batch size.
@@ -94,7 +101,7 @@ class EngineOptions:
             must be before a sweep deletes it; longer than any commit takes.
     """
 
-    tenant: str = _knob(DEFAULT_TENANT, "the tenant this engine serves")
+    tenant: str = _knob(DEFAULT_TENANT, "the engine's first tenant, made on first start")
     heartbeat_interval: float = _knob(1.0, "time between worker heartbeats", unit="duration")
     heartbeat_misses: int = _knob(5, "heartbeats a worker may miss before its tasks are reassigned")
     commit_max_batch: int = _knob(2000, "most mutations committed in one transaction")
@@ -182,9 +189,56 @@ def _seconds(
         raise _bad(name, want, value)
 
 
-def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -> list[ChildSpec]:
-    """The engine's actors, in start order."""
-    tenant = options.tenant
+def tenant_cell(store: Store, options: EngineOptions, tenant: str, *, node: Any = None) -> ChildSpec:
+    """The supervisor over one tenant's actors, in start order."""
+
+    def scoped(name: str) -> str:
+        return names.scoped(name, tenant)
+
+    cell = [
+        ChildSpec(QueueScheduler, kwargs={"store": store, "tenant_id": tenant}, name=scoped(names.SCHEDULER)),
+        ChildSpec(
+            Dispatcher,
+            kwargs={
+                "tenant_id": tenant,
+                "heartbeat_interval": options.heartbeat_interval,
+                "heartbeat_misses": options.heartbeat_misses,
+            },
+            name=scoped(names.DISPATCHER),
+        ),
+        ChildSpec(RunCoordinator, (store,), {"tenant_id": tenant}, name=scoped(names.COORDINATOR)),
+        ChildSpec(Triggers, (store,), {"tenant_id": tenant}, name=scoped(names.TRIGGERS)),
+        ChildSpec(DurableTasks, (store,), {"tenant_id": tenant}, name=scoped(names.DURABLE)),
+        ChildSpec(
+            Gateway,
+            (store,),
+            {"tenant_id": tenant, "node": node, "max_payload_bytes": options.max_payload_bytes},
+            name=scoped(names.GATEWAY),
+        ),
+    ]
+    spec = SupervisorSpec(
+        strategy=Strategy.REST_FOR_ONE,
+        max_restarts=options.max_restarts,
+        within=options.restart_window,
+        children=cell,
+    )
+    return ChildSpec(spec, name=names.tenant_cell(tenant))
+
+
+def engine_children(
+    store: Store, options: EngineOptions, *, book: TokenBook, node: Any = None, server_url: str = ""
+) -> list[ChildSpec]:
+    """The engine's actors, in start order (see the module docstring)."""
+
+    def cell(tenant: str) -> ChildSpec:
+        return tenant_cell(store, options, tenant, node=node)
+
+    tenants = SupervisorSpec(
+        strategy=Strategy.ONE_FOR_ONE,
+        max_restarts=options.max_restarts,
+        within=options.restart_window,
+        children=[cell(options.tenant)],
+    )
     children = [
         ChildSpec(
             StoreWriter,
@@ -193,24 +247,12 @@ def engine_children(store: Store, options: EngineOptions, *, node: Any = None) -
             name=names.STORE_WRITER,
         ),
         ChildSpec(Timers, name=names.TIMERS),
-        ChildSpec(QueueScheduler, kwargs={"store": store, "tenant_id": tenant}, name=names.SCHEDULER),
+        ChildSpec(tenants, name=names.TENANTS),
         ChildSpec(
-            Dispatcher,
-            kwargs={
-                "tenant_id": tenant,
-                "heartbeat_interval": options.heartbeat_interval,
-                "heartbeat_misses": options.heartbeat_misses,
-            },
-            name=names.DISPATCHER,
-        ),
-        ChildSpec(RunCoordinator, (store,), {"tenant_id": tenant}, name=names.COORDINATOR),
-        ChildSpec(Triggers, (store,), {"tenant_id": tenant}, name=names.TRIGGERS),
-        ChildSpec(DurableTasks, (store,), {"tenant_id": tenant}, name=names.DURABLE),
-        ChildSpec(
-            Gateway,
+            Authority,
             (store,),
-            {"tenant_id": tenant, "node": node, "max_payload_bytes": options.max_payload_bytes},
-            name=names.GATEWAY,
+            {"book": book, "home_tenant": options.tenant, "cell": cell, "server_url": server_url},
+            name=names.AUTHORITY,
         ),
     ]
     if store.objects is not None:
@@ -232,11 +274,13 @@ async def ensure_tenant(store: Store, system: ActorSystem, tenant: str) -> None:
 
 @dataclass
 class Engine:
-    """A running engine: its supervisor and its gateway.
+    """A running engine: its supervisor, its first tenant's gateway, and its authority.
 
     The ``engine`` supervisor receives no messages of the engine's own: only its
     children's exits, on which it restarts the child and every child after it.
-    Workers and clients reach the engine through :attr:`gateway` alone.
+    In-process callers reach the engine through :attr:`gateway` (the first tenant's) or
+    :meth:`gateway_for`; peers over the wire sign in first (see
+    :mod:`ratchet.actors.auth`).
     """
 
     system: ActorSystem
@@ -244,11 +288,34 @@ class Engine:
     gateway: ActorRef
     store: Store
     options: EngineOptions
+    authority: ActorRef
+    book: TokenBook
+
+    def gateway_for(self, tenant_id: str) -> ActorRef:
+        """The gateway of ``tenant_id``'s cell.
+
+        Raises:
+            LookupError: no such tenant runs in this engine.
+        """
+        ref: ActorRef = self.system.lookup(names.scoped(names.GATEWAY, tenant_id))
+        return ref
+
+    async def issue_token(self, name: str, role: Role = Role.ADMIN, *, tenant_id: str | None = None) -> str:
+        """A new API token of ``tenant_id`` (default: the engine's first tenant)."""
+        issued = await self.authority.issue_token.ask(tenant_id or self.options.tenant, name, role)
+        token: str = issued["token"]
+        return token
 
 
 @asynccontextmanager
 async def open_engine(
-    system: ActorSystem, store: Store, options: EngineOptions | None = None, *, node: Any = None
+    system: ActorSystem,
+    store: Store,
+    options: EngineOptions | None = None,
+    *,
+    node: Any = None,
+    secret_key: bytes | None = None,
+    server_url: str = "",
 ) -> AsyncIterator[Engine]:
     """Run the engine's actor tree under ``system``'s root for the block's duration.
 
@@ -257,18 +324,33 @@ async def open_engine(
         store: an open store.
         options: see :class:`EngineOptions`.
         node: an :class:`~ratchet.transport.ActorNode` serving the gateway to remote
-            workers and clients; None for an engine used only in-process.
+            workers and clients, who must sign in with an API token (the node is given
+            the engine's :class:`~ratchet.actors.auth.WireGuard`); None for an engine
+            used only in-process.
+        secret_key: the key tokens are signed with (at least 32 bytes); engines sharing a
+            database must share it. None: a key drawn from the runtime's randomness,
+            good for this run only (tokens it signs die with it).
+        server_url: the engine's HTTP address, written into the tokens it mints.
     """
     options = options or EngineOptions()
+    if secret_key is None:
+        secret_key = system.runtime.random.getrandbits(256).to_bytes(32, "big")
+    elif len(secret_key) < 32:
+        raise ValueError(f"an engine's secret key must be at least 32 bytes, got {len(secret_key)}")
+    book = TokenBook(secret_key, store, system.runtime.clock)
     await ensure_tenant(store, system, options.tenant)
+    if node is not None:
+        node.guard_with(WireGuard(system, book))
     supervisor = await system.spawn_supervisor(
         names.ENGINE,
         strategy=Strategy.REST_FOR_ONE,
         max_restarts=options.max_restarts,
         within=options.restart_window,
-        children=engine_children(store, options, node=node),
+        children=engine_children(store, options, book=book, node=node, server_url=server_url),
     )
     try:
-        yield Engine(system, supervisor, system.lookup(names.GATEWAY), store, options)
+        gateway = system.lookup(names.scoped(names.GATEWAY, options.tenant))
+        authority = system.lookup(names.AUTHORITY)
+        yield Engine(system, supervisor, gateway, store, options, authority, book)
     finally:
         await system.root.terminate_child(names.ENGINE)

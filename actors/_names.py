@@ -1,6 +1,9 @@
 """The names the engine's actors run under: how one actor finds another.
 
-Refs between actors are looked up by name in the actor system. Every name lives here,
+Refs between actors are looked up by name in the actor system. The actors of one tenant
+(scheduler, dispatcher, coordinator, triggers, durable, gateway) form that tenant's *cell*
+and run under names :func:`scoped` to it; the store writer, the timers, the tenants'
+supervisor and the authority are shared by every tenant. Every name lives here,
 once, so a reader follows a ``tell`` to its actor from this table and
 :mod:`ratchet.actors._engine`, whose supervision tree starts them in this order.
 
@@ -12,9 +15,10 @@ looked up when it is used, since that peer may restart alone.
 
 from __future__ import annotations
 
-from ratchet._contract.calls import GATEWAY_ACTOR
+from ratchet._contract.calls import AUTHORITY_ACTOR, GATEWAY_ACTOR
 
 __all__ = [
+    "AUTHORITY",
     "COORDINATOR",
     "DISPATCHER",
     "DURABLE",
@@ -23,9 +27,26 @@ __all__ = [
     "OBJECT_SWEEPER",
     "SCHEDULER",
     "STORE_WRITER",
+    "TENANTS",
     "TIMERS",
     "TRIGGERS",
+    "scoped",
+    "tenant_cell",
 ]
+
+DEFAULT_TENANT = "default"
+"""The tenant an engine creates on its first start; its cell runs under the unscoped names."""
+
+
+def scoped(name: str, tenant_id: str) -> str:
+    """The name ``name`` runs under in ``tenant_id``'s cell: ``name@tenant``, plain for the default tenant."""
+    return name if tenant_id == DEFAULT_TENANT else f"{name}@{tenant_id}"
+
+
+def tenant_cell(tenant_id: str) -> str:
+    """The name of the ``rest_for_one`` supervisor over ``tenant_id``'s cell."""
+    return f"tenant:{tenant_id}"
+
 
 ENGINE = "engine"
 """The ``rest_for_one`` supervisor over every actor below."""
@@ -50,6 +71,12 @@ TRIGGERS = "triggers"
 
 DURABLE = "durable"
 """:class:`~ratchet.actors.durable._tasks.DurableTasks`: durable logs, waits, DAG-task gates."""
+
+TENANTS = "tenants"
+"""The ``one_for_one`` supervisor over every tenant's cell (see :func:`tenant_cell`)."""
+
+AUTHORITY = AUTHORITY_ACTOR
+""":class:`~ratchet.actors.auth.Authority`: sign-in, API tokens and tenants; starts tenants' cells."""
 
 GATEWAY = GATEWAY_ACTOR
 """:class:`~ratchet.actors.gateway._gateway.Gateway`: the API for workers and clients."""

@@ -14,11 +14,12 @@ from typing import Any, Unpack
 from ._clients.rate_limits import RateLimitsClient
 from ._clients.runs import RunsClient
 from ._clients.triggers import CronClient, EventClient, FiltersClient, ScheduledClient
-from ._connection import DEFAULT_RECONNECT_TIMEOUT, Connection, remote_gateway
+from ._connection import DEFAULT_RECONNECT_TIMEOUT, Connection, remote_gateway, signer_for
 from ._contract.flow import WorkerLabel
 from ._contract.spec import TaskKind
 from ._declare.workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow, _eviction_delay
 from ._errors import DefinitionError
+from ._session import read_local_token
 from ._worker.worker import Worker, WorkerConfig
 
 __all__ = ["DEFAULT_ENGINE_ADDRESS", "Ratchet", "Settings"]
@@ -32,8 +33,12 @@ class Settings:
 
     Attributes:
         engine: the engine's address (``RATCHET_ENGINE``, default ``tcp://127.0.0.1:7077``).
-        tenant: the tenant (``RATCHET_TENANT``, default ``default``).
-        token: an API token, if the engine requires one (``RATCHET_TOKEN``).
+        tenant: the tenant expected (``RATCHET_TENANT``); over the wire the token decides the
+            tenant, and a token of another tenant is refused. Unset: the token's tenant
+            (embedded: the engine's first tenant).
+        token: the API token that signs this client and its workers in to a remote engine
+            (``RATCHET_TOKEN``); unset: the token an engine on this machine wrote for its
+            owner (see :func:`ratchet._session.local_token_path`).
         namespace: a prefix for workflow names (``RATCHET_NAMESPACE``), to share a tenant.
         reconnect_timeout: seconds a call keeps trying to reach an engine out of reach
             before it raises :class:`~ratchet.EngineUnreachableError`
@@ -42,7 +47,7 @@ class Settings:
     """
 
     engine: str = DEFAULT_ENGINE_ADDRESS
-    tenant: str = "default"
+    tenant: str | None = None
     token: str | None = None
     namespace: str = ""
     reconnect_timeout: float = DEFAULT_RECONNECT_TIMEOUT
@@ -61,7 +66,7 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {
             "engine": env.get("RATCHET_ENGINE") or DEFAULT_ENGINE_ADDRESS,
-            "tenant": env.get("RATCHET_TENANT") or "default",
+            "tenant": env.get("RATCHET_TENANT") or None,
             "token": env.get("RATCHET_TOKEN") or None,
             "namespace": env.get("RATCHET_NAMESPACE") or "",
         }
@@ -120,12 +125,18 @@ class Ratchet:
     def connection(self) -> Connection:
         """The line to the engine, opened on first use (over nng to ``settings.engine``)."""
         if self._connection is None:
+            settings = self.settings
             self._connection = Connection(
-                remote_gateway(self.settings.engine),
-                reconnect_timeout=self.settings.reconnect_timeout,
-                address=self.settings.engine,
+                remote_gateway(settings.engine),
+                reconnect_timeout=settings.reconnect_timeout,
+                address=settings.engine,
+                signer=signer_for(settings.engine, self.api_token(), settings.tenant),
             ).start()
         return self._connection
+
+    def api_token(self) -> str | None:
+        """The API token this client signs in with: its setting, else the local one for its engine."""
+        return self.settings.token or read_local_token(self.settings.engine)
 
     def embedded(
         self,

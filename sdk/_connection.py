@@ -29,19 +29,20 @@ import atexit
 import sys
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import trio
 
-from ratchet.runtime import ActorDeadError, ActorRef, ActorSystem, AskLostError, open_runtime
+from ratchet.runtime import ActorDeadError, ActorError, ActorRef, ActorSystem, AskLostError, open_runtime
 
-from ._contract.calls import GATEWAY_ACTOR, IDEMPOTENT
+from ._contract.calls import GATEWAY_ACTOR, IDEMPOTENT, ErrorCode, error_code
 from ._errors import EngineUnreachableError
 from ._hop import TrioHost, running_event_loop
+from ._session import signin_error
 
-__all__ = ["DEFAULT_RECONNECT_TIMEOUT", "Connection", "remote_gateway"]
+__all__ = ["DEFAULT_RECONNECT_TIMEOUT", "Connection", "remote_gateway", "signer_for"]
 
 # Seconds a call keeps trying to reach an engine out of reach (see Connection).
 DEFAULT_RECONNECT_TIMEOUT = 120.0
@@ -49,6 +50,8 @@ DEFAULT_RECONNECT_TIMEOUT = 120.0
 EXIT_GRACE = 10.0
 
 GatewaySetup = Callable[[], AbstractAsyncContextManager[ActorRef]]
+#: Signs the line in to its engine, given the gateway ref (see :mod:`ratchet._session`).
+Signer = Callable[[ActorRef], Awaitable[Any]]
 
 _open_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
 
@@ -65,6 +68,8 @@ class Connection:
             before it raises :class:`~ratchet.EngineUnreachableError`; it never bounds
             how long the engine takes to answer.
         address: the engine's address, for errors.
+        signer: signs in before the first call (and again, once, if the engine no longer
+            knows the line's credential); None for an engine in this process.
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class Connection:
         call_timeout: float | None = None,
         reconnect_timeout: float = DEFAULT_RECONNECT_TIMEOUT,
         address: str = "(embedded)",
+        signer: Signer | None = None,
     ) -> None:
         self.reconnect_timeout = reconnect_timeout
         self.address = address
@@ -87,6 +93,9 @@ class Connection:
         self._stop: trio.Event | None = None
         self._thread: threading.Thread | None = None
         self.gateway: ActorRef | None = None
+        self._signer = signer
+        self._signed_in = False
+        self._signing: trio.Lock | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -181,10 +190,22 @@ class Connection:
         retry = method in IDEMPOTENT
         lost_at: float | None = None  # when this call lost the engine, until it reaches it again
         delay = 0.05
+        signed_again = False
         while True:
             await self._reach(method, lost_at)
+            if self._signer is not None and not self._signed_in:
+                await self._sign_in()
             try:
                 return await ask(*args)
+            except ActorError as exc:
+                refused = error_code(exc.error_type)
+                if refused is ErrorCode.UNAUTHENTICATED and self._signer is not None and not signed_again:
+                    # the engine's key changed since this line signed in: nothing ran; sign in again
+                    self._signed_in, signed_again = False, True
+                    continue
+                if refused in (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN):
+                    raise signin_error(exc) from None
+                raise
             except AskLostError:
                 if not retry:
                     raise
@@ -199,6 +220,16 @@ class Connection:
             with trio.move_on_at(lost_at + self.reconnect_timeout):
                 await trio.sleep(delay)
             delay = min(1.0, delay * 2)
+
+    async def _sign_in(self) -> None:
+        """Sign in once for every call waiting on it."""
+        assert self._signer is not None and self.gateway is not None
+        if self._signing is None:
+            self._signing = trio.Lock()
+        async with self._signing:
+            if not self._signed_in:
+                await self._signer(self.gateway)
+                self._signed_in = True
 
     async def _reach(self, method: str, lost_at: float | None) -> None:
         """Wait until the engine is reachable, at most ``reconnect_timeout`` after ``lost_at``.
@@ -247,6 +278,18 @@ def _close_connections_at_exit() -> None:
 
 
 atexit.register(_close_connections_at_exit)
+
+
+def signer_for(engine: str, token: str | None, tenant: str | None = None) -> Signer:
+    """Signs a line to ``engine`` in with ``token`` (see :func:`ratchet._session.sign_in`)."""
+
+    async def sign(gateway: ActorRef) -> None:
+        from ._session import sign_in
+
+        # (ignored below: a remote line's gateway is a RemoteActorRef, which has its node)
+        await sign_in(gateway.node, engine, token, tenant=tenant)  # type: ignore[attr-defined]
+
+    return sign
 
 
 def remote_gateway(engine: str, *, name: str | None = None) -> GatewaySetup:

@@ -65,6 +65,12 @@ def engine(database: str | None, listen: str | None, **params: Any) -> None:
             param_hint="--listen",
         )
     settings = settings_from_params(params)
+    from ._host.secrets_files import default_key_path, load_or_create_key
+
+    try:
+        load_or_create_key(settings.secret_key_file or default_key_path())
+    except (ValueError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--secret-key-file / RATCHET_SECRET_KEY_FILE") from None
     import pynng
 
     try:
@@ -73,6 +79,117 @@ def engine(database: str | None, listen: str | None, **params: Any) -> None:
         raise click.ClickException(f"cannot listen at {listen}: {exc}") from None
     except KeyboardInterrupt:
         pass
+
+
+_engine_option = click.option(
+    "--engine",
+    envvar="RATCHET_ENGINE",
+    show_envvar=True,
+    default="tcp://127.0.0.1:7077",
+    show_default=True,
+    help="The engine's nng address.",
+)
+_token_option = click.option(
+    "--token",
+    envvar="RATCHET_TOKEN",
+    show_envvar=True,
+    default=None,
+    help="An API token [default: the admin token an engine on this machine wrote for its owner].",
+)
+
+
+def _ask(engine: str, token: str | None, method: str, *args: Any) -> Any:
+    """Ask the engine's authority; a refusal or an unreachable engine is a clean CLI error."""
+    import trio
+
+    from ._errors import AuthenticationError, PermissionDeniedError
+    from ._host.admin import ask_authority
+    from ._session import read_local_token
+
+    try:
+        return trio.run(ask_authority, engine, token or read_local_token(engine), method, *args)
+    except (AuthenticationError, PermissionDeniedError, ConnectionError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        # a request the engine refused (bad name, role, lifetime): its message says why
+        raise click.ClickException(getattr(exc, "error_message", None) or str(exc)) from None
+
+
+@main.group()
+def tokens() -> None:
+    """Make, list and revoke API tokens of your tenant (admin tokens only)."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="What the token is for (shown in listings).")
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "member", "admin"]),
+    default="member",
+    show_default=True,
+    help="viewer reads; member also triggers, cancels and runs workers; admin also manages tokens.",
+)
+@click.option(
+    "--expires-in", default="90d", show_default=True, help="Lifetime: e.g. 30d, 12h, 3600 (seconds)."
+)
+@_engine_option
+@_token_option
+def tokens_create(name: str, role: str, expires_in: str, engine: str, token: str | None) -> None:
+    """Make a token and print it (it is shown this once)."""
+    from ._host.engine_cli import parse_seconds
+
+    try:
+        lifetime = parse_seconds(expires_in)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires-in") from None
+    made = _ask(engine, token, "create_token", {"name": name, "role": role, "expires_in": lifetime})
+    click.echo(made["token"])
+
+
+@tokens.command("list")
+@_engine_option
+@_token_option
+def tokens_list(engine: str, token: str | None) -> None:
+    """List your tenant's tokens (never the tokens themselves)."""
+    for row in _ask(engine, token, "list_tokens"):
+        state = "revoked" if row["revoked"] else "active"
+        click.echo(f"{row['id']}  {row['role']:<6}  {state:<7}  {row['name']}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+@_engine_option
+@_token_option
+def tokens_revoke(token_id: str, engine: str, token: str | None) -> None:
+    """Revoke a token by its id (from 'ratchet tokens list'); it stops working at once."""
+    if not _ask(engine, token, "revoke_token", token_id):
+        raise click.ClickException(f"your tenant has no token with id {token_id!r}")
+    click.echo(f"revoked {token_id}")
+
+
+@main.group()
+def tenants() -> None:
+    """Make and list tenants (admins of the engine's first tenant)."""
+
+
+@tenants.command("create")
+@click.argument("name")
+@_engine_option
+@_token_option
+def tenants_create(name: str, engine: str, token: str | None) -> None:
+    """Make a tenant; prints an admin token of it (shown this once)."""
+    made = _ask(engine, token, "create_tenant", {"name": name})
+    click.echo(f"tenant {made['tenant']['id']} created; its first admin token:")
+    click.echo(made["admin_token"]["token"])
+
+
+@tenants.command("list")
+@_engine_option
+@_token_option
+def tenants_list(engine: str, token: str | None) -> None:
+    """List the tenants your token may see."""
+    for row in _ask(engine, token, "list_tenants"):
+        click.echo(row["id"])
 
 
 def _seed_range(text: str) -> range:

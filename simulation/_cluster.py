@@ -40,19 +40,48 @@ from ratchet.transport import SimEndpoint, SimNetwork, open_actor_node
 
 from ._invariants import Observations
 
-__all__ = ["ENGINE_ADDRESS", "ClientProcess", "EngineProcess", "SimWorker", "WorkerProcess"]
+__all__ = ["ENGINE_ADDRESS", "ClientProcess", "Credentials", "EngineProcess", "SimWorker", "WorkerProcess"]
 
 ENGINE_ADDRESS = "sim://engine"
 _RETRYABLE = (ActorDeadError, AskTimeout)
+
+
+class Credentials:
+    """The engine's key (its key file, surviving its restarts) and the API token the others use.
+
+    The engine's first incarnation that gets to it makes the token (a committed row, so it
+    outlives crashes); workers and the client wait for it before they sign in, as a
+    deployment hands its workers a token made once.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self.token: str | None = None
+        self.ready = trio.Event()
+
+    async def sign_in(self, gateway: Any) -> None:
+        """A signer for the worker and client (see :mod:`ratchet._session`)."""
+        from ratchet._session import sign_in
+
+        await self.ready.wait()
+        await sign_in(gateway.node, ENGINE_ADDRESS, self.token)
 
 
 class _Party:
     """What every simulated process shares: seams, a crash switch, incarnations."""
 
     def __init__(
-        self, name: str, *, network: SimNetwork, clock: Clock, random: RandomSource, trace: Trace
+        self,
+        name: str,
+        *,
+        network: SimNetwork,
+        clock: Clock,
+        random: RandomSource,
+        trace: Trace,
+        credentials: Credentials,
     ) -> None:
         self.name = name
+        self.credentials = credentials
         self.network = network
         self.clock = clock
         self.random = random
@@ -111,8 +140,13 @@ class EngineProcess(_Party):
                 async with (
                     open_actor_node(system, self.endpoint) as node,
                     open_store(self.store) as store,
-                    open_engine(system, store, self.options, node=node),
+                    open_engine(
+                        system, store, self.options, node=node, secret_key=self.credentials.key
+                    ) as engine,
                 ):
+                    if self.credentials.token is None:
+                        self.credentials.token = await engine.issue_token("simulated deployment")
+                        self.credentials.ready.set()
                     self.record("up", f"incarnation {self.incarnation}")
                     self.up.set()
                     task_status.started()
@@ -211,7 +245,13 @@ class WorkerProcess(_Party):
                 async with open_actor_node(system, self.endpoint) as node:
                     gateway = node.ref(ENGINE_ADDRESS, names.GATEWAY)
                     ref = await system.spawn(
-                        SimWorker, self.config, gateway, peer=peer, observations=self.observations, name=peer
+                        SimWorker,
+                        self.config,
+                        gateway,
+                        peer=peer,
+                        observations=self.observations,
+                        name=peer,
+                        signer=self.credentials.sign_in,
                     )
                     instance = ref._cell.instance
                     assert isinstance(instance, SimWorker)
@@ -231,6 +271,7 @@ class ClientProcess(_Party):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("client", **kwargs)
         self.gateway: ActorRef | None = None
+        self._signed_in = False
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         with trio.CancelScope() as scope:
@@ -239,6 +280,7 @@ class ClientProcess(_Party):
                 self.endpoint = await self.network.dial(ENGINE_ADDRESS, name="client")
                 async with open_actor_node(system, self.endpoint) as node:
                     self.gateway = node.ref(ENGINE_ADDRESS, names.GATEWAY)
+                    self._signed_in = False
                     self.up.set()
                     task_status.started()
                     await trio.sleep_forever()
@@ -253,6 +295,9 @@ class ClientProcess(_Party):
             await self.up.wait()
             assert self.gateway is not None
             try:
+                if not self._signed_in:
+                    await self.credentials.sign_in(self.gateway)
+                    self._signed_in = True
                 answer = await getattr(self.gateway, method).options(timeout=30.0).ask(*args)
             except _RETRYABLE:
                 await self.clock.sleep(0.5)

@@ -42,7 +42,7 @@ from ratchet.runtime import FixedEpochClock, RandomSource, Trace, run_determinis
 from ratchet.transport import LinkFaults, open_sim_network
 
 from ._client import PushRecord, SimClient
-from ._cluster import ClientProcess, EngineProcess, WorkerProcess
+from ._cluster import ClientProcess, Credentials, EngineProcess, WorkerProcess
 from ._faults import (
     ClockJump,
     CommitFailures,
@@ -334,7 +334,8 @@ async def _run(setup: WorldSetup, trace: Trace) -> SimResult:
         random=world.random.fork("network"), clock=world.clock, faults=LinkFaults()
     ) as network:
         world.network = network
-        common = {"network": network, "clock": world.clock, "trace": trace}
+        credentials = Credentials(world.random.fork("key").getrandbits(256).to_bytes(32, "big"))
+        common = {"network": network, "clock": world.clock, "trace": trace, "credentials": credentials}
         world.engine = EngineProcess(
             world.database, setup.engine_options, random=world.random.fork("engine"), **common
         )

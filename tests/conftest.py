@@ -60,3 +60,17 @@ def pg_databases() -> Iterator[PostgresDatabases]:
     dbs = PostgresDatabases()
     yield dbs
     dbs.drop_all()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ratchet_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Engines and clients of the tests keep their keys and local tokens in a directory of
+    the test session (inherited by the processes tests start), never in the user's own
+    ``~/.ratchet``."""
+    previous = os.environ.get("RATCHET_HOME")
+    os.environ["RATCHET_HOME"] = str(tmp_path_factory.mktemp("ratchet-home"))
+    yield
+    if previous is None:
+        os.environ.pop("RATCHET_HOME", None)
+    else:
+        os.environ["RATCHET_HOME"] = previous

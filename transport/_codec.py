@@ -1,7 +1,7 @@
 """The wire codec: frames of msgpack-encoded envelopes, and strict validation of what arrives.
 
 Theory of operation: a frame is the msgpack array ``[version, [envelope, ...]]`` and
-an envelope is ``[type, correlation_id, tenant, [field, ...]]``. A frame batches many
+an envelope is ``[type, correlation_id, credential, [field, ...]]``. A frame batches many
 envelopes, so envelopes are encoded one by one when queued (:func:`encode_envelope`)
 and a frame is assembled by concatenation (:func:`assemble_frame`) without encoding
 them twice.
@@ -63,7 +63,7 @@ def encode_envelope(envelope: Envelope) -> bytes:
     message = envelope.message
     try:
         return msgpack.packb(
-            [message.TYPE, envelope.correlation_id, envelope.tenant, message.fields()],
+            [message.TYPE, envelope.correlation_id, envelope.credential, message.fields()],
             use_bin_type=True,
         )
     except (TypeError, ValueError, OverflowError) as exc:
@@ -137,9 +137,9 @@ def decode_frame(data: bytes, *, max_size: int = DEFAULT_MAX_FRAME_SIZE) -> Deco
 def _decode_envelope(raw: Any) -> Envelope:
     if type(raw) is not list or len(raw) != 4:
         raise RemoteProtocolError(
-            "bad-frame", f"an envelope is [type, correlation_id, tenant, body], got {_describe(raw)}"
+            "bad-frame", f"an envelope is [type, correlation_id, credential, body], got {_describe(raw)}"
         )
-    name, corr, tenant, body = raw
+    name, corr, credential, body = raw
     if type(corr) is not int or not 0 <= corr <= _MAX_CORRELATION_ID:
         raise RemoteProtocolError(
             "bad-field", f"correlation id must be an unsigned int, got {_describe(corr)}"
@@ -155,9 +155,9 @@ def _decode_envelope(raw: Any) -> Envelope:
             f"unknown message type {name[:64]!r}; known: {', '.join(sorted(MESSAGE_TYPES))}",
             correlation_id=corr,
         )
-    if type(tenant) is not str:
+    if type(credential) is not str:
         raise RemoteProtocolError(
-            "bad-field", f"{name}: tenant must be a str, got {_describe(tenant)}", correlation_id=corr
+            "bad-field", f"{name}: credential must be a str, got {_describe(credential)}", correlation_id=corr
         )
     schema = cls.SCHEMA
     if type(body) is not list or len(body) != len(schema):
@@ -174,7 +174,7 @@ def _decode_envelope(raw: Any) -> Envelope:
                 f"{name}.{field_name} must be {expected}, got {_describe(value)}",
                 correlation_id=corr,
             )
-    return Envelope(cls(*body), corr, tenant)
+    return Envelope(cls(*body), corr, credential)
 
 
 def _describe(value: Any) -> str:

@@ -170,7 +170,9 @@ class Endpoint:
 
     # -- sending ------------------------------------------------------------------------
 
-    def send_nowait(self, peer: str, message: Message, *, correlation_id: int = 0, tenant: str = "") -> int:
+    def send_nowait(
+        self, peer: str, message: Message, *, correlation_id: int = 0, credential: str = ""
+    ) -> int:
         """Queue ``message`` for ``peer``; it leaves in the next frame to that peer.
 
         Returns:
@@ -183,7 +185,7 @@ class Endpoint:
         """
         if self._closed:
             raise LocalProtocolError(f"{self!r} is closed; cannot send {type(message).__name__} to {peer!r}")
-        encoded = encode_envelope(Envelope(message, correlation_id, tenant))
+        encoded = encode_envelope(Envelope(message, correlation_id, credential))
         if len(encoded) + _FRAME_OVERHEAD > self.options.max_frame_size:
             raise LocalProtocolError(
                 f"{type(message).__name__} for {peer!r} encodes to {len(encoded)} bytes, more than "
@@ -200,9 +202,11 @@ class Endpoint:
         state.wakeup.unpark()
         return len(encoded)
 
-    async def send(self, peer: str, message: Message, *, correlation_id: int = 0, tenant: str = "") -> None:
+    async def send(
+        self, peer: str, message: Message, *, correlation_id: int = 0, credential: str = ""
+    ) -> None:
         """Like :meth:`send_nowait`, but waits while ``peer``'s outbox is above ``high_water``."""
-        self.send_nowait(peer, message, correlation_id=correlation_id, tenant=tenant)
+        self.send_nowait(peer, message, correlation_id=correlation_id, credential=credential)
         state = self._peers[peer]
         if state.outbox_bytes > self.options.high_water and not state.forgotten:
             await state.space.park()

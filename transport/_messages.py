@@ -8,7 +8,7 @@ decoding a message is a list comprehension of ``isinstance`` calls, not a pydant
 model build; pydantic stays at the user-facing edge.
 
 An :class:`Envelope` wraps one message with its correlation id (which ties a reply to
-its request) and its tenant. The protocol version travels once per frame (see
+its request) and the sender's credential. The protocol version travels once per frame (see
 :mod:`ratchet.transport._codec`).
 """
 
@@ -211,9 +211,10 @@ class Envelope:
     Attributes:
         message: the message.
         correlation_id: ties a reply to its request (0 when there is none).
-        tenant: the tenant the message belongs to ("" for the default tenant).
+        credential: the session credential the sender signed in for ("" before it has;
+            an engine that requires one refuses calls without it).
     """
 
     message: Message
     correlation_id: int = 0
-    tenant: str = ""
+    credential: str = ""

@@ -38,7 +38,7 @@ import logging
 import math
 import traceback
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +79,11 @@ class RemoteActorRef(ActorRef):
     def name(self) -> str:
         return self._actor
 
+    @property
+    def node(self) -> ActorNode:
+        """The node this ref calls through."""
+        return self._node
+
     def __repr__(self) -> str:
         return f"<RemoteActorRef {self._actor!r} at peer {self.peer!r}>"
 
@@ -111,6 +116,20 @@ class _PendingAsk:
             self.event.set()
 
 
+Authorize = Callable[[str, str, str, str, dict[str, Any]], Awaitable[tuple[str, dict[str, Any]]]]
+"""See :class:`ActorNode`'s ``authorize``."""
+
+
+class _Refused(Exception):
+    def __init__(self, reason: Exception) -> None:
+        self.reason = reason
+
+
+def _qualified(exc: BaseException) -> str:
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
 @dataclass(frozen=True, slots=True)
 class ActorNodeStatistics:
     """A snapshot of an actor node's counters."""
@@ -121,6 +140,8 @@ class ActorNodeStatistics:
     calls_served: int
     duplicates_dropped: int
     replies_not_kept: int
+    #: calls the node's ``authorize`` refused
+    calls_refused: int = 0
 
 
 class ActorNode:
@@ -135,7 +156,15 @@ class ActorNode:
         connect_timeout: how long an ask to a peer that is not up waits for it to come
             up before failing with :class:`~ratchet.runtime.ActorDeadError`.
         dedup_window: correlation ids remembered for duplicate suppression.
-        tenant: the tenant stamped on outgoing messages.
+        credential: the session credential stamped on outgoing messages (see
+            :attr:`credential`).
+        authorize: for a node serving actors to peers it does not trust (an engine): an
+            async ``authorize(peer, credential, actor, method, kwargs)`` that returns
+            ``(actor, extra_kwargs)``, the local actor to serve the call and keyword
+            arguments to add to it, or raises to refuse the call. A refused ask is answered
+            with a :class:`~ratchet.transport.Failure` naming the exception and its message
+            (nothing is run); a refused tell is dropped. None: every call is served as
+            addressed.
     """
 
     def __init__(
@@ -146,13 +175,17 @@ class ActorNode:
         retry_interval: float = 1.0,
         connect_timeout: float = 5.0,
         dedup_window: int = 10_000,
-        tenant: str = "",
+        credential: str = "",
+        authorize: Authorize | None = None,
     ) -> None:
         self.system = system
         self.endpoint = endpoint
         self.retry_interval = retry_interval
         self.connect_timeout = connect_timeout
-        self.tenant = tenant
+        #: The credential stamped on every outgoing message; set it once signed in.
+        self.credential = credential
+        self._authorize = authorize
+        self._refused = 0
         self._dedup_window = dedup_window
         self._pending: dict[int, _PendingAsk] = {}
         self._running: set[tuple[str, str, int]] = set()
@@ -165,6 +198,10 @@ class ActorNode:
         self._nursery: trio.Nursery | None = None
         self._closed = False
         self._asks_sent = self._retries = self._served = self._duplicates = self._not_kept = 0
+
+    def guard_with(self, authorize: Authorize) -> None:
+        """From now on, hand every incoming call to ``authorize`` first (see the class docstring)."""
+        self._authorize = authorize
 
     # -- calling -----------------------------------------------------------------------------
 
@@ -205,6 +242,7 @@ class ActorNode:
             calls_served=self._served,
             duplicates_dropped=self._duplicates,
             replies_not_kept=self._not_kept,
+            calls_refused=self._refused,
         )
 
     def _new_correlation_id(self) -> int:
@@ -214,7 +252,7 @@ class ActorNode:
 
     def _send(self, peer: str, message: Message, corr: int, actor: str) -> None:
         try:
-            self.endpoint.send_nowait(peer, message, correlation_id=corr, tenant=self.tenant)
+            self.endpoint.send_nowait(peer, message, correlation_id=corr, credential=self.credential)
         except PeerUnavailableError as exc:
             raise ActorDeadError(
                 f"cannot reach actor {actor!r}: peer {peer!r} is not connected ({exc})"
@@ -290,7 +328,7 @@ class ActorNode:
         message = envelope.message
         kind = type(message)
         if kind is Ask or kind is Tell:
-            key = (peer, envelope.tenant, envelope.correlation_id)
+            key = (peer, envelope.credential, envelope.correlation_id)
             if key in self._running:
                 self._duplicates += 1
                 return
@@ -309,8 +347,11 @@ class ActorNode:
                 self._nursery.start_soon(self._serve_ask, peer, envelope, key)
             else:
                 self._remember(key, None)
-                # (ignored below: message is a Tell here, by its TYPE)
-                self._serve_tell(peer, message)  # type: ignore[arg-type]
+                if self._authorize is None:
+                    # (ignored below: message is a Tell here, by its TYPE)
+                    self._serve_tell(peer, message)  # type: ignore[arg-type]
+                else:
+                    self._nursery.start_soon(self._serve_authorized_tell, peer, envelope)
             return
         pending = self._pending.get(envelope.correlation_id)
         if pending is None:
@@ -353,9 +394,22 @@ class ActorNode:
         assert isinstance(message, Ask)
         reply: Message
         try:
-            ref = self._lookup(message.actor, message.method)
-            value = await ref._ask(message.method, tuple(message.args), message.kwargs, None)
+            actor, kwargs = message.actor, message.kwargs
+            if self._authorize is not None:
+                try:
+                    actor, extra = await self._authorize(
+                        peer, envelope.credential, actor, message.method, kwargs
+                    )
+                except Exception as exc:  # refused: say why, run nothing
+                    self._refused += 1
+                    raise _Refused(exc) from None
+                kwargs = {**kwargs, **extra}
+            ref = self._lookup(actor, message.method)
+            value = await ref._ask(message.method, tuple(message.args), kwargs, None)
             reply = Result(value)
+        except _Refused as refused:
+            exc = refused.reason
+            reply = Failure(message.actor, message.method, _qualified(exc), str(exc), "")
         except LookupError as exc:
             reply = ActorGone(message.actor, f"{exc}")
         except ActorDeadError as exc:
@@ -394,10 +448,10 @@ class ActorNode:
 
     def _reply(self, peer: str, envelope: Envelope, reply: Message) -> int | None:
         """Send ``reply``; returns its size in bytes, or None if it could not be sent."""
-        corr, tenant = envelope.correlation_id, envelope.tenant
+        corr, credential = envelope.correlation_id, envelope.credential
         try:
             try:
-                return self.endpoint.send_nowait(peer, reply, correlation_id=corr, tenant=tenant)
+                return self.endpoint.send_nowait(peer, reply, correlation_id=corr, credential=credential)
             except Exception as exc:  # the result could not be encoded (LocalProtocolError)
                 if type(reply) is not Result:
                     raise
@@ -405,10 +459,23 @@ class ActorNode:
                 failure = Failure(
                     envelope.message.actor, envelope.message.method, type(exc).__name__, str(exc), ""
                 )
-                self.endpoint.send_nowait(peer, failure, correlation_id=corr, tenant=tenant)
+                self.endpoint.send_nowait(peer, failure, correlation_id=corr, credential=credential)
         except Exception as exc:
             logger.warning("%r: could not answer %r (correlation id %d): %s", self.endpoint, peer, corr, exc)
         return None
+
+    async def _serve_authorized_tell(self, peer: str, envelope: Envelope) -> None:
+        message = envelope.message
+        assert isinstance(message, Tell) and self._authorize is not None
+        try:
+            actor, extra = await self._authorize(
+                peer, envelope.credential, message.actor, message.method, message.kwargs
+            )
+        except Exception as exc:
+            self._refused += 1
+            logger.warning("%r: refused a tell from %r: %s", self.endpoint, peer, exc)
+            return
+        self._serve_tell(peer, Tell(actor, message.method, message.args, {**message.kwargs, **extra}))
 
     def _serve_tell(self, peer: str, message: Tell) -> None:
         try:

@@ -118,8 +118,8 @@ class DurableTasks(Actor):
         lookup = self.context.system.lookup
         self._writer: ActorRef = lookup(names.STORE_WRITER)
         self._timers: ActorRef = lookup(names.TIMERS)
-        self._triggers: ActorRef = lookup(names.TRIGGERS)
-        self._coordinator: ActorRef = lookup(names.COORDINATOR)
+        self._triggers: ActorRef = lookup(names.scoped(names.TRIGGERS, self.tenant_id))
+        self._coordinator: ActorRef = lookup(names.scoped(names.COORDINATOR, self.tenant_id))
         self._arming = ConditionArming(
             timers=self._timers, triggers=self._triggers, target=self.context.ref, timer_at=self._timer
         )

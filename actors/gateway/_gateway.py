@@ -99,12 +99,12 @@ class Gateway(Actor):
 
     async def on_start(self) -> None:
         lookup = self.context.system.lookup
-        self._coordinator: ActorRef = lookup(names.COORDINATOR)
-        self._dispatcher: ActorRef = lookup(names.DISPATCHER)
-        self._scheduler: ActorRef = lookup(names.SCHEDULER)
+        self._coordinator: ActorRef = lookup(names.scoped(names.COORDINATOR, self.tenant_id))
+        self._dispatcher: ActorRef = lookup(names.scoped(names.DISPATCHER, self.tenant_id))
+        self._scheduler: ActorRef = lookup(names.scoped(names.SCHEDULER, self.tenant_id))
         self._writer: ActorRef = lookup(names.STORE_WRITER)
-        self._triggers: ActorRef = lookup(names.TRIGGERS)
-        self._durable: ActorRef = lookup(names.DURABLE)
+        self._triggers: ActorRef = lookup(names.scoped(names.TRIGGERS, self.tenant_id))
+        self._durable: ActorRef = lookup(names.scoped(names.DURABLE, self.tenant_id))
         self._intake = RunIntake(self.store, self.tenant_id, self._coordinator)
 
     # -- workers ------------------------------------------------------------------------------

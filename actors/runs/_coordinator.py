@@ -149,7 +149,7 @@ class RunCoordinator(Actor):
     async def on_start(self) -> None:
         system = self.context.system
         self._writer: ActorRef = system.lookup(names.STORE_WRITER)
-        self._scheduler: ActorRef = system.lookup(names.SCHEDULER)
+        self._scheduler: ActorRef = system.lookup(names.scoped(names.SCHEDULER, self.tenant_id))
         self._timers: ActorRef = system.lookup(names.TIMERS)
         # A previous incarnation's last commits may still be in flight (a run it created,
         # say): let them land before reading what to rebuild, or that run is never driven.
@@ -165,7 +165,7 @@ class RunCoordinator(Actor):
 
     def _durable(self) -> ActorRef:
         # looked up when used: it starts after the coordinator and may restart alone
-        ref: ActorRef = self.context.system.lookup(names.DURABLE)
+        ref: ActorRef = self.context.system.lookup(names.scoped(names.DURABLE, self.tenant_id))
         return ref
 
     def _submit(

@@ -102,7 +102,7 @@ class Dispatcher(Actor):
         self.lost = 0
 
     async def on_start(self) -> None:
-        self._scheduler: ActorRef = self.context.system.lookup(names.SCHEDULER)
+        self._scheduler: ActorRef = self.context.system.lookup(names.scoped(names.SCHEDULER, self.tenant_id))
         self._writer: ActorRef = self.context.system.lookup(names.STORE_WRITER)
         self.context.send_after(self.heartbeat_interval, "check_heartbeats")
 

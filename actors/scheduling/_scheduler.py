@@ -68,7 +68,7 @@ class QueueScheduler(Actor):
         self,
         *,
         store: Store | None = None,
-        tenant_id: str | None = None,
+        tenant_id: str = names.DEFAULT_TENANT,
     ) -> None:
         self.store = store
         self.tenant_id = tenant_id
@@ -77,8 +77,8 @@ class QueueScheduler(Actor):
 
     async def on_start(self) -> None:
         system = self.context.system
-        self._dispatcher: ActorRef = system.lookup(names.DISPATCHER)
-        self._coordinator: ActorRef = system.lookup(names.COORDINATOR)
+        self._dispatcher: ActorRef = system.lookup(names.scoped(names.DISPATCHER, self.tenant_id))
+        self._coordinator: ActorRef = system.lookup(names.scoped(names.COORDINATOR, self.tenant_id))
         self._writer: ActorRef | None = None
         runtime = self.context.runtime
         on_fact = None
@@ -93,7 +93,7 @@ class QueueScheduler(Actor):
         self.core = self.scheduler.core
         if on_fact is not None:
             on_fact(["restart", self.context.clock.time()])  # this scheduler starts from nothing
-        if self.store is not None and self.tenant_id is not None:
+        if self.store is not None:
             self._writer = system.lookup(names.STORE_WRITER)
             self.scheduler.flow.defer_rate_facts = True  # reported once the windows are saved
             self.scheduler.wait_for_sync()  # the coordinator's recovery comes first

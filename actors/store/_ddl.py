@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._ops import Cond
@@ -47,11 +47,13 @@ def _table_sql(t: Table, dialect: str) -> list[str]:
     return out
 
 
-def create_statements(dialect: str, tables: Sequence[str] | None = None) -> list[str]:
+def create_statements(
+    dialect: str, tables: Sequence[str] | None = None, *, schema: Mapping[str, Table] = TABLES
+) -> list[str]:
     """The ``CREATE TABLE`` and ``CREATE INDEX`` statements of ``tables`` (default: the whole
-    schema), for ``sqlite`` or ``postgres``."""
+    schema), for ``sqlite`` or ``postgres``, from ``schema`` (default: the current one)."""
     out: list[str] = []
-    for t in TABLES.values():
+    for t in schema.values():
         if tables is None or t.name in tables:
             out.extend(_table_sql(t, dialect))
     return out

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ._ddl import create_statements
 from ._errors import MigrationError
+from ._schema import TABLES, table
 
 __all__ = ["MIGRATIONS", "MIGRATIONS_TABLE", "PG_MIGRATION_LOCK", "Migration", "pending"]
 
@@ -54,6 +55,24 @@ INITIAL_TABLES = (
     "durable_log",
     "log_lines",
 )
+
+
+# Tables as migration 1 created them, where a later migration changed them since.
+_AS_FIRST_CREATED = {
+    **TABLES,
+    "api_tokens": table(
+        "api_tokens",
+        "tenant_id text, id text, name text, token_hash text, created_at float,"
+        "expires_at float?, revoked int",
+        ("tenant_id", "id"),
+        unique=(("token_hash",),),
+    ),
+}
+
+
+def _initial_schema(dialect: str) -> list[str]:
+    """Migration 1: the tables as first released."""
+    return create_statements(dialect, INITIAL_TABLES, schema=_AS_FIRST_CREATED)
 
 
 def _rate_limit_windows(dialect: str) -> list[str]:
@@ -131,11 +150,18 @@ def _object_ref_indexes(dialect: str) -> list[str]:
     ]
 
 
+def _api_token_roles(dialect: str) -> list[str]:
+    """Migration 7: what each API token may do (tokens made before roles existed were never handed out)."""
+    kind = "TEXT" if dialect == "sqlite" else 'TEXT COLLATE "C"'
+    return [f"ALTER TABLE api_tokens ADD COLUMN role {kind} NOT NULL DEFAULT 'viewer'"]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "initial schema", lambda dialect: create_statements(dialect, INITIAL_TABLES)),
+    Migration(1, "initial schema", _initial_schema),
     Migration(2, "rate-limit windows", _rate_limit_windows),
     Migration(3, "current workflow versions", _current_workflow_versions),
     Migration(4, "object reference indexes", _object_ref_indexes),
+    Migration(7, "API token roles", _api_token_roles),
 )
 
 

@@ -132,10 +132,12 @@ class CreateApiToken(Mutation):
     name: str
     token_hash: str
     at: float
+    role: str
     expires_at: float | None = None
 
     def ops(self) -> list[Op]:
         values = {
+            "role": self.role,
             "tenant_id": self.tenant_id,
             "id": self.id,
             "name": self.name,

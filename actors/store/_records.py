@@ -54,6 +54,7 @@ class ApiToken:
     created_at: float
     expires_at: float | None
     revoked: int
+    role: str
 
 
 @dataclass(frozen=True, slots=True)

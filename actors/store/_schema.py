@@ -96,7 +96,7 @@ TABLES: dict[str, Table] = {
         table(
             "api_tokens",
             "tenant_id text, id text, name text, token_hash text, created_at float,"
-            "expires_at float?, revoked int",
+            "expires_at float?, revoked int, role text",
             ("tenant_id", "id"),
             unique=(("token_hash",),),
         ),

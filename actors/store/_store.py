@@ -411,6 +411,14 @@ class Store(ABC):
         """The tenant with this name, or ``None``."""
         return await self._one(Tenant, "tenants", self._eq(name=name))
 
+    async def list_tenants(self) -> list[Tenant]:
+        """Every tenant, oldest first."""
+        return await self._query("tenants", [], [("created_at", "asc"), ("id", "asc")])
+
+    async def get_api_token(self, tenant_id: str, token_id: str) -> ApiToken | None:
+        """A tenant's token by its id, or ``None``."""
+        return await self._one(ApiToken, "api_tokens", self._eq(tenant_id=tenant_id, id=token_id))
+
     async def find_api_token(self, token_hash: str) -> ApiToken | None:
         """The token with this hash (any tenant), or ``None``: how requests are authenticated."""
         return await self._one(ApiToken, "api_tokens", self._eq(token_hash=token_hash))

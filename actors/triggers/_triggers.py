@@ -155,7 +155,7 @@ class Triggers(Actor):
         lookup = self.context.system.lookup
         self._writer: ActorRef = lookup(names.STORE_WRITER)
         self._timers: ActorRef = lookup(names.TIMERS)
-        self._coordinator: ActorRef = lookup(names.COORDINATOR)
+        self._coordinator: ActorRef = lookup(names.scoped(names.COORDINATOR, self.tenant_id))
         self._intake = RunIntake(self.store, self.tenant_id, self._coordinator)
         for f in await self.store.list_event_filters(self.tenant_id):
             self.filters_by_workflow.setdefault(f.workflow_id, []).append(

@@ -23,6 +23,7 @@ import enum
 from typing import Any
 
 __all__ = [
+    "AUTHORITY_ACTOR",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "GATEWAY_ACTOR",
     "IDEMPOTENT",
@@ -78,6 +79,9 @@ class Method(enum.StrEnum):
 #: Gateway methods that may run twice without harm: a client retries them across engine restarts.
 GATEWAY_ACTOR = "gateway"
 """The name the engine's gateway actor answers to: what workers and clients call."""
+
+AUTHORITY_ACTOR = "auth"
+"""The name of the engine's authority: where peers sign in (``open_session``) and manage tokens."""
 
 IDEMPOTENT: frozenset[str] = frozenset(
     {

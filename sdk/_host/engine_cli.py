@@ -153,6 +153,16 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add a flag per EngineOptions field, and the store's settings, to ``command``."""
     store_options = [
         click.option(
+            "--secret-key-file",
+            envvar="RATCHET_SECRET_KEY_FILE",
+            show_envvar=True,
+            default=None,
+            metavar="FILE",
+            help="The key API tokens are signed with; made on first start. Engines sharing a "
+            "database must share it. [default: $RATCHET_HOME/engine.key, RATCHET_HOME defaulting "
+            "to ~/.ratchet]",
+        ),
+        click.option(
             "--objects-dir",
             envvar="RATCHET_OBJECTS_DIR",
             show_envvar=True,
@@ -201,11 +211,14 @@ class EngineSettings:
         objects_dir: where big payloads go (None: inside the database).
         offload_bytes: with ``objects_dir``: payloads longer than this many characters of
             JSON go there.
+        secret_key_file: the signing key's file (None: the default, see
+            :mod:`ratchet._host.secrets_files`).
     """
 
     options: Any
     objects_dir: Path | None
     offload_bytes: int | None
+    secret_key_file: Path | None = None
 
 
 def settings_from_params(params: Mapping[str, Any]) -> EngineSettings:
@@ -239,7 +252,15 @@ def settings_from_params(params: Mapping[str, Any]) -> EngineSettings:
             "or drop it to keep every payload inside the database",
             param_hint="--offload-bytes / RATCHET_OFFLOAD_BYTES",
         )
-    return EngineSettings(options, objects_dir, offload)
+    key_file = params.get("secret_key_file")
+    if key_file is not None and not str(key_file).strip():
+        raise click.BadParameter(
+            "is empty; give a file, or leave it unset",
+            param_hint="--secret-key-file / RATCHET_SECRET_KEY_FILE",
+        )
+    return EngineSettings(
+        options, objects_dir, offload, Path(key_file).expanduser().absolute() if key_file else None
+    )
 
 
 def _from_env(name: str) -> bool:

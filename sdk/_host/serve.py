@@ -17,7 +17,9 @@ from typing import Any
 import trio
 
 from .._client import DEFAULT_ENGINE_ADDRESS
+from .._session import local_token_path, read_local_token
 from .engine_cli import EngineSettings
+from .secrets_files import default_key_path, load_or_create_key, write_private
 
 __all__ = ["default_database_url", "serve_engine"]
 
@@ -46,6 +48,28 @@ def _payload_home(store: Any) -> str:
     return f"over {store.offload_threshold} characters in {store.objects.root}"
 
 
+async def _keep_local_token(engine: Any, listen: str) -> Path:
+    """Make sure this machine's owner has a working admin token for the engine; its file.
+
+    A token already in the file is kept while the engine takes it (same key, row not
+    revoked, not expired); otherwise a new one is made and written (see
+    :mod:`ratchet._host.secrets_files`).
+    """
+    from ratchet._errors import AuthenticationError
+
+    path = local_token_path(listen)
+    token = read_local_token(listen)
+    if token is not None:
+        try:
+            await engine.book.from_token(token)
+            return path
+        except AuthenticationError:
+            pass
+    token = await engine.issue_token(f"local admin ({listen})")
+    write_private(path, token + "\n")
+    return path
+
+
 async def serve_engine(
     database: str,
     listen: str,
@@ -67,6 +91,7 @@ async def serve_engine(
     from ratchet.transport import open_actor_node, open_nng_network
 
     settings = settings or EngineSettings(EngineOptions(), None, None)
+    key = load_or_create_key(settings.secret_key_file or default_key_path())
     store_options: dict[str, Any] = {}
     if settings.objects_dir is not None:
         store_options["objects"] = DirectoryObjectStore(settings.objects_dir)
@@ -78,12 +103,19 @@ async def serve_engine(
             async with open_nng_network(clock=runtime.clock, random=runtime.random) as network:
                 endpoint = await network.listen(listen, name="engine")
                 async with open_actor_node(system, endpoint) as node:
-                    async with open_engine(system, store, settings.options, node=node):
+                    async with open_engine(
+                        system, store, settings.options, node=node, secret_key=key
+                    ) as engine:
+                        token_file = await _keep_local_token(engine, listen)
                         line = (
                             f"listening at {listen}, store {store.backend}, payloads {_payload_home(store)}"
                         )
                         log.info("engine %s", line)
                         print(f"ratchet engine: {line}", flush=True)
+                        print(
+                            f"ratchet engine: an admin token for this machine's user is in {token_file}",
+                            flush=True,
+                        )
                         task_status.started()
                         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                             async for _ in signals:

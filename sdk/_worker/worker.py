@@ -43,7 +43,7 @@ from .._contract.flow import check_worker_labels
 from .._contract.spec import TaskKind
 from .._contract.wire_values import bounded_text, safe_str
 from .._declare.workflow import Task, Workflow
-from .._errors import DefinitionError, TaskRunError
+from .._errors import AuthenticationError, DefinitionError, PermissionDeniedError, TaskRunError
 from .._hop import HostClosedError, TrioHost
 from .context import AttemptInfo, Context
 from .durable_context import DurableContext
@@ -134,6 +134,8 @@ class WorkerActor(Actor):
         peer: this worker's peer name as the engine's endpoint knows it (None in-process).
         worker_id: the worker's id (drawn from the runtime's random source if not given).
         engine: the engine's address, for the log (None: the engine in this process).
+        signer: signs the worker's line in to a remote engine before it registers
+            (see :mod:`ratchet._session`); None in-process.
     """
 
     def __init__(
@@ -144,8 +146,11 @@ class WorkerActor(Actor):
         peer: str | None = None,
         worker_id: str | None = None,
         engine: str | None = None,
+        signer: Any = None,
     ) -> None:
         self.config = config
+        self._signer = signer
+        self._signed_in = False
         self.reachability = Reachability(config.name, engine or "(in this process)", self.context.clock, log)
         self.gateway = gateway
         self.peer = peer
@@ -511,6 +516,7 @@ class WorkerActor(Actor):
         self._registering = True
         try:
             delay = 0.05
+            signed_again = False
             while True:
                 running = list(self.running)
                 sent = self.context.clock.monotonic()
@@ -524,8 +530,20 @@ class WorkerActor(Actor):
                     self.reachability.failed(exc)
                     await self.context.clock.sleep(delay)
                     delay = min(2.0, delay * 2)
+                except (AuthenticationError, PermissionDeniedError) as exc:
+                    # no token, or one the engine does not take: nothing to retry
+                    self._refuse(str(exc))
+                    return
                 except ActorError as exc:
                     self.reachability.reached()
+                    code = error_code(exc.error_type)
+                    if code is ErrorCode.UNAUTHENTICATED and not signed_again:
+                        # the engine's key changed since this worker signed in: sign in again
+                        self._signed_in, signed_again = False, True
+                        continue
+                    if code in (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN):
+                        self._refuse(exc.error_message)
+                        return
                     if "RequestError" in exc.error_type:
                         # The registration itself is invalid: nothing to retry, and
                         # nothing to crash over either (a worker failing over and over
@@ -554,6 +572,14 @@ class WorkerActor(Actor):
                 self._supersede(running)
         self.registered.set()
 
+    def _refuse(self, reason: str) -> None:
+        """The engine will not take this worker (its token): it stays idle and says why."""
+        self.reachability.reached()
+        self.refusal = f"the engine refused worker {self.config.name!r}: {reason}"
+        log.error("%s", self.refusal)
+        self.context.runtime.record("worker-refused", self.worker_id, reason)
+        self.registered.set()
+
     def _is_durable(self, key: tuple[str, int]) -> bool:
         """Whether a running attempt is one of a durable task (it holds a durable slot)."""
         control = self.running.get(key)
@@ -567,6 +593,9 @@ class WorkerActor(Actor):
         the session it made, its answer being what got lost, and the engine that takes
         the next try (perhaps a restarted one) must count them against the worker's slots.
         """
+        if self._signer is not None and not self._signed_in:
+            await self._signer(self.gateway)
+            self._signed_in = True
         return await self.gateway.register_worker.options(timeout=30.0).ask(
             {
                 "worker_id": self.worker_id,
@@ -812,6 +841,8 @@ class Worker:
         from ratchet.runtime import open_runtime
         from ratchet.transport import open_actor_node, open_nng_network
 
+        from .._connection import signer_for
+
         engine = self.client.settings.engine
         # Listening from the start: a worker still trying to reach its engine stops too.
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -824,8 +855,16 @@ class Worker:
                     async with open_actor_node(system, endpoint) as node:
                         gateway = node.ref(engine, GATEWAY_ACTOR)
                         actor_name = f"worker:{peer}"
+                        settings = self.client.settings
+                        signer = signer_for(engine, self.client.api_token(), settings.tenant)
                         ref = await system.spawn(
-                            WorkerActor, self.config, gateway, peer=peer, name=actor_name, engine=engine
+                            WorkerActor,
+                            self.config,
+                            gateway,
+                            peer=peer,
+                            name=actor_name,
+                            engine=engine,
+                            signer=signer,
                         )
                         instance = ref._cell.instance
                         assert isinstance(instance, WorkerActor)

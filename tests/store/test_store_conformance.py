@@ -88,12 +88,15 @@ async def test_fresh_store_has_every_migration_applied(store: Store) -> None:
 
 async def test_tenants_and_api_tokens(store: Store) -> None:
     await store.commit([CreateTenant(id=T, name="acme", at=1.0)])
-    await store.commit([CreateApiToken(tenant_id=T, id="tok", name="ci", token_hash="h1", at=2.0)])
+    await store.commit([CreateApiToken(tenant_id=T, id="tok", name="ci", token_hash="h1", at=2.0, role="member")])
     assert (await store.get_tenant(T)).name == "acme"
     assert (await store.get_tenant_by_name("acme")).id == T
     assert await store.get_tenant("nope") is None
     token = await store.find_api_token("h1")
-    assert (token.tenant_id, token.revoked, token.expires_at) == (T, 0, None)
+    assert (token.tenant_id, token.revoked, token.expires_at, token.role) == (T, 0, None, "member")
+    assert await store.get_api_token(T, "tok") == token
+    assert await store.get_api_token("other", "tok") is None
+    assert [t.id for t in await store.list_tenants()] == [T]
     assert await store.commit([RevokeApiToken(tenant_id=T, id="tok")]) == [True]
     assert await store.commit([RevokeApiToken(tenant_id=T, id="missing")]) == [False]
     assert (await store.list_api_tokens(T))[0].revoked == 1

@@ -76,7 +76,7 @@ def test_unusable_frame_raises_remote_protocol_error(data: bytes, code: str) -> 
         (["ask", 7, "", ["a", "m", "not-a-list", {}, None]], "bad-field", 7),
         (["ask", 8, "", ["a", "m", [], {"x": 1}, "soon"]], "bad-field", 8),
         (["tell", 9, "", ["a", 3, [], {}]], "bad-field", 9),
-        (["result", 10, 42, [1]], "bad-field", 10),  # tenant not a str
+        (["result", 10, 42, [1]], "bad-field", 10),  # credential not a str
         (["result", -1, "", [1]], "bad-field", 0),  # correlation id unreadable
         ([1, 2, 3], "bad-frame", 0),
         ("ask", "bad-frame", 0),

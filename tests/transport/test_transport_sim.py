@@ -54,11 +54,11 @@ async def test_messages_flow_both_ways_in_order(autojump_clock: trio.testing.Moc
         for i in range(10):
             dialer.send_nowait(ADDR, tell(i))
         assert await receive_values(listener, 10) == list(range(10))
-        listener.send_nowait("client", Result("pong"), correlation_id=42, tenant="acme")
+        listener.send_nowait("client", Result("pong"), correlation_id=42, credential="acme")
         delivery = await dialer.receive()
         assert delivery.peer == ADDR
         [envelope] = delivery.envelopes
-        assert (envelope.message, envelope.correlation_id, envelope.tenant) == (Result("pong"), 42, "acme")
+        assert (envelope.message, envelope.correlation_id, envelope.credential) == (Result("pong"), 42, "acme")
 
 
 async def test_messages_queued_together_share_one_frame(autojump_clock: trio.testing.MockClock) -> None:

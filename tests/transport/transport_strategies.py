@@ -75,10 +75,10 @@ def wrong_envelopes() -> st.SearchStrategy[Any]:
         lambda name: st.tuples(st.just(name), st.integers(0, 99), text, _wrong_body(name))
     )
     bad_corr = st.tuples(st.sampled_from(known), values.filter(lambda v: type(v) is not int), text, args)
-    bad_tenant = st.tuples(
+    bad_credential = st.tuples(
         st.sampled_from(known), st.integers(0, 99), values.filter(lambda v: type(v) is not str), args
     )
     not_an_envelope = values.filter(lambda v: not (isinstance(v, list) and len(v) == 4))
     return st.one_of(
-        unknown_type.map(list), bad_body.map(list), bad_corr.map(list), bad_tenant.map(list), not_an_envelope
+        unknown_type.map(list), bad_body.map(list), bad_corr.map(list), bad_credential.map(list), not_an_envelope
     )
