@@ -1,17 +1,18 @@
-"""Two tenants' engines on one memory database, and the API app in front of them.
+"""One engine serving two tenants, and the API app in front of it, with real API tokens.
 
-Until the tenancy core lands, each tenant is its own engine (one actor system each,
-``EngineOptions.tenant``) sharing one database, and :class:`FixedTokens` (tests only)
-maps a few fixed bearer strings to principals of those tenants. Every route is then
-driven in-process with httpx's ASGI transport under Trio, against real engines whose
-in-process workers run the workflows below.
+The engine's first tenant is ``tenant-a``; ``tenant-b`` is created through the engine's
+authority, as ``ratchet tenants create`` does. Tokens are minted by the engine for each
+role, and the app authenticates them with the engine's token book
+(:class:`~ratchet.actors.api.EngineBackend`). Every route is then driven in-process with
+httpx's ASGI transport under Trio, against the real engine, whose in-process workers
+(one per tenant) run the workflows below.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,26 +20,19 @@ import httpx
 import trio
 from fastapi import FastAPI
 
-from ratchet import AuthenticationError, NonRetryableException, Ratchet, Workflow
+from ratchet import NonRetryableException, Ratchet, Workflow
 from ratchet._worker.worker import WorkerActor, WorkerConfig
-from ratchet.actors import EngineOptions, open_engine
-from ratchet.actors.api import create_app
+from ratchet.actors import Engine, EngineOptions, open_engine
+from ratchet.actors.api import EngineBackend, create_app
 from ratchet.actors.auth import Principal, Role
-from ratchet.actors.store import MemoryDatabase, MemoryStore, open_store
+from ratchet.actors.store import MemoryStore, open_store
 from ratchet.runtime import ActorRef, open_runtime
 
 TENANT_A = "tenant-a"
 TENANT_B = "tenant-b"
 TENANTS = (TENANT_A, TENANT_B)
 BASE_URL = "http://ratchet.test"
-
-#: Bearer tokens of the test backend, each a principal.
-TOKENS = {
-    "admin-a": Principal(TENANT_A, Role.ADMIN, "t1"),
-    "member-a": Principal(TENANT_A, Role.MEMBER, "t2"),
-    "viewer-a": Principal(TENANT_A, Role.VIEWER, "t3"),
-    "member-b": Principal(TENANT_B, Role.MEMBER, "t4"),
-}
+VERSION = "test-version"
 
 _SEEDS = itertools.count(100)
 
@@ -46,31 +40,6 @@ _SEEDS = itertools.count(100)
 def auth(token: str) -> dict[str, str]:
     """The header that sends ``token``."""
     return {"Authorization": f"Bearer {token}"}
-
-
-MEMBER_A = auth("member-a")
-VIEWER_A = auth("viewer-a")
-MEMBER_B = auth("member-b")
-
-
-class FixedTokens:
-    """An :class:`~ratchet.actors.api.ApiBackend` for tests: fixed tokens, one gateway per tenant."""
-
-    version = "test-version"
-
-    def __init__(self, gateways: dict[str, ActorRef]) -> None:
-        self.gateways = gateways
-
-    async def authenticate(self, authorization: str | None) -> Principal:
-        if authorization is None:
-            raise AuthenticationError("no API token: send the header Authorization: Bearer <token>")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or token not in TOKENS:
-            raise AuthenticationError("the API token is not valid")
-        return TOKENS[token]
-
-    def gateway(self, tenant_id: str) -> ActorRef:
-        return self.gateways[tenant_id]
 
 
 def declare() -> list[Workflow]:
@@ -99,16 +68,28 @@ def declare() -> list[Workflow]:
 
 @dataclass
 class Api:
-    """The app's client and the engines behind it."""
+    """The app, its client, the engine behind it, and headers carrying each kind of token.
+
+    Attributes:
+        admin_a, member_a, viewer_a: headers with a token of ``tenant-a`` of that role.
+        member_b: a header with a member token of ``tenant-b``.
+    """
 
     app: FastAPI
     client: httpx.AsyncClient
-    gateways: dict[str, ActorRef]
-    stores: dict[str, MemoryStore]
+    engine: Engine
+    backend: EngineBackend
+    admin_a: dict[str, str]
+    member_a: dict[str, str]
+    viewer_a: dict[str, str]
+    member_b: dict[str, str]
+
+    def gateway(self, tenant: str) -> ActorRef:
+        return self.engine.gateway_for(tenant)
 
     async def call(self, tenant: str, method: str, *args: Any) -> Any:
         """Ask a tenant's gateway directly (to set up or check what a route did)."""
-        return await getattr(self.gateways[tenant], method).ask(*args)
+        return await getattr(self.gateway(tenant), method).ask(*args)
 
     async def finished(self, tenant: str, run_id: str) -> dict[str, Any]:
         """The run, once it finished."""
@@ -116,7 +97,7 @@ class Api:
 
     async def snapshot(self, tenant: str) -> dict[str, Any]:
         """Everything a route could change in ``tenant``, as stored: to prove a refusal changed nothing."""
-        store = self.stores[tenant]
+        store = self.engine.store
         return {
             "runs": [(r.id, r.status) for r in await store.list_runs(tenant, limit=None)],
             "events": [e.id for e in await store.list_events(tenant, limit=None)],
@@ -127,29 +108,39 @@ class Api:
         }
 
 
-@asynccontextmanager
-async def _engine(
-    database: MemoryDatabase, tenant: str, workflows: list[Workflow]
-) -> AsyncIterator[tuple[ActorRef, MemoryStore]]:
-    async with open_runtime(seed=next(_SEEDS)) as system:
-        options = EngineOptions(tenant=tenant)
-        async with open_store(MemoryStore(database)) as store, open_engine(system, store, options) as eng:
-            config = WorkerConfig(name=f"worker-{tenant}", workflows=workflows, slots=20, threads=False)
-            ref = await system.spawn(WorkerActor, config, eng.gateway, name="worker:w")
-            await ref.wait_registered.ask()
-            yield eng.gateway, store
-            await system.root.terminate_child("worker:w")
+async def _token(engine: Engine, tenant: str, role: Role) -> dict[str, str]:
+    return auth(await engine.issue_token(f"{role} of {tenant}", role, tenant_id=tenant))
 
 
 @asynccontextmanager
-async def open_api() -> AsyncIterator[Api]:
-    """Both tenants' engines, with workers, and an httpx client of the app in front of them."""
-    database = MemoryDatabase()
+async def open_api(**app_options: Any) -> AsyncIterator[Api]:
+    """The engine with both tenants and their workers, and an httpx client of the app in front of it."""
     workflows = declare()
-    async with AsyncExitStack() as stack:
-        engines = {t: await stack.enter_async_context(_engine(database, t, workflows)) for t in TENANTS}
-        gateways = {t: gateway for t, (gateway, _) in engines.items()}
-        app = create_app(FixedTokens(gateways))
-        transport = httpx.ASGITransport(app=app)
-        client = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url=BASE_URL))
-        yield Api(app, client, gateways, {t: store for t, (_, store) in engines.items()})
+    async with open_runtime(seed=next(_SEEDS)) as system:
+        options = EngineOptions(tenant=TENANT_A)
+        async with open_store(MemoryStore()) as store, open_engine(system, store, options) as engine:
+            home_admin = Principal(TENANT_A, Role.ADMIN)
+            await engine.authority.create_tenant.ask({"name": TENANT_B}, principal=home_admin)
+            for tenant in TENANTS:
+                config = WorkerConfig(name=f"worker-{tenant}", workflows=workflows, slots=20, threads=False)
+                ref = await system.spawn(
+                    WorkerActor, config, engine.gateway_for(tenant), name=f"worker:{tenant}"
+                )
+                await ref.wait_registered.ask()
+            backend = EngineBackend.of(engine)
+            backend.version = VERSION
+            app = create_app(backend, **app_options)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+                yield Api(
+                    app,
+                    client,
+                    engine,
+                    backend,
+                    admin_a=await _token(engine, TENANT_A, Role.ADMIN),
+                    member_a=await _token(engine, TENANT_A, Role.MEMBER),
+                    viewer_a=await _token(engine, TENANT_A, Role.VIEWER),
+                    member_b=await _token(engine, TENANT_B, Role.MEMBER),
+                )
+            for tenant in TENANTS:
+                await system.root.terminate_child(f"worker:{tenant}")

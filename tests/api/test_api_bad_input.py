@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from api_harness import BASE_URL, MEMBER_A, TENANT_A, Api, FixedTokens
+from api_harness import BASE_URL, TENANT_A, Api
 
 from ratchet.actors.api import create_app
 
@@ -108,7 +108,7 @@ JSON = {"Content-Type": "application/json"}
 
 
 async def _refused(api: Api, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-    headers = {**MEMBER_A, **kwargs.pop("headers", {})}
+    headers = {**api.member_a, **kwargs.pop("headers", {})}
     response = await api.client.request(method, path, headers=headers, **kwargs)
     assert response.status_code in (400, 422), (method, path, kwargs, response.status_code, response.text)
     body = response.json()
@@ -118,7 +118,7 @@ async def _refused(api: Api, method: str, path: str, **kwargs: Any) -> dict[str,
 
 async def _pending_schedule(api: Api) -> str:
     body = {"workflow": "greet", "trigger_at": "2100-01-01T00:00:00Z"}
-    response = await api.client.post("/api/v1/scheduled-runs", json=body, headers=MEMBER_A)
+    response = await api.client.post("/api/v1/scheduled-runs", json=body, headers=api.member_a)
     return str(response.json()["id"])
 
 
@@ -190,20 +190,20 @@ async def test_non_json_numbers_in_a_payload_are_refused(api: Api) -> None:
 
 
 async def test_an_unknown_route_or_method_says_so(api: Api) -> None:
-    response = await api.client.get("/api/v1/nothing", headers=MEMBER_A)
+    response = await api.client.get("/api/v1/nothing", headers=api.member_a)
     assert response.status_code == 404
     assert response.json() == {
         "code": "not_found",
         "message": "no route '/api/v1/nothing'; /docs lists the routes",
     }
-    response = await api.client.put("/api/v1/events", json={}, headers=MEMBER_A)
+    response = await api.client.put("/api/v1/events", json={}, headers=api.member_a)
     assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
 
 
-async def test_a_body_over_the_limit_is_413_before_it_is_read() -> None:
-    app = create_app(FixedTokens({}), max_body_bytes=1024)
+async def test_a_body_over_the_limit_is_413_before_it_is_read(api: Api) -> None:
+    app = create_app(api.backend, max_body_bytes=1024)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         body = {"workflow": "greet", "input": "x" * 2000}
-        response = await client.post("/api/v1/workflow-runs/trigger", json=body, headers=MEMBER_A)
+        response = await client.post("/api/v1/workflow-runs/trigger", json=body, headers=api.member_a)
     assert response.status_code == 413 and response.text == "Content Too Large"

@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import trio
-from api_harness import MEMBER_A, TENANT_A, VIEWER_A, Api
+from api_harness import TENANT_A, Api
 
 SINCE = {"since": "2000-01-01T00:00:00Z"}
 
 
 async def _trigger(api: Api, workflow: str = "greet", **fields: Any) -> dict[str, Any]:
     response = await api.client.post(
-        "/api/v1/workflow-runs/trigger", json={"workflow": workflow, **fields}, headers=MEMBER_A
+        "/api/v1/workflow-runs/trigger", json={"workflow": workflow, **fields}, headers=api.member_a
     )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def _list(api: Api, **params: Any) -> dict[str, Any]:
-    response = await api.client.get("/api/v1/workflow-runs", params={**SINCE, **params}, headers=VIEWER_A)
+    response = await api.client.get("/api/v1/workflow-runs", params={**SINCE, **params}, headers=api.viewer_a)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -34,7 +34,7 @@ async def test_a_triggered_run_completes_and_reads_back_with_its_tasks(api: Api)
     assert run["additional_metadata"] == {"env": "prod"} and run["created_at"].endswith("Z")
     await api.finished(TENANT_A, run["run_id"])
 
-    response = await api.client.get(f"/api/v1/workflow-runs/{run['run_id']}", headers=VIEWER_A)
+    response = await api.client.get(f"/api/v1/workflow-runs/{run['run_id']}", headers=api.viewer_a)
     assert response.status_code == 200
     details = response.json()
     assert details["status"] == "COMPLETED" and details["done"] is True
@@ -55,7 +55,7 @@ async def test_a_trigger_with_a_known_key_answers_the_first_run(api: Api) -> Non
 async def test_a_run_of_an_unknown_workflow_is_refused_with_the_engines_reason(api: Api) -> None:
     before = await api.snapshot(TENANT_A)
     response = await api.client.post(
-        "/api/v1/workflow-runs/trigger", json={"workflow": "nope"}, headers=MEMBER_A
+        "/api/v1/workflow-runs/trigger", json={"workflow": "nope"}, headers=api.member_a
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_request"
@@ -67,12 +67,12 @@ async def test_the_task_events_of_a_run_read_oldest_first_in_pages(api: Api) -> 
     run = await _trigger(api)
     await api.finished(TENANT_A, run["run_id"])
     path = f"/api/v1/workflow-runs/{run['run_id']}/task-events"
-    response = await api.client.get(path, headers=VIEWER_A)
+    response = await api.client.get(path, headers=api.viewer_a)
     page = response.json()
     assert [e["kind"] for e in page["rows"]] == ["QUEUED", "ASSIGNED", "COMPLETED"]
     assert {e["task_name"] for e in page["rows"]} == {"hello"}
     assert page["pagination"] == {"offset": 0, "limit": 50, "total": 3, "next_offset": None}
-    second = (await api.client.get(path, params={"offset": 1, "limit": 1}, headers=VIEWER_A)).json()
+    second = (await api.client.get(path, params={"offset": 1, "limit": 1}, headers=api.viewer_a)).json()
     assert [e["kind"] for e in second["rows"]] == ["ASSIGNED"]
     assert second["pagination"] == {"offset": 1, "limit": 1, "total": 3, "next_offset": 2}
 
@@ -130,7 +130,9 @@ async def test_cancel_stops_a_running_run_and_counts_only_live_ones(api: Api) ->
     done = await _trigger(api)
     await api.finished(TENANT_A, done["run_id"])
     ids = [run["run_id"], done["run_id"], "no-such-run"]
-    response = await api.client.post("/api/v1/workflow-runs/cancel", json={"run_ids": ids}, headers=MEMBER_A)
+    response = await api.client.post(
+        "/api/v1/workflow-runs/cancel", json={"run_ids": ids}, headers=api.member_a
+    )
     assert response.status_code == 200 and response.json() == {"cancelled": 1}
     assert (await api.finished(TENANT_A, run["run_id"]))["status"] == "CANCELLED"
 
@@ -141,7 +143,9 @@ async def test_replay_runs_a_failed_run_again(api: Api) -> None:
     for run in (bad, ok):
         await api.finished(TENANT_A, run["run_id"])
     ids = [bad["run_id"], ok["run_id"]]
-    response = await api.client.post("/api/v1/workflow-runs/replay", json={"run_ids": ids}, headers=MEMBER_A)
+    response = await api.client.post(
+        "/api/v1/workflow-runs/replay", json={"run_ids": ids}, headers=api.member_a
+    )
     assert response.status_code == 200 and response.json() == {"replayed": [bad["run_id"]]}
     with trio.fail_after(10):
         while (details := await api.finished(TENANT_A, bad["run_id"]))["tasks"][0]["attempt"] < 2:
@@ -151,6 +155,6 @@ async def test_replay_runs_a_failed_run_again(api: Api) -> None:
 
 async def test_an_unknown_run_is_404_with_a_message(api: Api) -> None:
     for path in ("/api/v1/workflow-runs/nope", "/api/v1/workflow-runs/nope/task-events"):
-        response = await api.client.get(path, headers=VIEWER_A)
+        response = await api.client.get(path, headers=api.viewer_a)
         assert response.status_code == 404
         assert response.json() == {"code": "not_found", "message": "no run with id 'nope'"}

@@ -6,19 +6,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import trio
-from api_harness import MEMBER_A, TENANT_A, VIEWER_A, Api
+from api_harness import TENANT_A, Api
 
 SOON = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
 
 
 async def _post(api: Api, path: str, body: Any, status: int = 201) -> Any:
-    response = await api.client.post(path, json=body, headers=MEMBER_A)
+    response = await api.client.post(path, json=body, headers=api.member_a)
     assert response.status_code == status, response.text
     return response.json()
 
 
 async def _get(api: Api, path: str, expect: int = 200, **params: Any) -> Any:
-    response = await api.client.get(path, params=params, headers=VIEWER_A)
+    response = await api.client.get(path, params=params, headers=api.viewer_a)
     assert response.status_code == expect, response.text
     return response.json()
 
@@ -61,9 +61,9 @@ async def test_filters_are_created_listed_got_and_deleted(api: Api) -> None:
     assert [f["id"] for f in page["rows"]] == [made["id"]] and page["pagination"]["total"] == 1
     assert (await _get(api, "/api/v1/filters", workflow="fails"))["rows"] == []
     assert await _get(api, f"/api/v1/filters/{made['id']}") == made
-    response = await api.client.delete(f"/api/v1/filters/{made['id']}", headers=MEMBER_A)
+    response = await api.client.delete(f"/api/v1/filters/{made['id']}", headers=api.member_a)
     assert response.status_code == 204
-    response = await api.client.delete(f"/api/v1/filters/{made['id']}", headers=MEMBER_A)
+    response = await api.client.delete(f"/api/v1/filters/{made['id']}", headers=api.member_a)
     assert response.status_code == 404 and made["id"] in response.json()["message"]
     assert (await _get(api, f"/api/v1/filters/{made['id']}", 404))["code"] == "not_found"
 
@@ -91,8 +91,8 @@ async def test_crons_are_created_listed_got_and_deleted(api: Api) -> None:
     assert "nightly" in taken["message"]
     bad = await _post(api, "/api/v1/crons", {**body, "name": "x", "expression": "every tuesday"}, 400)
     assert "cron 'x' of workflow 'greet'" in bad["message"]
-    assert (await api.client.delete(f"/api/v1/crons/{cron['id']}", headers=MEMBER_A)).status_code == 204
-    assert (await api.client.delete(f"/api/v1/crons/{cron['id']}", headers=MEMBER_A)).status_code == 404
+    assert (await api.client.delete(f"/api/v1/crons/{cron['id']}", headers=api.member_a)).status_code == 204
+    assert (await api.client.delete(f"/api/v1/crons/{cron['id']}", headers=api.member_a)).status_code == 404
     assert (await _get(api, f"/api/v1/crons/{cron['id']}", 404))[
         "message"
     ] == f"no cron with id {cron['id']!r}"
@@ -115,7 +115,7 @@ async def test_schedules_are_created_listed_moved_and_deleted(api: Api) -> None:
     assert await _get(api, f"/api/v1/scheduled-runs/{made['id']}") == made
     later = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
     response = await api.client.patch(
-        f"/api/v1/scheduled-runs/{made['id']}", json={"trigger_at": later.isoformat()}, headers=MEMBER_A
+        f"/api/v1/scheduled-runs/{made['id']}", json={"trigger_at": later.isoformat()}, headers=api.member_a
     )
     assert response.status_code == 200, response.text
     assert datetime.fromisoformat(response.json()["trigger_at"]) == later
@@ -123,11 +123,11 @@ async def test_schedules_are_created_listed_moved_and_deleted(api: Api) -> None:
         made["id"]
     ]
     assert (await _get(api, "/api/v1/scheduled-runs", workflow="fails"))["rows"] == []
-    response = await api.client.delete(f"/api/v1/scheduled-runs/{made['id']}", headers=MEMBER_A)
+    response = await api.client.delete(f"/api/v1/scheduled-runs/{made['id']}", headers=api.member_a)
     assert response.status_code == 204
-    gone = await api.client.delete(f"/api/v1/scheduled-runs/{made['id']}", headers=MEMBER_A)
+    gone = await api.client.delete(f"/api/v1/scheduled-runs/{made['id']}", headers=api.member_a)
     assert gone.status_code == 400 and "is CANCELLED" in gone.json()["message"]
-    unknown = await api.client.delete("/api/v1/scheduled-runs/nope", headers=MEMBER_A)
+    unknown = await api.client.delete("/api/v1/scheduled-runs/nope", headers=api.member_a)
     assert unknown.status_code == 404
 
 
@@ -139,7 +139,7 @@ async def test_a_fired_schedule_names_its_run_and_cannot_move(api: Api) -> None:
             await trio.sleep(0.01)
     assert (await api.finished(TENANT_A, found["run_id"]))["status"] == "COMPLETED"
     response = await api.client.patch(
-        f"/api/v1/scheduled-runs/{made['id']}", json={"trigger_at": SOON}, headers=MEMBER_A
+        f"/api/v1/scheduled-runs/{made['id']}", json={"trigger_at": SOON}, headers=api.member_a
     )
     assert response.status_code == 400
     assert (
@@ -175,9 +175,9 @@ async def test_workflows_and_workers_are_listed(api: Api) -> None:
 
 async def test_a_rate_limit_is_put_and_changed(api: Api) -> None:
     response = await api.client.put(
-        "/api/v1/rate-limits/emails", json={"limit": 10, "duration": "MINUTE"}, headers=MEMBER_A
+        "/api/v1/rate-limits/emails", json={"limit": 10, "duration": "MINUTE"}, headers=api.member_a
     )
     assert response.status_code == 200
     assert response.json() == {"key": "emails", "limit": 10, "duration": "MINUTE"}
-    await api.client.put("/api/v1/rate-limits/emails", json={"limit": 5}, headers=MEMBER_A)
+    await api.client.put("/api/v1/rate-limits/emails", json={"limit": 5}, headers=api.member_a)
     assert (await api.snapshot(TENANT_A))["rate_limits"] == [("emails", 5)]
