@@ -112,9 +112,19 @@ async def _token(engine: Engine, tenant: str, role: Role) -> dict[str, str]:
     return auth(await engine.issue_token(f"{role} of {tenant}", role, tenant_id=tenant))
 
 
+@dataclass
+class Tenants:
+    """The engine serving both tenants, its API backend, and a header per kind of token."""
+
+    engine: Engine
+    backend: EngineBackend
+    headers: dict[str, dict[str, str]]
+
+
 @asynccontextmanager
-async def open_api(**app_options: Any) -> AsyncIterator[Api]:
-    """The engine with both tenants and their workers, and an httpx client of the app in front of it."""
+async def open_tenants() -> AsyncIterator[Tenants]:
+    """The engine with both tenants, a worker for each, and tokens (``admin-a``, ``member-a``,
+    ``viewer-a``, ``member-b``)."""
     workflows = declare()
     async with open_runtime(seed=next(_SEEDS)) as system:
         options = EngineOptions(tenant=TENANT_A)
@@ -127,20 +137,32 @@ async def open_api(**app_options: Any) -> AsyncIterator[Api]:
                     WorkerActor, config, engine.gateway_for(tenant), name=f"worker:{tenant}"
                 )
                 await ref.wait_registered.ask()
-            backend = EngineBackend.of(engine)
-            backend.version = VERSION
-            app = create_app(backend, **app_options)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-                yield Api(
-                    app,
-                    client,
-                    engine,
-                    backend,
-                    admin_a=await _token(engine, TENANT_A, Role.ADMIN),
-                    member_a=await _token(engine, TENANT_A, Role.MEMBER),
-                    viewer_a=await _token(engine, TENANT_A, Role.VIEWER),
-                    member_b=await _token(engine, TENANT_B, Role.MEMBER),
-                )
+            backend = EngineBackend(system, engine.book, version=VERSION)
+            headers = {
+                "admin-a": await _token(engine, TENANT_A, Role.ADMIN),
+                "member-a": await _token(engine, TENANT_A, Role.MEMBER),
+                "viewer-a": await _token(engine, TENANT_A, Role.VIEWER),
+                "member-b": await _token(engine, TENANT_B, Role.MEMBER),
+            }
+            yield Tenants(engine, backend, headers)
             for tenant in TENANTS:
                 await system.root.terminate_child(f"worker:{tenant}")
+
+
+@asynccontextmanager
+async def open_api(**app_options: Any) -> AsyncIterator[Api]:
+    """:func:`open_tenants`, and an httpx client of the app in front of the engine."""
+    async with open_tenants() as tenants:
+        app = create_app(tenants.backend, **app_options)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield Api(
+                app,
+                client,
+                tenants.engine,
+                tenants.backend,
+                admin_a=tenants.headers["admin-a"],
+                member_a=tenants.headers["member-a"],
+                viewer_a=tenants.headers["viewer-a"],
+                member_b=tenants.headers["member-b"],
+            )
