@@ -9,6 +9,7 @@ wire contract's own request models.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from . import _crons, _events, _filters, _meta, _rate_limits, _runs, _schedules, _workflows
 from ._backend import ApiBackend
@@ -29,6 +30,10 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
 DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
 
 
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
 def create_app(backend: ApiBackend, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
     """The REST API answering from ``backend``'s engine.
 
@@ -38,6 +43,9 @@ def create_app(backend: ApiBackend, *, max_body_bytes: int = DEFAULT_MAX_BODY_BY
     """
     app = FastAPI(
         max_body_size=max_body_bytes,
+        # operation ids are the routes' function names (list_runs, create_cron, ...): what
+        # generated clients call their methods
+        generate_unique_id_function=_operation_id,
         title="Ratchet",
         summary="A durable task queue and workflow engine.",
         version=backend.version,
