@@ -78,9 +78,10 @@ def problem_of(exc: Exception) -> ApiProblem | None:
     """The refusal an engine error means to an HTTP client; None for an engine bug (a 500)."""
     if isinstance(exc, ActorError):
         code = error_code(exc.error_type)
-        if code is None:
+        refusal = None if code is None else _REFUSALS.get(code)
+        if refusal is None:
             return None
-        status, name = _REFUSALS[code]
+        status, name = refusal
         return ApiProblem(status, name, exc.error_message)
     if isinstance(exc, AskTimeout | ActorDeadError):
         return ApiProblem(503, "unavailable", "the engine is restarting; try again in a moment")

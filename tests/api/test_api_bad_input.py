@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 from api_harness import BASE_URL, TENANT_A, Api
 
-from ratchet.actors.api import create_app
+from ratchet.actors.api import EngineBackend, create_app
+from ratchet.runtime import Actor, ActorRef
 
 #: Bodies no route accepts: not JSON, JSON of the wrong kind, nesting deeper than any parser should follow.
 NOT_BODIES: list[bytes] = [
@@ -207,3 +208,29 @@ async def test_a_body_over_the_limit_is_413_before_it_is_read(api: Api) -> None:
         body = {"workflow": "greet", "input": "x" * 2000}
         response = await client.post("/api/v1/workflow-runs/trigger", json=body, headers=api.member_a)
     assert response.status_code == 413 and response.text == "Content Too Large"
+
+
+class _Gone(Actor):
+    """A gateway that has stopped, as one is while its tenant's cell restarts."""
+
+    def list_workflows(self) -> list[str]:
+        return []
+
+
+async def test_a_gateway_that_is_down_answers_503_and_to_try_again(api: Api) -> None:
+    system = api.engine.system
+    gone = await system.spawn(_Gone, name="gone")
+    await system.root.terminate_child("gone")
+
+    class Restarting(EngineBackend):
+        def gateway(self, tenant_id: str) -> ActorRef:
+            return gone
+
+    app = create_app(Restarting(system, api.engine.book))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client:
+        response = await client.get("/api/v1/workflows", headers=api.viewer_a)
+    assert response.status_code == 503
+    assert response.json() == {
+        "code": "unavailable",
+        "message": "the engine is restarting; try again in a moment",
+    }
