@@ -9,6 +9,8 @@ from typing import Any
 
 from ._client import Ratchet as Ratchet
 from ._client import Settings as Settings
+from ._clients.run_filters import BulkCancelReplayOpts as BulkCancelReplayOpts
+from ._clients.run_filters import RunFilter as RunFilter
 from ._clients.runs import RunCancelledError as RunCancelledError
 from ._clients.runs import RunDetails as RunDetails
 from ._clients.runs import TaskRunDetails as TaskRunDetails
@@ -90,6 +92,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AuthenticationError",
+    "BulkCancelReplayOpts",
     "BulkPushEvent",
     "ConcurrencyExpression",
     "ConcurrencyLimitStrategy",
@@ -116,6 +119,7 @@ __all__ = [
     "RateLimitDuration",
     "RunCancelledError",
     "RunDetails",
+    "RunFilter",
     "RunStatus",
     "ScheduledWorkflow",
     "Settings",

@@ -11,9 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Unpack
 
+from ._clients.metrics import MetricsClient
 from ._clients.rate_limits import RateLimitsClient
 from ._clients.runs import RunsClient
 from ._clients.triggers import CronClient, EventClient, FiltersClient, ScheduledClient
+from ._clients.workers import WorkersClient
+from ._clients.workflows import WorkflowsClient
 from ._connection import DEFAULT_RECONNECT_TIMEOUT, Connection, remote_gateway, signer_for
 from ._contract.flow import WorkerLabel
 from ._contract.spec import TaskKind
@@ -110,7 +113,8 @@ class Ratchet:
             namespace=namespace,
             reconnect_timeout=reconnect_timeout,
         )
-        self.workflows: dict[str, Workflow] = {}
+        # the workflows declared here, by name; also the engine's workflows (list, get, pause)
+        self.workflows = WorkflowsClient(self)
         self._connection: Connection | None = None
         self.runs = RunsClient(self)
         self.event = EventClient(self)
@@ -118,6 +122,8 @@ class Ratchet:
         self.cron = CronClient(self)
         self.scheduled = ScheduledClient(self)
         self.rate_limits = RateLimitsClient(self)
+        self.workers = WorkersClient(self)
+        self.metrics = MetricsClient(self)
 
     # -- reaching the engine ------------------------------------------------------------------
 

@@ -140,14 +140,14 @@ class RunCancelledError(Exception):
         return (type(self), (self.run_id, self.reason))
 
 
-class AuthenticationError(PermissionError):
+class AuthenticationError(Exception):
     """A request came without a valid API token: none, malformed, wrongly signed, expired or revoked.
 
     The message says which, and never echoes the token.
     """
 
 
-class PermissionDeniedError(PermissionError):
+class PermissionDeniedError(Exception):
     """The request's token is valid, but its role may not do this (a viewer triggering a run, ...).
 
     Attributes:

@@ -44,6 +44,18 @@ METHOD_ROLES: dict[str, Role] = {
     Method.GET_SCHEDULE: Role.VIEWER,
     Method.UPDATE_SCHEDULE: Role.MEMBER,
     Method.DELETE_SCHEDULE: Role.MEMBER,
+    # operators: workers, workflows, metrics, timings, task details
+    Method.GET_WORKER: Role.VIEWER,
+    Method.PAUSE_WORKER: Role.MEMBER,
+    Method.RESUME_WORKER: Role.MEMBER,
+    Method.GET_WORKFLOW: Role.VIEWER,
+    Method.LIST_WORKFLOW_VERSIONS: Role.VIEWER,
+    Method.PAUSE_WORKFLOW: Role.MEMBER,
+    Method.UNPAUSE_WORKFLOW: Role.MEMBER,
+    Method.QUEUE_METRICS: Role.VIEWER,
+    Method.GET_RUN_TIMINGS: Role.VIEWER,
+    Method.GET_TASK: Role.VIEWER,
+    Method.LIST_TASK_EVENTS: Role.VIEWER,
 }
 
 

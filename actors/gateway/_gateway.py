@@ -16,6 +16,7 @@ import trio
 from ratchet._contract.flow import check_rate_limit_put, check_worker_labels
 from ratchet._contract.protocol import (
     DEFAULT_MAX_PAYLOAD_BYTES,
+    BulkRunsRequest,
     ListRunsRequest,
     RegisterWorkerRequest,
     RequestError,
@@ -27,10 +28,10 @@ from ratchet._contract.protocol import (
     run_labels,
 )
 from ratchet._contract.spec import WorkflowSpec
-from ratchet._contract.status import TaskStatus
+from ratchet._contract.status import RunStatus, TaskStatus
 from ratchet._contract.wire_values import bounded_text, wire_problem
 from ratchet._errors import DefinitionError
-from ratchet.runtime import Actor, ActorRef, concurrent
+from ratchet.runtime import ActorRef, concurrent
 
 from .. import _names as names
 from ..runs import _views as views
@@ -38,9 +39,17 @@ from ..runs._coordinator import action_name
 from ..runs._intake import RunIntake, RunRequest, to_wire
 from ..runs._registry import Registration
 from ..runs._serving import unserved_reason
-from ..store import CommitTicket, PutRateLimit, Run, Store, StoreError
+from ..store import (
+    CommitTicket,
+    PauseKind,
+    PutRateLimit,
+    Run,
+    Store,
+)
 from . import _durable as durable_checks
+from . import _run_search as run_search
 from . import _triggers as trigger_checks
+from ._operators import OperatorMethods
 
 #: Longest error text (type, message, traceback) of a task result kept, in characters.
 MAX_REPORTED_TEXT = 64_000
@@ -53,10 +62,9 @@ MAX_REFRESH_SECONDS = 7 * 24 * 3600
 # how often a registration is read back and made again after another engine beat it to a
 # version number: each round, some engine's definition is stored, so a few rounds settle it
 _REGISTRATION_ROUNDS = 8
-MAX_WORKER_NAMES = 4096  # worker names the gateway remembers for run details
 
 
-class Gateway(Actor):
+class Gateway(OperatorMethods):
     """The engine's front door.
 
     Messages (refs are untyped: this is the route in), all over the wire (an
@@ -72,6 +80,11 @@ class Gateway(Actor):
             ``list_crons``, ``get_cron``, ``delete_cron``, ``create_schedule``,
             ``list_schedules``, ``get_schedule``, ``update_schedule``,
             ``delete_schedule``.
+        from operators (the API, the CLI, ``ratchet.workers`` / ``workflows`` /
+            ``metrics``): ``get_worker``, ``pause_worker``, ``resume_worker``,
+            ``get_workflow``, ``list_workflow_versions``, ``pause_workflow``,
+            ``unpause_workflow``, ``queue_metrics``, ``get_run_timings``, ``get_task``,
+            ``list_task_events``.
     It receives nothing from the engine's other actors: it only asks them.
 
     Args:
@@ -215,15 +228,6 @@ class Gateway(Actor):
             await self._triggers.workflows_changed.ask()  # new event, cron and filter triggers
         return [(spec.name, versions[spec.name]) for spec in specs]
 
-    async def _known_worker(self, worker_id: str) -> bool:
-        """Whether ``worker_id`` registered with this engine before (now or before a restart)."""
-        if await self._dispatcher.knows.ask(worker_id):
-            return True
-        try:
-            return await self.store.get_worker(self.tenant_id, worker_id) is not None
-        except StoreError:
-            return False  # the store cannot say: then it counts as new code going live
-
     @concurrent
     async def heartbeat(self, worker_id: Any) -> bool:
         """A worker is alive; False means the engine does not know it (register again)."""
@@ -356,20 +360,46 @@ class Gateway(Actor):
         return [a if a is not None else {"error": "not processed"} for a in answers]
 
     @concurrent
-    async def cancel_runs(self, run_ids: Any) -> int:
-        """Cancel runs (queued and running tasks, and everything downstream)."""
-        ids = self._run_ids(run_ids, "cancel_runs")
-        return int(await self._coordinator.cancel_runs.ask(ids))
+    async def cancel_runs(self, request: Any) -> int:
+        """Cancel runs (queued and running tasks, and everything downstream); returns how
+        many were still running.
+
+        ``request`` is a list of run ids, or ``{"ids": [...]}``, or ``{"filter": {...}}``
+        (:class:`~ratchet._contract.protocol.RunFilterRequest`: the QUEUED and RUNNING
+        runs it matches are cancelled).
+        """
+        ids = await self._bulk_ids(request, "cancel_runs", (RunStatus.QUEUED, RunStatus.RUNNING))
+        cancelled = 0
+        for start in range(0, len(ids), MAX_BATCH):
+            cancelled += int(await self._coordinator.cancel_runs.ask(ids[start : start + MAX_BATCH]))
+        return cancelled
 
     @concurrent
-    async def replay_runs(self, run_ids: Any) -> list[str]:
+    async def replay_runs(self, request: Any) -> list[str]:
         """Run FAILED or CANCELLED runs again from where they broke; returns the ids replayed.
 
         Their failed and cancelled tasks and those tasks' descendants run as new
-        attempts; completed tasks keep their outputs.
+        attempts; completed tasks keep their outputs. ``request`` is as for
+        :meth:`cancel_runs` (a filter takes the FAILED and CANCELLED runs it matches).
         """
-        ids = self._run_ids(run_ids, "replay_runs")
-        return list(await self._coordinator.replay_runs.ask(ids))
+        ids = await self._bulk_ids(request, "replay_runs", (RunStatus.FAILED, RunStatus.CANCELLED))
+        replayed: list[str] = []
+        for start in range(0, len(ids), MAX_BATCH):
+            replayed.extend(await self._coordinator.replay_runs.ask(ids[start : start + MAX_BATCH]))
+        return replayed
+
+    async def _bulk_ids(self, request: Any, what: str, statuses: tuple[RunStatus, ...]) -> list[str]:
+        """The run ids a bulk request names, or its filter matches among ``statuses``."""
+        if isinstance(request, list):
+            return self._run_ids(request, what)
+        req = parse(BulkRunsRequest, request, f"{what} request")
+        if req.ids is not None:
+            return list(req.ids)
+        wanted = (
+            statuses if req.filter.statuses is None else [s for s in req.filter.statuses if s in statuses]
+        )
+        search = await run_search.search_of(self.store, self.tenant_id, req.filter, wanted)
+        return await run_search.find_run_ids(self.store, self.tenant_id, search)
 
     @concurrent
     async def get_run(self, run_id: Any, details: bool = True) -> dict[str, Any] | None:
@@ -402,42 +432,13 @@ class Gateway(Actor):
 
     @concurrent
     async def list_runs(self, filters: Any = None) -> list[dict[str, Any]]:
-        """Runs, newest first, filtered by status, workflow, time, metadata or parent."""
-        req = parse(ListRunsRequest, filters or {}, "list_runs filters")
-        workflow_id = None
-        if req.workflow is not None:
-            entry = await self._coordinator_entry(req.workflow)
-            if entry is None:
-                return []
-            workflow_id = entry
-        rows = await self.store.list_runs(
-            self.tenant_id,
-            statuses=req.statuses,
-            workflow_id=workflow_id,
-            since=req.since,
-            until=req.until,
-            limit=None if (req.additional_metadata or req.parent_task_id) else req.limit,
-        )
-        out = []
-        for row in rows:
-            if req.additional_metadata and any(
-                (row.additional_metadata or {}).get(k) != v for k, v in req.additional_metadata.items()
-            ):
-                continue
-            if req.parent_task_id is not None and row.parent_task_id != req.parent_task_id:
-                continue
-            out.append(await self._describe(row, details=False))
-            if len(out) >= req.limit:
-                break
-        return out
-
-    @concurrent
-    async def list_workers(self) -> list[dict[str, Any]]:
-        return list(await self._dispatcher.workers.ask())
-
-    @concurrent
-    async def list_workflows(self) -> list[str]:
-        return list(await self._coordinator.workflow_names.ask())
+        """Runs, newest first (``offset`` skipped, at most ``limit``), filtered by status,
+        workflow, time, metadata (all pairs or any), parent task, worker or triggering
+        event: see :class:`~ratchet._contract.protocol.ListRunsRequest`."""
+        req = parse(ListRunsRequest, {} if filters is None else filters, "list_runs filters")
+        search = await run_search.search_of(self.store, self.tenant_id, req, req.statuses)
+        rows = await run_search.find_runs(self.store, self.tenant_id, search, req.offset, req.limit)
+        return [await self._describe(row, details=False) for row in rows]
 
     # -- events and filters (checks: gateway/_triggers.py) ---------------------------------------
 
@@ -583,12 +584,6 @@ class Gateway(Actor):
             raise RequestError(f"{what}: expected a list of at most {MAX_BATCH} run ids")
         return [check_id(rid, what, "a run id") for rid in run_ids]
 
-    async def _coordinator_entry(self, workflow: str) -> str | None:
-        for wf in await self.store.list_workflows(self.tenant_id):
-            if wf.name == workflow:
-                return wf.id
-        return None
-
     async def _describe(self, run: Run, *, details: bool) -> dict[str, Any]:
         """A run as clients read it (see :mod:`ratchet.actors.runs._views`), with its tasks if ``details``."""
         workflow = await self.store.get_workflow(self.tenant_id, run.workflow_id)
@@ -603,28 +598,14 @@ class Gateway(Actor):
         out["tasks"] = views.task_views(tasks, events, names, reasons)
         return out
 
-    async def _worker_names_of(self, worker_ids: set[str | None]) -> dict[str | None, str]:
-        """The names the workers registered with, by id (an id the store lacks has none).
-
-        Run details name workers as their users did; a worker's name does not change
-        while its id lives, so names are remembered (up to :data:`MAX_WORKER_NAMES`).
-        """
-        known = self._worker_names
-        for worker_id in worker_ids:
-            if worker_id is None or worker_id in known:
-                continue
-            worker = await self.store.get_worker(self.tenant_id, worker_id)
-            if worker is not None:
-                if len(known) >= MAX_WORKER_NAMES:
-                    known.clear()
-                known[worker_id] = worker.name
-        return {worker_id: known[worker_id] for worker_id in worker_ids if worker_id in known}
-
     async def _queued_reasons(self, workflow: str, version: int, tasks: list[Any]) -> dict[str, str]:
         """Why queued ``tasks`` of a run wait, by task id, when no live worker serves them."""
         queued = [t for t in tasks if t.status == TaskStatus.QUEUED]
         if not queued:
             return {}
+        if await self.store.get_pause(self.tenant_id, PauseKind.WORKFLOW, workflow) is not None:
+            reason = f"workflow {workflow!r} is paused: its tasks wait until it is unpaused"
+            return {t.id: reason for t in queued}
         actions, versions = await self._dispatcher.serving.ask(workflow)
         served = set(actions)
         return {

@@ -49,6 +49,7 @@ from ..store import (
     CreateRun,
     MutationRejected,
     NewTask,
+    PauseKind,
     Run,
     Store,
     wait_settled,
@@ -111,7 +112,7 @@ class RunCoordinator(Actor):
     Messages (refs are untyped: this is the route in):
         from the Gateway: ``register_workflows``, ``create_runs``, ``cancel_runs``,
             ``replay_runs``, ``watch``, ``task_results``, ``refresh_timeout``,
-            ``workflow_names``.
+            ``workflow_names``, ``workflow_paused``.
         from the QueueScheduler: ``tasks_assigned``, ``attempts_adopted``,
             ``workers_lost``, ``flow_cancel``, ``flow_refused``.
         from the Triggers actor: ``create_runs_with`` (a run and its event, tick or
@@ -145,6 +146,8 @@ class RunCoordinator(Actor):
         self._atomic: list[tuple[ActiveRun, CreateRun, list[m.Command]]] | None = None
         self._stream = object()  # this incarnation's commits (see _submit)
         self.finished = 0
+        # workflows an operator paused: their queued tasks do not time out (see timer_fired)
+        self._paused_workflows: set[str] = set()
 
     async def on_start(self) -> None:
         system = self.context.system
@@ -155,6 +158,8 @@ class RunCoordinator(Actor):
         # say): let them land before reading what to rebuild, or that run is never driven.
         await wait_settled(self._writer)
         await self.registry.load(self.store, self.tenant_id)
+        pauses = await self.store.list_pauses(self.tenant_id, kind=PauseKind.WORKFLOW)
+        self._paused_workflows = {p.target for p in pauses}
         await self._recover()
         self.context.start_soon(self._effects_loop)
 
@@ -606,6 +611,13 @@ class RunCoordinator(Actor):
             if found is not None:
                 self._transition(found[0], m.Resume(found[1], seq))
 
+    def workflow_paused(self, workflow: str, paused: bool) -> None:
+        """An operator paused or unpaused ``workflow`` (committed already)."""
+        if paused:
+            self._paused_workflows.add(workflow)
+        else:
+            self._paused_workflows.discard(workflow)
+
     def timer_fired(self, task_id: str, attempt: int, kind: str) -> None:
         found = self._find(task_id)
         if found is None:
@@ -615,6 +627,25 @@ class RunCoordinator(Actor):
         if timer is m.TimerKind.RETRY:
             self._transition(run, m.RetryDue(name, attempt))
         elif timer is m.TimerKind.SCHEDULE_TIMEOUT:
+            task = run.state.tasks[name]
+            if (
+                run.workflow.name in self._paused_workflows
+                and task.status is m.TaskStatus.QUEUED
+                and task.attempt == attempt
+            ):
+                # A paused workflow's tasks wait for it to be unpaused, not for a worker:
+                # the wait does not count, so the schedule timeout starts over.
+                delay = run.state.task_spec(name).schedule_timeout
+                self._timers.schedule_at.tell(
+                    task_id,
+                    self.context.clock.monotonic() + delay,
+                    self.context.ref,
+                    "timer_fired",
+                    task_id,
+                    attempt,
+                    kind,
+                )
+                return
             self._transition(run, m.ScheduleTimedOut(name, attempt))
         else:
             self._transition(run, m.TimedOut(name, attempt))
@@ -702,6 +733,7 @@ class RunCoordinator(Actor):
                         payload=self._assignment(run, c.task, c.attempt),
                         durable=run.state.task_spec(c.task).kind is TaskKind.DURABLE,
                         flow=needs,
+                        workflow=run.workflow.name,
                     )
                 )
             elif isinstance(c, m.StartTimer):

@@ -68,7 +68,7 @@ class Dispatcher(Actor):
 
     Messages (refs are untyped: this is the route in):
         from the Gateway: ``register``, ``knows``, ``heartbeat``, ``drain``,
-            ``deregister``, ``serving``, ``workers``.
+            ``deregister``, ``serving``, ``workers``, ``worker``.
         from the QueueScheduler: ``deliver``, ``cancel_on_worker``.
         from the transport (a monitor the Gateway set up): ``peer_down``.
         from itself: ``check_heartbeats`` (every heartbeat interval).
@@ -316,18 +316,24 @@ class Dispatcher(Actor):
         self._persist(SetWorkerStatus(tenant_id=self.tenant_id, worker_id=worker_id, status=status))
 
     def workers(self) -> list[dict[str, Any]]:
-        now = self.context.clock.monotonic()
-        return [
-            {
-                "id": s.worker_id,
-                "name": s.name,
-                "slots": s.slots,
-                "durable_slots": s.durable_slots,
-                "actions": list(s.actions),
-                "workflows": dict(s.workflows),  # the version of each workflow it registered
-                "labels": s.labels,
-                "draining": s.draining,
-                "last_seen_seconds_ago": round(now - s.last_seen, 3),
-            }
-            for s in self.sessions.values()
-        ]
+        """The connected workers (see :meth:`worker`)."""
+        return [self._view(s) for s in self.sessions.values()]
+
+    def worker(self, worker_id: str) -> dict[str, Any] | None:
+        """A connected worker's session: its registration, whether it drains, and how long
+        ago it was last heard from; None if it is not connected."""
+        session = self.sessions.get(worker_id)
+        return None if session is None else self._view(session)
+
+    def _view(self, s: WorkerSession) -> dict[str, Any]:
+        return {
+            "id": s.worker_id,
+            "name": s.name,
+            "slots": s.slots,
+            "durable_slots": s.durable_slots,
+            "actions": list(s.actions),
+            "workflows": dict(s.workflows),  # the version of each workflow it registered
+            "labels": s.labels,
+            "draining": s.draining,
+            "last_seen_seconds_ago": round(self.context.clock.monotonic() - s.last_seen, 3),
+        }

@@ -199,6 +199,26 @@ class FlowScheduler:
     def drain_worker(self, worker: str) -> None:
         self.core.drain_worker(worker)
 
+    def pause_worker(self, worker: str) -> None:
+        """Give the worker nothing new until :meth:`resume_worker` (see ``SchedulingCore``)."""
+        self.core.pause_worker(worker)
+
+    def resume_worker(self, worker: str) -> Effects:
+        """Lift a worker's pause: it takes what waits for it."""
+        out = Effects()
+        self._started(self.core.resume_worker(worker), out)
+        return out
+
+    def pause_workflow(self, workflow: str) -> None:
+        """Hold ``workflow``'s queued tasks until :meth:`resume_workflow`."""
+        self.core.pause_workflow(workflow)
+
+    def resume_workflow(self, workflow: str) -> Effects:
+        """Unpause ``workflow``: its queued tasks start as workers have room."""
+        out = Effects()
+        self._started(self.core.resume_workflow(workflow), out)
+        return out
+
     def remove_worker(self, worker: str) -> Effects:
         """Forget a worker; its attempts are lost (the coordinator retries them)."""
         out = Effects()

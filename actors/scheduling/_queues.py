@@ -18,6 +18,11 @@ machine treats them as lost). Cancelled tasks are deleted lazily from their queu
 cancelled *running* task keeps its slot until its worker reports the attempt ended, so a
 worker never holds more attempts than it has slots, even while one winds down.
 
+Operators may *pause* a worker (it gets no new tasks, as if draining, until resumed) or
+a workflow (the tasks of its actions stay queued, keeping their places, until it is
+unpaused): a paused worker has no free slots, and a worker looking for work skips the
+actions of paused workflows, so a pause costs a set lookup per action and no scan.
+
 Flow control plugs in through three optional hooks (see :mod:`ratchet.actors.scheduling._admission`):
 
 - *lanes*: a task with a :attr:`QueuedTask.constraint` (required worker labels, a HARD
@@ -93,6 +98,8 @@ class QueuedTask:
             :class:`~ratchet.actors.scheduling._affinity.Constraint`); None: any worker of its action.
         fair_key: the concurrency key it takes turns with (round robin); None: FIFO lane.
         flow: the flow-control needs the QueueScheduler checks before queueing (opaque here).
+        workflow: the workflow the action belongs to (what pausing a workflow holds back);
+            None: the action belongs to no workflow that can be paused.
     """
 
     key: Hashable
@@ -104,6 +111,7 @@ class QueuedTask:
     constraint: Hashable = None
     fair_key: Hashable = None
     flow: Any = None
+    workflow: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +223,8 @@ class WorkerSlots:
     """One worker as the scheduler sees it.
 
     ``running`` and ``durable_running`` hold slots; ``released`` are attempts still
-    running that gave their slot back early (``ctx.release_slot()``).
+    running that gave their slot back early (``ctx.release_slot()``). A draining or
+    paused worker has no free slots: it finishes what it runs and takes nothing new.
     """
 
     worker: str
@@ -227,14 +236,17 @@ class WorkerSlots:
     durable_running: set[Hashable] = field(default_factory=set)
     released: set[Hashable] = field(default_factory=set)
     labels: dict[str, Any] = field(default_factory=dict)
+    paused: bool = False
 
     @property
     def free(self) -> int:
-        return 0 if self.draining else max(0, self.slots - len(self.running))
+        return 0 if self.draining or self.paused else max(0, self.slots - len(self.running))
 
     @property
     def free_durable(self) -> int:
-        return 0 if self.draining else max(0, self.durable_slots - len(self.durable_running))
+        if self.draining or self.paused:
+            return 0
+        return max(0, self.durable_slots - len(self.durable_running))
 
     def room(self, durable: bool) -> int:
         return self.free_durable if durable else self.free
@@ -281,6 +293,12 @@ class SchedulingCore:
         # (key, worker) of queued attempts found running on a worker that registered; the
         # caller drains this and records them as assigned there
         self.adopted: list[tuple[Hashable, str]] = []
+        # pauses: workers by id (kept while a paused worker is away), workflows by name;
+        # which workflow each action belongs to, as its tasks said
+        self._paused_workers: set[str] = set()
+        self._paused_workflows: set[str] = set()
+        self._workflow_of: dict[str, str] = {}
+        self._actions_of: dict[str, dict[str, None]] = {}
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -306,6 +324,14 @@ class SchedulingCore:
 
     def workers(self) -> list[WorkerSlots]:
         return list(self._workers.values())
+
+    def paused_workers(self) -> set[str]:
+        """The workers paused (connected or not)."""
+        return set(self._paused_workers)
+
+    def paused_workflows(self) -> set[str]:
+        """The workflows paused."""
+        return set(self._paused_workflows)
 
     def is_stopping(self, key: Hashable) -> bool:
         """Whether a running attempt was told to stop (its slot is held until released)."""
@@ -344,7 +370,14 @@ class SchedulingCore:
         if slots < 0 or durable_slots < 0:
             raise ValueError(f"worker {worker!r}: slots must be >= 0, got {slots} and {durable_slots}")
         old = self._workers.get(worker)
-        new = WorkerSlots(worker, (), slots, durable_slots=durable_slots, labels=dict(labels or {}))
+        new = WorkerSlots(
+            worker,
+            (),
+            slots,
+            durable_slots=durable_slots,
+            labels=dict(labels or {}),
+            paused=worker in self._paused_workers,
+        )
         if old is not None:
             new.running, new.durable_running, new.released = old.running, old.durable_running, old.released
         durable = set(durable_busy)
@@ -385,6 +418,23 @@ class SchedulingCore:
         if slots is not None:
             slots.draining = True
 
+    def pause_worker(self, worker: str) -> None:
+        """Give the worker no new tasks until :meth:`resume_worker`; its running tasks
+        finish. The pause holds while the worker is away and when it registers again."""
+        self._paused_workers.add(worker)
+        slots = self._workers.get(worker)
+        if slots is not None:
+            slots.paused = True
+
+    def resume_worker(self, worker: str) -> list[Assignment]:
+        """Lift a worker's pause; returns what it starts now."""
+        self._paused_workers.discard(worker)
+        slots = self._workers.get(worker)
+        if slots is None or not slots.paused:
+            return []
+        slots.paused = False
+        return self._fill(worker)
+
     def remove_worker(self, worker: str) -> list[Hashable]:
         """Forget a worker; returns the keys of the tasks that were placed on it.
 
@@ -402,6 +452,30 @@ class SchedulingCore:
             self._where.pop(key, None)
             self._stopping.discard(key)
         return lost
+
+    # -- workflows ----------------------------------------------------------------------------
+
+    def pause_workflow(self, workflow: str) -> None:
+        """Hold the tasks of ``workflow``'s actions in their queues until it is unpaused;
+        tasks already running finish, and new ones queue in their places."""
+        self._paused_workflows.add(workflow)
+
+    def resume_workflow(self, workflow: str) -> list[Assignment]:
+        """Unpause ``workflow``; returns what the workers of its actions start now."""
+        if workflow not in self._paused_workflows:
+            return []
+        self._paused_workflows.discard(workflow)
+        workers: dict[str, None] = {}
+        for action in self._actions_of.get(workflow, ()):
+            workers.update(self._by_action.get(action, {}))
+        out: list[Assignment] = []
+        for name in workers:
+            out.extend(self._fill(name))
+        return out
+
+    def _held(self, action: str) -> bool:
+        """Whether ``action``'s tasks are held back (its workflow is paused)."""
+        return bool(self._paused_workflows) and self._workflow_of.get(action) in self._paused_workflows
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -432,6 +506,9 @@ class SchedulingCore:
         """Queue a task; returns its assignment if a worker can take it now."""
         if task.key in self._where:
             raise ValueError(f"task {task.key!r} is already queued or running")
+        if task.workflow is not None and task.action not in self._workflow_of:
+            self._workflow_of[task.action] = task.workflow
+            self._actions_of.setdefault(task.workflow, {})[task.action] = None
         best: WorkerSlots | None = None
         best_score = 0.0
         prefer = self._prefer
@@ -444,7 +521,7 @@ class SchedulingCore:
             if best is None or (score, room) > (best_score, best.room(task.durable)):
                 best, best_score = slots, score
         lane, queue = self._lane(task)
-        if best is not None and not self.depth(task.action):
+        if best is not None and not self.depth(task.action) and not self._held(task.action):
             if self._gate is None or self._gate(task, best.worker):
                 return [self._start(task, best)]
             queue.park(queue.entry_for(task))  # may not start yet: keeps its place, parked
@@ -571,6 +648,8 @@ class SchedulingCore:
             best_queue: ReadyQueue | None = None
             best_order: tuple[int, int, int, int] | None = None
             for action in slots.actions:
+                if self._held(action):
+                    continue
                 for lane in self._lanes.get(action, ()):
                     queue = self._queues[lane]
                     if not slots.room(queue.durable) or not self._fit(lane[1], slots):

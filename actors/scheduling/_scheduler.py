@@ -27,10 +27,10 @@ from typing import Any
 from ratchet.runtime import Actor, ActorRef
 
 from .. import _names as names
-from ..store import CommitTicket, SaveRateLimitWindow, Store
+from ..store import CommitTicket, PauseKind, SaveRateLimitWindow, Store
 from ._admission import FlowStatistics, Holder, as_holder
 from ._machine import Effects, FlowScheduler
-from ._queues import Assignment, QueuedTask, attempt_key
+from ._queues import Assignment, QueuedTask, WorkerSlots, attempt_key
 
 __all__ = ["QueueScheduler", "SchedulerStatistics"]
 
@@ -55,12 +55,18 @@ class QueueScheduler(Actor):
             ``flow_stick``.
         from the Dispatcher: ``add_worker``, ``drain_worker``, ``remove_worker``.
         from the Gateway: ``release``, ``release_slot`` (a worker's attempt ended),
-            ``put_rate_limit``.
+            ``put_rate_limit``, ``pause_worker``, ``resume_worker``, ``pause_workflow``,
+            ``resume_workflow`` (already committed), and the reads ``worker_slots``,
+            ``all_worker_slots``, ``slot_usage``, ``paused``.
         from itself: ``rate_limits_due`` (the earliest full window has room).
         from tests and statistics: ``scheduler_statistics``.
 
+    Pauses of workers and workflows are committed by the gateway before they reach the
+    scheduler, and loaded back from the store when it starts, so a restarted engine
+    keeps them.
+
     Args:
-        store: the store to load rate-limit windows from at start (None: start empty).
+        store: the store to load rate-limit windows and pauses from at start (None: start empty).
         tenant_id: the tenant whose rate limits to load and save.
     """
 
@@ -98,6 +104,14 @@ class QueueScheduler(Actor):
             self.scheduler.flow.defer_rate_facts = True  # reported once the windows are saved
             self.scheduler.wait_for_sync()  # the coordinator's recovery comes first
             await self._load_rate_limits(self.store, self.tenant_id)
+            await self._load_pauses(self.store, self.tenant_id)
+
+    async def _load_pauses(self, store: Store, tenant_id: str) -> None:
+        for pause in await store.list_pauses(tenant_id):
+            if pause.kind == PauseKind.WORKER:
+                self.scheduler.pause_worker(pause.target)
+            elif pause.kind == PauseKind.WORKFLOW:
+                self.scheduler.pause_workflow(pause.target)
 
     async def _load_rate_limits(self, store: Store, tenant_id: str) -> None:
         flow = self.scheduler.flow
@@ -261,6 +275,57 @@ class QueueScheduler(Actor):
         """Forget a worker; its running attempts are reported lost to the coordinator."""
         self._apply(self.scheduler.remove_worker(worker))
 
+    # -- pauses (committed by the gateway first) ------------------------------------------------
+
+    def pause_worker(self, worker: str) -> None:
+        """Give ``worker`` no new tasks until resumed; its running tasks finish."""
+        self.scheduler.pause_worker(worker)
+
+    def resume_worker(self, worker: str) -> None:
+        """Lift ``worker``'s pause: it takes what waits for it."""
+        self._apply(self.scheduler.resume_worker(worker))
+
+    def pause_workflow(self, workflow: str) -> None:
+        """Hold ``workflow``'s queued tasks until it is unpaused."""
+        self.scheduler.pause_workflow(workflow)
+
+    def resume_workflow(self, workflow: str) -> None:
+        """Unpause ``workflow``: its queued tasks start as workers have room."""
+        self._apply(self.scheduler.resume_workflow(workflow))
+
+    def paused(self) -> dict[str, list[str]]:
+        """``{"workers": [...], "workflows": [...]}``: what is paused, sorted."""
+        return {
+            "workers": sorted(self.core.paused_workers()),
+            "workflows": sorted(self.core.paused_workflows()),
+        }
+
+    def worker_slots(self, worker: str) -> dict[str, Any] | None:
+        """A connected worker's slots as the scheduler counts them, or None if it has none.
+
+        ``used`` counts the attempts holding ordinary slots (one that gave its slot back
+        early holds none); ``free`` is 0 while the worker drains or is paused.
+        """
+        slots = self.core.worker(worker)
+        return None if slots is None else _slots_view(slots)
+
+    def all_worker_slots(self) -> dict[str, dict[str, Any]]:
+        """:meth:`worker_slots` of every connected worker, by id."""
+        return {slots.worker: _slots_view(slots) for slots in self.core.workers()}
+
+    def slot_usage(self) -> dict[str, int]:
+        """Slots across the connected workers: total, used and free, ordinary and durable."""
+        workers = self.core.workers()
+        return {
+            "workers": len(workers),
+            "total": sum(w.slots for w in workers),
+            "used": sum(len(w.running) for w in workers),
+            "free": sum(w.free for w in workers),
+            "durable_total": sum(w.durable_slots for w in workers),
+            "durable_used": sum(len(w.durable_running) for w in workers),
+            "durable_free": sum(w.free_durable for w in workers),
+        }
+
     # -- flow control ---------------------------------------------------------------------------
 
     def flow_done(self, holders: Sequence[Holder]) -> None:
@@ -294,3 +359,16 @@ class QueueScheduler(Actor):
             assigned=self.assigned,
             flow=self.scheduler.flow.statistics(),
         )
+
+
+def _slots_view(slots: WorkerSlots) -> dict[str, Any]:
+    return {
+        "slots": slots.slots,
+        "used": len(slots.running),
+        "free": slots.free,
+        "durable_slots": slots.durable_slots,
+        "durable_used": len(slots.durable_running),
+        "durable_free": slots.free_durable,
+        "paused": slots.paused,
+        "draining": slots.draining,
+    }

@@ -24,6 +24,7 @@ from ._memory import MemoryStore as MemoryStore
 from ._migrations import MIGRATIONS as MIGRATIONS
 from ._migrations import Migration as Migration
 from ._mutations import AcquireConcurrencySlot as AcquireConcurrencySlot
+from ._mutations import AddPause as AddPause
 from ._mutations import AppendDurableLog as AppendDurableLog
 from ._mutations import AppendLogLine as AppendLogLine
 from ._mutations import CancelSchedule as CancelSchedule
@@ -41,11 +42,13 @@ from ._mutations import FireSchedule as FireSchedule
 from ._mutations import Heartbeat as Heartbeat
 from ._mutations import Mutation as Mutation
 from ._mutations import NewTask as NewTask
+from ._mutations import PauseKind as PauseKind
 from ._mutations import PushEvent as PushEvent
 from ._mutations import PutRateLimit as PutRateLimit
 from ._mutations import RecordCronFire as RecordCronFire
 from ._mutations import RegisterWorkflowVersion as RegisterWorkflowVersion
 from ._mutations import ReleaseConcurrencySlot as ReleaseConcurrencySlot
+from ._mutations import RemovePause as RemovePause
 from ._mutations import RescheduleSchedule as RescheduleSchedule
 from ._mutations import ResolveDurableLog as ResolveDurableLog
 from ._mutations import RevokeApiToken as RevokeApiToken
@@ -69,6 +72,7 @@ from ._records import DurableLogEntry as DurableLogEntry
 from ._records import Event as Event
 from ._records import EventFilter as EventFilter
 from ._records import LogLine as LogLine
+from ._records import Pause as Pause
 from ._records import RateLimit as RateLimit
 from ._records import RateLimitWindow as RateLimitWindow
 from ._records import Run as Run
@@ -80,9 +84,11 @@ from ._records import Tenant as Tenant
 from ._records import Worker as Worker
 from ._records import Workflow as Workflow
 from ._records import WorkflowVersion as WorkflowVersion
+from ._schema import LATER_INDEXES as LATER_INDEXES
 from ._schema import TABLES as TABLES
 from ._sqlite import SQLiteStore as SQLiteStore
 from ._store import DEFAULT_OFFLOAD_THRESHOLD as DEFAULT_OFFLOAD_THRESHOLD
+from ._store import RunFilter as RunFilter
 from ._store import Store as Store
 from ._store import StoreStatistics as StoreStatistics
 from ._sweeper import ObjectSweeper as ObjectSweeper

@@ -20,7 +20,7 @@ from ._errors import MutationRejected, StoreClosedError, StoreError
 from ._migrations import MIGRATIONS as _MIGRATIONS
 from ._objects import ObjectStore
 from ._ops import Cond, Delete, Insert, Op, Update, Upsert
-from ._schema import TABLES, Table
+from ._schema import LATER_INDEXES, TABLES, Table
 from ._store import DEFAULT_OFFLOAD_THRESHOLD, Order, Store
 
 __all__ = ["MemoryDatabase", "MemoryStore"]
@@ -41,7 +41,13 @@ class MemoryDatabase:
         # single-column hash indexes (value -> primary keys) on every column a declared
         # index or the primary key starts with, so lookups by id, run or status skip scans
         self.index_columns: dict[str, tuple[str, ...]] = {
-            t.name: tuple(dict.fromkeys(c for cols in (t.primary_key, *t.indexes, *t.unique) for c in cols))
+            t.name: tuple(
+                dict.fromkeys(
+                    c
+                    for cols in (t.primary_key, *t.indexes, *t.unique, *LATER_INDEXES.get(t.name, ()))
+                    for c in cols
+                )
+            )
             for t in TABLES.values()
         }
         self.indexes: dict[tuple[str, str], dict[Any, dict[tuple[Any, ...], None]]] = {
@@ -63,8 +69,11 @@ class MemoryDatabase:
             if new is not None:
                 index.setdefault(new[col], {})[pk] = None
 
-    def candidates(self, table: str, equal: dict[str, Any]) -> Any:
-        """The rows that may match ``equal`` (column -> value): an index bucket or all rows."""
+    def candidates(
+        self, table: str, equal: dict[str, Any], any_of: dict[str, tuple[Any, ...]] | None = None
+    ) -> Any:
+        """The rows that may match ``equal`` (column -> value) and ``any_of`` (column ->
+        values it may hold): the smallest index bucket, or union of buckets, or all rows."""
         rows = self.rows[table]
         best: dict[tuple[Any, ...], None] | None = None
         for col, value in equal.items():
@@ -77,6 +86,18 @@ class MemoryDatabase:
                 return ()
             if best is None or len(bucket) < len(best):
                 best = bucket
+        for col, values in (any_of or {}).items():
+            index = self.indexes.get((table, col))
+            if index is None:
+                continue
+            union: dict[tuple[Any, ...], None] = {}
+            for value in values:
+                try:
+                    union.update(index.get(value, {}))
+                except TypeError:
+                    continue
+            if best is None or len(union) < len(best):
+                best = union
         if best is None:
             return rows.values()
         return [rows[pk] for pk in best]
@@ -327,15 +348,19 @@ class MemoryStore(Store):
         limit: int | None = None,
         *,
         columns: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         await trio.lowlevel.checkpoint()
         if self._crashed:
             raise StoreClosedError("the memory store crashed")
         equal = {c.column: c.value for c in where if c.op == "=" and c.value is not None}
-        candidates = self.database.candidates(table, equal)
+        any_of = {c.column: tuple(c.value) for c in where if c.op == "in"}
+        candidates = self.database.candidates(table, equal, any_of)
         rows = [r for r in candidates if all(_matches(r, c) for c in where)]
         for col, direction in reversed(order):
             rows.sort(key=operator.itemgetter(col), reverse=direction == "desc")
+        if offset:
+            rows = rows[offset:]
         if limit is not None:
             rows = rows[:limit]
         if columns is not None:

@@ -150,6 +150,45 @@ def _object_ref_indexes(dialect: str) -> list[str]:
     ]
 
 
+def _pauses_and_lookups(dialect: str) -> list[str]:
+    """Migration 5: what operators paused, and the indexes the API's lookups read.
+
+    ``pauses`` keeps paused workers and workflows across restarts. The indexes find a
+    run's child runs (run timings, listing runs by parent), the attempts a worker ran
+    (listing runs by worker) and the tasks created in a time window (task metrics)
+    without reading whole tables; the first two are partial, as only rows with a parent
+    or a worker have an entry.
+    """
+    if dialect == "sqlite":
+        table = (
+            "CREATE TABLE pauses (\n"
+            "    tenant_id TEXT NOT NULL,\n"
+            "    kind TEXT NOT NULL,\n"
+            "    target TEXT NOT NULL,\n"
+            "    paused_at REAL NOT NULL,\n"
+            "    PRIMARY KEY (tenant_id, kind, target)\n"
+            ")"
+        )
+    else:
+        table = (
+            "CREATE TABLE pauses (\n"
+            '    tenant_id TEXT COLLATE "C" NOT NULL,\n'
+            '    kind TEXT COLLATE "C" NOT NULL,\n'
+            '    target TEXT COLLATE "C" NOT NULL,\n'
+            "    paused_at DOUBLE PRECISION NOT NULL,\n"
+            "    PRIMARY KEY (tenant_id, kind, target)\n"
+            ")"
+        )
+    return [
+        table,
+        "CREATE INDEX workflow_runs_tenant_id_parent_task_id_idx "
+        "ON workflow_runs (tenant_id, parent_task_id) WHERE parent_task_id IS NOT NULL",
+        "CREATE INDEX tasks_tenant_id_created_at_idx ON tasks (tenant_id, created_at)",
+        "CREATE INDEX task_attempts_tenant_id_worker_id_created_at_idx "
+        "ON task_attempts (tenant_id, worker_id, created_at) WHERE worker_id IS NOT NULL",
+    ]
+
+
 def _api_token_roles(dialect: str) -> list[str]:
     """Migration 7: what each API token may do (tokens made before roles existed were never handed out)."""
     kind = "TEXT" if dialect == "sqlite" else 'TEXT COLLATE "C"'
@@ -161,6 +200,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "rate-limit windows", _rate_limit_windows),
     Migration(3, "current workflow versions", _current_workflow_versions),
     Migration(4, "object reference indexes", _object_ref_indexes),
+    Migration(5, "pauses and lookup indexes", _pauses_and_lookups),
     Migration(7, "API token roles", _api_token_roles),
 )
 

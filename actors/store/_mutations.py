@@ -11,6 +11,7 @@ won and nothing was written.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -22,6 +23,7 @@ from ._rows import build_row
 
 __all__ = [
     "AcquireConcurrencySlot",
+    "AddPause",
     "AppendDurableLog",
     "AppendLogLine",
     "CancelSchedule",
@@ -39,11 +41,13 @@ __all__ = [
     "Heartbeat",
     "Mutation",
     "NewTask",
+    "PauseKind",
     "PushEvent",
     "PutRateLimit",
     "RecordCronFire",
     "RegisterWorkflowVersion",
     "ReleaseConcurrencySlot",
+    "RemovePause",
     "RescheduleSchedule",
     "ResolveDurableLog",
     "RevokeApiToken",
@@ -922,3 +926,39 @@ class AppendLogLine(Mutation):
             "created_at": self.at,
         }
         return [Insert("log_lines", self._row("log_lines", values))]
+
+
+class PauseKind(enum.StrEnum):
+    """What a :class:`AddPause` pauses: a worker (target: its id) or a workflow (its name)."""
+
+    WORKER = "worker"
+    WORKFLOW = "workflow"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddPause(Mutation):
+    """Pause a worker or a workflow; pausing it again keeps the first time it was paused."""
+
+    tenant_id: str
+    kind: PauseKind
+    target: str
+    at: float
+
+    def ops(self) -> list[Op]:
+        values = {"tenant_id": self.tenant_id, "kind": self.kind, "target": self.target, "paused_at": self.at}
+        return [Upsert("pauses", self._row("pauses", values), conflict=("tenant_id", "kind", "target"))]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemovePause(Mutation):
+    """Lift a pause; ``False`` if it was not paused."""
+
+    tenant_id: str
+    kind: PauseKind
+    target: str
+
+    def ops(self) -> list[Op]:
+        key = self._row(
+            "pauses", {"tenant_id": self.tenant_id, "kind": self.kind, "target": self.target}, partial=True
+        )
+        return [Delete("pauses", key)]

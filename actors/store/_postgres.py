@@ -289,6 +289,7 @@ class PostgresStore(Store):
         limit: int | None = None,
         *,
         columns: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         pool = self._require()
         clause, params = render_where(table, where, _pg_placeholder)
@@ -298,5 +299,15 @@ class PostgresStore(Store):
         if limit is not None:
             params.append(limit)
             sql += f" LIMIT ${len(params)}"
+        if offset:
+            params.append(offset)
+            sql += f" OFFSET ${len(params)}"
         rows = await self._aio(pool.fetch, sql, *params)
         return [dict(r) for r in rows]
+
+    async def _count(self, table: str, where: Sequence[Cond], group_by: str) -> dict[Any, int]:
+        pool = self._require()
+        clause, params = render_where(table, where, _pg_placeholder)
+        sql = f"SELECT {group_by}, COUNT(*) FROM {table}{clause} GROUP BY {group_by}"
+        rows = await self._aio(pool.fetch, sql, *params)
+        return {r[0]: r[1] for r in rows}

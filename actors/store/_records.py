@@ -20,6 +20,7 @@ __all__ = [
     "Event",
     "EventFilter",
     "LogLine",
+    "Pause",
     "RateLimit",
     "RateLimitWindow",
     "Run",
@@ -313,6 +314,21 @@ class LogLine:
     created_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Something an operator paused: a worker (by id) or a workflow (by name).
+
+    ``kind`` is a :class:`~ratchet.actors.store._mutations.PauseKind`. A paused worker
+    is given no new tasks; a paused workflow's tasks stay queued. The row lives until
+    the pause is lifted, so a restarted engine keeps what was paused.
+    """
+
+    tenant_id: str
+    kind: str
+    target: str
+    paused_at: float
+
+
 RECORD_TYPES: dict[str, type] = {
     "tenants": Tenant,
     "api_tokens": ApiToken,
@@ -333,4 +349,5 @@ RECORD_TYPES: dict[str, type] = {
     "durable_log": DurableLogEntry,
     "log_lines": LogLine,
     "current_workflow_versions": CurrentWorkflowVersion,
+    "pauses": Pause,
 }

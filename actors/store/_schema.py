@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["TABLES", "Column", "Table", "table"]
+__all__ = ["LATER_INDEXES", "TABLES", "Column", "Table", "table"]
 
 
 @dataclass(frozen=True)
@@ -209,5 +209,19 @@ TABLES: dict[str, Table] = {
             "tenant_id text, workflow_id text, version int, checksum text, updated_at float",
             ("tenant_id", "workflow_id"),
         ),
+        table(
+            "pauses",
+            "tenant_id text, kind text, target text, paused_at float",
+            ("tenant_id", "kind", "target"),
+        ),
     ]
+}
+
+#: Secondary indexes that migrations after the first added to tables migration 1 created,
+#: by table. Their SQL is written out in the migration that adds them (a released
+#: migration never changes); the memory store reads this to keep the same lookups cheap.
+LATER_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "workflow_runs": (("tenant_id", "parent_task_id"),),
+    "tasks": (("tenant_id", "created_at"),),
+    "task_attempts": (("tenant_id", "worker_id", "created_at"),),
 }

@@ -257,15 +257,19 @@ class SQLiteStore(Store):
         limit: int | None = None,
         *,
         columns: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         conn = self._require()
         clause, params = render_where(table, where, _qmark)
         sql = f"SELECT {', '.join(columns) if columns else '*'} FROM {table}{clause}"
         if order:
             sql += " ORDER BY " + ", ".join(f"{c} {d.upper()}" for c, d in order)
-        if limit is not None:
+        if limit is not None or offset:
             sql += " LIMIT ?"
-            params.append(limit)
+            params.append(-1 if limit is None else limit)  # SQLite: no OFFSET without a LIMIT
+        if offset:
+            sql += " OFFSET ?"
+            params.append(offset)
 
         def run() -> list[dict[str, Any]]:
             cur = conn.execute(sql, params)
@@ -273,3 +277,10 @@ class SQLiteStore(Store):
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
         return await self._run(run)
+
+    async def _count(self, table: str, where: Sequence[Cond], group_by: str) -> dict[Any, int]:
+        conn = self._require()
+        clause, params = render_where(table, where, _qmark)
+        sql = f"SELECT {group_by}, COUNT(*) FROM {table}{clause} GROUP BY {group_by}"
+        rows = await self._run(lambda: conn.execute(sql, params).fetchall())
+        return {value: count for value, count in rows}

@@ -41,6 +41,7 @@ from ._records import (
     Event,
     EventFilter,
     LogLine,
+    Pause,
     RateLimit,
     RateLimitWindow,
     Run,
@@ -55,12 +56,13 @@ from ._records import (
 )
 from ._schema import TABLES
 
-__all__ = ["DEFAULT_OFFLOAD_THRESHOLD", "Store", "StoreStatistics"]
+__all__ = ["DEFAULT_OFFLOAD_THRESHOLD", "RunFilter", "Store", "StoreStatistics"]
 
 DEFAULT_OFFLOAD_THRESHOLD = 64 * 1024
 """With an object store: payloads longer than this many characters of JSON go there."""
 
 _SWEEP_CHUNK = 500  # object keys looked up per query (under SQLite's parameter limit)
+_IN_CHUNK = 500  # ids looked up per query by the API's reads (under SQLite's parameter limit)
 
 Order = Sequence[tuple[str, str]]
 _R = TypeVar("_R")
@@ -156,8 +158,10 @@ class Store(ABC):
         limit: int | None = None,
         *,
         columns: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Rows of ``table`` matching every condition, as stored (only ``columns``, if given)."""
+        """Rows of ``table`` matching every condition, as stored (only ``columns``, if given),
+        skipping the first ``offset`` of them."""
 
     @abstractmethod
     async def migration_versions(self) -> list[int]:
@@ -386,10 +390,16 @@ class Store(ABC):
         return found
 
     async def _query(
-        self, table: str, where: Sequence[Cond], order: Order = (), limit: int | None = None
+        self,
+        table: str,
+        where: Sequence[Cond],
+        order: Order = (),
+        limit: int | None = None,
+        *,
+        offset: int = 0,
     ) -> list[Any]:
         self._check_open()
-        return await self._records(table, await self._select(table, where, order, limit))
+        return await self._records(table, await self._select(table, where, order, limit, offset=offset))
 
     async def _one(self, kind: type[_R], table: str, where: Sequence[Cond]) -> _R | None:
         rows = await self._query(table, where, limit=1)
@@ -478,6 +488,8 @@ class Store(ABC):
         since: float | None = None,
         until: float | None = None,
         limit: int | None = 100,
+        run_filter: RunFilter | None = None,
+        offset: int = 0,
     ) -> list[Run]:
         """A tenant's runs, newest first, filtered.
 
@@ -488,6 +500,8 @@ class Store(ABC):
             since: keep runs created at or after this time.
             until: keep runs created before this time.
             limit: at most this many (``None``: all).
+            run_filter: more conditions (see :class:`RunFilter`).
+            offset: skip this many of the runs that match first.
         """
         where = self._eq(tenant_id=tenant_id)
         if statuses is not None:
@@ -498,7 +512,9 @@ class Store(ABC):
             where.append(Cond("created_at", ">=", since))
         if until is not None:
             where.append(Cond("created_at", "<", until))
-        return await self._query("workflow_runs", where, [("created_at", "desc"), ("id", "desc")], limit)
+        where.extend(run_filter.conditions() if run_filter is not None else ())
+        order = [("created_at", "desc"), ("id", "desc")]
+        return await self._query("workflow_runs", where, order, limit, offset=offset)
 
     async def get_task(self, tenant_id: str, task_id: str) -> Task | None:
         """A task, or ``None``."""
@@ -659,3 +675,161 @@ class Store(ABC):
         if after_seq is not None:
             where.append(Cond("seq", ">", after_seq))
         return await self._query("log_lines", where, [("seq", "asc")], limit)
+
+    # -- reads of the API (what operators look at) ---------------------------------------------
+
+    async def _count(self, table: str, where: Sequence[Cond], group_by: str) -> dict[Any, int]:
+        """How many rows of ``table`` match ``where``, by their value of ``group_by``.
+
+        The SQL backends answer with one ``GROUP BY`` query; this reads the one column.
+        """
+        counts: dict[Any, int] = {}
+        for row in await self._select(table, where, columns=(group_by,)):
+            counts[row[group_by]] = counts.get(row[group_by], 0) + 1
+        return counts
+
+    async def get_pause(self, tenant_id: str, kind: str, target: str) -> Pause | None:
+        """The pause of a worker or workflow (``kind``: a ``PauseKind``), or ``None``."""
+        return await self._one(Pause, "pauses", self._eq(tenant_id=tenant_id, kind=kind, target=target))
+
+    async def list_pauses(self, tenant_id: str, *, kind: str | None = None) -> list[Pause]:
+        """What is paused, by kind then target."""
+        where = self._eq(tenant_id=tenant_id)
+        if kind is not None:
+            where.append(Cond("kind", "=", getattr(kind, "value", kind)))
+        return await self._query("pauses", where, [("kind", "asc"), ("target", "asc")])
+
+    async def list_run_ids(
+        self,
+        tenant_id: str,
+        *,
+        statuses: Sequence[str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        run_filter: RunFilter | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[tuple[str, Any]]:
+        """``(run id, additional metadata)`` of the runs :meth:`list_runs` would list, in its
+        order, without reading their payloads: what bulk operations go through."""
+        self._check_open()
+        where = self._eq(tenant_id=tenant_id)
+        if statuses is not None:
+            where.append(Cond("status", "in", _enum_values(statuses)))
+        if since is not None:
+            where.append(Cond("created_at", ">=", since))
+        if until is not None:
+            where.append(Cond("created_at", "<", until))
+        where.extend(run_filter.conditions() if run_filter is not None else ())
+        order = [("created_at", "desc"), ("id", "desc")]
+        rows = await self._select(
+            "workflow_runs", where, order, limit, columns=("id", "additional_metadata"), offset=offset
+        )
+        return [(row["id"], decode_json(row["additional_metadata"])) for row in rows]
+
+    async def list_child_runs(self, tenant_id: str, parent_task_ids: Sequence[str]) -> list[Run]:
+        """The runs the given task runs spawned, oldest first."""
+        out: list[Run] = []
+        for chunk in _chunks(parent_task_ids):
+            where = [*self._eq(tenant_id=tenant_id), Cond("parent_task_id", "in", chunk)]
+            out.extend(await self._query("workflow_runs", where))
+        return sorted(out, key=lambda r: (r.created_at, r.id))
+
+    async def list_tasks_of_runs(self, tenant_id: str, run_ids: Sequence[str]) -> list[Task]:
+        """The tasks of several runs, in creation order."""
+        out: list[Task] = []
+        for chunk in _chunks(run_ids):
+            where = [*self._eq(tenant_id=tenant_id), Cond("run_id", "in", chunk)]
+            out.extend(await self._query("tasks", where))
+        return sorted(out, key=lambda t: (t.created_at, t.id))
+
+    async def list_worker_run_ids(
+        self, tenant_id: str, worker_id: str, *, since: float | None = None
+    ) -> set[str]:
+        """The runs that have a task an attempt of which was given to ``worker_id``
+        (attempts begun at or after ``since``, if given)."""
+        self._check_open()
+        where = self._eq(tenant_id=tenant_id, worker_id=worker_id)
+        if since is not None:
+            where.append(Cond("created_at", ">=", since))
+        rows = await self._select("task_attempts", where, columns=("task_id",))
+        task_ids = list(dict.fromkeys(row["task_id"] for row in rows))
+        run_ids: set[str] = set()
+        for chunk in _chunks(task_ids):
+            where = [*self._eq(tenant_id=tenant_id), Cond("id", "in", chunk)]
+            run_ids.update(row["run_id"] for row in await self._select("tasks", where, columns=("run_id",)))
+        return run_ids
+
+    async def get_runs(self, tenant_id: str, run_ids: Sequence[str]) -> list[Run]:
+        """The runs with these ids that exist (in no particular order)."""
+        out: list[Run] = []
+        for chunk in _chunks(run_ids):
+            where = [*self._eq(tenant_id=tenant_id), Cond("id", "in", chunk)]
+            out.extend(await self._query("workflow_runs", where))
+        return out
+
+    async def count_tasks(
+        self,
+        tenant_id: str,
+        *,
+        by: str,
+        statuses: Sequence[str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> dict[str, int]:
+        """How many tasks there are, by ``status`` or by ``queue`` (``by``).
+
+        Args:
+            tenant_id: the tenant.
+            by: the column to count by: ``"status"`` or ``"queue"``.
+            statuses: count only tasks in these statuses.
+            since: count only tasks created at or after this time.
+            until: count only tasks created before this time.
+        """
+        if by not in ("status", "queue"):
+            raise ValueError(f"count_tasks: by must be 'status' or 'queue', got {by!r}")
+        self._check_open()
+        where = self._eq(tenant_id=tenant_id)
+        if statuses is not None:
+            where.append(Cond("status", "in", _enum_values(statuses)))
+        if since is not None:
+            where.append(Cond("created_at", ">=", since))
+        if until is not None:
+            where.append(Cond("created_at", "<", until))
+        return {str(k): int(v) for k, v in (await self._count("tasks", where, by)).items()}
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Conditions on runs beyond status and time, all of which a run must meet.
+
+    Attributes:
+        workflow_ids: the run's workflow is one of these (ids).
+        parent_task_id: the run was spawned by this task run.
+        idempotency_key_prefix: the run's idempotency key starts with this (how the runs
+            one event started are found: their keys name the event).
+    """
+
+    workflow_ids: tuple[str, ...] | None = None
+    parent_task_id: str | None = None
+    idempotency_key_prefix: str | None = None
+
+    def conditions(self) -> list[Cond]:
+        """The conditions, for a query of ``workflow_runs``."""
+        out: list[Cond] = []
+        if self.workflow_ids is not None:
+            out.append(Cond("workflow_id", "in", tuple(self.workflow_ids)))
+        if self.parent_task_id is not None:
+            out.append(Cond("parent_task_id", "=", self.parent_task_id))
+        prefix = self.idempotency_key_prefix
+        if prefix:
+            # a range on the key's unique index: keys starting with the prefix sort between it
+            # and the prefix with its last character moved one up (byte order in every backend)
+            out.append(Cond("idempotency_key", ">=", prefix))
+            out.append(Cond("idempotency_key", "<", prefix[:-1] + chr(ord(prefix[-1]) + 1)))
+        return out
+
+
+def _chunks(ids: Sequence[str]) -> list[tuple[str, ...]]:
+    unique = list(dict.fromkeys(ids))
+    return [tuple(unique[i : i + _IN_CHUNK]) for i in range(0, len(unique), _IN_CHUNK)]

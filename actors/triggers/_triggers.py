@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ratchet._contract.keys import event_key
 from ratchet._contract.spec import WorkflowSpec
 from ratchet._contract.status import ScheduleStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
@@ -222,8 +223,9 @@ class Triggers(Actor):
                     ev["payload"],
                     ev["additional_metadata"],
                     ev.get("priority"),
-                    idempotency_key=f"event:{event_id}:{match.filter.id if match.filter else '-'}:"
-                    f"{match.workflow}",
+                    idempotency_key=event_key(
+                        event_id, match.filter.id if match.filter else None, match.workflow
+                    ),
                     filter_payload=None if match.filter is None else match.filter.payload,
                 )
                 for match in matches

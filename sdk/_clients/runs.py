@@ -12,6 +12,7 @@ import builtins
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pydantic
@@ -19,6 +20,10 @@ import pydantic
 from .._contract.calls import Method, trigger_request
 from .._contract.status import RunStatus, TaskEventKind, TaskStatus
 from .._errors import FailedTaskRunExceptionGroup, RunCancelledError, TaskRunError
+from .calls import ClientCalls
+from .inspection import RunTimings, TaskDetails
+from .run_filters import BulkCancelReplayOpts, RunFilter, bulk_request
+from .triggers import to_epoch
 
 if TYPE_CHECKING:
     from .._client import Ratchet
@@ -49,6 +54,8 @@ class TaskEvent(pydantic.BaseModel):
     message: str | None = None
     worker_id: str | None = None
     worker_name: str | None = None
+    # the entry's place in the engine's timeline (``list_task_events`` pages by it)
+    seq: int | None = None
 
 
 class TaskRunDetails(pydantic.BaseModel):
@@ -83,7 +90,8 @@ class RunDetails(pydantic.BaseModel):
     """A run as the engine recorded it.
 
     ``error`` says why a FAILED run failed, or why a CANCELLED run was cancelled (the
-    reason :class:`RunCancelledError` carries).
+    reason :class:`RunCancelledError` carries). ``triggering_event_id`` is the pushed
+    event that started the run, if one did.
     """
 
     model_config = pydantic.ConfigDict(defer_build=True)  # built on first use: import ratchet stays light
@@ -103,6 +111,7 @@ class RunDetails(pydantic.BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     tasks: list[TaskRunDetails] = []
+    triggering_event_id: str | None = None
 
     def task(self, name: str) -> TaskRunDetails:
         for t in self.tasks:
@@ -191,17 +200,11 @@ def _details(raw: dict[str, Any] | None, run_id: str) -> RunDetails:
     return RunDetails.model_validate(raw)
 
 
-class RunsClient:
-    """``ratchet.runs``: read, list, wait for and cancel runs."""
+class RunsClient(ClientCalls):
+    """``ratchet.runs``: read, list, wait for, cancel and replay runs, and look into their tasks.
 
-    def __init__(self, client: Ratchet) -> None:
-        self._client = client
-
-    def _call(self, method: str, *args: Any) -> Any:
-        return self._client.connection.call(method, *args)
-
-    async def _acall(self, method: str, *args: Any) -> Any:
-        return await self._client.connection.acall(method, *args)
+    A request the engine refuses as malformed raises ``ValueError`` with its reason.
+    """
 
     def get(self, run_id: str) -> RunDetails:
         """The run with its tasks and timeline. Raises LookupError if unknown."""
@@ -224,14 +227,27 @@ class RunsClient:
         *,
         statuses: Sequence[RunStatus | str] | None = None,
         workflow: Any = None,
-        since: float | None = None,
-        until: float | None = None,
+        since: float | datetime | None = None,
+        until: float | datetime | None = None,
         additional_metadata: dict[str, Any] | None = None,
         parent_task_id: str | None = None,
         limit: int = 100,
-    ) -> list[RunDetails]:
-        """Runs, newest first (without task details)."""
-        filters = self._filters(statuses, workflow, since, until, additional_metadata, parent_task_id, limit)
+        offset: int = 0,
+        workflow_ids: Sequence[str] | None = None,
+        worker_id: str | None = None,
+        triggering_event_id: str | None = None,
+        metadata_match: str = "all",
+        parent_task_external_id: str | None = None,
+    ) -> builtins.list[RunDetails]:
+        """Runs, newest first (without task details), ``offset`` skipped, at most ``limit``.
+
+        Every filter given must hold: ``statuses``; ``workflow`` (a workflow or its name)
+        and ``workflow_ids`` (ids or names); created in ``[since, until)``; metadata
+        holding all ``additional_metadata`` pairs (``metadata_match="any"``: one of them);
+        spawned by task run ``parent_task_id`` (hatchet-sdk: ``parent_task_external_id``);
+        a task of it ran on ``worker_id``; started by event ``triggering_event_id``.
+        """
+        filters = _filters(locals())
         return [RunDetails.model_validate(r) for r in self._call(Method.LIST_RUNS, filters)]
 
     async def aio_list(
@@ -239,39 +255,21 @@ class RunsClient:
         *,
         statuses: Sequence[RunStatus | str] | None = None,
         workflow: Any = None,
-        since: float | None = None,
-        until: float | None = None,
+        since: float | datetime | None = None,
+        until: float | datetime | None = None,
         additional_metadata: dict[str, Any] | None = None,
         parent_task_id: str | None = None,
         limit: int = 100,
+        offset: int = 0,
+        workflow_ids: Sequence[str] | None = None,
+        worker_id: str | None = None,
+        triggering_event_id: str | None = None,
+        metadata_match: str = "all",
+        parent_task_external_id: str | None = None,
     ) -> builtins.list[RunDetails]:
-        filters = self._filters(statuses, workflow, since, until, additional_metadata, parent_task_id, limit)
+        """The ``aio_`` form of :meth:`list`."""
+        filters = _filters(locals())
         return [RunDetails.model_validate(r) for r in await self._acall(Method.LIST_RUNS, filters)]
-
-    @staticmethod
-    def _filters(
-        statuses: Sequence[str] | None,
-        workflow: Any,
-        since: float | None,
-        until: float | None,
-        additional_metadata: dict[str, Any] | None,
-        parent_task_id: str | None,
-        limit: int,
-    ) -> dict[str, Any]:
-        filters: dict[str, Any] = {"limit": limit}
-        if statuses is not None:
-            filters["statuses"] = [str(getattr(s, "value", s)) for s in statuses]
-        if workflow is not None:
-            filters["workflow"] = getattr(workflow, "name", workflow)
-        for key, value in (
-            ("since", since),
-            ("until", until),
-            ("additional_metadata", additional_metadata),
-            ("parent_task_id", parent_task_id),
-        ):
-            if value is not None:
-                filters[key] = value
-        return filters
 
     def cancel(self, run_id: str) -> bool:
         """Cancel a run; False if it had already finished."""
@@ -280,12 +278,15 @@ class RunsClient:
     async def aio_cancel(self, run_id: str) -> bool:
         return bool(await self._acall(Method.CANCEL_RUNS, [run_id]))
 
-    def bulk_cancel(self, run_ids: Sequence[str]) -> int:
-        """Cancel several runs; returns how many were still running."""
-        return int(self._call(Method.CANCEL_RUNS, list(run_ids)))
+    def bulk_cancel(self, runs: BulkCancelReplayOpts | RunFilter | Sequence[str]) -> int:
+        """Cancel several runs: by ids, or every QUEUED and RUNNING run a :class:`RunFilter`
+        matches (``BulkCancelReplayOpts(ids=... | filters=...)``, as in hatchet-sdk).
+        Returns how many were still running."""
+        return int(self._call(Method.CANCEL_RUNS, bulk_request(runs)))
 
-    async def aio_bulk_cancel(self, run_ids: Sequence[str]) -> int:
-        return int(await self._acall(Method.CANCEL_RUNS, list(run_ids)))
+    async def aio_bulk_cancel(self, runs: BulkCancelReplayOpts | RunFilter | Sequence[str]) -> int:
+        """The ``aio_`` form of :meth:`bulk_cancel`."""
+        return int(await self._acall(Method.CANCEL_RUNS, bulk_request(runs)))
 
     def replay(self, run_id: str) -> bool:
         """Run a FAILED or CANCELLED run again from where it broke.
@@ -299,18 +300,98 @@ class RunsClient:
     async def aio_replay(self, run_id: str) -> bool:
         return bool(await self._acall(Method.REPLAY_RUNS, [run_id]))
 
-    def bulk_replay(self, run_ids: Sequence[str]) -> builtins.list[str]:
-        """Replay several runs; returns the ids that were replayed."""
-        return list(self._call(Method.REPLAY_RUNS, list(run_ids)))
+    def bulk_replay(self, runs: BulkCancelReplayOpts | RunFilter | Sequence[str]) -> builtins.list[str]:
+        """Replay several runs: by ids, or every FAILED and CANCELLED run a filter matches.
+        Returns the ids that were replayed."""
+        return list(self._call(Method.REPLAY_RUNS, bulk_request(runs)))
 
-    async def aio_bulk_replay(self, run_ids: Sequence[str]) -> builtins.list[str]:
-        return list(await self._acall(Method.REPLAY_RUNS, list(run_ids)))
+    async def aio_bulk_replay(
+        self, runs: BulkCancelReplayOpts | RunFilter | Sequence[str]
+    ) -> builtins.list[str]:
+        """The ``aio_`` form of :meth:`bulk_replay`."""
+        return list(await self._acall(Method.REPLAY_RUNS, bulk_request(runs)))
+
+    def get_timings(self, run_id: str, depth: int = 1) -> RunTimings:
+        """A run's tasks with their queued, started and finished times, and those of the
+        runs its tasks spawned, ``depth`` levels down (0: the run alone; at most 10).
+        Raises LookupError if the run is unknown."""
+        return _found(RunTimings, self._call(Method.GET_RUN_TIMINGS, run_id, depth), f"run {run_id!r}")
+
+    async def aio_get_timings(self, run_id: str, depth: int = 1) -> RunTimings:
+        """The ``aio_`` form of :meth:`get_timings`."""
+        answer = await self._acall(Method.GET_RUN_TIMINGS, run_id, depth)
+        return _found(RunTimings, answer, f"run {run_id!r}")
+
+    def get_task(self, task_id: str, attempt: int | None = None) -> TaskDetails:
+        """A task run with one of its attempts (default: the current one). Raises
+        LookupError if the task run is unknown, ValueError if it has no such attempt."""
+        return _found(TaskDetails, self._call(Method.GET_TASK, task_id, attempt), f"task run {task_id!r}")
+
+    async def aio_get_task(self, task_id: str, attempt: int | None = None) -> TaskDetails:
+        """The ``aio_`` form of :meth:`get_task`."""
+        answer = await self._acall(Method.GET_TASK, task_id, attempt)
+        return _found(TaskDetails, answer, f"task run {task_id!r}")
+
+    def list_task_events(
+        self, task_id: str, *, after_seq: int | None = None, limit: int = 1000
+    ) -> builtins.list[TaskEvent]:
+        """A task run's timeline in order (after entry ``after_seq``, at most ``limit``).
+        Raises LookupError if the task run is unknown."""
+        answer = self._call(Method.LIST_TASK_EVENTS, task_id, _page(after_seq, limit))
+        return [TaskEvent.model_validate(e) for e in _found(None, answer, f"task run {task_id!r}")]
+
+    async def aio_list_task_events(
+        self, task_id: str, *, after_seq: int | None = None, limit: int = 1000
+    ) -> builtins.list[TaskEvent]:
+        """The ``aio_`` form of :meth:`list_task_events`."""
+        answer = await self._acall(Method.LIST_TASK_EVENTS, task_id, _page(after_seq, limit))
+        return [TaskEvent.model_validate(e) for e in _found(None, answer, f"task run {task_id!r}")]
 
     def _wait(self, run_id: str) -> RunDetails:
         return _details(self._call(Method.WAIT_RUN, run_id), run_id)
 
     async def _aio_wait(self, run_id: str) -> RunDetails:
         return _details(await self._acall(Method.WAIT_RUN, run_id), run_id)
+
+
+def _filters(args: dict[str, Any]) -> dict[str, Any]:
+    """The ``list_runs`` filters of :meth:`RunsClient.list`'s arguments (those left unset are left out)."""
+    filters: dict[str, Any] = {"limit": args["limit"], "offset": args["offset"]}
+    if args["metadata_match"] != "all":
+        filters["metadata_match"] = args["metadata_match"]
+    if args["statuses"] is not None:
+        filters["statuses"] = [str(getattr(s, "value", s)) for s in args["statuses"]]
+    if args["workflow"] is not None:
+        filters["workflow"] = getattr(args["workflow"], "name", args["workflow"])
+    if args["workflow_ids"] is not None:
+        filters["workflow_ids"] = [getattr(w, "name", w) for w in args["workflow_ids"]]
+    for key in ("since", "until"):
+        if args[key] is not None:
+            filters[key] = to_epoch(args[key], key)
+    parent = args["parent_task_id"] if args["parent_task_id"] is not None else args["parent_task_external_id"]
+    for key, value in (
+        ("additional_metadata", args["additional_metadata"]),
+        ("parent_task_id", parent),
+        ("worker_id", args["worker_id"]),
+        ("triggering_event_id", args["triggering_event_id"]),
+    ):
+        if value is not None:
+            filters[key] = value
+    return filters
+
+
+def _page(after_seq: int | None, limit: int) -> dict[str, Any]:
+    page: dict[str, Any] = {"limit": limit}
+    if after_seq is not None:
+        page["after_seq"] = after_seq
+    return page
+
+
+def _found(model: Any, answer: Any, what: str) -> Any:
+    """``answer`` validated as ``model`` (as it is without one); LookupError if the engine had none."""
+    if answer is None:
+        raise LookupError(f"no {what}")
+    return answer if model is None else model.model_validate(answer)
 
 
 def trigger_payload(workflow: Workflow, options: TriggerWorkflowOptions) -> dict[str, Any]:

@@ -14,16 +14,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pydantic
 
-from ratchet.runtime import ActorError
-
-from .._contract.calls import MAX_BULK_EVENTS, ErrorCode, Method, error_code, event_request
-
-if TYPE_CHECKING:
-    from .._client import Ratchet
+from .._contract.calls import MAX_BULK_EVENTS, Method, event_request
+from .calls import ClientCalls
 
 __all__ = [
     "MAX_BULK_EVENTS",
@@ -150,22 +146,7 @@ def _event_request(
     return event_request(key, payload, additional_metadata, scope, priority)
 
 
-class _Calls:
-    def __init__(self, client: Ratchet) -> None:
-        self._client = client
-
-    def _call(self, method: str, *args: Any) -> Any:
-        try:
-            return self._client.connection.call(method, *args)
-        except ActorError as exc:
-            raise _refusal(exc) from None
-
-    async def _acall(self, method: str, *args: Any) -> Any:
-        try:
-            return await self._client.connection.acall(method, *args)
-        except ActorError as exc:
-            raise _refusal(exc) from None
-
+class _Calls(ClientCalls):
     def _known(self, workflow: Any) -> None:
         """A workflow object's definition goes to the engine first, in case no worker
         registered it yet (a name alone must already be known)."""
@@ -177,12 +158,6 @@ class _Calls:
         make_known = getattr(workflow, "_aio_make_known", None)
         if make_known is not None:
             await make_known(self._client.connection)
-
-
-def _refusal(exc: ActorError) -> Exception:
-    if error_code(exc.error_type) is ErrorCode.REQUEST:
-        return ValueError(exc.error_message)
-    return exc
 
 
 def _events(requests: list[dict[str, Any]], answers: list[dict[str, Any]]) -> list[Event]:

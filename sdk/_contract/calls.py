@@ -74,6 +74,18 @@ class Method(enum.StrEnum):
     GET_SCHEDULE = "get_schedule"
     UPDATE_SCHEDULE = "update_schedule"
     DELETE_SCHEDULE = "delete_schedule"
+    # operators: workers, workflows, metrics, timings, task details
+    GET_WORKER = "get_worker"
+    PAUSE_WORKER = "pause_worker"
+    RESUME_WORKER = "resume_worker"
+    GET_WORKFLOW = "get_workflow"
+    LIST_WORKFLOW_VERSIONS = "list_workflow_versions"
+    PAUSE_WORKFLOW = "pause_workflow"
+    UNPAUSE_WORKFLOW = "unpause_workflow"
+    QUEUE_METRICS = "queue_metrics"
+    GET_RUN_TIMINGS = "get_run_timings"
+    GET_TASK = "get_task"
+    LIST_TASK_EVENTS = "list_task_events"
 
 
 #: Gateway methods that may run twice without harm: a client retries them across engine restarts.
@@ -93,6 +105,17 @@ IDEMPOTENT: frozenset[str] = frozenset(
         Method.CANCEL_RUNS,
         Method.REPLAY_RUNS,
         Method.REGISTER_WORKFLOWS,  # a definition is identified by its content: sending it again is a no-op
+        Method.GET_WORKER,
+        Method.PAUSE_WORKER,  # pausing or resuming twice leaves the same state
+        Method.RESUME_WORKER,
+        Method.GET_WORKFLOW,
+        Method.LIST_WORKFLOW_VERSIONS,
+        Method.PAUSE_WORKFLOW,
+        Method.UNPAUSE_WORKFLOW,
+        Method.QUEUE_METRICS,
+        Method.GET_RUN_TIMINGS,
+        Method.GET_TASK,
+        Method.LIST_TASK_EVENTS,
     }
 )
 

@@ -14,10 +14,10 @@ costs import time they do not need. The idempotency keys are in :mod:`.keys`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .calls import DEFAULT_MAX_PAYLOAD_BYTES as DEFAULT_MAX_PAYLOAD_BYTES
 from .calls import IDEMPOTENT as IDEMPOTENT
@@ -37,15 +37,24 @@ __all__ = [
     "IDEMPOTENT",
     "MAX_BULK_EVENTS",
     "MAX_ID_LENGTH",
+    "MAX_LISTED_IDS",
+    "BulkRunsRequest",
     "CreateCronRequest",
     "CreateFilterRequest",
     "CreateScheduleRequest",
     "ErrorCode",
+    "GetTaskRequest",
     "ListRunsRequest",
+    "ListTaskEventsRequest",
+    "ListWorkersRequest",
+    "ListWorkflowsRequest",
     "Method",
     "PushEventRequest",
+    "QueueMetricsRequest",
     "RegisterWorkerRequest",
     "RequestError",
+    "RunFilterRequest",
+    "RunTimingsRequest",
     "TaskResultReport",
     "TriggerRequest",
     "check_id",
@@ -122,14 +131,36 @@ class TaskResultReport(_Strict):
     evicted_at: int | None = Field(default=None, ge=0)
 
 
+#: A point in time: epoch seconds, finite.
+Timestamp = Annotated[float, Field(allow_inf_nan=False)]
+#: How a run's ``additional_metadata`` must match the pairs asked for: all of them, or any one.
+MetadataMatch = Literal["all", "any"]
+#: Ids (or names) one request may list at most.
+MAX_LISTED_IDS = 10_000
+
+
 class ListRunsRequest(_Strict):
+    """The filters of ``list_runs`` (every one given must hold), newest first.
+
+    ``workflow`` names one workflow; ``workflow_ids`` lists workflows by id or name.
+    ``worker_id`` keeps runs a task of which had an attempt on that worker;
+    ``triggering_event_id`` the runs a pushed event started; ``additional_metadata``
+    keeps runs whose metadata holds all of the pairs (``metadata_match="all"``) or any
+    one of them (``"any"``). ``offset`` skips that many matching runs.
+    """
+
     statuses: list[RunStatus] | None = None
-    workflow: str | None = None
-    since: float | None = None
-    until: float | None = None
+    workflow: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+    workflow_ids: list[Annotated[str, Name]] | None = Field(default=None, max_length=1000)
+    since: Timestamp | None = None
+    until: Timestamp | None = None
     additional_metadata: dict[str, Any] | None = None
-    parent_task_id: str | None = None
-    limit: int = Field(default=100, ge=1, le=10_000)
+    metadata_match: MetadataMatch = "all"
+    parent_task_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+    worker_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+    triggering_event_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+    limit: int = Field(default=100, ge=1, le=10_000, strict=True)
+    offset: int = Field(default=0, ge=0, le=1_000_000, strict=True)
 
 
 def _printable(value: str, what: str) -> str:
@@ -244,3 +275,86 @@ def run_labels(raw: dict[str, Any], workflow: str) -> tuple[tuple[str, Any], ...
         return desired_labels(labels, where)
     except DefinitionError as exc:
         raise RequestError(f"run request is invalid: {exc}") from None
+
+
+# -- the API's requests: bulk operations, workers, workflows, metrics, timings, tasks -------------
+
+
+class RunFilterRequest(_Strict):
+    """Which runs a bulk cancel or replay takes (Hatchet's ``RunFilter``): runs created
+    in ``[since, until)``, in one of ``statuses``, of one of ``workflow_ids`` (ids or
+    names), whose metadata matches ``additional_metadata`` (see :class:`ListRunsRequest`)."""
+
+    since: Timestamp
+    until: Timestamp | None = None
+    statuses: list[RunStatus] | None = None
+    workflow_ids: list[Annotated[str, Name]] | None = Field(default=None, max_length=1000)
+    additional_metadata: dict[str, Any] | None = None
+    metadata_match: MetadataMatch = "all"
+
+
+class BulkRunsRequest(_Strict):
+    """The runs of ``cancel_runs`` / ``replay_runs``: by ``ids``, or by ``filter``; exactly one."""
+
+    ids: list[Annotated[str, Name]] | None = Field(default=None, max_length=MAX_LISTED_IDS)
+    filter: RunFilterRequest | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> BulkRunsRequest:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError("give the runs either by ids or by filter, not both and not neither")
+        return self
+
+
+class ListWorkersRequest(_Strict):
+    """The filters of ``list_workers``: connected workers only, or also those gone."""
+
+    include_inactive: bool = Field(default=False, strict=True)
+
+
+class ListWorkflowsRequest(_Strict):
+    """The filters of ``list_workflows`` when it lists workflows in full (by name)."""
+
+    name_contains: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+    limit: int = Field(default=100, ge=1, le=10_000, strict=True)
+    offset: int = Field(default=0, ge=0, le=1_000_000, strict=True)
+
+
+class QueueMetricsRequest(_Strict):
+    """``queue_metrics``: with ``since``, also count the tasks created in ``[since, until)``."""
+
+    since: Timestamp | None = None
+    until: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> QueueMetricsRequest:
+        if self.until is not None and self.since is None:
+            raise ValueError("until needs a since: task counts are over a time window [since, until)")
+        if self.since is not None and self.until is not None and self.until < self.since:
+            raise ValueError(f"until ({self.until}) is before since ({self.since})")
+        return self
+
+
+#: How deep ``get_run_timings`` follows child runs at most.
+MAX_TIMINGS_DEPTH = 10
+
+
+class RunTimingsRequest(_Strict):
+    """``get_run_timings``: a run's tasks, and its child runs' tasks ``depth`` levels down."""
+
+    run_id: str = Name
+    depth: int = Field(default=1, ge=0, le=MAX_TIMINGS_DEPTH, strict=True)
+
+
+class GetTaskRequest(_Strict):
+    """``get_task``: a task run, with one of its attempts (default: the current one)."""
+
+    task_id: str = Name
+    attempt: int | None = Field(default=None, ge=1, strict=True)
+
+
+class ListTaskEventsRequest(_Strict):
+    """``list_task_events``: a task's timeline, after entry ``after_seq``, at most ``limit``."""
+
+    after_seq: int | None = Field(default=None, ge=0, strict=True)
+    limit: int = Field(default=1000, ge=1, le=10_000, strict=True)

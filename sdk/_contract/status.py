@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["RunStatus", "ScheduleStatus", "TaskEventKind", "TaskStatus", "WorkerStatus"]
+__all__ = ["RunStatus", "ScheduleStatus", "TaskEventKind", "TaskStatus", "WorkerState", "WorkerStatus"]
 
 
 class _Named(enum.StrEnum):
@@ -82,3 +82,12 @@ class ScheduleStatus(_Named):
     PENDING = "PENDING"
     FIRED = "FIRED"
     CANCELLED = "CANCELLED"
+
+
+class WorkerState(_Named):
+    """A worker as operators see it (Hatchet's worker statuses): connected and taking work,
+    connected but paused (it finishes what it runs and takes nothing new), or gone."""
+
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    INACTIVE = "INACTIVE"

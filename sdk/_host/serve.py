@@ -110,12 +110,13 @@ async def serve_engine(
                         line = (
                             f"listening at {listen}, store {store.backend}, payloads {_payload_home(store)}"
                         )
-                        log.info("engine %s", line)
-                        print(f"ratchet engine: {line}", flush=True)
+                        # the token's line first: "listening at" is what a watcher waits for
                         print(
                             f"ratchet engine: an admin token for this machine's user is in {token_file}",
                             flush=True,
                         )
+                        log.info("engine %s", line)
+                        print(f"ratchet engine: {line}", flush=True)
                         task_status.started()
                         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                             async for _ in signals:

@@ -127,6 +127,24 @@ def test_the_idempotency_key_grammar() -> None:
     assert keys.spawn_index_key("t1", 3, "wf") == "child:t1:3:wf"
     assert keys.durable_spawn_key("t1", 7, 2) == "durable:t1:7:2"
     assert keys.cron_key("w1", "nightly", 1700000000) == "cron:w1:nightly:1700000000"
+    assert keys.event_key("e1", "f1", "wf") == "event:e1:f1:wf"
+    assert keys.event_key("e1", None, "w:f") == "event:e1:-:w:f"
+
+
+def test_the_event_of_a_run_is_read_back_from_its_key() -> None:
+    assert keys.event_key("e1", "f1", "wf").startswith(keys.event_key_prefix("e1"))
+    assert not keys.event_key("e10", None, "wf").startswith(keys.event_key_prefix("e1"))
+    assert keys.event_of_key(keys.event_key("e-1", None, "a:b")) == "e-1"
+    for other in (
+        None,
+        "",
+        "event:",
+        "event::x",
+        "event:e1",
+        keys.cron_key("w", "n", 1),
+        "child:t:key:event:e",
+    ):
+        assert keys.event_of_key(other) is None
 
 
 def test_a_user_key_never_collides_with_a_spawn_index_key() -> None:

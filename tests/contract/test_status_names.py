@@ -5,12 +5,21 @@ from __future__ import annotations
 import ast
 import pathlib
 
-from ratchet._contract.status import RunStatus, ScheduleStatus, TaskEventKind, TaskStatus, WorkerStatus
+from ratchet._contract.status import (
+    RunStatus,
+    ScheduleStatus,
+    TaskEventKind,
+    TaskStatus,
+    WorkerState,
+    WorkerStatus,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STATUS_MODULE = ROOT / "sdk" / "_contract" / "status.py"
 NAMES = {
-    m.value for enum in (RunStatus, TaskStatus, TaskEventKind, WorkerStatus, ScheduleStatus) for m in enum
+    m.value
+    for enum in (RunStatus, TaskStatus, TaskEventKind, WorkerStatus, WorkerState, ScheduleStatus)
+    for m in enum
 }
 
 

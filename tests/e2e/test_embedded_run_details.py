@@ -415,12 +415,14 @@ def _public_exceptions() -> dict[str, type[BaseException]]:
 
 
 PUBLIC_EXCEPTIONS = (
+    "AuthenticationError",
     "DefinitionError",
     "EngineUnreachableError",
     "FailedTaskRunExceptionGroup",
     "InputValidationError",
     "NonDeterminismError",
     "NonRetryableException",
+    "PermissionDeniedError",
     "RunCancelledError",
     "TaskCancelledError",
     "TaskRunError",
@@ -430,6 +432,7 @@ PUBLIC_EXCEPTIONS = (
 def _sample(name: str) -> BaseException:
     """An instance of the public exception ``name``, as the SDK would raise it."""
     samples: dict[str, BaseException] = {
+        "AuthenticationError": ratchet.AuthenticationError("the API token was revoked"),
         "DefinitionError": DefinitionError("workflow 'w': bad option"),
         "EngineUnreachableError": EngineUnreachableError("tcp://127.0.0.1:7077", 120.0, "wait_run"),
         "FailedTaskRunExceptionGroup": FailedTaskRunExceptionGroup(
@@ -438,6 +441,7 @@ def _sample(name: str) -> BaseException:
         "InputValidationError": InputValidationError("input of workflow 'w' is invalid"),
         "NonDeterminismError": NonDeterminismError("entry 3 differs"),
         "NonRetryableException": NonRetryableException("give up"),
+        "PermissionDeniedError": ratchet.PermissionDeniedError("a viewer token may not", "viewer", "member"),
         "RunCancelledError": RunCancelledError("r", "cancelled by request"),
         "TaskCancelledError": TaskCancelledError("attempt cancelled"),
         "TaskRunError": TaskRunError("t", "tid", "ValueError", "boom", "tb"),

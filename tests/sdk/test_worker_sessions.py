@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import trio
 
+from ratchet._connection import signer_for
 from ratchet._declare.workflow import Workflow
 from ratchet._worker.context import Context
 from ratchet._worker.worker import WorkerActor, WorkerConfig
@@ -78,6 +79,7 @@ class World:
     gateway: ActorRef
     nursery: trio.Nursery
     seen: Seen
+    token: str
 
     async def start_worker(self, name: str) -> WorkerActor:
         """A worker process named ``name``, dialing the engine; returns its actor once registered."""
@@ -88,7 +90,10 @@ class World:
             async with open_runtime(seed=len(name)) as system:
                 endpoint = await self.network.dial(ENGINE, name=name)
                 async with open_actor_node(system, endpoint) as node:
-                    box.append(await spawn_worker(system, node.ref(ENGINE, "gateway"), name, self.seen))
+                    gateway = node.ref(ENGINE, "gateway")
+                    box.append(
+                        await spawn_worker(system, gateway, name, self.seen, signer_for(ENGINE, self.token))
+                    )
                     started.set()
                     await trio.sleep_forever()
 
@@ -115,9 +120,13 @@ class World:
         return sorted(w["name"] for w in await self.gateway.list_workers.ask())
 
 
-async def spawn_worker(system: ActorSystem, gateway: ActorRef, name: str, seen: Seen) -> WorkerActor:
+async def spawn_worker(
+    system: ActorSystem, gateway: ActorRef, name: str, seen: Seen, signer: Any
+) -> WorkerActor:
     config = WorkerConfig(name, workflows(seen, [name]), slots=4, threads=False)
-    ref = await system.spawn(WorkerActor, config, gateway, peer=name, worker_id=name, name=name)
+    ref = await system.spawn(
+        WorkerActor, config, gateway, peer=name, worker_id=name, name=name, signer=signer
+    )
     instance = ref._cell.instance  # type: ignore[attr-defined]
     assert isinstance(instance, WorkerActor)
     return instance
@@ -137,7 +146,8 @@ async def world() -> AsyncIterator[World]:
             open_actor_node(system, listener) as node,
             open_engine(system, store, options, node=node) as engine,
         ):
-            yield World(network, engine.gateway, nursery, Seen())
+            token = await engine.issue_token("workers")
+            yield World(network, engine.gateway, nursery, Seen(), token)
             nursery.cancel_scope.cancel()
 
 

@@ -88,7 +88,9 @@ async def test_fresh_store_has_every_migration_applied(store: Store) -> None:
 
 async def test_tenants_and_api_tokens(store: Store) -> None:
     await store.commit([CreateTenant(id=T, name="acme", at=1.0)])
-    await store.commit([CreateApiToken(tenant_id=T, id="tok", name="ci", token_hash="h1", at=2.0, role="member")])
+    await store.commit(
+        [CreateApiToken(tenant_id=T, id="tok", name="ci", token_hash="h1", at=2.0, role="member")]
+    )
     assert (await store.get_tenant(T)).name == "acme"
     assert (await store.get_tenant_by_name("acme")).id == T
     assert await store.get_tenant("nope") is None

@@ -129,7 +129,9 @@ async def test_a_database_at_migration_1_is_brought_up_to_date(tmp_path) -> None
         assert await store.migration_versions() == [m.version for m in MIGRATIONS]
         assert await store.list_rate_limit_windows("t") == []
         # a token row written after the upgrade carries its role
-        await store.commit([CreateApiToken(tenant_id="t", id="k", name="n", token_hash="h", at=1.0, role="admin")])
+        await store.commit(
+            [CreateApiToken(tenant_id="t", id="k", name="n", token_hash="h", at=1.0, role="admin")]
+        )
         assert (await store.get_api_token("t", "k")).role == "admin"
 
 

@@ -58,7 +58,11 @@ async def test_messages_flow_both_ways_in_order(autojump_clock: trio.testing.Moc
         delivery = await dialer.receive()
         assert delivery.peer == ADDR
         [envelope] = delivery.envelopes
-        assert (envelope.message, envelope.correlation_id, envelope.credential) == (Result("pong"), 42, "acme")
+        assert (envelope.message, envelope.correlation_id, envelope.credential) == (
+            Result("pong"),
+            42,
+            "acme",
+        )
 
 
 async def test_messages_queued_together_share_one_frame(autojump_clock: trio.testing.MockClock) -> None:

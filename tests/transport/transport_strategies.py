@@ -80,5 +80,9 @@ def wrong_envelopes() -> st.SearchStrategy[Any]:
     )
     not_an_envelope = values.filter(lambda v: not (isinstance(v, list) and len(v) == 4))
     return st.one_of(
-        unknown_type.map(list), bad_body.map(list), bad_corr.map(list), bad_credential.map(list), not_an_envelope
+        unknown_type.map(list),
+        bad_body.map(list),
+        bad_corr.map(list),
+        bad_credential.map(list),
+        not_an_envelope,
     )
