@@ -11,7 +11,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from . import _crons, _events, _filters, _meta, _rate_limits, _runs, _schedules, _workflows
+from . import (
+    _crons,
+    _events,
+    _filters,
+    _meta,
+    _metrics,
+    _rate_limits,
+    _runs,
+    _schedules,
+    _tasks,
+    _workers,
+    _workflows,
+)
 from ._backend import ApiBackend
 from ._errors import ErrorBody, install_error_handlers
 
@@ -51,12 +63,14 @@ def create_app(backend: ApiBackend, *, max_body_bytes: int = DEFAULT_MAX_BODY_BY
         version=backend.version,
         openapi_tags=[
             {"name": "Workflow Runs"},
+            {"name": "Tasks"},
             {"name": "Events"},
             {"name": "Filters"},
             {"name": "Crons"},
             {"name": "Scheduled Runs"},
             {"name": "Workflows"},
             {"name": "Workers"},
+            {"name": "Metrics"},
             {"name": "Rate Limits"},
             {"name": "Server"},
         ],
@@ -64,6 +78,17 @@ def create_app(backend: ApiBackend, *, max_body_bytes: int = DEFAULT_MAX_BODY_BY
     app.state.backend = backend
     install_error_handlers(app)
     app.include_router(_meta.router)
-    for module in (_runs, _events, _filters, _crons, _schedules, _workflows, _rate_limits):
+    for module in (
+        _runs,
+        _tasks,
+        _events,
+        _filters,
+        _crons,
+        _schedules,
+        _workflows,
+        _workers,
+        _metrics,
+        _rate_limits,
+    ):
         app.include_router(module.router, responses=_REFUSALS)
     return app

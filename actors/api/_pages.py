@@ -2,9 +2,9 @@
 
 Every list route takes a :class:`Window` (the ``offset`` and ``limit`` query parameters)
 and answers a :class:`Page` of its rows. A list the gateway answers whole (crons,
-filters, schedules, workers) is cut here and knows its ``total``; the runs list asks
-the gateway for one row past the window instead, so it knows whether a next page
-exists without counting every run.
+filters, schedules, workers) is cut here (:func:`page_of`) and knows its ``total``; a
+list the gateway pages itself (runs, workflows) is asked for one row past the window
+instead (:func:`page_at`), so it knows whether a next page exists without counting.
 """
 
 from __future__ import annotations
@@ -16,7 +16,17 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
-__all__ = ["MAX_LIMIT", "MAX_OFFSET", "Page", "Pagination", "Window", "WindowDep", "page_of", "window"]
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "Page",
+    "Pagination",
+    "Window",
+    "WindowDep",
+    "page_at",
+    "page_of",
+    "window",
+]
 
 #: The most rows one page holds.
 MAX_LIMIT = 1000
@@ -67,6 +77,20 @@ def window(
 ) -> Window:
     """The ``offset`` and ``limit`` query parameters (a FastAPI dependency)."""
     return Window(offset, limit)
+
+
+def page_at(rows: Sequence[Row], at: Window) -> Page[Row]:
+    """The page of ``rows``, a list read from ``at.offset`` on with one row past the window.
+
+    For lists the gateway pages itself (runs, workflows): it is asked for
+    ``at.limit + 1`` rows from ``at.offset``, so the extra row says a next page exists.
+    """
+    return Page[Row](
+        rows=list(rows[: at.limit]),
+        pagination=Pagination(
+            offset=at.offset, limit=at.limit, next_offset=at.end if len(rows) > at.limit else None
+        ),
+    )
 
 
 def page_of(rows: Sequence[Row], at: Window, *, complete: bool = True) -> Page[Row]:

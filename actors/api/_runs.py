@@ -12,22 +12,25 @@ from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ratchet._contract.calls import MAX_ID_LENGTH, Method
-from ratchet._contract.protocol import TriggerRequest
+from ratchet._contract.protocol import MAX_TIMINGS_DEPTH, RunFilterRequest, TriggerRequest
 from ratchet._contract.status import RunStatus, TaskEventKind, TaskStatus
 
 from ._access import CallerDep
 from ._errors import ApiProblem, ErrorBody, not_found
-from ._pages import Page, WindowDep, page_of
+from ._pages import Page, WindowDep, page_at, page_of
 from ._times import UtcDatetime, epoch
 
 __all__ = [
+    "RunFilter",
     "RunIds",
+    "RunTimings",
     "TaskError",
     "TaskEvent",
     "TaskRun",
+    "TaskTiming",
     "WorkflowRun",
     "WorkflowRunDetails",
     "WorkflowRunTaskEvent",
@@ -112,14 +115,77 @@ class WorkflowRunDetails(WorkflowRun):
     tasks: list[TaskRun] = []
 
 
+class TaskTiming(BaseModel):
+    """One bar of a run's waterfall: a task, its times, its run, how deep it sits."""
+
+    task_id: str
+    name: str
+    run_id: str
+    workflow: str
+    depth: int = Field(description="0 for the run's own tasks, 1 for its child runs' tasks, ...")
+    parent_task_id: str | None = Field(default=None, description="The task run that spawned this run.")
+    parents: list[str] = Field(default=[], description="The task's parents within its run.")
+    status: TaskStatus
+    attempt: int
+    retry_count: int
+    worker_id: str | None = None
+    created_at: UtcDatetime
+    queued_at: UtcDatetime | None = None
+    started_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = None
+
+
+class RunTimings(BaseModel):
+    """A run's waterfall."""
+
+    run_id: str
+    workflow: str
+    status: RunStatus
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = None
+    depth: int
+    truncated: bool = Field(description="Whether the waterfall stopped at its most tasks.")
+    tasks: list[TaskTiming]
+
+
+class RunFilter(RunFilterRequest):
+    """Runs created in ``[since, until)``, in one of ``statuses``, of one of ``workflow_ids``
+    (names or ids), whose metadata has all (or any) of the ``additional_metadata`` pairs."""
+
+    since: UtcDatetime  # type: ignore[assignment]  # a date-time here, epoch seconds on the wire
+    until: UtcDatetime | None = None  # type: ignore[assignment]
+
+
 class RunIds(BaseModel):
-    """The runs a cancel or a replay acts on."""
+    """The runs a cancel or a replay acts on: by ``run_ids`` or by ``filter``, exactly one."""
 
     model_config = {"extra": "forbid"}
 
-    run_ids: list[str] = Field(
-        min_length=1, max_length=MAX_RUN_IDS, description="Ids of runs; unknown ids are skipped."
+    run_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_RUN_IDS,
+        description="Ids of runs; unknown ids are skipped.",
     )
+    filter: RunFilter | None = Field(
+        default=None, description="The runs it matches (a cancel takes the live ones, a replay the ended)."
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RunIds:
+        if (self.run_ids is None) == (self.filter is None):
+            raise ValueError("give the runs either by run_ids or by filter, not both and not neither")
+        return self
+
+    def to_wire(self) -> dict[str, Any]:
+        """The request as ``cancel_runs`` / ``replay_runs`` take it."""
+        if self.filter is None:
+            return {"ids": self.run_ids}
+        body = self.filter.model_dump()
+        body["since"] = epoch(self.filter.since)
+        body["until"] = None if self.filter.until is None else epoch(self.filter.until)
+        return {"filter": body}
 
 
 class Cancelled(BaseModel):
@@ -190,30 +256,53 @@ async def list_runs(
         Query(description="Whether a run must have all the `additional_metadata` pairs, or any."),
     ] = "all",
     parent_task_id: Annotated[str | None, Query(min_length=1, max_length=MAX_ID_LENGTH)] = None,
+    worker_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=MAX_ID_LENGTH, description="Runs a task of which ran on this worker."),
+    ] = None,
+    triggering_event_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=MAX_ID_LENGTH, description="Runs this pushed event started."),
+    ] = None,
 ) -> Page[dict[str, Any]]:
     """Runs, newest first, filtered; ``since`` bounds the time window from below."""
-    base: dict[str, Any] = {"since": epoch(since), "limit": at.end + 1}
-    if until is not None:
-        base["until"] = epoch(until)
-    if statuses:
-        base["statuses"] = [str(s) for s in statuses]
-    if parent_task_id is not None:
-        base["parent_task_id"] = parent_task_id
+    filters: dict[str, Any] = {"since": epoch(since), "offset": at.offset, "limit": at.limit + 1}
+    given = {
+        "until": None if until is None else epoch(until),
+        "statuses": [str(s) for s in statuses] if statuses else None,
+        "workflow_ids": list(dict.fromkeys(workflow_ids)) if workflow_ids else None,
+        "parent_task_id": parent_task_id,
+        "worker_id": worker_id,
+        "triggering_event_id": triggering_event_id,
+    }
+    filters.update((key, value) for key, value in given.items() if value is not None)
     pairs = metadata_pairs(additional_metadata or ())
-    metadata_filters: list[dict[str, Any]] = [{}]
-    if pairs:
-        metadata_filters = [dict(pairs)] if metadata_match == "all" else [{k: v} for k, v in pairs]
-    workflows: list[str | None] = list(dict.fromkeys(workflow_ids)) if workflow_ids else [None]
-    lists = []
-    for workflow in workflows:
-        for metadata in metadata_filters:
-            filters = dict(base)
-            if workflow is not None:
-                filters["workflow"] = workflow
-            if metadata:
-                filters["additional_metadata"] = metadata
-            lists.append(await caller.ask(Method.LIST_RUNS, filters))
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) == len(keys):
+        if pairs:
+            filters.update(additional_metadata=dict(pairs), metadata_match=metadata_match)
+        return page_at(await caller.ask(Method.LIST_RUNS, filters), at)
+    # A key given with several values: no run has them all, and any of them is a union of
+    # lists, each asked for the first rows up to the window's end.
+    if metadata_match == "all":
+        return page_at([], at)
+    filters.update(offset=0, limit=at.end + 1, metadata_match="any")
+    lists = [
+        await caller.ask(Method.LIST_RUNS, {**filters, "additional_metadata": group})
+        for group in _unique_keys(pairs)
+    ]
     return page_of(newest_first(lists, at.end + 1), at, complete=False)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """``pairs`` in as few maps as hold them without a key twice."""
+    groups: list[dict[str, Any]] = []
+    for key, value in pairs:
+        group = next((g for g in groups if key not in g), None)
+        if group is None:
+            groups.append(group := {})
+        group[key] = value
+    return groups
 
 
 @router.get(
@@ -247,6 +336,27 @@ async def list_run_task_events(run_id: RunId, at: WindowDep, caller: CallerDep) 
     return page_of(events, at)
 
 
+@router.get(
+    "/{run_id}/timings",
+    response_model=RunTimings,
+    responses=_NOT_FOUND,
+    summary="Get a workflow run's timings",
+)
+async def get_run_timings(
+    run_id: RunId,
+    caller: CallerDep,
+    depth: Annotated[
+        int, Query(ge=0, le=MAX_TIMINGS_DEPTH, description="How many levels of child runs to follow.")
+    ] = 1,
+) -> Any:
+    """The run's tasks with their queued, started and finished times, and its child runs'
+    tasks down to ``depth`` levels: the data of a waterfall."""
+    timings = await caller.ask(Method.GET_RUN_TIMINGS, run_id, depth)
+    if timings is None:
+        raise not_found("run", run_id)
+    return timings
+
+
 @router.post("/trigger", response_model=WorkflowRun, status_code=201, summary="Trigger a workflow run")
 async def trigger_run(request: TriggerRequest, caller: CallerDep) -> dict[str, Any]:
     """Start a run of a workflow; a ``key`` an earlier run was started with answers that run."""
@@ -259,11 +369,12 @@ async def trigger_run(request: TriggerRequest, caller: CallerDep) -> dict[str, A
 
 @router.post("/cancel", response_model=Cancelled, summary="Cancel workflow runs")
 async def cancel_runs(request: RunIds, caller: CallerDep) -> Cancelled:
-    """Cancel runs: their queued and running tasks, and everything downstream."""
-    return Cancelled(cancelled=await caller.ask(Method.CANCEL_RUNS, request.run_ids))
+    """Cancel runs, by ids or by filter: their queued and running tasks, and everything downstream."""
+    return Cancelled(cancelled=await caller.ask(Method.CANCEL_RUNS, request.to_wire()))
 
 
 @router.post("/replay", response_model=Replayed, summary="Replay workflow runs")
 async def replay_runs(request: RunIds, caller: CallerDep) -> Replayed:
-    """Run FAILED or CANCELLED runs again from where they broke; completed tasks keep their outputs."""
-    return Replayed(replayed=await caller.ask(Method.REPLAY_RUNS, request.run_ids))
+    """Run FAILED or CANCELLED runs (by ids or by filter) again from where they broke; completed
+    tasks keep their outputs."""
+    return Replayed(replayed=await caller.ask(Method.REPLAY_RUNS, request.to_wire()))

@@ -105,6 +105,7 @@ class Api:
             "schedules": [(s.id, s.status, s.trigger_at) for s in await store.list_schedules(tenant)],
             "filters": [f.id for f in await store.list_event_filters(tenant)],
             "rate_limits": [(r.key, r.limit_units) for r in await store.list_rate_limits(tenant)],
+            "pauses": [(p.kind, p.target) for p in await store.list_pauses(tenant)],
         }
 
 

@@ -34,6 +34,8 @@ WRITES: dict[tuple[str, str], Any] = {
     ("DELETE", "/api/v1/scheduled-runs/{schedule_id}"): None,
     ("POST", "/api/v1/scheduled-runs/bulk-delete"): {"ids": ["{schedule}"]},
     ("PUT", "/api/v1/rate-limits/{key}"): {"limit": 3},
+    ("PATCH", "/api/v1/workers/{worker_id}"): {"paused": True},
+    ("PATCH", "/api/v1/workflows/{workflow}"): {"paused": True},
 }
 
 #: Routes anyone may call, without a token.
@@ -58,8 +60,13 @@ async def _objects(api: Api, tenant: str) -> dict[str, str]:
         return response.json()
 
     failed = (await post("/api/v1/workflow-runs/trigger", {"workflow": "fails"}))["run_id"]
-    await api.finished(tenant, failed)
+    details = await api.finished(tenant, failed)
+    (worker,) = await api.call(tenant, "list_workers")
+    workflows = await api.call(tenant, "list_workflows", {"name_contains": "greet"})
     return {
+        "task": details["tasks"][0]["task_id"],
+        "worker": worker["id"],
+        "workflow": workflows[0]["id"],
         "run": (await post("/api/v1/workflow-runs/trigger", {"workflow": "waits"}))["run_id"],
         "failed": failed,
         "cron": (await post("/api/v1/crons", {"workflow": "greet", "name": "c", "expression": "@daily"}))[
@@ -78,6 +85,9 @@ def _fill(path: str, ids: dict[str, str]) -> str:
         filter_id=ids["filter"],
         cron_id=ids["cron"],
         schedule_id=ids["schedule"],
+        task_id=ids["task"],
+        worker_id=ids["worker"],
+        workflow=ids["workflow"],
         key="emails",
     )
 

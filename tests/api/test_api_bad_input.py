@@ -38,8 +38,27 @@ WRONG: dict[tuple[str, str], list[Any]] = {
         {"workflow": "x" * 500},
         {"workflow": "greet", "key": ""},
     ],
-    ("POST", "/api/v1/workflow-runs/cancel"): [{}, {"run_ids": []}, {"run_ids": "r"}, {"run_ids": [1]}],
-    ("POST", "/api/v1/workflow-runs/replay"): [{"run_ids": [None]}, {"run_ids": [""]}, {"ids": ["r"]}],
+    ("POST", "/api/v1/workflow-runs/cancel"): [
+        {},
+        {"run_ids": []},
+        {"run_ids": "r"},
+        {"run_ids": [1]},
+        {"filter": {}},
+        {"filter": {"since": "then"}},
+        {"filter": {"since": "2030-01-01", "statuses": ["DONE"]}},
+        {"filter": {"since": "2030-01-01", "metadata_match": "some"}},
+        {"filter": {"since": "2030-01-01", "owner": "me"}},
+        {"run_ids": ["r"], "filter": {"since": "2030-01-01"}},
+    ],
+    ("POST", "/api/v1/workflow-runs/replay"): [
+        {"run_ids": [None]},
+        {"run_ids": [""]},
+        {"ids": ["r"]},
+        {"filter": {"since": "2030-01-01", "workflow_ids": [""]}},
+        {"filter": {"since": 1e300}},
+    ],
+    ("PATCH", "/api/v1/workers/{worker}"): [{}, {"paused": "yes"}, {"paused": 1}, {"paused": True, "x": 1}],
+    ("PATCH", "/api/v1/workflows/greet"): [{}, {"paused": "no"}, {"paused": None}],
     ("POST", "/api/v1/events"): [{}, {"key": ""}, {"key": 3}, {"key": "k", "scope": ""}, {"key": "k\x00"}],
     ("POST", "/api/v1/events/bulk"): [{}, {"events": []}, {"events": {}}, {"events": [{"key": "k"}] * 1001}],
     ("POST", "/api/v1/filters"): [
@@ -95,13 +114,24 @@ BAD_QUERIES: dict[str, list[dict[str, Any]]] = {
         {"since": "2030-01-01", "metadata_match": "some"},
         {"since": "2030-01-01", "parent_task_id": ""},
         {"since": "2030-01-01", "workflow_ids": ["w"] * 101},
+        {"since": "2030-01-01", "worker_id": ""},
+        {"since": "2030-01-01", "triggering_event_id": "e" * 201},
     ],
     "/api/v1/crons": [{"limit": 1001}, {"workflow": ""}],
     "/api/v1/filters": [{"offset": "x"}, {"workflow": "x" * 201}],
     "/api/v1/scheduled-runs": [{"status": "DONE"}, {"limit": -5}],
-    "/api/v1/workflows": [{"limit": 0}],
-    "/api/v1/workers": [{"offset": 9001}],
+    "/api/v1/workflows": [{"limit": 0}, {"name_contains": ""}],
+    "/api/v1/workers": [{"offset": 9001}, {"include_inactive": "maybe"}],
     "/api/v1/workflow-runs/r/task-events": [{"limit": "all"}],
+    "/api/v1/workflow-runs/r/timings": [{"depth": -1}, {"depth": 11}, {"depth": "deep"}],
+    "/api/v1/tasks/t": [{"attempt": 0}, {"attempt": "last"}],
+    "/api/v1/tasks/t/task-events": [{"offset": -1}],
+    "/api/v1/workflows/greet/versions": [{"limit": 1001}],
+    "/api/v1/metrics": [
+        {"since": "then"},
+        {"until": "2030-01-01"},
+        {"since": "2030-01-02", "until": "2030-01-01"},
+    ],
 }
 
 LONG_ID = "x" * 201
@@ -126,8 +156,9 @@ async def _pending_schedule(api: Api) -> str:
 async def test_every_body_route_refuses_garbage_and_changes_nothing(api: Api) -> None:
     schedule = await _pending_schedule(api)
     before = await api.snapshot(TENANT_A)
+    (worker,) = await api.call(TENANT_A, "list_workers")
     for (method, template), bodies in WRONG.items():
-        path = template.format(id=schedule, key="emails")
+        path = template.format(id=schedule, key="emails", worker=worker["id"])
         for raw in NOT_BODIES:
             await _refused(api, method, path, content=raw, headers=JSON)
         for body in bodies:
@@ -174,11 +205,19 @@ async def test_ids_too_long_are_refused_on_every_route_that_takes_one(api: Api) 
         ("DELETE", f"/api/v1/crons/{LONG_ID}"),
         ("GET", f"/api/v1/scheduled-runs/{LONG_ID}"),
         ("DELETE", f"/api/v1/scheduled-runs/{LONG_ID}"),
+        ("GET", f"/api/v1/workflow-runs/{LONG_ID}/timings"),
+        ("GET", f"/api/v1/tasks/{LONG_ID}"),
+        ("GET", f"/api/v1/tasks/{LONG_ID}/task-events"),
+        ("GET", f"/api/v1/workers/{LONG_ID}"),
+        ("GET", f"/api/v1/workflows/{LONG_ID}"),
+        ("GET", f"/api/v1/workflows/{LONG_ID}/versions"),
     ]:
         await _refused(api, method, path)
     await _refused(api, "PATCH", f"/api/v1/scheduled-runs/{LONG_ID}", json={"trigger_at": "2100-01-01"})
     await _refused(api, "PUT", f"/api/v1/rate-limits/{LONG_ID}", json={"limit": 1})
     await _refused(api, "PUT", "/api/v1/rate-limits/%20", json={"limit": 1})
+    await _refused(api, "PATCH", f"/api/v1/workers/{LONG_ID}", json={"paused": True})
+    await _refused(api, "PATCH", f"/api/v1/workflows/{LONG_ID}", json={"paused": True})
     assert await api.snapshot(TENANT_A) == before
 
 

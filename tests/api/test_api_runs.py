@@ -158,3 +158,48 @@ async def test_an_unknown_run_is_404_with_a_message(api: Api) -> None:
         response = await api.client.get(path, headers=api.viewer_a)
         assert response.status_code == 404
         assert response.json() == {"code": "not_found", "message": "no run with id 'nope'"}
+
+
+async def test_runs_filter_by_worker_and_by_triggering_event(api: Api) -> None:
+    ran = await _trigger(api)
+    await api.finished(TENANT_A, ran["run_id"])
+    (worker,) = await api.call(TENANT_A, "list_workers")
+    pushed = await api.client.post("/api/v1/events", json={"key": "order:1"}, headers=api.member_a)
+    (by_event,) = pushed.json()["run_ids"]
+    await api.finished(TENANT_A, by_event)
+    assert _ids(await _list(api, triggering_event_id=pushed.json()["id"])) == [by_event]
+    assert _ids(await _list(api, worker_id=worker["id"])) == [by_event, ran["run_id"]]
+    assert _ids(await _list(api, worker_id="someone-else")) == []
+
+
+async def test_metadata_any_takes_several_values_of_one_key(api: Api) -> None:
+    a = await _trigger(api, additional_metadata={"env": "a"})
+    b = await _trigger(api, additional_metadata={"env": "b"})
+    await _trigger(api, additional_metadata={"env": "c"})
+    either = await _list(api, additional_metadata=["env:a", "env:b"], metadata_match="any")
+    assert _ids(either) == [b["run_id"], a["run_id"]]
+    assert _ids(await _list(api, additional_metadata=["env:a", "env:b"])) == []
+    page = await _list(api, additional_metadata=["env:a", "env:b"], metadata_match="any", limit=1)
+    assert _ids(page) == [b["run_id"]] and page["pagination"]["next_offset"] == 1
+
+
+async def test_cancel_and_replay_take_a_filter(api: Api) -> None:
+    waiting = [(await _trigger(api, "waits", additional_metadata={"batch": 1}))["run_id"] for _ in range(2)]
+    other = (await _trigger(api, "waits", additional_metadata={"batch": 2}))["run_id"]
+    run_filter = {"since": "2000-01-01T00:00:00Z", "additional_metadata": {"batch": 1}}
+    response = await api.client.post(
+        "/api/v1/workflow-runs/cancel", json={"filter": run_filter}, headers=api.member_a
+    )
+    assert response.json() == {"cancelled": 2}
+    for run_id in waiting:
+        assert (await api.finished(TENANT_A, run_id))["status"] == "CANCELLED"
+    assert (await api.call(TENANT_A, "get_run", other, False))["status"] == "RUNNING"
+    replay_filter = {"since": "2000-01-01T00:00:00Z", "workflow_ids": ["waits"], "statuses": ["CANCELLED"]}
+    response = await api.client.post(
+        "/api/v1/workflow-runs/replay", json={"filter": replay_filter}, headers=api.member_a
+    )
+    assert sorted(response.json()["replayed"]) == sorted(waiting)
+    both = await api.client.post(
+        "/api/v1/workflow-runs/cancel", json={"run_ids": [other], "filter": run_filter}, headers=api.member_a
+    )
+    assert both.status_code == 422 and "either by run_ids or by filter" in both.json()["message"]

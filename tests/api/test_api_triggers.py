@@ -164,15 +164,6 @@ async def test_bulk_delete_reports_what_it_could_not_delete(api: Api) -> None:
     assert statuses == {"CANCELLED"}
 
 
-async def test_workflows_and_workers_are_listed(api: Api) -> None:
-    page = await _get(api, "/api/v1/workflows")
-    assert [w["name"] for w in page["rows"]] == ["fails", "greet", "waits"]
-    assert page["pagination"]["total"] == 3
-    (worker,) = (await _get(api, "/api/v1/workers"))["rows"]
-    assert worker["name"] == "worker-tenant-a" and worker["slots"] == 20 and worker["draining"] is False
-    assert set(worker["workflows"]) == {"fails", "greet", "waits"}
-
-
 async def test_a_rate_limit_is_put_and_changed(api: Api) -> None:
     response = await api.client.put(
         "/api/v1/rate-limits/emails", json={"limit": 10, "duration": "MINUTE"}, headers=api.member_a
