@@ -1,4 +1,4 @@
-"""Workflow runs: list, get, their task events, trigger, cancel and replay.
+"""Workflow runs: list, get, their task events and timings, trigger, cancel and replay.
 
 Routes under ``/api/v1/workflow-runs`` in Hatchet's v1 vocabulary; a workflow is named
 by its name (Ratchet's workflow id). Each route asks the tenant's gateway what the SDK's
