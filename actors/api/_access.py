@@ -1,0 +1,96 @@
+"""Who is calling, and the one way a route reaches the engine: :class:`Caller`.
+
+A route declares ``caller: Caller = Depends(authenticated)``. The dependency passes the
+request's raw ``Authorization`` header to :meth:`ApiBackend.authenticate` (no or a bad
+token: 401 before anything else is looked at), and hands the route a :class:`Caller`
+bound to the token's tenant. :meth:`Caller.ask` is the only way to the gateway: it
+checks the token's role against the least role of the gateway method
+(:func:`~ratchet.actors.auth._roles.role_for`, 403 otherwise) before it asks, so no
+route can forget the check, and it turns the gateway's refusals into statuses
+(:func:`~._errors.problem_of`). The tenant is the token's, never a parameter: another
+tenant's objects are simply not in this tenant's gateway, and answer 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ratchet._contract.calls import Method
+from ratchet.runtime import ActorRef
+
+from ..auth import Principal
+from ..auth._roles import role_for
+from ._backend import ApiBackend
+from ._errors import problem_of
+
+__all__ = ["BEARER", "Caller", "CallerDep", "authenticated", "backend_of"]
+
+#: The security scheme ``/openapi.json`` documents; the header itself goes to the backend.
+BEARER = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer <token>`.")
+
+
+def backend_of(request: Request) -> ApiBackend:
+    """The :class:`ApiBackend` the app was created with."""
+    backend: ApiBackend = request.app.state.backend
+    return backend
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated request: its principal, and its tenant's gateway.
+
+    Attributes:
+        principal: the tenant and role of the request's token.
+        gateway: the Gateway actor serving that tenant.
+    """
+
+    principal: Principal
+    gateway: ActorRef
+
+    def require(self, method: Method) -> None:
+        """Refuse (403) unless the token's role may call gateway ``method``.
+
+        Raises:
+            ratchet.PermissionDeniedError: the role is below the method's least role.
+        """
+        needed = role_for(method)
+        if needed is None:  # a method the role table lacks is a bug here, never a way in
+            raise RuntimeError(f"gateway method {method!r} has no least role in METHOD_ROLES")
+        self.principal.require(needed, str(method).replace("_", " "))
+
+    async def ask(self, method: Method, *args: Any) -> Any:
+        """Ask the tenant's gateway ``method(*args)``, as an SDK client would.
+
+        Raises:
+            ratchet.PermissionDeniedError: the token's role may not call ``method``.
+            ApiProblem: the gateway refused the request (400), or is restarting (503).
+        """
+        self.require(method)
+        try:
+            return await getattr(self.gateway, method).ask(*args)
+        except Exception as exc:
+            problem = problem_of(exc)
+            if problem is None:
+                raise
+            raise problem from None
+
+
+async def authenticated(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+) -> Caller:
+    """The :class:`Caller` of a request (a FastAPI dependency).
+
+    Raises:
+        ratchet.AuthenticationError: no valid token (-> 401).
+    """
+    backend = backend_of(request)
+    principal = await backend.authenticate(request.headers.get("authorization"))
+    return Caller(principal, backend.gateway(principal.tenant_id))
+
+
+#: A route's parameter for its :class:`Caller`: ``caller: CallerDep``.
+CallerDep = Annotated[Caller, Depends(authenticated)]

@@ -1,0 +1,44 @@
+"""Rate limits: declare or change a static key (``ratchet.rate_limits.put``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from ratchet._contract.calls import Method
+from ratchet._contract.flow import MAX_RATE_LIMIT, RateLimitDuration
+
+from ._access import CallerDep
+
+__all__ = ["RateLimit", "RateLimitRequest", "router"]
+
+
+class RateLimitRequest(BaseModel):
+    """At most ``limit`` units in any window of ``duration``."""
+
+    model_config = {"extra": "forbid"}
+
+    limit: int = Field(ge=1, le=MAX_RATE_LIMIT)
+    duration: RateLimitDuration = RateLimitDuration.SECOND
+
+
+class RateLimit(RateLimitRequest):
+    """A static rate limit tasks consume with ``RateLimit(static_key=key, units=...)``."""
+
+    key: str
+
+
+router = APIRouter(prefix="/api/v1/rate-limits", tags=["Rate Limits"])
+
+
+@router.put("/{key}", response_model=RateLimit, summary="Put a rate limit")
+async def put_rate_limit(
+    request: RateLimitRequest,
+    key: Annotated[str, Path(min_length=1, max_length=200, description="The rate limit's key.")],
+    caller: CallerDep,
+) -> RateLimit:
+    """Declare or change a static rate limit; units already admitted keep counting."""
+    await caller.ask(Method.PUT_RATE_LIMIT, key, request.limit, str(request.duration))
+    return RateLimit(key=key, limit=request.limit, duration=request.duration)
