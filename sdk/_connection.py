@@ -286,8 +286,7 @@ def signer_for(engine: str, token: str | None, tenant: str | None = None) -> Sig
     async def sign(gateway: ActorRef) -> None:
         from ._session import sign_in
 
-        # (ignored below: a remote line's gateway is a RemoteActorRef, which has its node)
-        await sign_in(gateway.node, engine, token, tenant=tenant)  # type: ignore[attr-defined]
+        await sign_in(gateway.node, engine, token, tenant=tenant)
 
     return sign
 

@@ -408,8 +408,8 @@ class ActorNode:
             value = await ref._ask(message.method, tuple(message.args), kwargs, None)
             reply = Result(value)
         except _Refused as refused:
-            exc = refused.reason
-            reply = Failure(message.actor, message.method, _qualified(exc), str(exc), "")
+            reason = refused.reason
+            reply = Failure(message.actor, message.method, _qualified(reason), str(reason), "")
         except LookupError as exc:
             reply = ActorGone(message.actor, f"{exc}")
         except ActorDeadError as exc:

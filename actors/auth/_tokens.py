@@ -109,9 +109,13 @@ def read_token(key: bytes, token: Any, *, now: float) -> TokenClaims:
         raise AuthenticationError(f"the API token is malformed: {_jwt_reason(exc)}") from None
     tenant_id, token_id = claims.get("sub"), claims.get("token_id")
     server_url, exp, iat = claims.get("server_url", ""), claims.get("exp"), claims.get("iat")
-    if not (_text(tenant_id) and _text(token_id) and isinstance(server_url, str)):
+    if not (
+        isinstance(tenant_id, str) and isinstance(token_id, str) and _text(tenant_id) and _text(token_id)
+    ):
         raise AuthenticationError("the API token is malformed: its sub and token_id claims must be names")
-    if not (_number(exp) and _number(iat)):
+    if not isinstance(server_url, str):
+        raise AuthenticationError("the API token is malformed: its server_url claim must be text")
+    if not (isinstance(exp, int | float) and isinstance(iat, int | float) and _number(exp) and _number(iat)):
         raise AuthenticationError("the API token is malformed: its exp and iat claims must be numbers")
     if now >= exp:
         raise AuthenticationError("the API token has expired; make a new one with 'ratchet tokens create'")

@@ -532,7 +532,7 @@ class WorkerActor(Actor):
                     delay = min(2.0, delay * 2)
                 except (AuthenticationError, PermissionDeniedError) as exc:
                     # no token, or one the engine does not take: nothing to retry
-                    self._refuse(str(exc))
+                    self._registration_refused(str(exc))
                     return
                 except ActorError as exc:
                     self.reachability.reached()
@@ -542,7 +542,7 @@ class WorkerActor(Actor):
                         self._signed_in, signed_again = False, True
                         continue
                     if code in (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN):
-                        self._refuse(exc.error_message)
+                        self._registration_refused(exc.error_message)
                         return
                     if "RequestError" in exc.error_type:
                         # The registration itself is invalid: nothing to retry, and
@@ -572,7 +572,7 @@ class WorkerActor(Actor):
                 self._supersede(running)
         self.registered.set()
 
-    def _refuse(self, reason: str) -> None:
+    def _registration_refused(self, reason: str) -> None:
         """The engine will not take this worker (its token): it stays idle and says why."""
         self.reachability.reached()
         self.refusal = f"the engine refused worker {self.config.name!r}: {reason}"

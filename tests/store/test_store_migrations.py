@@ -99,6 +99,7 @@ def test_later_migrations_build_the_tables_the_schema_describes(dialect: str) ->
     from ratchet.actors.store._migrations import INITIAL_TABLES
 
     later = [name for name in TABLES if name not in INITIAL_TABLES]
+
     def on_later_table(sql: str) -> bool:
         if sql.startswith("CREATE TABLE"):
             return True
