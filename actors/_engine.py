@@ -14,7 +14,8 @@ The engine is one ``rest_for_one`` supervisor whose children start in dependency
     │       ├── durable     durable tasks' logs and waits
     │       └── gateway     the API for workers and clients
     ├── auth                sign-in, API tokens, tenants; starts tenants' cells
-    └── object-sweeper      with an object store: deletes objects no row references
+    ├── object-sweeper      with an object store: deletes objects no row references
+    └── api                 with ``http``: the REST API (hypercorn on this Trio loop)
 
 ``rest_for_one`` because each actor depends on those before it: if the scheduler
 crashes, its queues are gone, so the dispatcher, coordinator and gateway restart after
@@ -40,6 +41,7 @@ from ratchet._contract.protocol import DEFAULT_MAX_PAYLOAD_BYTES
 from ratchet.runtime import ActorRef, ActorSystem, ChildSpec, Strategy, SupervisorRef, SupervisorSpec
 
 from . import _names as names
+from .api import ApiServer, EngineBackend, create_app
 from .auth import Authority, Role, TokenBook, WireGuard
 from .durable._tasks import DurableTasks
 from .gateway._gateway import Gateway
@@ -290,6 +292,8 @@ class Engine:
     options: EngineOptions
     authority: ActorRef
     book: TokenBook
+    #: where the REST API listens (``["http://127.0.0.1:8080"]``); empty when it serves no HTTP
+    api_urls: list[str] = field(default_factory=list)
 
     def gateway_for(self, tenant_id: str) -> ActorRef:
         """The gateway of ``tenant_id``'s cell.
@@ -315,7 +319,7 @@ async def open_engine(
     *,
     node: Any = None,
     secret_key: bytes | None = None,
-    server_url: str = "",
+    http: str | None = None,
 ) -> AsyncIterator[Engine]:
     """Run the engine's actor tree under ``system``'s root for the block's duration.
 
@@ -330,7 +334,9 @@ async def open_engine(
         secret_key: the key tokens are signed with (at least 32 bytes); engines sharing a
             database must share it. None: a key drawn from the runtime's randomness,
             good for this run only (tokens it signs die with it).
-        server_url: the engine's HTTP address, written into the tokens it mints.
+        http: ``host:port`` to serve the REST API on (port 0: any free port; see
+            :attr:`Engine.api_urls`); None serves no HTTP. Its URL is written into the
+            tokens the engine mints, where Hatchet's tools look for the server.
     """
     options = options or EngineOptions()
     if secret_key is None:
@@ -338,6 +344,7 @@ async def open_engine(
     elif len(secret_key) < 32:
         raise ValueError(f"an engine's secret key must be at least 32 bytes, got {len(secret_key)}")
     book = TokenBook(secret_key, store, system.runtime.clock)
+    server_url = "" if http is None else f"http://{http}"
     await ensure_tenant(store, system, options.tenant)
     if node is not None:
         node.guard_with(WireGuard(system, book))
@@ -351,6 +358,11 @@ async def open_engine(
     try:
         gateway = system.lookup(names.scoped(names.GATEWAY, options.tenant))
         authority = system.lookup(names.AUTHORITY)
-        yield Engine(system, supervisor, gateway, store, options, authority, book)
+        engine = Engine(system, supervisor, gateway, store, options, authority, book)
+        if http is not None:
+            app = create_app(EngineBackend(system, book))
+            api = await supervisor.start_child(ChildSpec(ApiServer, (app, http), name=names.API))
+            engine.api_urls = await api.wait_serving.ask()
+        yield engine
     finally:
         await system.root.terminate_child(names.ENGINE)

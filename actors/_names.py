@@ -18,6 +18,7 @@ from __future__ import annotations
 from ratchet._contract.calls import AUTHORITY_ACTOR, GATEWAY_ACTOR
 
 __all__ = [
+    "API",
     "AUTHORITY",
     "COORDINATOR",
     "DISPATCHER",
@@ -80,6 +81,9 @@ AUTHORITY = AUTHORITY_ACTOR
 
 GATEWAY = GATEWAY_ACTOR
 """:class:`~ratchet.actors.gateway._gateway.Gateway`: the API for workers and clients."""
+
+API = "api"
+""":class:`~ratchet.actors.api.ApiServer`: the REST API over HTTP, when the engine serves it."""
 
 OBJECT_SWEEPER = "object-sweeper"
 """:class:`~ratchet.actors.store.ObjectSweeper`: deletes objects no row references."""

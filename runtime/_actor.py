@@ -118,6 +118,11 @@ class ActorContext:
             )
         return self._nursery
 
+    async def start(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Like :meth:`start_soon`, but wait until ``fn`` reports it started (Trio's
+        ``nursery.start``); what it reported. If ``fn`` fails before that, this raises."""
+        return await self._require_nursery().start(fn, *args)
+
     def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run ``fn(*args)`` in the background for as long as this incarnation lives.
 

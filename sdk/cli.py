@@ -38,8 +38,17 @@ def demo(seed: int | None) -> None:
     default=None,
     help="nng address to serve workers and clients on [default: RATCHET_ENGINE, else tcp://127.0.0.1:7077]",
 )
+@click.option(
+    "--http",
+    envvar="RATCHET_HTTP",
+    show_envvar=True,
+    default="127.0.0.1:8080",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Serve the REST API (OpenAPI at /openapi.json, docs at /docs) here; 'off' serves none.",
+)
 @engine_options
-def engine(database: str | None, listen: str | None, **params: Any) -> None:
+def engine(database: str | None, listen: str | None, http: str, **params: Any) -> None:
     """Run the engine until SIGTERM or Ctrl-C.
 
     Every setting is a flag or a RATCHET_* environment variable (the flag wins).
@@ -47,9 +56,11 @@ def engine(database: str | None, listen: str | None, **params: Any) -> None:
     64MiB, 5MB, 512KiB. Payloads are kept inside the database unless --objects-dir
     is given.
     """
+    from functools import partial
+
     import trio
 
-    from ._host.serve import default_database_url, default_listen_address, serve_engine
+    from ._host.serve import ApiBindError, default_database_url, default_listen_address, serve_engine
 
     database = database or default_database_url()
     listen = listen or default_listen_address()
@@ -65,6 +76,14 @@ def engine(database: str | None, listen: str | None, **params: Any) -> None:
             param_hint="--listen",
         )
     settings = settings_from_params(params)
+    http_bind: str | None = None if http.strip().lower() == "off" else http.strip()
+    if http_bind is not None:
+        from ratchet.actors.api._server import api_config
+
+        try:
+            api_config(http_bind)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--http / RATCHET_HTTP") from None
     from ._host.secrets_files import default_key_path, load_or_create_key
 
     try:
@@ -74,9 +93,11 @@ def engine(database: str | None, listen: str | None, **params: Any) -> None:
     import pynng
 
     try:
-        trio.run(serve_engine, database, listen, settings)
+        trio.run(partial(serve_engine, database, listen, settings, http=http_bind))
     except pynng.NNGException as exc:
         raise click.ClickException(f"cannot listen at {listen}: {exc}") from None
+    except ApiBindError as exc:
+        raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         pass
 

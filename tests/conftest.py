@@ -66,11 +66,14 @@ def pg_databases() -> Iterator[PostgresDatabases]:
 def _ratchet_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Engines and clients of the tests keep their keys and local tokens in a directory of
     the test session (inherited by the processes tests start), never in the user's own
-    ``~/.ratchet``."""
-    previous = os.environ.get("RATCHET_HOME")
+    ``~/.ratchet``; their REST APIs listen on free ports."""
+    previous = {name: os.environ.get(name) for name in ("RATCHET_HOME", "RATCHET_HTTP")}
     os.environ["RATCHET_HOME"] = str(tmp_path_factory.mktemp("ratchet-home"))
+    # engines the tests start serve their REST API on a free port, never on one another's
+    os.environ["RATCHET_HTTP"] = "127.0.0.1:0"
     yield
-    if previous is None:
-        os.environ.pop("RATCHET_HOME", None)
-    else:
-        os.environ["RATCHET_HOME"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

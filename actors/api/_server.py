@@ -92,14 +92,12 @@ class ApiServer(Actor):
         self._serving = trio.Event()
 
     async def on_start(self) -> None:
-        self.context.start_soon(self._serve)
-
-    async def _serve(self) -> None:
-        async with trio.open_nursery() as nursery:
-            serving = partial(serve_api, self.app, self.bind, access_log=self.access_log)
-            self.urls = await nursery.start(serving)
-            self._serving.set()
-            log.info("the API serves on %s", ", ".join(self.urls))
+        # listening before the actor counts as started: an address that cannot be bound
+        # fails the start, with hypercorn's reason, instead of a crash loop afterwards
+        serving = partial(serve_api, self.app, self.bind, access_log=self.access_log)
+        self.urls = await self.context.start(serving)
+        self._serving.set()
+        log.info("the API serves on %s", ", ".join(self.urls))
 
     @concurrent
     async def wait_serving(self) -> list[str]:

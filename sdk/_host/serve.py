@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,12 @@ from .._session import local_token_path, read_local_token
 from .engine_cli import EngineSettings
 from .secrets_files import default_key_path, load_or_create_key, write_private
 
-__all__ = ["default_database_url", "serve_engine"]
+__all__ = ["ApiBindError", "default_database_url", "serve_engine"]
+
+
+class ApiBindError(OSError):
+    """The REST API could not listen where it was asked to."""
+
 
 log = logging.getLogger("ratchet.engine")
 
@@ -70,11 +77,32 @@ async def _keep_local_token(engine: Any, listen: str) -> Path:
     return path
 
 
+@asynccontextmanager
+async def _engine_serving(
+    system: Any, store: Any, settings: EngineSettings, node: Any, key: bytes, http: str | None
+) -> AsyncIterator[Any]:
+    """The engine, its REST API on ``http``; an address the API cannot bind is an :class:`ApiBindError`."""
+    from ratchet.actors import open_engine
+
+    started = False
+    try:
+        async with open_engine(
+            system, store, settings.options, node=node, secret_key=key, http=http
+        ) as engine:
+            started = True
+            yield engine
+    except RuntimeError as exc:
+        if started or http is None or "'api'" not in str(exc):
+            raise
+        raise ApiBindError(f"cannot serve the REST API at {http}: {exc.__cause__ or exc}") from None
+
+
 async def serve_engine(
     database: str,
     listen: str,
     settings: EngineSettings | None = None,
     *,
+    http: str | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run an engine on ``database`` listening at ``listen`` until SIGTERM/SIGINT.
@@ -84,8 +112,9 @@ async def serve_engine(
         listen: the nng address to serve.
         settings: the engine's options and where big payloads go (default: the defaults,
             every payload inside the database).
+        http: ``host:port`` for the REST API; None serves none.
     """
-    from ratchet.actors import EngineOptions, open_engine
+    from ratchet.actors import EngineOptions
     from ratchet.actors.store import DirectoryObjectStore, open_store
     from ratchet.runtime import open_runtime
     from ratchet.transport import open_actor_node, open_nng_network
@@ -103,9 +132,7 @@ async def serve_engine(
             async with open_nng_network(clock=runtime.clock, random=runtime.random) as network:
                 endpoint = await network.listen(listen, name="engine")
                 async with open_actor_node(system, endpoint) as node:
-                    async with open_engine(
-                        system, store, settings.options, node=node, secret_key=key
-                    ) as engine:
+                    async with _engine_serving(system, store, settings, node, key, http) as engine:
                         token_file = await _keep_local_token(engine, listen)
                         line = (
                             f"listening at {listen}, store {store.backend}, payloads {_payload_home(store)}"
@@ -115,6 +142,11 @@ async def serve_engine(
                             f"ratchet engine: an admin token for this machine's user is in {token_file}",
                             flush=True,
                         )
+                        if engine.api_urls:
+                            api = ", ".join(engine.api_urls)
+                            print(
+                                f"ratchet engine: REST API at {api} (OpenAPI: {api}/openapi.json)", flush=True
+                            )
                         log.info("engine %s", line)
                         print(f"ratchet engine: {line}", flush=True)
                         task_status.started()

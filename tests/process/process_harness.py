@@ -90,6 +90,8 @@ class Cluster:
             self.database,
             "--listen",
             self.address,
+            "--http",
+            "127.0.0.1:0",
         ]
         proc = Process("engine", argv, {}, ready="listening at")
         self.processes.append(proc)
