@@ -143,7 +143,15 @@ def print_timeline(run_id: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", help="store URL (default: a SQLite file in a temporary directory)")
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="instead: run a worker of these workflows for a 'ratchet engine' (RATCHET_ENGINE) until Ctrl-C",
+    )
     args = parser.parse_args()
+    if args.worker:
+        ratchet.worker("documents", slots=8).start()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         database = args.db or f"sqlite:///{Path(tmp) / 'ratchet.db'}"
         print(f"embedded engine on {database}")
