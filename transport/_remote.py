@@ -116,7 +116,7 @@ class _PendingAsk:
             self.event.set()
 
 
-Authorize = Callable[[str, str, str, str, dict[str, Any]], Awaitable[tuple[str, dict[str, Any]]]]
+Authorize = Callable[[str, str, str, str, list[Any], dict[str, Any]], Awaitable[tuple[str, dict[str, Any]]]]
 """See :class:`ActorNode`'s ``authorize``."""
 
 
@@ -159,7 +159,7 @@ class ActorNode:
         credential: the session credential stamped on outgoing messages (see
             :attr:`credential`).
         authorize: for a node serving actors to peers it does not trust (an engine): an
-            async ``authorize(peer, credential, actor, method, kwargs)`` that returns
+            async ``authorize(peer, credential, actor, method, args, kwargs)`` that returns
             ``(actor, extra_kwargs)``, the local actor to serve the call and keyword
             arguments to add to it, or raises to refuse the call. A refused ask is answered
             with a :class:`~ratchet.transport.Failure` naming the exception and its message
@@ -398,7 +398,7 @@ class ActorNode:
             if self._authorize is not None:
                 try:
                     actor, extra = await self._authorize(
-                        peer, envelope.credential, actor, message.method, kwargs
+                        peer, envelope.credential, actor, message.method, message.args, kwargs
                     )
                 except Exception as exc:  # refused: say why, run nothing
                     self._refused += 1
@@ -469,7 +469,7 @@ class ActorNode:
         assert isinstance(message, Tell) and self._authorize is not None
         try:
             actor, extra = await self._authorize(
-                peer, envelope.credential, message.actor, message.method, message.kwargs
+                peer, envelope.credential, message.actor, message.method, message.args, message.kwargs
             )
         except Exception as exc:
             self._refused += 1

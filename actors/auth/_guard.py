@@ -9,6 +9,8 @@ envelope after (see :mod:`._tokens`). Then:
 - a call to ``gateway`` is served by the gateway of the credential's tenant, if the
   token's role may make it (:data:`~._roles.METHOD_ROLES`); the peer never names its
   tenant, so it cannot reach another's;
+- a worker's registration must name the connection it came over (the engine sends the
+  tenant's tasks to the peer a registration names);
 - a call to ``auth`` (tokens, tenants, ``whoami``) gets the caller's principal added;
 - anything else is refused: the engine's other actors are not served to peers.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ratchet._contract.calls import Method
 from ratchet.runtime import ActorSystem
 
 from .. import _names as names
@@ -33,6 +36,18 @@ __all__ = ["AUTHORITY_METHODS", "WireGuard"]
 AUTHORITY_METHODS = frozenset(
     {"whoami", "create_token", "list_tokens", "revoke_token", "create_tenant", "list_tenants"}
 )
+
+
+def _check_own_peer(peer: str, args: list[Any]) -> None:
+    """A worker registers its own connection only: the engine sends its tasks to the peer it
+    names, so naming another's would send this tenant's tasks down someone else's line."""
+    request = args[0] if len(args) == 1 else None
+    named = request.get("peer") if isinstance(request, dict) else None
+    if named is not None and named != peer:
+        raise PermissionError(
+            f"a worker registers from its own connection: this one is {peer!r:.100}, the request "
+            f"names {named!r:.100}"
+        )
 
 
 class WireGuard:
@@ -48,7 +63,7 @@ class WireGuard:
         self.book = book
 
     async def __call__(
-        self, peer: str, credential: str, actor: str, method: str, kwargs: dict[str, Any]
+        self, peer: str, credential: str, actor: str, method: str, args: list[Any], kwargs: dict[str, Any]
     ) -> tuple[str, dict[str, Any]]:
         if kwargs:
             raise LookupError(
@@ -62,6 +77,8 @@ class WireGuard:
             if needed is None:
                 raise LookupError(f"the engine's gateway has no method {method!r:.100}")
             principal.require(needed, f"call {method}")
+            if method == Method.REGISTER_WORKER:
+                _check_own_peer(peer, args)
             target = names.scoped(names.GATEWAY, principal.tenant_id)
             await self._ensure_cell(principal.tenant_id, target)
             return target, {}

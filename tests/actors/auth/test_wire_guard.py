@@ -221,3 +221,23 @@ async def test_a_bad_tenant_name_is_refused_and_makes_nothing(autojump_clock: An
         with pytest.raises(ActorError, match="tenant name"):
             await d.engine.authority.create_tenant.ask({"name": name}, principal=root)
         assert [t.id for t in await d.engine.store.list_tenants()] == ["default"]
+
+
+async def test_a_worker_cannot_register_another_connection_as_its_own(autojump_clock: Any) -> None:
+    async with door() as d:
+        token = await d.engine.issue_token("w", Role.MEMBER)
+        async with d.peer(token) as node:
+            request = {
+                "worker_id": "w1",
+                "name": "w",
+                "actor": "worker:w",
+                "peer": "someone-elses-connection",
+                "slots": 1,
+                "durable_slots": 1,
+                "labels": {},
+                "workflows": [workflow_spec()],
+                "running": [],
+            }
+            with pytest.raises(ActorError, match="registers from its own connection"):
+                await gateway_call(node, Method.REGISTER_WORKER, request)
+            assert await gateway_call(node, Method.LIST_WORKERS) == []
