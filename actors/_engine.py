@@ -361,8 +361,8 @@ async def open_engine(
         engine = Engine(system, supervisor, gateway, store, options, authority, book)
         if http is not None:
             app = create_app(EngineBackend(system, book))
-            api = await supervisor.start_child(ChildSpec(ApiServer, (app, http), name=names.API))
-            engine.api_urls = await api.wait_serving.ask()
+            await supervisor.start_child(ChildSpec(ApiServer, (app, http), name=names.API))
+            engine.api_urls = await system.lookup(names.API).wait_serving.ask()
         yield engine
     finally:
         await system.root.terminate_child(names.ENGINE)
