@@ -116,6 +116,9 @@ class Ratchet:
         # the workflows declared here, by name; also the engine's workflows (list, get, pause)
         self.workflows = WorkflowsClient(self)
         self._connection: Connection | None = None
+        #: with ``embedded(..., http=...)``: the REST API's URL and an admin token (see
+        #: :class:`ratchet._host.embedded.EmbeddedApi`); None otherwise
+        self.api: Any = None
         self.runs = RunsClient(self)
         self.event = EventClient(self)
         self.filters = FiltersClient(self)
@@ -150,6 +153,7 @@ class Ratchet:
         *,
         workers: Sequence[Worker] = (),
         options: Any = None,
+        http: str | None = None,
     ) -> Ratchet:
         """Run the engine inside this process, with ``workers``; this client then talks to it.
 
@@ -158,16 +162,19 @@ class Ratchet:
                 or a ``postgresql://`` URL.
             workers: workers (from :meth:`worker`) to run in this process too.
             options: :class:`~ratchet.actors.EngineOptions` for the engine.
+            http: ``host:port`` to serve the REST API on as well (off by default; port 0
+                picks a free one); :attr:`api` then holds its URL and an admin token.
 
         Returns this client, usable as a context manager that stops the engine on exit
         (or call :meth:`close`).
         """
-        from ._host.embedded import embedded_engine
+        from ._host.embedded import EmbeddedApi, embedded_engine
 
         if self._connection is not None:
             raise RuntimeError("this client is already connected to an engine")
+        self.api = EmbeddedApi()
         self._connection = Connection(
-            embedded_engine(database, [w.config for w in workers], options),
+            embedded_engine(database, [w.config for w in workers], options, http=http, api=self.api),
             name="ratchet-embedded",
             reconnect_timeout=self.settings.reconnect_timeout,
         ).start()
