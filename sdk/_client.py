@@ -22,7 +22,6 @@ from ._contract.flow import WorkerLabel
 from ._contract.spec import TaskKind
 from ._declare.workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, Workflow, _eviction_delay
 from ._errors import DefinitionError
-from ._session import read_local_token
 from ._worker.worker import Worker, WorkerConfig
 
 __all__ = ["DEFAULT_ENGINE_ADDRESS", "Ratchet", "Settings"]
@@ -139,13 +138,9 @@ class Ratchet:
                 remote_gateway(settings.engine),
                 reconnect_timeout=settings.reconnect_timeout,
                 address=settings.engine,
-                signer=signer_for(settings.engine, self.api_token(), settings.tenant),
+                signer=signer_for(settings.engine, settings.token, settings.tenant),
             ).start()
         return self._connection
-
-    def api_token(self) -> str | None:
-        """The API token this client signs in with: its setting, else the local one for its engine."""
-        return self.settings.token or read_local_token(self.settings.engine)
 
     def embedded(
         self,

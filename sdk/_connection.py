@@ -193,8 +193,16 @@ class Connection:
         signed_again = False
         while True:
             await self._reach(method, lost_at)
-            if self._signer is not None and not self._signed_in:
-                await self._sign_in()
+            try:
+                if self._signer is not None and not self._signed_in:
+                    await self._sign_in()
+            except ActorDeadError:
+                # out of reach while signing in: nothing was sent yet, so any call may wait
+                lost_at = trio.current_time() if lost_at is None else lost_at
+                with trio.move_on_at(lost_at + self.reconnect_timeout):
+                    await trio.sleep(delay)
+                delay = min(1.0, delay * 2)
+                continue
             try:
                 return await ask(*args)
             except ActorError as exc:
@@ -281,7 +289,8 @@ atexit.register(_close_connections_at_exit)
 
 
 def signer_for(engine: str, token: str | None, tenant: str | None = None) -> Signer:
-    """Signs a line to ``engine`` in with ``token`` (see :func:`ratchet._session.sign_in`)."""
+    """Signs a line to ``engine`` in with ``token``, or without one the local token of the
+    engine's machine, read at sign-in (see :func:`ratchet._session.sign_in`)."""
 
     async def sign(gateway: ActorRef) -> None:
         from ._session import sign_in

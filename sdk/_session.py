@@ -18,6 +18,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import trio
+
+from ratchet.runtime import ActorDeadError
+
 from ._contract.calls import AUTHORITY_ACTOR, ErrorCode, error_code
 from ._errors import AuthenticationError, PermissionDeniedError
 
@@ -57,14 +61,25 @@ def no_token_error(engine: str) -> AuthenticationError:
 async def sign_in(node: Any, engine: str, token: str | None, *, tenant: str | None = None) -> str:
     """Sign ``node`` in to the engine at ``engine``; the tenant the token belongs to.
 
+    Without a ``token``, the local one (:func:`read_local_token`) is read when the engine
+    is reachable, so a worker started before its engine finds the token the engine writes.
+
     Raises:
         AuthenticationError: no token, or the engine refused it (the message says why).
         PermissionDeniedError: ``tenant`` was named and the token belongs to another.
     """
+    authority = node.ref(engine, AUTHORITY_ACTOR)
     if token is None:
-        raise no_token_error(engine)
+        with trio.move_on_after(node.connect_timeout):
+            await authority.wait_reachable()
+        token = read_local_token(engine)
+        if token is None:
+            if not node.endpoint.is_up(engine):
+                # retried by the caller like any call to an engine out of reach
+                raise ActorDeadError(f"cannot sign in: the engine at {engine} is not reachable")
+            raise no_token_error(engine)
     try:
-        answer = await node.ref(engine, AUTHORITY_ACTOR).open_session.options(timeout=30.0).ask(token)
+        answer = await authority.open_session.options(timeout=30.0).ask(token)
     except Exception as exc:
         raise signin_error(exc) from None
     if tenant is not None and answer["tenant_id"] != tenant:

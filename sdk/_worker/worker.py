@@ -856,7 +856,7 @@ class Worker:
                         gateway = node.ref(engine, GATEWAY_ACTOR)
                         actor_name = f"worker:{peer}"
                         settings = self.client.settings
-                        signer = signer_for(engine, self.client.api_token(), settings.tenant)
+                        signer = signer_for(engine, settings.token, settings.tenant)
                         ref = await system.spawn(
                             WorkerActor,
                             self.config,
