@@ -138,7 +138,7 @@ async def open_tenants() -> AsyncIterator[Tenants]:
                     WorkerActor, config, engine.gateway_for(tenant), name=f"worker:{tenant}"
                 )
                 await ref.wait_registered.ask()
-            backend = EngineBackend(system, engine.book, version=VERSION)
+            backend = EngineBackend.of(engine, version=VERSION)
             headers = {
                 "admin-a": await _token(engine, TENANT_A, Role.ADMIN),
                 "member-a": await _token(engine, TENANT_A, Role.MEMBER),
