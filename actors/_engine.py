@@ -32,7 +32,7 @@ request takes through the tree (refs are untyped, so the docstrings are the map)
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,9 +48,10 @@ from .gateway._gateway import Gateway
 from .runs._coordinator import RunCoordinator
 from .scheduling._dispatcher import Dispatcher
 from .scheduling._scheduler import QueueScheduler
-from .store import EnsureTenant, ObjectSweeper, Store, StoreWriter
+from .store import EnsureTenant, Mutation, ObjectSweeper, Store, StoreWriter, commit
 from .timers._timers import Timers
 from .triggers._triggers import Triggers
+from .webhooks import Webhooks, derive_key
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
@@ -59,6 +60,7 @@ __all__ = [
     "Engine",
     "EngineOptions",
     "engine_children",
+    "engine_webhooks",
     "ensure_tenant",
     "open_engine",
     "tenant_cell",
@@ -191,8 +193,10 @@ def _seconds(
         raise _bad(name, want, value)
 
 
-def tenant_cell(store: Store, options: EngineOptions, tenant: str, *, node: Any = None) -> ChildSpec:
-    """The supervisor over one tenant's actors, in start order."""
+def tenant_cell(
+    store: Store, options: EngineOptions, tenant: str, *, node: Any = None, webhooks: Webhooks | None = None
+) -> ChildSpec:
+    """The supervisor over one tenant's actors, in start order (``webhooks``: the engine's service)."""
 
     def scoped(name: str) -> str:
         return names.scoped(name, tenant)
@@ -214,7 +218,12 @@ def tenant_cell(store: Store, options: EngineOptions, tenant: str, *, node: Any 
         ChildSpec(
             Gateway,
             (store,),
-            {"tenant_id": tenant, "node": node, "max_payload_bytes": options.max_payload_bytes},
+            {
+                "tenant_id": tenant,
+                "node": node,
+                "max_payload_bytes": options.max_payload_bytes,
+                "webhooks": webhooks,
+            },
             name=scoped(names.GATEWAY),
         ),
     ]
@@ -228,12 +237,18 @@ def tenant_cell(store: Store, options: EngineOptions, tenant: str, *, node: Any 
 
 
 def engine_children(
-    store: Store, options: EngineOptions, *, book: TokenBook, node: Any = None, server_url: str = ""
+    store: Store,
+    options: EngineOptions,
+    *,
+    book: TokenBook,
+    node: Any = None,
+    server_url: str = "",
+    webhooks: Webhooks | None = None,
 ) -> list[ChildSpec]:
     """The engine's actors, in start order (see the module docstring)."""
 
     def cell(tenant: str) -> ChildSpec:
-        return tenant_cell(store, options, tenant, node=node)
+        return tenant_cell(store, options, tenant, node=node, webhooks=webhooks)
 
     tenants = SupervisorSpec(
         strategy=Strategy.ONE_FOR_ONE,
@@ -292,6 +307,8 @@ class Engine:
     options: EngineOptions
     authority: ActorRef
     book: TokenBook
+    #: the webhooks of every tenant (their secrets sealed with a key derived from the engine's)
+    webhooks: Webhooks | None = None
     #: where the REST API listens (``["http://127.0.0.1:8080"]``); empty when it serves no HTTP
     api_urls: list[str] = field(default_factory=list)
 
@@ -309,6 +326,17 @@ class Engine:
         issued = await self.authority.issue_token.ask(tenant_id or self.options.tenant, name, role)
         token: str = issued["token"]
         return token
+
+
+def engine_webhooks(system: ActorSystem, store: Store, secret_key: bytes) -> Webhooks:
+    """The engine's webhooks service: secrets sealed under a key derived from ``secret_key``,
+    written through the engine's store writer (looked up per commit, so a restarted writer serves)."""
+
+    async def through_writer(mutations: Sequence[Mutation]) -> list[Any]:
+        return await commit(system.lookup(names.STORE_WRITER), mutations)
+
+    key = derive_key(secret_key, "webhook-secrets")
+    return Webhooks(store, through_writer, key, system.runtime.clock, system.runtime.random)
 
 
 @asynccontextmanager
@@ -344,6 +372,7 @@ async def open_engine(
     elif len(secret_key) < 32:
         raise ValueError(f"an engine's secret key must be at least 32 bytes, got {len(secret_key)}")
     book = TokenBook(secret_key, store, system.runtime.clock)
+    webhooks = engine_webhooks(system, store, secret_key)
     server_url = "" if http is None else f"http://{http}"
     await ensure_tenant(store, system, options.tenant)
     if node is not None:
@@ -353,14 +382,16 @@ async def open_engine(
         strategy=Strategy.REST_FOR_ONE,
         max_restarts=options.max_restarts,
         within=options.restart_window,
-        children=engine_children(store, options, book=book, node=node, server_url=server_url),
+        children=engine_children(
+            store, options, book=book, node=node, server_url=server_url, webhooks=webhooks
+        ),
     )
     try:
         gateway = system.lookup(names.scoped(names.GATEWAY, options.tenant))
         authority = system.lookup(names.AUTHORITY)
-        engine = Engine(system, supervisor, gateway, store, options, authority, book)
+        engine = Engine(system, supervisor, gateway, store, options, authority, book, webhooks)
         if http is not None:
-            app = create_app(EngineBackend(system, book))
+            app = create_app(EngineBackend.of(engine))
             await supervisor.start_child(ChildSpec(ApiServer, (app, http), name=names.API))
             engine.api_urls = await system.lookup(names.API).wait_serving.ask()
         yield engine

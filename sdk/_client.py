@@ -15,6 +15,7 @@ from ._clients.metrics import MetricsClient
 from ._clients.rate_limits import RateLimitsClient
 from ._clients.runs import RunsClient
 from ._clients.triggers import CronClient, EventClient, FiltersClient, ScheduledClient
+from ._clients.webhooks import WebhooksClient
 from ._clients.workers import WorkersClient
 from ._clients.workflows import WorkflowsClient
 from ._connection import DEFAULT_RECONNECT_TIMEOUT, Connection, remote_gateway, signer_for
@@ -126,6 +127,7 @@ class Ratchet:
         self.rate_limits = RateLimitsClient(self)
         self.workers = WorkersClient(self)
         self.metrics = MetricsClient(self)
+        self.webhooks = WebhooksClient(self)
 
     # -- reaching the engine ------------------------------------------------------------------
 

@@ -9,10 +9,16 @@ checks the token's role against the least role of the gateway method
 route can forget the check, and it turns the gateway's refusals into statuses
 (:func:`~._errors.problem_of`). The tenant is the token's, never a parameter: another
 tenant's objects are simply not in this tenant's gateway, and answer 404.
+
+Tokens and tenants are the engine's authority's, not a gateway's:
+:meth:`Caller.ask_authority` asks it with the caller's principal, and the authority
+checks the role itself (an admin for tokens, an admin of the first tenant to create
+tenants), exactly as it does for a call that came over nng.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -46,10 +52,12 @@ class Caller:
     Attributes:
         principal: the tenant and role of the request's token.
         gateway: the Gateway actor serving that tenant.
+        authority: the engine's Authority actor.
     """
 
     principal: Principal
     gateway: ActorRef
+    authority: ActorRef
 
     def require(self, method: Method) -> None:
         """Refuse (403) unless the token's role may call gateway ``method``.
@@ -70,13 +78,27 @@ class Caller:
             ApiProblem: the gateway refused the request (400), or is restarting (503).
         """
         self.require(method)
-        try:
-            return await getattr(self.gateway, method).ask(*args)
-        except Exception as exc:
-            problem = problem_of(exc)
-            if problem is None:
-                raise
-            raise problem from None
+        return await _asking(getattr(self.gateway, method).ask(*args))
+
+    async def ask_authority(self, method: str, *args: Any) -> Any:
+        """Ask the engine's authority ``method(*args, principal=...)`` as this caller.
+
+        Raises:
+            ApiProblem: the authority refused the request (400), the role (403), or is
+                restarting (503).
+        """
+        return await _asking(getattr(self.authority, method).ask(*args, principal=self.principal))
+
+
+async def _asking(answer: Awaitable[Any]) -> Any:
+    """``answer``, awaited, with the engine's refusals turned into statuses."""
+    try:
+        return await answer
+    except Exception as exc:
+        problem = problem_of(exc)
+        if problem is None:
+            raise
+        raise problem from None
 
 
 async def authenticated(
@@ -89,7 +111,7 @@ async def authenticated(
     """
     backend = backend_of(request)
     principal = await backend.authenticate(request.headers.get("authorization"))
-    return Caller(principal, backend.gateway(principal.tenant_id))
+    return Caller(principal, backend.gateway(principal.tenant_id), backend.authority())
 
 
 #: A route's parameter for its :class:`Caller`: ``caller: CallerDep``.

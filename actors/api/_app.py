@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from ..webhooks import webhook_router
 from . import (
     _crons,
     _events,
@@ -21,6 +22,9 @@ from . import (
     _runs,
     _schedules,
     _tasks,
+    _tenants,
+    _tokens,
+    _webhooks,
     _workers,
     _workflows,
 )
@@ -72,6 +76,9 @@ def create_app(backend: ApiBackend, *, max_body_bytes: int = DEFAULT_MAX_BODY_BY
             {"name": "Workers"},
             {"name": "Metrics"},
             {"name": "Rate Limits"},
+            {"name": "Webhooks"},
+            {"name": "Tokens"},
+            {"name": "Tenants"},
             {"name": "Server"},
         ],
     )
@@ -89,6 +96,11 @@ def create_app(backend: ApiBackend, *, max_body_bytes: int = DEFAULT_MAX_BODY_BY
         _workers,
         _metrics,
         _rate_limits,
+        _webhooks,
+        _tokens,
+        _tenants,
     ):
         app.include_router(module.router, responses=_REFUSALS)
+    # a webhook's requests carry no token: its own verification authenticates them
+    app.include_router(webhook_router(lambda: backend.webhooks, backend.push_events))
     return app

@@ -56,6 +56,16 @@ METHOD_ROLES: dict[str, Role] = {
     Method.GET_RUN_TIMINGS: Role.VIEWER,
     Method.GET_TASK: Role.VIEWER,
     Method.LIST_TASK_EVENTS: Role.VIEWER,
+    # pushed events, read back
+    Method.LIST_EVENTS: Role.VIEWER,
+    Method.GET_EVENT: Role.VIEWER,
+    Method.LIST_EVENT_KEYS: Role.VIEWER,
+    # webhooks: defining one lets anyone holding its secret push the tenant's events
+    Method.CREATE_WEBHOOK: Role.MEMBER,
+    Method.LIST_WEBHOOKS: Role.VIEWER,
+    Method.GET_WEBHOOK: Role.VIEWER,
+    Method.DELETE_WEBHOOK: Role.MEMBER,
+    Method.LIST_WEBHOOK_FAILURES: Role.VIEWER,
 }
 
 

@@ -46,10 +46,13 @@ from ..store import (
     Run,
     Store,
 )
+from ..webhooks import Webhooks
 from . import _durable as durable_checks
 from . import _run_search as run_search
 from . import _triggers as trigger_checks
+from ._events import EventMethods
 from ._operators import OperatorMethods
+from ._webhooks import WebhookMethods
 
 #: Longest error text (type, message, traceback) of a task result kept, in characters.
 MAX_REPORTED_TEXT = 64_000
@@ -64,7 +67,7 @@ MAX_REFRESH_SECONDS = 7 * 24 * 3600
 _REGISTRATION_ROUNDS = 8
 
 
-class Gateway(OperatorMethods):
+class Gateway(OperatorMethods, EventMethods, WebhookMethods):
     """The engine's front door.
 
     Messages (refs are untyped: this is the route in), all over the wire (an
@@ -84,7 +87,10 @@ class Gateway(OperatorMethods):
             ``metrics``): ``get_worker``, ``pause_worker``, ``resume_worker``,
             ``get_workflow``, ``list_workflow_versions``, ``pause_workflow``,
             ``unpause_workflow``, ``queue_metrics``, ``get_run_timings``, ``get_task``,
-            ``list_task_events``.
+            ``list_task_events``; events read back (:mod:`._events`): ``list_events``,
+            ``get_event``, ``list_event_keys``; webhooks (:mod:`._webhooks`):
+            ``create_webhook``, ``list_webhooks``, ``get_webhook``, ``delete_webhook``,
+            ``list_webhook_failures``.
     It receives nothing from the engine's other actors: it only asks them.
 
     Args:
@@ -93,6 +99,7 @@ class Gateway(OperatorMethods):
         node: the :class:`~ratchet.transport.ActorNode` that reaches remote workers, or
             None when every worker lives in this process.
         max_payload_bytes: the largest run input accepted.
+        webhooks: the engine's webhooks service (shared by every tenant's gateway), or None.
     """
 
     def __init__(
@@ -102,8 +109,10 @@ class Gateway(OperatorMethods):
         tenant_id: str,
         node: Any = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        webhooks: Webhooks | None = None,
     ) -> None:
         self.store = store
+        self.webhooks = webhooks
         self.tenant_id = tenant_id
         self.node = node
         self.max_payload_bytes = max_payload_bytes

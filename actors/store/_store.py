@@ -603,6 +603,32 @@ class Store(ABC):
             where.append(Cond("seq", ">", after_seq))
         return await self._query("events", where, [("seq", "asc")], limit)
 
+    async def search_events(
+        self,
+        tenant_id: str,
+        *,
+        keys: Sequence[str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[Event]:
+        """Pushed events newest first (by ``seq``), with any of ``keys``, created in ``[since, until)``;
+        ``offset`` of them skipped: what operators list."""
+        where = self._eq(tenant_id=tenant_id)
+        if keys is not None:
+            where.append(Cond("key", "in", tuple(keys)))
+        if since is not None:
+            where.append(Cond("created_at", ">=", since))
+        if until is not None:
+            where.append(Cond("created_at", "<", until))
+        return await self._query("events", where, [("seq", "desc")], limit, offset=offset)
+
+    async def count_event_keys(self, tenant_id: str) -> dict[str, int]:
+        """How many events of each key the tenant pushed."""
+        counts = await self._count("events", self._eq(tenant_id=tenant_id), "key")
+        return {str(key): int(count) for key, count in counts.items()}
+
     async def list_event_filters(
         self, tenant_id: str, *, workflow_id: str | None = None
     ) -> list[EventFilter]:

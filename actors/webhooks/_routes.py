@@ -116,7 +116,7 @@ def webhook_router(get_service: Callable[[], Webhooks], push_events: PushEvents)
             app can be built before the engine starts).
         push_events: pushes events through a tenant's gateway (see :data:`PushEvents`).
     """
-    router = APIRouter(tags=["webhooks"])
+    router = APIRouter(tags=["Webhooks"])
 
     @router.post(
         WEBHOOK_PATH,

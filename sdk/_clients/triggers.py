@@ -47,6 +47,8 @@ class Event(pydantic.BaseModel):
     additional_metadata: dict[str, Any] = {}
     scope: str | None = None
     run_ids: list[str] = []
+    #: when it was stored (epoch seconds); given by ``list`` and ``get``
+    created_at: float | None = None
 
     @property
     def event_id(self) -> str:
@@ -185,8 +187,67 @@ def _bulk(events: Sequence[BulkPushEvent | dict[str, Any]]) -> list[dict[str, An
     return out
 
 
+def _event_filters(
+    since: Any, until: Any, keys: Sequence[str] | None, limit: int, offset: int
+) -> dict[str, Any]:
+    filters: dict[str, Any] = {"limit": limit, "offset": offset}
+    if since is not None:
+        filters["since"] = to_epoch(since, "since")
+    if until is not None:
+        filters["until"] = to_epoch(until, "until")
+    if keys is not None:
+        if isinstance(keys, str):
+            raise ValueError(f"keys must be a list of event keys, got the string {keys!r}")
+        filters["keys"] = list(keys)
+    return filters
+
+
+def _found_event(answer: Any, event_id: str) -> Event:
+    if answer is None:
+        raise LookupError(f"no event with id {event_id!r}")
+    return Event.model_validate(answer)
+
+
 class EventClient(_Calls):
-    """``ratchet.event``: push events (acknowledged once durable)."""
+    """``ratchet.event``: push events (acknowledged once durable), and read them back."""
+
+    def list(
+        self,
+        *,
+        since: datetime | float | None = None,
+        until: datetime | float | None = None,
+        keys: Sequence[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[Event]:
+        """Pushed events, newest first: stored in ``[since, until)``, with any of ``keys``.
+
+        Raises:
+            ValueError: a bad filter (nothing is read).
+        """
+        filters = _event_filters(since, until, keys, limit, offset)
+        return [Event.model_validate(e) for e in self._call(Method.LIST_EVENTS, filters)]
+
+    async def aio_list(
+        self,
+        *,
+        since: datetime | float | None = None,
+        until: datetime | float | None = None,
+        keys: Sequence[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[Event]:
+        """The ``aio_`` form of :meth:`list`."""
+        filters = _event_filters(since, until, keys, limit, offset)
+        return [Event.model_validate(e) for e in await self._acall(Method.LIST_EVENTS, filters)]
+
+    def get(self, event_id: str) -> Event:
+        """A pushed event by id; LookupError if there is none."""
+        return _found_event(self._call(Method.GET_EVENT, event_id), event_id)
+
+    async def aio_get(self, event_id: str) -> Event:
+        """The ``aio_`` form of :meth:`get`."""
+        return _found_event(await self._acall(Method.GET_EVENT, event_id), event_id)
 
     def push(
         self,
@@ -216,12 +277,12 @@ class EventClient(_Calls):
         requests = [_event_request(key, payload, additional_metadata, scope, priority)]
         return _events(requests, await self._acall(Method.PUSH_EVENTS, requests))[0]
 
-    def bulk_push(self, events: Sequence[BulkPushEvent | dict[str, Any]]) -> list[Event]:
+    def bulk_push(self, events: Sequence[BulkPushEvent | dict[str, Any]]) -> builtins.list[Event]:
         """Push up to 1000 events in one request; all are checked before any is pushed."""
         requests = _bulk(events)
         return _events(requests, self._call(Method.PUSH_EVENTS, requests))
 
-    async def aio_bulk_push(self, events: Sequence[BulkPushEvent | dict[str, Any]]) -> list[Event]:
+    async def aio_bulk_push(self, events: Sequence[BulkPushEvent | dict[str, Any]]) -> builtins.list[Event]:
         """The ``aio_`` form of :meth:`bulk_push`."""
         requests = _bulk(events)
         return _events(requests, await self._acall(Method.PUSH_EVENTS, requests))

@@ -86,6 +86,16 @@ class Method(enum.StrEnum):
     GET_RUN_TIMINGS = "get_run_timings"
     GET_TASK = "get_task"
     LIST_TASK_EVENTS = "list_task_events"
+    # pushed events, read back
+    LIST_EVENTS = "list_events"
+    GET_EVENT = "get_event"
+    LIST_EVENT_KEYS = "list_event_keys"
+    # webhooks (their requests come over HTTP; these define and inspect them)
+    CREATE_WEBHOOK = "create_webhook"
+    LIST_WEBHOOKS = "list_webhooks"
+    GET_WEBHOOK = "get_webhook"
+    DELETE_WEBHOOK = "delete_webhook"
+    LIST_WEBHOOK_FAILURES = "list_webhook_failures"
 
 
 #: Gateway methods that may run twice without harm: a client retries them across engine restarts.
@@ -116,6 +126,13 @@ IDEMPOTENT: frozenset[str] = frozenset(
         Method.GET_RUN_TIMINGS,
         Method.GET_TASK,
         Method.LIST_TASK_EVENTS,
+        Method.LIST_EVENTS,
+        Method.GET_EVENT,
+        Method.LIST_EVENT_KEYS,
+        Method.LIST_WEBHOOKS,
+        Method.GET_WEBHOOK,
+        Method.DELETE_WEBHOOK,  # deleting twice leaves no webhook either way
+        Method.LIST_WEBHOOK_FAILURES,
     }
 )
 

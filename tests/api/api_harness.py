@@ -106,6 +106,9 @@ class Api:
             "filters": [f.id for f in await store.list_event_filters(tenant)],
             "rate_limits": [(r.key, r.limit_units) for r in await store.list_rate_limits(tenant)],
             "pauses": [(p.kind, p.target) for p in await store.list_pauses(tenant)],
+            "webhooks": [(w.id, w.name) for w in await store.list_webhooks(tenant)],
+            "tokens": [(t.id, bool(t.revoked)) for t in await store.list_api_tokens(tenant)],
+            "tenants": [t.id for t in await store.list_tenants()],
         }
 
 
@@ -138,7 +141,7 @@ async def open_tenants() -> AsyncIterator[Tenants]:
                     WorkerActor, config, engine.gateway_for(tenant), name=f"worker:{tenant}"
                 )
                 await ref.wait_registered.ask()
-            backend = EngineBackend(system, engine.book, version=VERSION)
+            backend = EngineBackend.of(engine, version=VERSION)
             headers = {
                 "admin-a": await _token(engine, TENANT_A, Role.ADMIN),
                 "member-a": await _token(engine, TENANT_A, Role.MEMBER),

@@ -36,10 +36,29 @@ WRITES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/rate-limits/{key}"): {"limit": 3},
     ("PATCH", "/api/v1/workers/{worker_id}"): {"paused": True},
     ("PATCH", "/api/v1/workflows/{workflow}"): {"paused": True},
+    ("POST", "/api/v1/webhooks"): {
+        "name": "hook",
+        "kind": "github",
+        "secret": "s3cret",
+        "event_key_expression": "'github:push'",
+    },
+    ("DELETE", "/api/v1/webhooks/{name}"): None,
+    ("POST", "/api/v1/tokens"): {"name": "ci", "role": "viewer"},
+    ("DELETE", "/api/v1/tokens/{token_id}"): None,
+    ("POST", "/api/v1/tenants"): {"name": "tenant-c"},
 }
 
 #: Routes anyone may call, without a token.
 PUBLIC = {("GET", "/api/live"), ("GET", "/api/ready"), ("GET", "/api/v1/version")}
+#: A webhook's receive route: no bearer token, its own verification instead (see test_api_webhooks).
+RECEIVE = ("POST", "/api/v1/tenants/{tenant}/webhooks/{name}")
+#: Routes only an admin token may call (tenants: an admin of the engine's first tenant).
+ADMIN_ONLY = {
+    ("GET", "/api/v1/tokens"),
+    ("POST", "/api/v1/tokens"),
+    ("DELETE", "/api/v1/tokens/{token_id}"),
+    ("POST", "/api/v1/tenants"),
+}
 
 
 def _routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -60,6 +79,8 @@ async def _objects(api: Api, tenant: str) -> dict[str, str]:
         return response.json()
 
     failed = (await post("/api/v1/workflow-runs/trigger", {"workflow": "fails"}))["run_id"]
+    hook = {"name": f"hook-{tenant}", "kind": "github", "secret": "s", "event_key_expression": "'k'"}
+    issued = await api.engine.authority.issue_token.ask(tenant, "listed", Role.VIEWER)
     details = await api.finished(tenant, failed)
     (worker,) = await api.call(tenant, "list_workers")
     workflows = await api.call(tenant, "list_workflows", {"name_contains": "greet"})
@@ -76,6 +97,10 @@ async def _objects(api: Api, tenant: str) -> dict[str, str]:
         "filter": (await post("/api/v1/filters", {"workflow": "greet", "expression": "true", "scope": "s"}))[
             "id"
         ],
+        "event": (await post("/api/v1/events", {"key": "order:seen"}))["id"],
+        "webhook": (await post("/api/v1/webhooks", hook))["name"],
+        "token": issued["id"],
+        "tenant": tenant,
     }
 
 
@@ -89,6 +114,10 @@ def _fill(path: str, ids: dict[str, str]) -> str:
         worker_id=ids["worker"],
         workflow=ids["workflow"],
         key="emails",
+        event_id=ids["event"],
+        name=ids["webhook"],
+        token_id=ids["token"],
+        tenant=ids["tenant"],
     )
 
 
@@ -109,8 +138,8 @@ def _query(path: str) -> dict[str, str]:
 async def test_the_route_tables_cover_every_route(api: Api) -> None:
     routes = set(_routes(api.app))
     writes = {(m, p) for m, p in routes if m != "GET"}
-    assert writes == set(WRITES), "add the route to WRITES"
-    assert PUBLIC <= routes
+    assert writes == set(WRITES) | {RECEIVE}, "add the route to WRITES"
+    assert PUBLIC <= routes and ADMIN_ONLY <= routes
 
 
 #: Authorization headers that carry no valid token (the revoked and foreign ones are made per test).
@@ -144,10 +173,10 @@ async def _not_a_token(api: Api, header: str | None) -> dict[str, str]:
 @pytest.mark.parametrize("header", NOT_TOKENS)
 async def test_every_route_without_a_valid_token_is_401_and_changes_nothing(api: Api, header: Any) -> None:
     ids = await _objects(api, TENANT_A)
-    before = await api.snapshot(TENANT_A)
     headers = await _not_a_token(api, header)
+    before = await api.snapshot(TENANT_A)
     for method, path in _routes(api.app):
-        if (method, path) in PUBLIC:
+        if (method, path) in PUBLIC or (method, path) == RECEIVE:
             continue
         body = _body(WRITES.get((method, path)), ids)
         response = await api.client.request(
@@ -190,7 +219,8 @@ async def test_a_viewer_may_read_but_each_write_is_403_and_changes_nothing(api: 
     for method, path in _routes(api.app):
         if method == "GET":
             response = await api.client.get(_fill(path, ids), params=_query(path), headers=api.viewer_a)
-            assert response.status_code == 200, (path, response.text)
+            expected = 403 if (method, path) in ADMIN_ONLY else 200
+            assert response.status_code == expected, (path, response.text)
 
 
 async def test_a_token_of_one_tenant_never_reaches_another_tenants_objects(api: Api) -> None:
@@ -198,10 +228,11 @@ async def test_a_token_of_one_tenant_never_reaches_another_tenants_objects(api: 
     ours = await _objects(api, TENANT_A)
     before = await api.snapshot(TENANT_B)
     for method, path in _routes(api.app):
-        if "{" not in path or path.endswith("{key}"):
+        if "{" not in path or path.endswith("{key}") or (method, path) == RECEIVE:
             continue
         body = _body(WRITES.get((method, path)), ours)
-        response = await api.client.request(method, _fill(path, theirs), json=body, headers=api.member_a)
+        headers = api.admin_a if (method, path) in ADMIN_ONLY else api.member_a
+        response = await api.client.request(method, _fill(path, theirs), json=body, headers=headers)
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["code"] == "not_found"
     cancel = await api.client.post(
@@ -217,9 +248,21 @@ async def test_a_token_of_one_tenant_never_reaches_another_tenants_objects(api: 
     )
     assert bulk.json() == {"deleted": [], "not_deleted": [theirs["schedule"]]}
     assert await api.snapshot(TENANT_B) == before
-    for path in ("/api/v1/workflow-runs", "/api/v1/crons", "/api/v1/scheduled-runs", "/api/v1/filters"):
-        listed = await api.client.get(path, params=_query(path), headers=api.member_a)
-        seen = {row.get("run_id", row.get("id")) for row in listed.json()["rows"]}
+    lists = (
+        "/api/v1/workflow-runs",
+        "/api/v1/crons",
+        "/api/v1/scheduled-runs",
+        "/api/v1/filters",
+        "/api/v1/events",
+        "/api/v1/webhooks",
+        "/api/v1/tokens",
+    )
+    for path in lists:
+        listed = await api.client.get(path, params=_query(path), headers=api.admin_a)
+        seen = {
+            row.get("run_id", row.get("name" if "webhooks" in path else "id"))
+            for row in listed.json()["rows"]
+        }
         assert seen and not seen & set(theirs.values()), path
 
 

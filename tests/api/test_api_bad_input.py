@@ -265,7 +265,7 @@ async def test_a_gateway_that_is_down_answers_503_and_to_try_again(api: Api) -> 
         def gateway(self, tenant_id: str) -> ActorRef:
             return gone
 
-    app = create_app(Restarting(system, api.engine.book))
+    app = create_app(Restarting.of(api.engine))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client:
         response = await client.get("/api/v1/workflows", headers=api.viewer_a)
     assert response.status_code == 503
