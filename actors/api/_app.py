@@ -15,6 +15,7 @@ from . import (
     _crons,
     _events,
     _filters,
+    _limits,
     _meta,
     _metrics,
     _rate_limits,
@@ -33,6 +34,7 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "The engine refused the request; the message says why."},
     401: {"model": ErrorBody, "description": "No valid API token."},
     403: {"model": ErrorBody, "description": "The token's role may not do this."},
+    429: {"model": ErrorBody, "description": "The tenant is over one of its limits; see Retry-After."},
     422: {"model": ErrorBody, "description": "The request does not have the documented shape."},
 }
 
@@ -72,6 +74,7 @@ def create_app(backend: ApiBackend, *, max_body_bytes: int = DEFAULT_MAX_BODY_BY
             {"name": "Workers"},
             {"name": "Metrics"},
             {"name": "Rate Limits"},
+            {"name": "Tenants"},
             {"name": "Server"},
         ],
     )
@@ -89,6 +92,7 @@ def create_app(backend: ApiBackend, *, max_body_bytes: int = DEFAULT_MAX_BODY_BY
         _workers,
         _metrics,
         _rate_limits,
+        _limits,
     ):
         app.include_router(module.router, responses=_REFUSALS)
     return app

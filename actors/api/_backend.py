@@ -41,3 +41,7 @@ class ApiBackend(Protocol):
     def gateway(self, tenant_id: str) -> ActorRef:
         """The Gateway actor serving ``tenant_id``."""
         ...
+
+    def authority(self) -> ActorRef:
+        """The engine's Authority actor (tenants, tokens, tenants' limits)."""
+        ...

@@ -65,6 +65,11 @@ class EngineBackend:
             await self.system.lookup(names.AUTHORITY).ensure_cell.ask(principal.tenant_id)
         return principal
 
+    def authority(self) -> ActorRef:
+        """The engine's :class:`~ratchet.actors.auth.Authority`."""
+        ref: ActorRef = self.system.lookup(names.AUTHORITY)
+        return ref
+
     def gateway(self, tenant_id: str) -> ActorRef:
         """The gateway of ``tenant_id``'s cell.
 
