@@ -195,8 +195,8 @@ class TenantLimitError(Exception):
         self.value = value
         self.retry_after = retry_after
         if limit and not _LIMIT_TAIL.search(message):
-            shown = "none" if value is None else f"{value:g}"
-            retry = "none" if retry_after is None else f"{retry_after:.6g}"
+            shown = "none" if value is None else repr(value)
+            retry = "none" if retry_after is None else repr(retry_after)
             message = f"{message} [limit={limit} value={shown} retry_after={retry}]"
         super().__init__(message)
 

@@ -258,10 +258,10 @@ class Authority(Actor):
             PermissionDeniedError: the caller is not an admin of the engine's first tenant.
             RequestError: an unknown limit or a value out of range; nothing is changed.
         """
-        self._require_home_admin(principal, "set tenants' limits")
         tenant = await self._visible_tenant(tenant_id, principal)
         if tenant is None:
             return None
+        self._require_home_admin(principal, "set tenants' limits")
         limits = updated_limits(await load_limits(self.store, tenant), change)
         settings = limits.settings()
         await self._commit(PutTenantLimits(tenant_id=tenant, settings=settings, at=self.context.clock.time()))

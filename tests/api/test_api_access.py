@@ -36,6 +36,7 @@ WRITES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/rate-limits/{key}"): {"limit": 3},
     ("PATCH", "/api/v1/workers/{worker_id}"): {"paused": True},
     ("PATCH", "/api/v1/workflows/{workflow}"): {"paused": True},
+    ("PUT", "/api/v1/tenants/{tenant}/limits"): {"max_workers": 50},
 }
 
 #: Routes anyone may call, without a token.
@@ -64,6 +65,7 @@ async def _objects(api: Api, tenant: str) -> dict[str, str]:
     (worker,) = await api.call(tenant, "list_workers")
     workflows = await api.call(tenant, "list_workflows", {"name_contains": "greet"})
     return {
+        "tenant": tenant,
         "task": details["tasks"][0]["task_id"],
         "worker": worker["id"],
         "workflow": workflows[0]["id"],
@@ -89,6 +91,7 @@ def _fill(path: str, ids: dict[str, str]) -> str:
         worker_id=ids["worker"],
         workflow=ids["workflow"],
         key="emails",
+        tenant=ids["tenant"],
     )
 
 
