@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..limits import MAX_PAYLOAD_CAP, TenantLimits
 from ._access import CallerDep, backend_of
-from ._errors import ApiProblem, problem_of
+from ._errors import ApiProblem, ErrorBody, problem_of
 
 __all__ = ["TenantLimitsChange", "TenantLimitsView", "TenantUsageView", "router"]
 
@@ -36,15 +36,15 @@ class TenantLimitsChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    runs_per_second: float | None = Field(None, gt=0)
-    runs_burst: int | None = Field(None, ge=1)
-    events_per_second: float | None = Field(None, gt=0)
-    events_burst: int | None = Field(None, ge=1)
-    webhook_calls_per_second: float | None = Field(None, gt=0)
-    webhook_calls_burst: int | None = Field(None, ge=1)
-    max_queued_tasks: int | None = Field(None, ge=0)
-    max_workers: int | None = Field(None, ge=0)
-    max_payload_bytes: int | None = Field(None, ge=1024, le=MAX_PAYLOAD_CAP)
+    runs_per_second: float | None = Field(default=None, gt=0)
+    runs_burst: int | None = Field(default=None, ge=1)
+    events_per_second: float | None = Field(default=None, gt=0)
+    events_burst: int | None = Field(default=None, ge=1)
+    webhook_calls_per_second: float | None = Field(default=None, gt=0)
+    webhook_calls_burst: int | None = Field(default=None, ge=1)
+    max_queued_tasks: int | None = Field(default=None, ge=0)
+    max_workers: int | None = Field(default=None, ge=0)
+    max_payload_bytes: int | None = Field(default=None, ge=1024, le=MAX_PAYLOAD_CAP)
 
 
 class TenantUsageView(BaseModel):
@@ -71,6 +71,10 @@ class TenantUsageView(BaseModel):
 
 router = APIRouter(prefix="/api/v1/tenants", tags=["Tenants"])
 
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such tenant, or not one this token may see."}
+}
+
 
 async def _ask_authority(request: Request, caller: CallerDep, method: str, *args: Any) -> Any:
     """Ask the authority ``method(*args)`` as the caller; None (no such tenant for it) is a 404."""
@@ -87,13 +91,17 @@ async def _ask_authority(request: Request, caller: CallerDep, method: str, *args
     return answer
 
 
-@router.get("/{tenant}/limits", response_model=TenantLimitsView, summary="Get a tenant's limits")
+@router.get(
+    "/{tenant}/limits", response_model=TenantLimitsView, responses=_NOT_FOUND, summary="Get a tenant's limits"
+)
 async def get_tenant_limits(tenant: TenantName, request: Request, caller: CallerDep) -> Any:
     """The tenant's limits: its own for any token, any tenant's for the engine's first tenant's admins."""
     return await _ask_authority(request, caller, "get_limits", tenant)
 
 
-@router.put("/{tenant}/limits", response_model=TenantLimitsView, summary="Set a tenant's limits")
+@router.put(
+    "/{tenant}/limits", response_model=TenantLimitsView, responses=_NOT_FOUND, summary="Set a tenant's limits"
+)
 async def set_tenant_limits(
     tenant: TenantName, change: TenantLimitsChange, request: Request, caller: CallerDep
 ) -> Any:
@@ -101,7 +109,9 @@ async def set_tenant_limits(
     return await _ask_authority(request, caller, "set_limits", tenant, change.model_dump(exclude_unset=True))
 
 
-@router.get("/{tenant}/usage", response_model=TenantUsageView, summary="Get a tenant's usage")
+@router.get(
+    "/{tenant}/usage", response_model=TenantUsageView, responses=_NOT_FOUND, summary="Get a tenant's usage"
+)
 async def get_tenant_usage(tenant: TenantName, request: Request, caller: CallerDep) -> Any:
     """The tenant's queued tasks, workers, admitted and refused work, and what it may send now."""
     return await _ask_authority(request, caller, "get_usage", tenant)

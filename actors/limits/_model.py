@@ -63,15 +63,15 @@ class TenantLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    runs_per_second: float = Field(1000.0, gt=0, le=_MAX_RATE)
-    runs_burst: int = Field(5000, ge=1, le=_MAX_BURST)
-    events_per_second: float = Field(1000.0, gt=0, le=_MAX_RATE)
-    events_burst: int = Field(5000, ge=1, le=_MAX_BURST)
-    webhook_calls_per_second: float = Field(100.0, gt=0, le=_MAX_RATE)
-    webhook_calls_burst: int = Field(500, ge=1, le=_MAX_BURST)
-    max_queued_tasks: int = Field(1_000_000, ge=0, le=_MAX_COUNT)
-    max_workers: int = Field(1000, ge=0, le=_MAX_COUNT)
-    max_payload_bytes: int | None = Field(None, ge=1024, le=MAX_PAYLOAD_CAP)
+    runs_per_second: float = Field(default=1000.0, gt=0, le=_MAX_RATE)
+    runs_burst: int = Field(default=5000, ge=1, le=_MAX_BURST)
+    events_per_second: float = Field(default=1000.0, gt=0, le=_MAX_RATE)
+    events_burst: int = Field(default=5000, ge=1, le=_MAX_BURST)
+    webhook_calls_per_second: float = Field(default=100.0, gt=0, le=_MAX_RATE)
+    webhook_calls_burst: int = Field(default=500, ge=1, le=_MAX_BURST)
+    max_queued_tasks: int = Field(default=1_000_000, ge=0, le=_MAX_COUNT)
+    max_workers: int = Field(default=1000, ge=0, le=_MAX_COUNT)
+    max_payload_bytes: int | None = Field(default=None, ge=1024, le=MAX_PAYLOAD_CAP)
 
     def settings(self) -> dict[str, Any]:
         """The limits as the store keeps them (plain JSON values)."""
