@@ -129,7 +129,9 @@ async def test_limits_survive_a_restart_of_the_tenants_cell_and_bad_calls_change
                 await engine.authority.set_limits.ask("other", bad, principal=HOME)
         assert await engine.store.get_tenant_limits("other") is None
         assert await engine.authority.get_limits.ask("nobody", principal=HOME) is None
-        changed = await engine.authority.set_limits.ask("other", {"runs_burst": 2}, principal=HOME)
+        changed = await engine.authority.set_limits.ask(
+            "other", {"runs_burst": 2, "runs_per_second": 0.001}, principal=HOME
+        )
         assert changed["limits"]["runs_burst"] == 2
         # a new cell (as after a crash, or on another engine) loads the stored limits
         tenants = engine.system.lookup(names.TENANTS)
