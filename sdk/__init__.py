@@ -52,6 +52,7 @@ from ._errors import NonDeterminismError as NonDeterminismError
 from ._errors import NonRetryableException as NonRetryableException
 from ._errors import PermissionDeniedError as PermissionDeniedError
 from ._errors import TaskRunError as TaskRunError
+from ._errors import TenantLimitError as TenantLimitError
 from ._worker.context import Context as Context
 from ._worker.context import TaskCancelledError as TaskCancelledError
 from ._worker.durable_context import DurableContext as DurableContext
@@ -132,6 +133,7 @@ __all__ = [
     "TaskRunDetails",
     "TaskRunError",
     "TaskStatus",
+    "TenantLimitError",
     "TriggerWorkflowOptions",
     "UserEventCondition",
     "WorkerLabel",

@@ -38,11 +38,11 @@ import trio
 from ratchet.runtime import ActorDeadError, ActorError, ActorRef, ActorSystem, AskLostError, open_runtime
 
 from ._contract.calls import GATEWAY_ACTOR, IDEMPOTENT, ErrorCode, error_code
-from ._errors import EngineUnreachableError
+from ._errors import EngineUnreachableError, TenantLimitError
 from ._hop import TrioHost, running_event_loop
 from ._session import signin_error
 
-__all__ = ["DEFAULT_RECONNECT_TIMEOUT", "Connection", "remote_gateway", "signer_for"]
+__all__ = ["DEFAULT_RECONNECT_TIMEOUT", "Connection", "limit_error", "remote_gateway", "signer_for"]
 
 # Seconds a call keeps trying to reach an engine out of reach (see Connection).
 DEFAULT_RECONNECT_TIMEOUT = 120.0
@@ -213,6 +213,8 @@ class Connection:
                     continue
                 if refused in (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN):
                     raise signin_error(exc) from None
+                if refused is ErrorCode.LIMITED:
+                    raise limit_error(exc) from None
                 raise
             except AskLostError:
                 if not retry:
@@ -325,3 +327,11 @@ def system_of(ref: ActorRef) -> ActorSystem | None:
     """The actor system of a local ref (None for remote refs)."""
     cell = getattr(ref, "_cell", None)
     return None if cell is None else cell.system
+
+
+def limit_error(exc: ActorError) -> TenantLimitError:
+    """The :class:`~ratchet.TenantLimitError` an engine's refusal carries (in-process, the
+    original; across the wire, read back from its message)."""
+    if isinstance(exc.__cause__, TenantLimitError):
+        return exc.__cause__
+    return TenantLimitError.from_message(exc.error_message)

@@ -6,6 +6,7 @@ module, so tracebacks and pickles name ``ratchet.TaskRunError``, not this privat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "PermissionDeniedError",
     "RunCancelledError",
     "TaskRunError",
+    "TenantLimitError",
 ]
 
 
@@ -162,3 +164,51 @@ class PermissionDeniedError(Exception):
 
     def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
         return (type(self), (str(self), self.role, self.needed))
+
+
+# The tail every TenantLimitError message ends with: across a process boundary only an
+# error's message travels, so the attributes ride in it, written and read by the class.
+_LIMIT_TAIL = re.compile(r" \[limit=(?P<limit>[a-z_]+) value=(?P<value>\S+) retry_after=(?P<retry>\S+)\]$")
+
+
+class TenantLimitError(Exception):
+    """The tenant is over one of its limits (runs a second, queued tasks, workers, ...).
+
+    Nothing was done: no run, event or worker was written for the refused request, and
+    the tenant's other requests and other tenants are unaffected. Over HTTP it is a 429
+    with a ``Retry-After`` header when waiting helps.
+
+    Attributes:
+        limit: which limit (``runs_per_second``, ``events_per_second``,
+            ``webhook_calls_per_second``, ``max_queued_tasks``, ``max_workers``,
+            ``max_payload_bytes``).
+        value: that limit's value for the tenant.
+        retry_after: seconds after which the same request would be admitted, if nothing
+            else takes the room first; None when waiting alone does not help (a count
+            that only falls as work finishes, or a batch bigger than the limit allows).
+    """
+
+    def __init__(
+        self, message: str, limit: str = "", value: float | None = None, retry_after: float | None = None
+    ) -> None:
+        self.limit = limit
+        self.value = value
+        self.retry_after = retry_after
+        if limit and not _LIMIT_TAIL.search(message):
+            shown = "none" if value is None else repr(value)
+            retry = "none" if retry_after is None else repr(retry_after)
+            message = f"{message} [limit={limit} value={shown} retry_after={retry}]"
+        super().__init__(message)
+
+    @classmethod
+    def from_message(cls, message: str) -> TenantLimitError:
+        """The error whose ``str()`` is ``message`` (as it crossed the wire), attributes read back."""
+        found = _LIMIT_TAIL.search(message)
+        if found is None:
+            return cls(message)
+        value = None if found["value"] == "none" else float(found["value"])
+        retry = None if found["retry"] == "none" else float(found["retry"])
+        return cls(message, found["limit"], value, retry)
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, float | None, float | None]]:
+        return (type(self), (str(self), self.limit, self.value, self.retry_after))

@@ -8,10 +8,10 @@ every module, at the top or deferred inside a function, counts; an import under
 - the engine (``ratchet.actors``) imports of Ratchet only ``ratchet._contract``,
   ``ratchet._errors``, ``ratchet.runtime``, ``ratchet.transport`` and itself;
 - the SDK imports the engine only where it hosts it: ``ratchet._host`` and ``ratchet.cli``;
-- inside the engine, folders stand on floors (``_engine.py`` on top, then ``gateway``,
-  ``triggers`` and ``durable``, ``runs``, ``scheduling``, ``store`` and ``timers``), and no
-  import runs back up a floor or sideways to another folder of the same floor, except
-  for annotations (under ``TYPE_CHECKING``).
+- inside the engine, folders stand on floors (``_engine.py`` on top, then ``api``,
+  ``gateway``, ``triggers`` with ``durable``, ``auth`` and ``webhooks``, then ``limits``,
+  ``runs``, ``scheduling``, ``store`` and ``timers``), and no import runs back up a floor
+  or sideways to another folder of the same floor, except for annotations (under ``TYPE_CHECKING``).
 
 A rule that breaks is fixed in the tree, not here.
 """
@@ -166,6 +166,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("ratchet.actors.api",),
     ("ratchet.actors.gateway",),
     ("ratchet.actors.triggers", "ratchet.actors.durable", "ratchet.actors.auth", "ratchet.actors.webhooks"),
+    ("ratchet.actors.limits",),
     ("ratchet.actors.runs",),
     ("ratchet.actors.scheduling",),
     ("ratchet.actors.store", "ratchet.actors.timers"),

@@ -16,6 +16,7 @@ from . import (
     _crons,
     _events,
     _filters,
+    _limits,
     _meta,
     _metrics,
     _rate_limits,
@@ -37,6 +38,7 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "The engine refused the request; the message says why."},
     401: {"model": ErrorBody, "description": "No valid API token."},
     403: {"model": ErrorBody, "description": "The token's role may not do this."},
+    429: {"model": ErrorBody, "description": "The tenant is over one of its limits; see Retry-After."},
     422: {"model": ErrorBody, "description": "The request does not have the documented shape."},
 }
 
@@ -99,6 +101,7 @@ def create_app(backend: ApiBackend, *, max_body_bytes: int = DEFAULT_MAX_BODY_BY
         _webhooks,
         _tokens,
         _tenants,
+        _limits,
     ):
         app.include_router(module.router, responses=_REFUSALS)
     # a webhook's requests carry no token: its own verification authenticates them

@@ -12,6 +12,7 @@ the app's size limit gets Starlette's plain-text 413 while it is still arriving.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from ratchet._contract.calls import ErrorCode, error_code
-from ratchet._errors import AuthenticationError, PermissionDeniedError
+from ratchet._errors import AuthenticationError, PermissionDeniedError, TenantLimitError
 from ratchet.runtime import ActorDeadError, ActorError, AskTimeout
 
 __all__ = ["ApiProblem", "ErrorBody", "install_error_handlers", "not_found", "problem_of"]
@@ -43,10 +44,11 @@ class ErrorBody(BaseModel):
 class ApiProblem(Exception):
     """A refusal with its HTTP status, raised by routes and turned into an :class:`ErrorBody`."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         super().__init__(message)
 
 
@@ -82,10 +84,22 @@ def problem_of(exc: Exception) -> ApiProblem | None:
         if refusal is None:
             return None
         status, name = refusal
+        if code is ErrorCode.LIMITED:
+            return _limited(exc)
         return ApiProblem(status, name, exc.error_message)
     if isinstance(exc, AskTimeout | ActorDeadError):
         return ApiProblem(503, "unavailable", "the engine is restarting; try again in a moment")
     return None
+
+
+def _limited(exc: ActorError) -> ApiProblem:
+    """The 429 of a tenant over a limit, with ``Retry-After`` (whole seconds) when waiting helps."""
+    cause = exc.__cause__
+    limit = cause if isinstance(cause, TenantLimitError) else TenantLimitError.from_message(exc.error_message)
+    headers = None
+    if limit.retry_after is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(limit.retry_after)))}
+    return ApiProblem(429, "limited", exc.error_message, headers)
 
 
 def _validation_message(errors: Any) -> str:
@@ -105,7 +119,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiProblem)
-        return _answer(exc.status, exc.code, exc.message)
+        return _answer(exc.status, exc.code, exc.message, exc.headers)
 
     async def on_invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

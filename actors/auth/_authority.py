@@ -8,7 +8,8 @@ on the same database, or a cell lost with a restart of the tenants' supervisor),
 Messages:
     from the nng wire (through the node's guard, :mod:`._guard`): ``open_session``, and,
         with the caller's principal, ``whoami``, ``create_token``, ``list_tokens``,
-        ``revoke_token``, ``create_tenant``, ``list_tenants``.
+        ``revoke_token``, ``create_tenant``, ``list_tenants``, ``get_limits``,
+        ``set_limits``, ``get_usage``.
     from the HTTP API (in-process): the same.
     from the engine's host (in-process only): ``issue_token``, the local admin token.
 """
@@ -24,7 +25,8 @@ from ratchet._errors import PermissionDeniedError
 from ratchet.runtime import Actor, ActorRef, ChildSpec, concurrent
 
 from .. import _names as names
-from ..store import CommitTicket, CreateApiToken, CreateTenant, RevokeApiToken, Store, Tenant
+from ..limits import load_limits, updated_limits
+from ..store import CommitTicket, CreateApiToken, CreateTenant, PutTenantLimits, RevokeApiToken, Store, Tenant
 from ._book import TokenBook
 from ._principal import Principal, Role
 from ._tokens import mint_token, read_token, session_credential, token_digest
@@ -228,6 +230,76 @@ class Authority(Actor):
             return False
         await self._start_cell(tenant_id)
         return True
+
+    # -- limits ---------------------------------------------------------------------------------
+
+    async def get_limits(self, tenant_id: Any, *, principal: Principal) -> dict[str, Any] | None:
+        """A tenant's limits (see :class:`~ratchet.actors.limits.TenantLimits`); None: no such tenant.
+
+        Anyone of a tenant may read its own; admins of the engine's first tenant, any tenant's.
+        Another tenant's limits answer None, as a tenant that does not exist does.
+        """
+        tenant = await self._visible_tenant(tenant_id, principal)
+        if tenant is None:
+            return None
+        limits = await load_limits(self.store, tenant)
+        return {"tenant_id": tenant, "limits": limits.settings()}
+
+    @concurrent
+    async def set_limits(self, tenant_id: Any, change: Any, *, principal: Principal) -> dict[str, Any] | None:
+        """Change a tenant's limits: ``change`` names the limits to set, the others stay.
+
+        Admins of the engine's first tenant only. The change applies at once in the
+        tenant's cell on this engine (other engines sharing the database read it when
+        they start the tenant's cell). Returns the tenant's limits after the change, or
+        None if there is no such tenant.
+
+        Raises:
+            PermissionDeniedError: the caller is not an admin of the engine's first tenant.
+            RequestError: an unknown limit or a value out of range; nothing is changed.
+        """
+        tenant = await self._visible_tenant(tenant_id, principal)
+        if tenant is None:
+            return None
+        self._require_home_admin(principal, "set tenants' limits")
+        limits = updated_limits(await load_limits(self.store, tenant), change)
+        settings = limits.settings()
+        await self._commit(PutTenantLimits(tenant_id=tenant, settings=settings, at=self.context.clock.time()))
+        try:
+            gateway = self.context.system.lookup(names.scoped(names.GATEWAY, tenant))
+        except LookupError:
+            pass  # its cell is not running here: it loads the limits when it starts
+        else:
+            await gateway.apply_limits.ask(settings)
+        return {"tenant_id": tenant, "limits": settings}
+
+    @concurrent
+    async def get_usage(self, tenant_id: Any, *, principal: Principal) -> dict[str, Any] | None:
+        """A tenant's usage against its limits now (see :class:`~ratchet.actors.limits.TenantUsage`).
+
+        Who may read it is as for :meth:`get_limits`; None: no such tenant (or another's).
+        """
+        tenant = await self._visible_tenant(tenant_id, principal)
+        if tenant is None:
+            return None
+        await self._start_cell(tenant)
+        gateway = self.context.system.lookup(names.scoped(names.GATEWAY, tenant))
+        usage: dict[str, Any] = await gateway.tenant_usage.ask()
+        return usage
+
+    async def _visible_tenant(self, tenant_id: Any, principal: Principal) -> str | None:
+        """``tenant_id`` if it exists and ``principal`` may see it, else None.
+
+        Raises:
+            RequestError: ``tenant_id`` is not a tenant name at all.
+        """
+        name = check_tenant_name(tenant_id)
+        home_admin = principal.tenant_id == self.home_tenant and principal.role is Role.ADMIN
+        if name != principal.tenant_id and not home_admin:
+            return None
+        if await self.store.get_tenant(name) is None:
+            return None
+        return name
 
     # -- plumbing --------------------------------------------------------------------------------
 

@@ -34,7 +34,17 @@ __all__ = ["AUTHORITY_METHODS", "WireGuard"]
 
 #: What peers may ask of the authority, with their principal added.
 AUTHORITY_METHODS = frozenset(
-    {"whoami", "create_token", "list_tokens", "revoke_token", "create_tenant", "list_tenants"}
+    {
+        "whoami",
+        "create_token",
+        "list_tokens",
+        "revoke_token",
+        "create_tenant",
+        "list_tenants",
+        "get_limits",
+        "set_limits",
+        "get_usage",
+    }
 )
 
 

@@ -34,6 +34,7 @@ from ratchet._errors import DefinitionError
 from ratchet.runtime import ActorRef, concurrent
 
 from .. import _names as names
+from ..limits import LimitGate, limits_from_settings, load_limits
 from ..runs import _views as views
 from ..runs._coordinator import action_name
 from ..runs._intake import RunIntake, RunRequest, to_wire
@@ -128,6 +129,8 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
         self._triggers: ActorRef = lookup(names.scoped(names.TRIGGERS, self.tenant_id))
         self._durable: ActorRef = lookup(names.scoped(names.DURABLE, self.tenant_id))
         self._intake = RunIntake(self.store, self.tenant_id, self._coordinator)
+        limits = await load_limits(self.store, self.tenant_id)
+        self._limits = LimitGate(self.store, self.tenant_id, limits, self.context.clock, self._dispatcher)
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -146,6 +149,7 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
                 specs.append(WorkflowSpec.from_dict(raw))
             except DefinitionError as exc:
                 raise RequestError(f"worker {req.name!r} registered an invalid workflow: {exc}") from None
+        await self._limits.admit_worker(req.worker_id)  # over max_workers: TenantLimitError
         # resolve the worker first: a registration that fails registers nothing
         if req.peer is None:
             ref = self.context.system.lookup(req.actor)
@@ -341,10 +345,11 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
             raise RequestError(f"trigger: expected a list of 1 to {MAX_BATCH} run requests")
         answers: list[dict[str, Any] | None] = [None] * len(requests)
         valid: list[tuple[int, RunRequest]] = []
+        cap = self._limits.payload_cap(self.max_payload_bytes)
         for i, raw in enumerate(requests):
             try:
                 req = parse(TriggerRequest, raw, "run request")
-                check_payload_size(req.input, self.max_payload_bytes, f"input of workflow {req.workflow!r}")
+                check_payload_size(req.input, cap, f"input of workflow {req.workflow!r}")
                 labels = run_labels(req.desired_worker_labels, req.workflow)
             except RequestError as exc:
                 answers[i] = {"error": str(exc)}
@@ -363,6 +368,7 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
                     ),
                 )
             )
+        await self._limits.admit_runs(len(valid))  # over a limit: TenantLimitError, nothing written
         started = await self._intake.create_runs([r for _, r in valid])
         for (i, _), answer in zip(valid, started, strict=True):
             answers[i] = to_wire(answer)
@@ -459,7 +465,8 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
             RequestError: not a list of 1 to 1000 events, or an event is malformed
                 (then none of them is pushed).
         """
-        checked = trigger_checks.check_events(events, self.max_payload_bytes)
+        checked = trigger_checks.check_events(events, self._limits.payload_cap(self.max_payload_bytes))
+        self._limits.admit_events(len(checked))  # over events_per_second: TenantLimitError
         return list(await self._triggers.push.ask(checked))
 
     @concurrent
@@ -584,6 +591,17 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
             task_id, seq, kind, key, request, wait, self.max_payload_bytes
         )
         return await durable_checks.ask_durable_step(self._durable, task_id, seq, kind, key, checked, seconds)
+
+    # -- tenant limits (in-process only: the authority's, never served to peers) ------------------
+
+    def apply_limits(self, settings: dict[str, Any]) -> None:
+        """The tenant's limits changed (already committed): apply them from now on."""
+        self._limits.apply(limits_from_settings(settings))
+
+    @concurrent
+    async def tenant_usage(self) -> dict[str, Any]:
+        """The tenant's usage against its limits (see :class:`~ratchet.actors.limits.TenantUsage`)."""
+        return (await self._limits.usage()).as_dict()
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ from ._mutations import NewTask as NewTask
 from ._mutations import PauseKind as PauseKind
 from ._mutations import PushEvent as PushEvent
 from ._mutations import PutRateLimit as PutRateLimit
+from ._mutations import PutTenantLimits as PutTenantLimits
 from ._mutations import RecordCronFire as RecordCronFire
 from ._mutations import RecordWebhookFailure as RecordWebhookFailure
 from ._mutations import RegisterWorkflowVersion as RegisterWorkflowVersion
@@ -86,6 +87,7 @@ from ._records import Task as Task
 from ._records import TaskAttempt as TaskAttempt
 from ._records import TaskEvent as TaskEvent
 from ._records import Tenant as Tenant
+from ._records import TenantLimitSettings as TenantLimitSettings
 from ._records import Webhook as Webhook
 from ._records import WebhookDelivery as WebhookDelivery
 from ._records import WebhookFailure as WebhookFailure

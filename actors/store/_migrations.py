@@ -239,6 +239,22 @@ def _webhooks(dialect: str) -> list[str]:
     ]
 
 
+def _tenant_limits(dialect: str) -> list[str]:
+    """Migration 9: the limits an admin set for each tenant (see :mod:`ratchet.actors.limits`)."""
+    if dialect == "sqlite":
+        text, real = "TEXT", "REAL"
+    else:
+        text, real = 'TEXT COLLATE "C"', "DOUBLE PRECISION"
+    return [
+        "CREATE TABLE tenant_limits (\n"
+        f"    tenant_id {text} NOT NULL,\n"
+        f"    settings {text} NOT NULL,\n"
+        f"    updated_at {real} NOT NULL,\n"
+        "    PRIMARY KEY (tenant_id)\n"
+        ")",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "rate-limit windows", _rate_limit_windows),
@@ -247,6 +263,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "pauses and lookup indexes", _pauses_and_lookups),
     Migration(6, "webhooks", _webhooks),
     Migration(7, "API token roles", _api_token_roles),
+    Migration(9, "tenant limits", _tenant_limits),
 )
 
 

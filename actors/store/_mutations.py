@@ -47,6 +47,7 @@ __all__ = [
     "PauseKind",
     "PushEvent",
     "PutRateLimit",
+    "PutTenantLimits",
     "RecordCronFire",
     "RecordWebhookFailure",
     "RegisterWorkflowVersion",
@@ -1072,3 +1073,16 @@ class ReleaseWebhookDelivery(Mutation):
             return [Delete("webhook_deliveries", row)]
         expect = self._row("webhook_deliveries", {"expires_at": self.expires_at}, partial=True)
         return [Delete("webhook_deliveries", row, expect=expect)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PutTenantLimits(Mutation):
+    """Set a tenant's limits (all of them: ``settings`` replaces what was stored)."""
+
+    tenant_id: str
+    settings: Mapping[str, Any]
+    at: float
+
+    def ops(self) -> list[Op]:
+        values = {"tenant_id": self.tenant_id, "settings": dict(self.settings), "updated_at": self.at}
+        return [Upsert("tenant_limits", self._row("tenant_limits", values), conflict=("tenant_id",))]

@@ -29,6 +29,7 @@ __all__ = [
     "TaskAttempt",
     "TaskEvent",
     "Tenant",
+    "TenantLimitSettings",
     "Webhook",
     "WebhookDelivery",
     "WebhookFailure",
@@ -372,6 +373,18 @@ class WebhookDelivery:
     expires_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class TenantLimitSettings:
+    """The limits an admin set for a tenant (see :mod:`ratchet.actors.limits`).
+
+    ``settings`` maps limit names to values; a tenant without a row has the defaults.
+    """
+
+    tenant_id: str
+    settings: Any
+    updated_at: float
+
+
 RECORD_TYPES: dict[str, type] = {
     "tenants": Tenant,
     "api_tokens": ApiToken,
@@ -396,4 +409,5 @@ RECORD_TYPES: dict[str, type] = {
     "webhooks": Webhook,
     "webhook_failures": WebhookFailure,
     "webhook_deliveries": WebhookDelivery,
+    "tenant_limits": TenantLimitSettings,
 }

@@ -232,6 +232,11 @@ TABLES: dict[str, Table] = {
             ("tenant_id", "webhook_id", "delivery_id"),
             indexes=(("tenant_id", "webhook_id", "expires_at"),),
         ),
+        table(
+            "tenant_limits",
+            "tenant_id text, settings json, updated_at float",
+            ("tenant_id",),
+        ),
     ]
 }
 

@@ -50,6 +50,7 @@ from ._records import (
     TaskAttempt,
     TaskEvent,
     Tenant,
+    TenantLimitSettings,
     Webhook,
     WebhookDelivery,
     WebhookFailure,
@@ -848,6 +849,10 @@ class Store(ABC):
         """A delivery id a webhook remembers, or ``None``."""
         where = self._eq(tenant_id=tenant_id, webhook_id=webhook_id, delivery_id=delivery_id)
         return await self._one(WebhookDelivery, "webhook_deliveries", where)
+
+    async def get_tenant_limits(self, tenant_id: str) -> TenantLimitSettings | None:
+        """The limits set for a tenant, or ``None`` (it has the defaults)."""
+        return await self._one(TenantLimitSettings, "tenant_limits", self._eq(tenant_id=tenant_id))
 
     async def list_expired_webhook_deliveries(
         self, tenant_id: str, webhook_id: str, before: float, *, limit: int | None = 100

@@ -46,6 +46,7 @@ WRITES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/tokens"): {"name": "ci", "role": "viewer"},
     ("DELETE", "/api/v1/tokens/{token_id}"): None,
     ("POST", "/api/v1/tenants"): {"name": "tenant-c"},
+    ("PUT", "/api/v1/tenants/{tenant}/limits"): {"max_workers": 50},
 }
 
 #: Routes anyone may call, without a token.
@@ -85,6 +86,7 @@ async def _objects(api: Api, tenant: str) -> dict[str, str]:
     (worker,) = await api.call(tenant, "list_workers")
     workflows = await api.call(tenant, "list_workflows", {"name_contains": "greet"})
     return {
+        "tenant": tenant,
         "task": details["tasks"][0]["task_id"],
         "worker": worker["id"],
         "workflow": workflows[0]["id"],
@@ -100,7 +102,6 @@ async def _objects(api: Api, tenant: str) -> dict[str, str]:
         "event": (await post("/api/v1/events", {"key": "order:seen"}))["id"],
         "webhook": (await post("/api/v1/webhooks", hook))["name"],
         "token": issued["id"],
-        "tenant": tenant,
     }
 
 

@@ -426,6 +426,7 @@ PUBLIC_EXCEPTIONS = (
     "RunCancelledError",
     "TaskCancelledError",
     "TaskRunError",
+    "TenantLimitError",
 )
 
 
@@ -445,6 +446,9 @@ def _sample(name: str) -> BaseException:
         "RunCancelledError": RunCancelledError("r", "cancelled by request"),
         "TaskCancelledError": TaskCancelledError("attempt cancelled"),
         "TaskRunError": TaskRunError("t", "tid", "ValueError", "boom", "tb"),
+        "TenantLimitError": ratchet.TenantLimitError(
+            "tenant 'acme' is over its limit of 1000 runs a second", "runs_per_second", 1000.0, 0.25
+        ),
     }
     return samples[name]
 
