@@ -516,7 +516,7 @@ class WorkerActor(Actor):
         self._registering = True
         try:
             delay = 0.05
-            signed_again = False
+            signed_again = limited_said = False
             while True:
                 running = list(self.running)
                 sent = self.context.clock.monotonic()
@@ -553,7 +553,12 @@ class WorkerActor(Actor):
                         self.context.runtime.record("worker-refused", self.worker_id, exc.error_message)
                         self.registered.set()
                         return
-                    # the engine could not store it (its store failed): try again
+                    if code is ErrorCode.LIMITED and not limited_said:
+                        # the tenant runs as many workers as it may: wait for room, and say so once
+                        log.warning("worker %r waits for room: %s", self.config.name, exc.error_message)
+                        limited_said = True
+                    # the engine could not store it (its store failed), or the tenant is
+                    # at its worker limit: try again
                     await self.context.clock.sleep(delay)
                     delay = min(2.0, delay * 2)
         finally:
