@@ -1,8 +1,8 @@
-"""Rate limits: declare or change a static key (``ratchet.rate_limits.put``)."""
+"""Rate limits: declare, change and list static keys (``ratchet.rate_limits``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
@@ -11,6 +11,7 @@ from ratchet._contract.calls import Method
 from ratchet._contract.flow import MAX_RATE_LIMIT, RateLimitDuration
 
 from ._access import CallerDep
+from ._pages import Page, WindowDep, page_of
 
 __all__ = ["RateLimit", "RateLimitRequest", "router"]
 
@@ -31,6 +32,12 @@ class RateLimit(RateLimitRequest):
 
 
 router = APIRouter(prefix="/api/v1/rate-limits", tags=["Rate Limits"])
+
+
+@router.get("", response_model=Page[RateLimit], summary="List rate limits")
+async def list_rate_limits(at: WindowDep, caller: CallerDep) -> Page[dict[str, Any]]:
+    """The tenant's static rate limits, by key."""
+    return page_of(await caller.ask(Method.LIST_RATE_LIMITS), at)
 
 
 @router.put("/{key}", response_model=RateLimit, summary="Put a rate limit")

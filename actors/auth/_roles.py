@@ -30,6 +30,7 @@ METHOD_ROLES: dict[str, Role] = {
     Method.LIST_WORKERS: Role.VIEWER,
     Method.LIST_WORKFLOWS: Role.VIEWER,
     Method.PUT_RATE_LIMIT: Role.MEMBER,
+    Method.LIST_RATE_LIMITS: Role.VIEWER,
     # events, filters, crons, schedules
     Method.PUSH_EVENTS: Role.MEMBER,
     Method.CREATE_FILTER: Role.MEMBER,

@@ -13,7 +13,7 @@ from typing import Any
 
 import trio
 
-from ratchet._contract.flow import check_rate_limit_put, check_worker_labels
+from ratchet._contract.flow import RateLimitDuration, check_rate_limit_put, check_worker_labels
 from ratchet._contract.protocol import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     BulkRunsRequest,
@@ -78,7 +78,7 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
         from clients and task contexts (``ratchet._clients``, ``Workflow.run``,
             spawns): ``register_workflows``, ``trigger``, ``cancel_runs``,
             ``replay_runs``, ``get_run``, ``wait_run``, ``list_runs``,
-            ``list_workers``, ``list_workflows``, ``put_rate_limit``, ``push_events``,
+            ``list_workers``, ``list_workflows``, ``put_rate_limit``, ``list_rate_limits``, ``push_events``,
             ``create_filter``, ``list_filters``, ``delete_filter``, ``create_cron``,
             ``list_crons``, ``get_cron``, ``delete_cron``, ``create_schedule``,
             ``list_schedules``, ``get_schedule``, ``update_schedule``,
@@ -313,6 +313,22 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
         self._writer.enqueue.tell(ticket)
         await ticket.wait()
         self._scheduler.put_rate_limit.tell(key, limit, window.seconds)
+
+    @concurrent
+    async def list_rate_limits(self) -> list[dict[str, Any]]:
+        """The tenant's static rate limits, by key: ``{key, limit, duration}``.
+
+        ``duration`` is the window's name (``"MINUTE"``), or its length in seconds when
+        no named window has that length.
+        """
+        return [
+            {
+                "key": row.key,
+                "limit": row.limit_units,
+                "duration": _duration_name(row.duration_seconds),
+            }
+            for row in await self.store.list_rate_limits(self.tenant_id)
+        ]
 
     def refresh_timeout(self, task_id: Any, attempt: Any, seconds: Any) -> None:
         """A running attempt asks for ``seconds`` more from now (``ctx.refresh_timeout``)."""
@@ -651,3 +667,11 @@ def _make_storable(report: dict[str, Any]) -> None:
                 error_message=f"task output cannot be stored: {problem}",
                 retryable=False,
             )
+
+
+def _duration_name(seconds: float) -> str | float:
+    """The name of the window ``seconds`` long (``"MINUTE"``), or ``seconds`` if none is."""
+    for duration in RateLimitDuration:
+        if duration.seconds == seconds:
+            return duration.value
+    return seconds

@@ -1,8 +1,8 @@
-"""``ratchet.rate_limits``: declare the static rate-limit keys tasks consume."""
+"""``ratchet.rate_limits``: declare and list the static rate-limit keys tasks consume."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._contract.calls import Method
 from .._contract.flow import RateLimitDuration, check_rate_limit_put
@@ -14,7 +14,7 @@ __all__ = ["RateLimitsClient"]
 
 
 class RateLimitsClient:
-    """``ratchet.rate_limits``: create or change static rate limits."""
+    """``ratchet.rate_limits``: create, change and list static rate limits."""
 
     def __init__(self, client: Ratchet) -> None:
         self._client = client
@@ -37,3 +37,13 @@ class RateLimitsClient:
         """:meth:`put` for async code (Trio or asyncio)."""
         key, limit, window = check_rate_limit_put(key, limit, duration)
         await self._client.connection.acall(Method.PUT_RATE_LIMIT, key, limit, window.value)
+
+    def list(self) -> list[dict[str, Any]]:
+        """The tenant's static rate limits, by key: ``{"key", "limit", "duration"}``."""
+        rows: list[dict[str, Any]] = self._client.connection.call(Method.LIST_RATE_LIMITS)
+        return rows
+
+    async def aio_list(self) -> list[dict[str, Any]]:
+        """:meth:`list` for async code (Trio or asyncio)."""
+        rows: list[dict[str, Any]] = await self._client.connection.acall(Method.LIST_RATE_LIMITS)
+        return rows

@@ -60,6 +60,7 @@ class Method(enum.StrEnum):
     LIST_WORKERS = "list_workers"
     LIST_WORKFLOWS = "list_workflows"
     PUT_RATE_LIMIT = "put_rate_limit"
+    LIST_RATE_LIMITS = "list_rate_limits"
     # events, filters, crons, schedules
     PUSH_EVENTS = "push_events"
     CREATE_FILTER = "create_filter"

@@ -172,3 +172,22 @@ async def test_a_rate_limit_is_put_and_changed(api: Api) -> None:
     assert response.json() == {"key": "emails", "limit": 10, "duration": "MINUTE"}
     await api.client.put("/api/v1/rate-limits/emails", json={"limit": 5}, headers=api.member_a)
     assert (await api.snapshot(TENANT_A))["rate_limits"] == [("emails", 5)]
+
+
+async def test_rate_limits_are_listed_by_key_for_their_tenant_only(api: Api) -> None:
+    for key, body in (("sms", {"limit": 2, "duration": "HOUR"}), ("emails", {"limit": 10})):
+        response = await api.client.put(f"/api/v1/rate-limits/{key}", json=body, headers=api.member_a)
+        assert response.status_code == 200, response.text
+    listed = await api.client.get("/api/v1/rate-limits", headers=api.viewer_a)
+    assert listed.status_code == 200
+    assert listed.json()["rows"] == [
+        {"key": "emails", "limit": 10, "duration": "SECOND"},
+        {"key": "sms", "limit": 2, "duration": "HOUR"},
+    ]
+    assert listed.json()["pagination"]["total"] == 2
+    second = await api.client.get("/api/v1/rate-limits", params={"offset": 1}, headers=api.viewer_a)
+    assert [r["key"] for r in second.json()["rows"]] == ["sms"]
+    theirs = await api.client.get("/api/v1/rate-limits", headers=api.member_b)
+    assert theirs.json()["rows"] == []
+    garbage = await api.client.get("/api/v1/rate-limits", params={"limit": "many"}, headers=api.viewer_a)
+    assert garbage.status_code == 422
