@@ -80,7 +80,8 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
             ``replay_runs``, ``get_run``, ``wait_run``, ``list_runs``,
             ``list_workers``, ``list_workflows``, ``put_rate_limit``, ``list_rate_limits``, ``push_events``,
             ``create_filter``, ``list_filters``, ``delete_filter``, ``create_cron``,
-            ``list_crons``, ``get_cron``, ``delete_cron``, ``create_schedule``,
+            ``list_crons``, ``get_cron``, ``delete_cron``, ``pause_cron``, ``resume_cron``,
+            ``run_cron_now``, ``create_schedule``,
             ``list_schedules``, ``get_schedule``, ``update_schedule``,
             ``delete_schedule``.
         from operators (the API, the CLI, ``ratchet.workers`` / ``workflows`` /
@@ -533,6 +534,30 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
     async def delete_cron(self, cron_id: Any) -> bool:
         """Delete a cron; False if there was none."""
         return bool(await self._triggers.delete_cron.ask(trigger_checks.check_id(cron_id, "delete_cron")))
+
+    @concurrent
+    async def pause_cron(self, cron_id: Any) -> dict[str, Any] | None:
+        """Disable a cron (no tick fires, across restarts too); the cron, or None if there is none."""
+        cron: dict[str, Any] | None = await self._triggers.pause_cron.ask(
+            trigger_checks.check_id(cron_id, "pause_cron")
+        )
+        return cron
+
+    @concurrent
+    async def resume_cron(self, cron_id: Any) -> dict[str, Any] | None:
+        """Enable a disabled cron from its next tick; the cron, or None if there is none."""
+        cron: dict[str, Any] | None = await self._triggers.resume_cron.ask(
+            trigger_checks.check_id(cron_id, "resume_cron")
+        )
+        return cron
+
+    @concurrent
+    async def run_cron_now(self, cron_id: Any) -> dict[str, Any] | None:
+        """One run of a cron's workflow with its input, now: ``{"run_id"}``, or None if no such cron."""
+        started: dict[str, Any] | None = await self._triggers.run_cron_now.ask(
+            trigger_checks.check_id(cron_id, "run_cron_now")
+        )
+        return started
 
     @concurrent
     async def create_schedule(self, request: Any) -> dict[str, Any]:

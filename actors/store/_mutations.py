@@ -934,10 +934,12 @@ class AppendLogLine(Mutation):
 
 
 class PauseKind(enum.StrEnum):
-    """What a :class:`AddPause` pauses: a worker (target: its id) or a workflow (its name)."""
+    """What a :class:`AddPause` pauses: a worker (target: its id), a workflow (its name) or a
+    cron (its id: a disabled cron fires no ticks)."""
 
     WORKER = "worker"
     WORKFLOW = "workflow"
+    CRON = "cron"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,6 +29,8 @@ WRITES: dict[tuple[str, str], Any] = {
     ("DELETE", "/api/v1/filters/{filter_id}"): None,
     ("POST", "/api/v1/crons"): {"workflow": "greet", "name": "n", "expression": "@daily"},
     ("DELETE", "/api/v1/crons/{cron_id}"): None,
+    ("PATCH", "/api/v1/crons/{cron_id}"): {"enabled": False},
+    ("POST", "/api/v1/crons/{cron_id}/run"): None,
     ("POST", "/api/v1/scheduled-runs"): {"workflow": "greet", "trigger_at": SOON},
     ("PATCH", "/api/v1/scheduled-runs/{schedule_id}"): {"trigger_at": SOON},
     ("DELETE", "/api/v1/scheduled-runs/{schedule_id}"): None,

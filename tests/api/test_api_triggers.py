@@ -191,3 +191,21 @@ async def test_rate_limits_are_listed_by_key_for_their_tenant_only(api: Api) -> 
     assert theirs.json()["rows"] == []
     garbage = await api.client.get("/api/v1/rate-limits", params={"limit": "many"}, headers=api.viewer_a)
     assert garbage.status_code == 422
+
+
+async def test_a_cron_is_disabled_enabled_and_run_now(api: Api) -> None:
+    body = {"workflow": "greet", "name": "nightly", "expression": "0 3 * * *", "input": {"name": "c"}}
+    cron = await _post(api, "/api/v1/crons", body)
+    assert cron["enabled"] is True
+    path = f"/api/v1/crons/{cron['id']}"
+    disabled = await api.client.patch(path, json={"enabled": False}, headers=api.member_a)
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["enabled"] is False and disabled.json()["next_fire_at"] is None
+    assert (await _get(api, path))["enabled"] is False
+    started = await _post(api, f"{path}/run", None)
+    assert (await api.finished(TENANT_A, started["run_id"]))["output"] == {"hello": {"hello": "c"}}
+    enabled = await api.client.patch(path, json={"enabled": True}, headers=api.member_a)
+    assert enabled.json()["enabled"] is True and enabled.json()["next_fire_at"].endswith("03:00:00Z")
+    missing = await api.client.patch("/api/v1/crons/nope", json={"enabled": True}, headers=api.member_a)
+    assert missing.status_code == 404 and missing.json()["message"] == "no cron with id 'nope'"
+    assert (await _post(api, "/api/v1/crons/nope/run", None, 404))["code"] == "not_found"
