@@ -31,6 +31,7 @@ METHOD_ROLES: dict[str, Role] = {
     Method.LIST_WORKFLOWS: Role.VIEWER,
     Method.PUT_RATE_LIMIT: Role.MEMBER,
     Method.LIST_RATE_LIMITS: Role.VIEWER,
+    Method.DELETE_RATE_LIMIT: Role.MEMBER,
     # events, filters, crons, schedules
     Method.PUSH_EVENTS: Role.MEMBER,
     Method.CREATE_FILTER: Role.MEMBER,

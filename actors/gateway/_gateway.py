@@ -13,7 +13,12 @@ from typing import Any
 
 import trio
 
-from ratchet._contract.flow import RateLimitDuration, check_rate_limit_put, check_worker_labels
+from ratchet._contract.flow import (
+    RateLimitDuration,
+    check_rate_limit_key,
+    check_rate_limit_put,
+    check_worker_labels,
+)
 from ratchet._contract.protocol import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     BulkRunsRequest,
@@ -41,6 +46,7 @@ from ..runs._registry import Registration
 from ..runs._serving import unserved_reason
 from ..store import (
     CommitTicket,
+    DeleteRateLimit,
     PauseKind,
     PutRateLimit,
     Run,
@@ -78,7 +84,8 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
         from clients and task contexts (``ratchet._clients``, ``Workflow.run``,
             spawns): ``register_workflows``, ``trigger``, ``cancel_runs``,
             ``replay_runs``, ``get_run``, ``wait_run``, ``list_runs``,
-            ``list_workers``, ``list_workflows``, ``put_rate_limit``, ``list_rate_limits``, ``push_events``,
+            ``list_workers``, ``list_workflows``, ``put_rate_limit``, ``list_rate_limits``,
+            ``delete_rate_limit``, ``push_events``,
             ``create_filter``, ``list_filters``, ``delete_filter``, ``create_cron``,
             ``list_crons``, ``get_cron``, ``delete_cron``, ``pause_cron``, ``resume_cron``,
             ``run_cron_now``, ``create_schedule``,
@@ -314,6 +321,24 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
         self._writer.enqueue.tell(ticket)
         await ticket.wait()
         self._scheduler.put_rate_limit.tell(key, limit, window.seconds)
+
+    @concurrent
+    async def delete_rate_limit(self, key: Any) -> bool:
+        """Delete a static rate limit and its log; False if the key was not declared.
+
+        Returns once the deletion is committed. Tasks that need the key are refused from
+        then on (those waiting for room too), as for a key never declared; putting the
+        key again starts it afresh.
+        """
+        try:
+            key = check_rate_limit_key(key)
+        except ValueError as exc:
+            raise RequestError(f"delete_rate_limit: {exc}") from None
+        ticket = CommitTicket([DeleteRateLimit(tenant_id=self.tenant_id, key=key)])
+        self._writer.enqueue.tell(ticket)
+        (deleted,) = await ticket.wait()
+        self._scheduler.delete_rate_limit.tell(key)
+        return bool(deleted)
 
     @concurrent
     async def list_rate_limits(self) -> list[dict[str, Any]]:

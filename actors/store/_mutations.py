@@ -38,6 +38,7 @@ __all__ = [
     "CreateWebhook",
     "DeleteCron",
     "DeleteEventFilter",
+    "DeleteRateLimit",
     "DeleteWebhook",
     "EnsureTenant",
     "FireSchedule",
@@ -845,6 +846,22 @@ class PutRateLimit(Mutation):
         row = self._row("rate_limits", values)
         update = ("limit_units", "duration_seconds", "updated_at")
         return [Upsert("rate_limits", row, conflict=("tenant_id", "key"), update=update)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteRateLimit(Mutation):
+    """Remove a static rate limit and its sliding log; ``False`` if the key was not declared."""
+
+    tenant_id: str
+    key: str
+
+    def ops(self) -> list[Op]:
+        key = {"tenant_id": self.tenant_id, "key": self.key}
+        return [Delete("rate_limits", dict(key)), Delete("rate_limit_windows", dict(key))]
+
+    def result(self, op_results: Sequence[Any]) -> Any:
+        """Whether the key was declared (its log may or may not have been kept)."""
+        return bool(op_results[0])
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -61,6 +61,7 @@ class Method(enum.StrEnum):
     LIST_WORKFLOWS = "list_workflows"
     PUT_RATE_LIMIT = "put_rate_limit"
     LIST_RATE_LIMITS = "list_rate_limits"
+    DELETE_RATE_LIMIT = "delete_rate_limit"
     # events, filters, crons, schedules
     PUSH_EVENTS = "push_events"
     CREATE_FILTER = "create_filter"

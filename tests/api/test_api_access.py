@@ -36,6 +36,7 @@ WRITES: dict[tuple[str, str], Any] = {
     ("DELETE", "/api/v1/scheduled-runs/{schedule_id}"): None,
     ("POST", "/api/v1/scheduled-runs/bulk-delete"): {"ids": ["{schedule}"]},
     ("PUT", "/api/v1/rate-limits/{key}"): {"limit": 3},
+    ("DELETE", "/api/v1/rate-limits/{key}"): None,
     ("PATCH", "/api/v1/workers/{worker_id}"): {"paused": True},
     ("PATCH", "/api/v1/workflows/{workflow}"): {"paused": True},
     ("POST", "/api/v1/webhooks"): {

@@ -226,6 +226,8 @@ async def test_ids_too_long_are_refused_on_every_route_that_takes_one(api: Api) 
     await _refused(api, "PATCH", f"/api/v1/crons/{LONG_ID}", json={"enabled": False})
     await _refused(api, "PUT", f"/api/v1/rate-limits/{LONG_ID}", json={"limit": 1})
     await _refused(api, "PUT", "/api/v1/rate-limits/%20", json={"limit": 1})
+    await _refused(api, "DELETE", f"/api/v1/rate-limits/{LONG_ID}")
+    await _refused(api, "DELETE", "/api/v1/rate-limits/%20")
     await _refused(api, "PATCH", f"/api/v1/workers/{LONG_ID}", json={"paused": True})
     await _refused(api, "PATCH", f"/api/v1/workflows/{LONG_ID}", json={"paused": True})
     assert await api.snapshot(TENANT_A) == before

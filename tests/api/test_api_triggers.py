@@ -209,3 +209,18 @@ async def test_a_cron_is_disabled_enabled_and_run_now(api: Api) -> None:
     missing = await api.client.patch("/api/v1/crons/nope", json={"enabled": True}, headers=api.member_a)
     assert missing.status_code == 404 and missing.json()["message"] == "no cron with id 'nope'"
     assert (await _post(api, "/api/v1/crons/nope/run", None, 404))["code"] == "not_found"
+
+
+async def test_a_rate_limit_is_deleted_once_and_only_in_its_tenant(api: Api) -> None:
+    await api.client.put("/api/v1/rate-limits/emails", json={"limit": 10}, headers=api.member_a)
+    await api.client.put("/api/v1/rate-limits/emails", json={"limit": 4}, headers=api.member_b)
+    theirs = await api.client.delete("/api/v1/rate-limits/emails", headers=api.member_b)
+    assert theirs.status_code == 204
+    assert (await api.snapshot(TENANT_A))["rate_limits"] == [("emails", 10)]
+    viewer = await api.client.delete("/api/v1/rate-limits/emails", headers=api.viewer_a)
+    assert viewer.status_code == 403
+    assert (await api.client.delete("/api/v1/rate-limits/emails", headers=api.member_a)).status_code == 204
+    again = await api.client.delete("/api/v1/rate-limits/emails", headers=api.member_a)
+    assert again.status_code == 404 and again.json()["message"] == "no rate limit with id 'emails'"
+    assert (await api.client.get("/api/v1/rate-limits", headers=api.viewer_a)).json()["rows"] == []
+    assert (await api.snapshot(TENANT_A))["rate_limits"] == []
