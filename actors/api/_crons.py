@@ -1,4 +1,4 @@
-"""Crons: create, list, get, delete (``ratchet.cron``).
+"""Crons: create, list, get, enable or disable, run now, delete (``ratchet.cron``).
 
 Crons a workflow declares in code (``on_crons``) are listed too.
 """
@@ -8,17 +8,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, StrictBool
 
 from ratchet._contract.calls import MAX_ID_LENGTH, Method
 from ratchet._contract.protocol import CreateCronRequest
 
 from ._access import CallerDep
-from ._errors import ErrorBody, not_found
+from ._errors import ApiProblem, ErrorBody, not_found
 from ._pages import Page, WindowDep, page_of
 from ._times import UtcDatetime
 
-__all__ = ["Cron", "router"]
+__all__ = ["Cron", "CronRun", "CronUpdate", "router"]
 
 
 class Cron(BaseModel):
@@ -33,7 +33,22 @@ class Cron(BaseModel):
     priority: int | None = None
     created_at: UtcDatetime
     last_fired_at: UtcDatetime | None = None
+    enabled: bool = True
     next_fire_at: UtcDatetime | None = None
+
+
+class CronUpdate(BaseModel):
+    """A change to a cron: ``enabled`` false disables it (no tick fires), true enables it again."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: StrictBool
+
+
+class CronRun(BaseModel):
+    """The run a cron started on request."""
+
+    run_id: str
 
 
 router = APIRouter(prefix="/api/v1/crons", tags=["Crons"])
@@ -67,6 +82,30 @@ async def get_cron(cron_id: CronId, caller: CallerDep) -> Any:
     if found is None:
         raise not_found("cron", cron_id)
     return found
+
+
+@router.patch("/{cron_id}", response_model=Cron, responses=_NOT_FOUND, summary="Enable or disable a cron")
+async def update_cron(cron_id: CronId, request: CronUpdate, caller: CallerDep) -> Any:
+    """Disable a cron (no tick fires, across engine restarts) or enable it from its next tick."""
+    method = Method.RESUME_CRON if request.enabled else Method.PAUSE_CRON
+    found = await caller.ask(method, cron_id)
+    if found is None:
+        raise not_found("cron", cron_id)
+    return found
+
+
+@router.post(
+    "/{cron_id}/run", response_model=CronRun, status_code=201, responses=_NOT_FOUND, summary="Run a cron now"
+)
+async def run_cron_now(cron_id: CronId, caller: CallerDep) -> Any:
+    """Start one run of the cron's workflow with its input and metadata now, enabled or not."""
+    started = await caller.ask(Method.RUN_CRON_NOW, cron_id)
+    if started is None:
+        raise not_found("cron", cron_id)
+    if "error" in started:
+        message = f"cron {cron_id!r} could not start a run: {started['error']}"
+        raise ApiProblem(400, "invalid_request", message)
+    return started
 
 
 @router.delete(

@@ -30,6 +30,8 @@ METHOD_ROLES: dict[str, Role] = {
     Method.LIST_WORKERS: Role.VIEWER,
     Method.LIST_WORKFLOWS: Role.VIEWER,
     Method.PUT_RATE_LIMIT: Role.MEMBER,
+    Method.LIST_RATE_LIMITS: Role.VIEWER,
+    Method.DELETE_RATE_LIMIT: Role.MEMBER,
     # events, filters, crons, schedules
     Method.PUSH_EVENTS: Role.MEMBER,
     Method.CREATE_FILTER: Role.MEMBER,
@@ -39,6 +41,9 @@ METHOD_ROLES: dict[str, Role] = {
     Method.LIST_CRONS: Role.VIEWER,
     Method.GET_CRON: Role.VIEWER,
     Method.DELETE_CRON: Role.MEMBER,
+    Method.PAUSE_CRON: Role.MEMBER,
+    Method.RESUME_CRON: Role.MEMBER,
+    Method.RUN_CRON_NOW: Role.MEMBER,
     Method.CREATE_SCHEDULE: Role.MEMBER,
     Method.LIST_SCHEDULES: Role.VIEWER,
     Method.GET_SCHEDULE: Role.VIEWER,

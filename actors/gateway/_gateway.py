@@ -13,7 +13,12 @@ from typing import Any
 
 import trio
 
-from ratchet._contract.flow import check_rate_limit_put, check_worker_labels
+from ratchet._contract.flow import (
+    RateLimitDuration,
+    check_rate_limit_key,
+    check_rate_limit_put,
+    check_worker_labels,
+)
 from ratchet._contract.protocol import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     BulkRunsRequest,
@@ -42,6 +47,7 @@ from ..runs._registry import Registration
 from ..runs._serving import unserved_reason
 from ..store import (
     CommitTicket,
+    DeleteRateLimit,
     PauseKind,
     PutRateLimit,
     Run,
@@ -79,9 +85,11 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
         from clients and task contexts (``ratchet._clients``, ``Workflow.run``,
             spawns): ``register_workflows``, ``trigger``, ``cancel_runs``,
             ``replay_runs``, ``get_run``, ``wait_run``, ``list_runs``,
-            ``list_workers``, ``list_workflows``, ``put_rate_limit``, ``push_events``,
+            ``list_workers``, ``list_workflows``, ``put_rate_limit``, ``list_rate_limits``,
+            ``delete_rate_limit``, ``push_events``,
             ``create_filter``, ``list_filters``, ``delete_filter``, ``create_cron``,
-            ``list_crons``, ``get_cron``, ``delete_cron``, ``create_schedule``,
+            ``list_crons``, ``get_cron``, ``delete_cron``, ``pause_cron``, ``resume_cron``,
+            ``run_cron_now``, ``create_schedule``,
             ``list_schedules``, ``get_schedule``, ``update_schedule``,
             ``delete_schedule``.
         from operators (the API, the CLI, ``ratchet.workers`` / ``workflows`` /
@@ -318,6 +326,40 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
         await ticket.wait()
         self._scheduler.put_rate_limit.tell(key, limit, window.seconds)
 
+    @concurrent
+    async def delete_rate_limit(self, key: Any) -> bool:
+        """Delete a static rate limit and its log; False if the key was not declared.
+
+        Returns once the deletion is committed. Tasks that need the key are refused from
+        then on (those waiting for room too), as for a key never declared; putting the
+        key again starts it afresh.
+        """
+        try:
+            key = check_rate_limit_key(key)
+        except ValueError as exc:
+            raise RequestError(f"delete_rate_limit: {exc}") from None
+        ticket = CommitTicket([DeleteRateLimit(tenant_id=self.tenant_id, key=key)])
+        self._writer.enqueue.tell(ticket)
+        (deleted,) = await ticket.wait()
+        self._scheduler.delete_rate_limit.tell(key)
+        return bool(deleted)
+
+    @concurrent
+    async def list_rate_limits(self) -> list[dict[str, Any]]:
+        """The tenant's static rate limits, by key: ``{key, limit, duration}``.
+
+        ``duration`` is the window's name (``"MINUTE"``), or its length in seconds when
+        no named window has that length.
+        """
+        return [
+            {
+                "key": row.key,
+                "limit": row.limit_units,
+                "duration": _duration_name(row.duration_seconds),
+            }
+            for row in await self.store.list_rate_limits(self.tenant_id)
+        ]
+
     def refresh_timeout(self, task_id: Any, attempt: Any, seconds: Any) -> None:
         """A running attempt asks for ``seconds`` more from now (``ctx.refresh_timeout``)."""
         _check_attempt("refresh_timeout", task_id, attempt)
@@ -526,6 +568,30 @@ class Gateway(OperatorMethods, EventMethods, WebhookMethods):
         return bool(await self._triggers.delete_cron.ask(trigger_checks.check_id(cron_id, "delete_cron")))
 
     @concurrent
+    async def pause_cron(self, cron_id: Any) -> dict[str, Any] | None:
+        """Disable a cron (no tick fires, across restarts too); the cron, or None if there is none."""
+        cron: dict[str, Any] | None = await self._triggers.pause_cron.ask(
+            trigger_checks.check_id(cron_id, "pause_cron")
+        )
+        return cron
+
+    @concurrent
+    async def resume_cron(self, cron_id: Any) -> dict[str, Any] | None:
+        """Enable a disabled cron from its next tick; the cron, or None if there is none."""
+        cron: dict[str, Any] | None = await self._triggers.resume_cron.ask(
+            trigger_checks.check_id(cron_id, "resume_cron")
+        )
+        return cron
+
+    @concurrent
+    async def run_cron_now(self, cron_id: Any) -> dict[str, Any] | None:
+        """One run of a cron's workflow with its input, now: ``{"run_id"}``, or None if no such cron."""
+        started: dict[str, Any] | None = await self._triggers.run_cron_now.ask(
+            trigger_checks.check_id(cron_id, "run_cron_now")
+        )
+        return started
+
+    @concurrent
     async def create_schedule(self, request: Any) -> dict[str, Any]:
         """Schedule one run: ``{workflow, trigger_at, input, additional_metadata, priority}``."""
         req, trigger_at = trigger_checks.check_schedule(
@@ -669,3 +735,11 @@ def _make_storable(report: dict[str, Any]) -> None:
                 error_message=f"task output cannot be stored: {problem}",
                 retryable=False,
             )
+
+
+def _duration_name(seconds: float) -> str | float:
+    """The name of the window ``seconds`` long (``"MINUTE"``), or ``seconds`` if none is."""
+    for duration in RateLimitDuration:
+        if duration.seconds == seconds:
+            return duration.value
+    return seconds

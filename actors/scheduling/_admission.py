@@ -590,6 +590,13 @@ class FlowControl:
         self.limiter.put(key, limit, duration)
         return self._release_waiters(key, self.clock())
 
+    def delete_rate_limit(self, key: str) -> list[Hashable]:
+        """Forget a static key; returns the attempts parked on it (the caller refuses them)."""
+        self.limiter.delete(key)
+        self.dirty_rates.discard(key)
+        self._wake_at.pop(key, None)
+        return [attempt for attempt, _ in self._rate_waiters.pop(key, ())]
+
     def take_grant_facts(self) -> list[list[Any]]:
         """Rate facts held back by ``defer_rate_facts``, to report once the grants are durable."""
         facts, self._grant_facts = self._grant_facts, []

@@ -253,6 +253,21 @@ class FlowScheduler:
         self._started(self.core.wake(self.flow.put_rate_limit(key, limit, duration)), out)
         return out
 
+    def delete_rate_limit(self, key: str) -> Effects:
+        """A static key was deleted: the attempts parked on it leave the queue, refused."""
+        out = Effects()
+        reason = (
+            f"rate limit key {key!r} was deleted while the task waited for it; declare it again "
+            f"with ratchet.rate_limits.put({key!r}, limit, duration)"
+        )
+        for parked in self.flow.delete_rate_limit(key):
+            stopped, refill = self.core.cancel_many([parked])
+            out.stop.extend(stopped)
+            self._started(refill, out)
+            self._gone([parked], out)
+            out.refuse.append((parked, reason))
+        return out
+
     def wake_due(self) -> Effects:
         """Start the parked attempts whose rate windows have room now."""
         out = Effects()

@@ -183,6 +183,14 @@ class RateLimiter:
         if window is not None:
             window.configure(limit, duration)
 
+    def delete(self, key: str) -> bool:
+        """Forget a static key and its window; False if it was not declared.
+
+        Requests that name the key are refused from now on, as for a key never declared.
+        """
+        self._windows.pop(key, None)
+        return self._static.pop(key, None) is not None
+
     def declared(self, key: str) -> tuple[int, float] | None:
         """A static key's (limit, duration), or None."""
         return self._static.get(key)

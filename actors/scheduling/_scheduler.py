@@ -55,7 +55,8 @@ class QueueScheduler(Actor):
             ``flow_stick``.
         from the Dispatcher: ``add_worker``, ``drain_worker``, ``remove_worker``.
         from the Gateway: ``release``, ``release_slot`` (a worker's attempt ended),
-            ``put_rate_limit``, ``pause_worker``, ``resume_worker``, ``pause_workflow``,
+            ``put_rate_limit``, ``delete_rate_limit``, ``pause_worker``, ``resume_worker``,
+            ``pause_workflow``,
             ``resume_workflow`` (already committed), and the reads ``worker_slots``,
             ``all_worker_slots``, ``slot_usage``, ``paused``.
         from itself: ``rate_limits_due`` (the earliest full window has room).
@@ -346,6 +347,10 @@ class QueueScheduler(Actor):
     def put_rate_limit(self, key: str, limit: int, duration: float) -> None:
         """A static rate limit was declared or changed (already committed)."""
         self._apply(self.scheduler.put_rate_limit(key, limit, duration))
+
+    def delete_rate_limit(self, key: str) -> None:
+        """A static rate limit was deleted (already committed): tasks that need it are refused."""
+        self._apply(self.scheduler.delete_rate_limit(key))
 
     # -- statistics -----------------------------------------------------------------------------
 

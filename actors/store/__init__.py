@@ -39,6 +39,7 @@ from ._mutations import CreateTenant as CreateTenant
 from ._mutations import CreateWebhook as CreateWebhook
 from ._mutations import DeleteCron as DeleteCron
 from ._mutations import DeleteEventFilter as DeleteEventFilter
+from ._mutations import DeleteRateLimit as DeleteRateLimit
 from ._mutations import DeleteWebhook as DeleteWebhook
 from ._mutations import EnsureTenant as EnsureTenant
 from ._mutations import FireSchedule as FireSchedule

@@ -38,6 +38,7 @@ __all__ = [
     "CreateWebhook",
     "DeleteCron",
     "DeleteEventFilter",
+    "DeleteRateLimit",
     "DeleteWebhook",
     "EnsureTenant",
     "FireSchedule",
@@ -849,6 +850,22 @@ class PutRateLimit(Mutation):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeleteRateLimit(Mutation):
+    """Remove a static rate limit and its sliding log; ``False`` if the key was not declared."""
+
+    tenant_id: str
+    key: str
+
+    def ops(self) -> list[Op]:
+        key = {"tenant_id": self.tenant_id, "key": self.key}
+        return [Delete("rate_limits", dict(key)), Delete("rate_limit_windows", dict(key))]
+
+    def result(self, op_results: Sequence[Any]) -> Any:
+        """Whether the key was declared (its log may or may not have been kept)."""
+        return bool(op_results[0])
+
+
+@dataclass(frozen=True, kw_only=True)
 class SaveRateLimitWindow(Mutation):
     """Keep a rate-limit key's sliding log (replacing the one kept before)."""
 
@@ -935,10 +952,12 @@ class AppendLogLine(Mutation):
 
 
 class PauseKind(enum.StrEnum):
-    """What a :class:`AddPause` pauses: a worker (target: its id) or a workflow (its name)."""
+    """What a :class:`AddPause` pauses: a worker (target: its id), a workflow (its name) or a
+    cron (its id: a disabled cron fires no ticks)."""
 
     WORKER = "worker"
     WORKFLOW = "workflow"
+    CRON = "cron"
 
 
 @dataclass(frozen=True, kw_only=True)

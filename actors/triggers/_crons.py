@@ -143,6 +143,7 @@ class Calendar:
     Attributes:
         crons: cron rows by id.
         schedules: pending schedule rows by id.
+        disabled: ids of the crons that fire no ticks (paused; the actor reads them at start).
         workflow_names: workflow names by id (the actor sets them when workflows change).
     """
 
@@ -151,6 +152,7 @@ class Calendar:
         self.crons: dict[str, CronRow] = {}
         self.schedules: dict[str, ScheduleRow] = {}
         self.workflow_names: dict[str, str] = {}
+        self.disabled: set[str] = set()
         self.cron_fires = 0
         self.schedules_fired = 0
 
@@ -170,6 +172,8 @@ class Calendar:
         return out
 
     def _arm_cron(self, row: CronRow, now: float, out: Effects, *, catch_up: bool) -> None:
+        if row.id in self.disabled:
+            return  # a disabled cron has no timer: it is armed when enabled again
         if catch_up:
             missed = previous_tick(row.expression, now)
             last = max(row.created_at, row.last_fired_at or -math.inf)
@@ -188,7 +192,7 @@ class Calendar:
         """
         out = Effects()
         row = self.crons.get(cron_id)
-        if row is None:
+        if row is None or cron_id in self.disabled:
             return out
         latest = previous_tick(row.expression, now)
         if latest is not None and latest > tick:
@@ -202,7 +206,7 @@ class Calendar:
         """The run of a cron's tick and the record of the tick, to commit together (None: gone)."""
         row = self.crons.get(cron_id)
         workflow = None if row is None else self.workflow_names.get(row.workflow_id)
-        if row is None or workflow is None:
+        if row is None or workflow is None or cron_id in self.disabled:
             return None
         request = RunRequest(
             workflow,
@@ -269,7 +273,57 @@ class Calendar:
     def cron_deleted(self, cron_id: str) -> Effects:
         """A cron was deleted: forget it and cancel its timer."""
         self.crons.pop(cron_id, None)
+        self.disabled.discard(cron_id)
         return Effects(cancel=[("cron", cron_id)])
+
+    def cron_disabled(self, cron_id: str) -> Effects:
+        """A cron was disabled (its pause committed): cancel its timer; no tick fires."""
+        self.disabled.add(cron_id)
+        return Effects(cancel=[("cron", cron_id)])
+
+    def ticks_skipped(self, cron_id: str, now: float) -> RecordCronFire | None:
+        """The record that marks the latest tick passed while a cron was disabled as handled.
+
+        Committed before the cron is enabled, so the catch-up of a later restart (which
+        fires the latest tick after ``last_fired_at``) never fires a tick that passed while
+        the cron was disabled. None when no tick passed since the last one handled.
+        """
+        row = self.crons.get(cron_id)
+        if row is None:
+            return None
+        latest = previous_tick(row.expression, now)
+        if latest is None or latest <= max(row.created_at, row.last_fired_at or -math.inf):
+            return None
+        return RecordCronFire(
+            tenant_id=self.tenant_id, id=cron_id, fired_at=latest, previous=row.last_fired_at
+        )
+
+    def ticks_skipped_recorded(self, record: RecordCronFire) -> None:
+        """The record of :meth:`ticks_skipped` was committed."""
+        current = self.crons.get(record.id)
+        if current is not None:
+            self.crons[record.id] = dataclasses.replace(current, last_fired_at=record.fired_at)
+
+    def cron_enabled(self, cron_id: str, now: float) -> Effects:
+        """A cron was enabled again: arm its next tick (ticks passed while disabled never fire)."""
+        out = Effects()
+        self.disabled.discard(cron_id)
+        row = self.crons.get(cron_id)
+        if row is not None:
+            out.cancel.append(("cron", cron_id))
+            self._arm_cron(row, now, out, catch_up=False)
+        return out
+
+    def run_now(self, cron_id: str) -> RunRequest | None:
+        """One run of a cron's workflow with its input, now, outside its ticks (None: no such cron).
+
+        The run has no key: each call starts one more run.
+        """
+        row = self.crons.get(cron_id)
+        workflow = None if row is None else self.workflow_names.get(row.workflow_id)
+        if row is None or workflow is None:
+            return None
+        return RunRequest(workflow, row.input, {**(row.additional_metadata or {})}, row.priority)
 
     def describe_cron(self, row: CronRow, now: float) -> dict[str, Any]:
         """A cron as the API shows it, with its next tick."""
@@ -283,7 +337,8 @@ class Calendar:
             "priority": row.priority,
             "created_at": row.created_at,
             "last_fired_at": row.last_fired_at,
-            "next_fire_at": next_tick(row.expression, now),
+            "enabled": row.id not in self.disabled,
+            "next_fire_at": None if row.id in self.disabled else next_tick(row.expression, now),
         }
 
     def list_crons(self, workflow: str | None, now: float) -> list[dict[str, Any]]:

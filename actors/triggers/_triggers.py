@@ -36,15 +36,18 @@ from ratchet._contract.status import ScheduleStatus
 from ratchet.runtime import Actor, ActorRef, concurrent
 
 from .. import _names as names
-from ..runs._intake import RunIntake, RunRequest, Together, run_ids
+from ..runs._intake import RunIntake, RunRequest, Together, run_ids, to_wire
 from ..store import (
+    AddPause,
     CancelSchedule,
     CommitTicket,
     CreateEventFilter,
     DeleteCron,
     DeleteEventFilter,
     MutationRejected,
+    PauseKind,
     PushEvent,
+    RemovePause,
     RescheduleSchedule,
     Store,
     StoreError,
@@ -124,7 +127,8 @@ class Triggers(Actor):
     Messages (refs are untyped: this is the route in):
         from the Gateway: ``push``, ``create_filter``, ``list_filters``,
             ``delete_filter``, ``create_cron``, ``list_crons``, ``get_cron``,
-            ``delete_cron``, ``create_schedule``, ``describe_schedule``,
+            ``delete_cron``, ``pause_cron``, ``resume_cron``, ``run_cron_now``,
+            ``create_schedule``, ``describe_schedule``,
             ``update_schedule``, ``delete_schedule``, ``workflows_changed`` (new
             versions registered).
         from DurableTasks: ``add_wait``, ``cancel_waits`` (durable waits, gates).
@@ -162,6 +166,8 @@ class Triggers(Actor):
             self.filters_by_workflow.setdefault(f.workflow_id, []).append(
                 FilterRule(f.id, f.scope, f.expression, f.payload)
             )
+        for pause in await self.store.list_pauses(self.tenant_id, kind=PauseKind.CRON):
+            self.calendar.disabled.add(pause.target)
         await self.workflows_changed()
         for s in await self.store.list_schedules(self.tenant_id, status=ScheduleStatus.PENDING):
             self._carry_out(self.calendar.schedule_added(s))
@@ -508,10 +514,64 @@ class Triggers(Actor):
 
     @concurrent
     async def delete_cron(self, cron_id: str) -> bool:
-        """Delete a cron and its timer; False if there was none."""
-        (deleted,) = await self._commit(DeleteCron(tenant_id=self.tenant_id, id=cron_id))
+        """Delete a cron and its timer (and its pause, if disabled); False if there was none."""
+        deleted, _ = await self._commit(
+            DeleteCron(tenant_id=self.tenant_id, id=cron_id),
+            RemovePause(tenant_id=self.tenant_id, kind=PauseKind.CRON, target=cron_id),
+        )
         self._carry_out(self.calendar.cron_deleted(cron_id))
         return bool(deleted)
+
+    @concurrent
+    async def pause_cron(self, cron_id: str) -> dict[str, Any] | None:
+        """Disable a cron: no tick fires until it is enabled, across restarts too.
+
+        Returns the cron as the API shows it, or None if there is none. Disabling it
+        again changes nothing.
+        """
+        if cron_id not in self.calendar.crons:
+            return None
+        await self._commit(
+            AddPause(tenant_id=self.tenant_id, kind=PauseKind.CRON, target=cron_id, at=self._now())
+        )
+        self._carry_out(self.calendar.cron_disabled(cron_id))
+        return self.get_cron(cron_id)
+
+    @concurrent
+    async def resume_cron(self, cron_id: str) -> dict[str, Any] | None:
+        """Enable a disabled cron: its next tick fires; ticks passed while it was disabled never do
+        (the latest of them is recorded as its ``last_fired_at``, so a restart does not catch it up).
+
+        Returns the cron as the API shows it, or None if there is none. Enabling an
+        enabled cron changes nothing.
+        """
+        if cron_id not in self.calendar.crons:
+            return None
+        skipped = (
+            self.calendar.ticks_skipped(cron_id, self._now()) if cron_id in self.calendar.disabled else None
+        )
+        if skipped is not None:
+            try:
+                await self._commit(skipped)
+                self.calendar.ticks_skipped_recorded(skipped)
+            except MutationRejected:
+                pass  # another engine recorded a tick meanwhile: that one is the latest handled
+        await self._commit(RemovePause(tenant_id=self.tenant_id, kind=PauseKind.CRON, target=cron_id))
+        self._carry_out(self.calendar.cron_enabled(cron_id, self._now()))
+        return self.get_cron(cron_id)
+
+    @concurrent
+    async def run_cron_now(self, cron_id: str) -> dict[str, Any] | None:
+        """Start one run of a cron's workflow with its input and metadata now (disabled or not).
+
+        Returns ``{"run_id"}`` (or ``{"error"}`` if the run was refused), or None if
+        there is no such cron.
+        """
+        request = self.calendar.run_now(cron_id)
+        if request is None:
+            return None
+        (answer,) = await self._intake.create_runs([request])
+        return to_wire(answer)
 
     # -- schedules -------------------------------------------------------------------------------
 

@@ -87,6 +87,7 @@ class CronWorkflow(pydantic.BaseModel):
     priority: int = 1
     created_at: float
     last_fired_at: float | None = None
+    enabled: bool = True
     next_fire_at: float | None = None
 
 
@@ -130,6 +131,20 @@ def to_epoch(when: Any, what: str = "schedule time") -> float:
     if not math.isfinite(when):
         raise ValueError(f"{what} must be a finite number of epoch seconds, got {when!r}")
     return float(when)
+
+
+def _cron_or_missing(found: Any, cron_id: str) -> CronWorkflow:
+    if found is None:
+        raise LookupError(f"no cron with id {cron_id!r}")
+    return CronWorkflow.model_validate(found)
+
+
+def _started(answer: Any, cron_id: str) -> str:
+    if answer is None:
+        raise LookupError(f"no cron with id {cron_id!r}")
+    if "error" in answer:
+        raise ValueError(f"cron {cron_id!r} could not start a run: {answer['error']}")
+    return str(answer["run_id"])
 
 
 def _name(workflow: Any) -> str:
@@ -394,6 +409,39 @@ class CronClient(_Calls):
     async def aio_delete(self, cron_id: str) -> bool:
         """The ``aio_`` form of :meth:`delete`."""
         return bool(await self._acall(Method.DELETE_CRON, cron_id))
+
+    def enable(self, cron_id: str) -> CronWorkflow:
+        """Enable a disabled cron from its next tick. Raises LookupError if there is none."""
+        return _cron_or_missing(self._call(Method.RESUME_CRON, cron_id), cron_id)
+
+    async def aio_enable(self, cron_id: str) -> CronWorkflow:
+        """The ``aio_`` form of :meth:`enable`."""
+        return _cron_or_missing(await self._acall(Method.RESUME_CRON, cron_id), cron_id)
+
+    def disable(self, cron_id: str) -> CronWorkflow:
+        """Disable a cron: no tick fires until it is enabled, across engine restarts too.
+
+        Raises:
+            LookupError: there is no such cron.
+        """
+        return _cron_or_missing(self._call(Method.PAUSE_CRON, cron_id), cron_id)
+
+    async def aio_disable(self, cron_id: str) -> CronWorkflow:
+        """The ``aio_`` form of :meth:`disable`."""
+        return _cron_or_missing(await self._acall(Method.PAUSE_CRON, cron_id), cron_id)
+
+    def run_now(self, cron_id: str) -> str:
+        """Start one run of the cron's workflow with its input and metadata now; its run id.
+
+        Raises:
+            LookupError: there is no such cron.
+            ValueError: the engine refused the run (its message says why).
+        """
+        return _started(self._call(Method.RUN_CRON_NOW, cron_id), cron_id)
+
+    async def aio_run_now(self, cron_id: str) -> str:
+        """The ``aio_`` form of :meth:`run_now`."""
+        return _started(await self._acall(Method.RUN_CRON_NOW, cron_id), cron_id)
 
 
 class ScheduledClient(_Calls):

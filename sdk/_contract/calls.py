@@ -60,6 +60,8 @@ class Method(enum.StrEnum):
     LIST_WORKERS = "list_workers"
     LIST_WORKFLOWS = "list_workflows"
     PUT_RATE_LIMIT = "put_rate_limit"
+    LIST_RATE_LIMITS = "list_rate_limits"
+    DELETE_RATE_LIMIT = "delete_rate_limit"
     # events, filters, crons, schedules
     PUSH_EVENTS = "push_events"
     CREATE_FILTER = "create_filter"
@@ -69,6 +71,9 @@ class Method(enum.StrEnum):
     LIST_CRONS = "list_crons"
     GET_CRON = "get_cron"
     DELETE_CRON = "delete_cron"
+    PAUSE_CRON = "pause_cron"
+    RESUME_CRON = "resume_cron"
+    RUN_CRON_NOW = "run_cron_now"
     CREATE_SCHEDULE = "create_schedule"
     LIST_SCHEDULES = "list_schedules"
     GET_SCHEDULE = "get_schedule"

@@ -369,6 +369,18 @@ def check_rate_limit_put(key: object, limit: object, duration: object) -> tuple[
         raise ValueError(str(exc)) from None
 
 
+def check_rate_limit_key(key: object) -> str:
+    """A static rate limit's key, checked (``ratchet.rate_limits.delete``).
+
+    Raises:
+        ValueError: the key is not a non-empty printable string of at most 200 characters.
+    """
+    try:
+        return _label_text(key, "rate limit key")
+    except DefinitionError as exc:
+        raise ValueError(str(exc)) from None
+
+
 # -- priorities ------------------------------------------------------------------------------------
 
 

@@ -74,6 +74,13 @@ WRONG: dict[tuple[str, str], list[Any]] = {
         {"workflow": "nope", "name": "n", "expression": "@daily"},
         {"workflow": "greet", "name": "n", "expression": "@daily", "priority": 0},
     ],
+    ("PATCH", "/api/v1/crons/{id}"): [
+        {},
+        {"enabled": "yes"},
+        {"enabled": 1},
+        {"enabled": None},
+        {"enabled": True, "x": 1},
+    ],
     ("POST", "/api/v1/scheduled-runs"): [
         {},
         {"workflow": "greet", "trigger_at": "tomorrow"},
@@ -119,6 +126,7 @@ BAD_QUERIES: dict[str, list[dict[str, Any]]] = {
     ],
     "/api/v1/crons": [{"limit": 1001}, {"workflow": ""}],
     "/api/v1/filters": [{"offset": "x"}, {"workflow": "x" * 201}],
+    "/api/v1/rate-limits": [{"limit": 0}, {"offset": "x"}],
     "/api/v1/scheduled-runs": [{"status": "DONE"}, {"limit": -5}],
     "/api/v1/workflows": [{"limit": 0}, {"name_contains": ""}],
     "/api/v1/workers": [{"offset": 9001}, {"include_inactive": "maybe"}],
@@ -203,6 +211,7 @@ async def test_ids_too_long_are_refused_on_every_route_that_takes_one(api: Api) 
         ("DELETE", f"/api/v1/filters/{LONG_ID}"),
         ("GET", f"/api/v1/crons/{LONG_ID}"),
         ("DELETE", f"/api/v1/crons/{LONG_ID}"),
+        ("POST", f"/api/v1/crons/{LONG_ID}/run"),
         ("GET", f"/api/v1/scheduled-runs/{LONG_ID}"),
         ("DELETE", f"/api/v1/scheduled-runs/{LONG_ID}"),
         ("GET", f"/api/v1/workflow-runs/{LONG_ID}/timings"),
@@ -214,8 +223,11 @@ async def test_ids_too_long_are_refused_on_every_route_that_takes_one(api: Api) 
     ]:
         await _refused(api, method, path)
     await _refused(api, "PATCH", f"/api/v1/scheduled-runs/{LONG_ID}", json={"trigger_at": "2100-01-01"})
+    await _refused(api, "PATCH", f"/api/v1/crons/{LONG_ID}", json={"enabled": False})
     await _refused(api, "PUT", f"/api/v1/rate-limits/{LONG_ID}", json={"limit": 1})
     await _refused(api, "PUT", "/api/v1/rate-limits/%20", json={"limit": 1})
+    await _refused(api, "DELETE", f"/api/v1/rate-limits/{LONG_ID}")
+    await _refused(api, "DELETE", "/api/v1/rate-limits/%20")
     await _refused(api, "PATCH", f"/api/v1/workers/{LONG_ID}", json={"paused": True})
     await _refused(api, "PATCH", f"/api/v1/workflows/{LONG_ID}", json={"paused": True})
     assert await api.snapshot(TENANT_A) == before

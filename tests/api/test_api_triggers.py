@@ -172,3 +172,55 @@ async def test_a_rate_limit_is_put_and_changed(api: Api) -> None:
     assert response.json() == {"key": "emails", "limit": 10, "duration": "MINUTE"}
     await api.client.put("/api/v1/rate-limits/emails", json={"limit": 5}, headers=api.member_a)
     assert (await api.snapshot(TENANT_A))["rate_limits"] == [("emails", 5)]
+
+
+async def test_rate_limits_are_listed_by_key_for_their_tenant_only(api: Api) -> None:
+    for key, body in (("sms", {"limit": 2, "duration": "HOUR"}), ("emails", {"limit": 10})):
+        response = await api.client.put(f"/api/v1/rate-limits/{key}", json=body, headers=api.member_a)
+        assert response.status_code == 200, response.text
+    listed = await api.client.get("/api/v1/rate-limits", headers=api.viewer_a)
+    assert listed.status_code == 200
+    assert listed.json()["rows"] == [
+        {"key": "emails", "limit": 10, "duration": "SECOND"},
+        {"key": "sms", "limit": 2, "duration": "HOUR"},
+    ]
+    assert listed.json()["pagination"]["total"] == 2
+    second = await api.client.get("/api/v1/rate-limits", params={"offset": 1}, headers=api.viewer_a)
+    assert [r["key"] for r in second.json()["rows"]] == ["sms"]
+    theirs = await api.client.get("/api/v1/rate-limits", headers=api.member_b)
+    assert theirs.json()["rows"] == []
+    garbage = await api.client.get("/api/v1/rate-limits", params={"limit": "many"}, headers=api.viewer_a)
+    assert garbage.status_code == 422
+
+
+async def test_a_cron_is_disabled_enabled_and_run_now(api: Api) -> None:
+    body = {"workflow": "greet", "name": "nightly", "expression": "0 3 * * *", "input": {"name": "c"}}
+    cron = await _post(api, "/api/v1/crons", body)
+    assert cron["enabled"] is True
+    path = f"/api/v1/crons/{cron['id']}"
+    disabled = await api.client.patch(path, json={"enabled": False}, headers=api.member_a)
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["enabled"] is False and disabled.json()["next_fire_at"] is None
+    assert (await _get(api, path))["enabled"] is False
+    started = await _post(api, f"{path}/run", None)
+    assert (await api.finished(TENANT_A, started["run_id"]))["output"] == {"hello": {"hello": "c"}}
+    enabled = await api.client.patch(path, json={"enabled": True}, headers=api.member_a)
+    assert enabled.json()["enabled"] is True and enabled.json()["next_fire_at"].endswith("03:00:00Z")
+    missing = await api.client.patch("/api/v1/crons/nope", json={"enabled": True}, headers=api.member_a)
+    assert missing.status_code == 404 and missing.json()["message"] == "no cron with id 'nope'"
+    assert (await _post(api, "/api/v1/crons/nope/run", None, 404))["code"] == "not_found"
+
+
+async def test_a_rate_limit_is_deleted_once_and_only_in_its_tenant(api: Api) -> None:
+    await api.client.put("/api/v1/rate-limits/emails", json={"limit": 10}, headers=api.member_a)
+    await api.client.put("/api/v1/rate-limits/emails", json={"limit": 4}, headers=api.member_b)
+    theirs = await api.client.delete("/api/v1/rate-limits/emails", headers=api.member_b)
+    assert theirs.status_code == 204
+    assert (await api.snapshot(TENANT_A))["rate_limits"] == [("emails", 10)]
+    viewer = await api.client.delete("/api/v1/rate-limits/emails", headers=api.viewer_a)
+    assert viewer.status_code == 403
+    assert (await api.client.delete("/api/v1/rate-limits/emails", headers=api.member_a)).status_code == 204
+    again = await api.client.delete("/api/v1/rate-limits/emails", headers=api.member_a)
+    assert again.status_code == 404 and again.json()["message"] == "no rate limit with id 'emails'"
+    assert (await api.client.get("/api/v1/rate-limits", headers=api.viewer_a)).json()["rows"] == []
+    assert (await api.snapshot(TENANT_A))["rate_limits"] == []

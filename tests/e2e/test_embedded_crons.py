@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import trio
 from e2e_helpers import eventually, start
 
 
@@ -79,3 +80,26 @@ def test_bad_crons_and_schedules_are_refused(new_client, call, message):
     with pytest.raises(ValueError, match=message):
         call(r, wf)
     assert r.cron.list() == [] and r.scheduled.list() == []
+
+
+def test_a_cron_is_disabled_enabled_and_run_now_through_the_client(new_client):
+    r = new_client()
+    wf = _workflow(r)
+    start(r)
+    cron = wf.create_cron("nightly", "0 3 * * *", {"kind": "now"})
+    assert cron.enabled is True
+    disabled = r.cron.disable(cron.id)
+    assert disabled.enabled is False and disabled.next_fire_at is None
+    assert r.cron.get(cron.id).enabled is False
+    run_id = r.cron.run_now(cron.id)
+    assert r.runs._wait(run_id).output == {"build": {"kind": "now"}}
+    assert trio.run(r.cron.aio_run_now, cron.id) != run_id
+    assert trio.run(r.cron.aio_enable, cron.id).enabled is True
+    assert trio.run(r.cron.aio_disable, cron.id).enabled is False
+    assert r.cron.enable(cron.id).next_fire_at is not None
+    for call in (r.cron.enable, r.cron.disable, r.cron.run_now):
+        with pytest.raises(LookupError, match="no cron with id 'nope'"):
+            call("nope")
+    with pytest.raises(ValueError, match="pause_cron"):
+        r.cron.disable("")
+    assert r.cron.get(cron.id).enabled is True

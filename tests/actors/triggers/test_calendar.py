@@ -249,3 +249,46 @@ def test_a_schedule_of_an_unknown_workflow_does_not_fire_nor_draw_a_run_id() -> 
     assert cal.schedule_firing(schedule(), lambda: drawn.append("x") or "x") is None
     assert drawn == []
     assert cal.describe_schedule(schedule())["workflow"] == "wf1"
+
+
+# -- disabled crons ------------------------------------------------------------------------------
+
+
+def test_a_disabled_cron_has_no_timer_fires_nothing_and_shows_no_next_tick() -> None:
+    cal = calendar()
+    cal.disabled.add("c1")
+    effects = cal.adopt_crons([cron(created_at=EPOCH)], EPOCH + 185)  # missed ticks too
+    assert (effects.fire, effects.arm) == ([], [])
+    assert cal.cron_due("c1", int(EPOCH) + 240, EPOCH + 240).fire == []
+    assert cal.cron_firing("c1", int(EPOCH) + 240) is None
+    described = cal.describe_cron(cal.crons["c1"], EPOCH + 185)
+    assert described["enabled"] is False and described["next_fire_at"] is None
+
+
+def test_disabling_cancels_the_timer_and_enabling_arms_the_next_tick_only() -> None:
+    cal = calendar()
+    cal.adopt_crons([cron()], EPOCH)
+    assert cal.cron_disabled("c1").cancel == [("cron", "c1")]
+    skipped = cal.ticks_skipped("c1", EPOCH + 185)
+    assert skipped is not None and (skipped.fired_at, skipped.previous) == (EPOCH + 180, None)
+    cal.ticks_skipped_recorded(skipped)
+    assert cal.ticks_skipped("c1", EPOCH + 185) is None  # nothing passed since
+    effects = cal.cron_enabled("c1", EPOCH + 185)
+    assert effects.fire == []
+    assert effects.arm == [ArmTimer(("cron", "c1"), EPOCH + 240, "cron_due", ("c1", EPOCH + 240))]
+    assert cal.describe_cron(cal.crons["c1"], EPOCH + 185)["enabled"] is True
+
+
+def test_run_now_is_an_unkeyed_run_with_the_crons_input_and_unknown_crons_have_none() -> None:
+    cal = calendar()
+    cal.adopt_crons([cron()], EPOCH)
+    request = cal.run_now("c1")
+    assert request is not None and request.idempotency_key is None
+    assert (request.workflow, request.input, request.additional_metadata, request.priority) == (
+        "ticker",
+        {"x": 1},
+        {"m": 1},
+        2,
+    )
+    assert cal.run_now("nope") is None
+    assert cal.ticks_skipped("nope", EPOCH) is None
