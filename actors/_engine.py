@@ -48,7 +48,7 @@ from .gateway._gateway import Gateway
 from .runs._coordinator import RunCoordinator
 from .scheduling._dispatcher import Dispatcher
 from .scheduling._scheduler import QueueScheduler
-from .store import EnsureTenant, Mutation, ObjectSweeper, Store, StoreWriter, commit
+from .store import EnsureTenant, Mutation, MutationRejected, ObjectSweeper, Store, StoreWriter, commit
 from .timers._timers import Timers
 from .triggers._triggers import Triggers
 from .webhooks import Webhooks, derive_key
@@ -286,7 +286,14 @@ async def ensure_tenant(store: Store, system: ActorSystem, tenant: str) -> None:
     "missing", and all write it. A restart finds the row and writes nothing.
     """
     if await store.get_tenant(tenant) is None:
-        await store.commit([EnsureTenant(id=tenant, name=tenant, at=system.runtime.clock.time())])
+        try:
+            await store.commit([EnsureTenant(id=tenant, name=tenant, at=system.runtime.clock.time())])
+        except MutationRejected:
+            # Postgres checks a concurrent insert against the name's unique index too, which
+            # the upsert's conflict target does not cover: an engine that lost that race
+            # finds the winner's row
+            if await store.get_tenant(tenant) is None:
+                raise
 
 
 @dataclass

@@ -64,7 +64,11 @@ from ._webhooks import WebhookMethods
 #: Longest error text (type, message, traceback) of a task result kept, in characters.
 MAX_REPORTED_TEXT = 64_000
 
-__all__ = ["Gateway"]
+__all__ = ["IN_PROCESS_ONLY", "Gateway"]
+
+#: Gateway methods the engine's own actors call, never served to peers (no role in
+#: ``METHOD_ROLES``, so the wire guard refuses them) nor to HTTP.
+IN_PROCESS_ONLY = frozenset({"apply_limits", "tenant_usage"})
 
 MAX_BATCH = 10_000
 MAX_DEFINITIONS = 1000

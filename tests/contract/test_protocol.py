@@ -23,8 +23,9 @@ from ratchet._contract.protocol import (
     parse,
     trigger_request,
 )
+from ratchet.actors.auth._roles import METHOD_ROLES
 from ratchet.actors.durable._tasks import NonDeterminismError
-from ratchet.actors.gateway._gateway import Gateway
+from ratchet.actors.gateway._gateway import IN_PROCESS_ONLY, Gateway
 from ratchet.actors.triggers._crons import TriggerError
 from ratchet.runtime import Actor
 
@@ -39,7 +40,12 @@ def _gateway_methods() -> set[str]:
 
 
 def test_the_method_names_are_the_gateways_methods() -> None:
-    assert {str(m) for m in Method} == _gateway_methods()
+    assert {str(m) for m in Method} == _gateway_methods() - IN_PROCESS_ONLY
+
+
+def test_in_process_gateway_methods_are_never_served_to_peers() -> None:
+    assert IN_PROCESS_ONLY <= _gateway_methods()
+    assert not IN_PROCESS_ONLY & set(METHOD_ROLES)
 
 
 def test_idempotent_methods_are_gateway_methods_that_only_read_or_repeat() -> None:
