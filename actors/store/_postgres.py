@@ -198,7 +198,7 @@ class PostgresStore(Store):
                     op = it.op
                     assert isinstance(op, Delete)
                     where = [Cond(c, "=", v) for c, v in {**op.key, **op.expect}.items()]
-                    clause, params = render_where(op.table, where, _pg_placeholder)
+                    clause, params = render_where(op.table, where, _pg_placeholder, dialect="postgres")
                     row = await conn.fetchrow(f"DELETE FROM {op.table}{clause} RETURNING 1", *params)
                     results[it.unit][it.index] = row is not None
 
@@ -292,7 +292,7 @@ class PostgresStore(Store):
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         pool = self._require()
-        clause, params = render_where(table, where, _pg_placeholder)
+        clause, params = render_where(table, where, _pg_placeholder, dialect="postgres")
         sql = f"SELECT {', '.join(columns) if columns else '*'} FROM {table}{clause}"
         if order:
             sql += " ORDER BY " + ", ".join(f"{c} {d.upper()}" for c, d in order)
@@ -307,7 +307,7 @@ class PostgresStore(Store):
 
     async def _count(self, table: str, where: Sequence[Cond], group_by: str) -> dict[Any, int]:
         pool = self._require()
-        clause, params = render_where(table, where, _pg_placeholder)
+        clause, params = render_where(table, where, _pg_placeholder, dialect="postgres")
         sql = f"SELECT {group_by}, COUNT(*) FROM {table}{clause} GROUP BY {group_by}"
         rows = await self._aio(pool.fetch, sql, *params)
         return {r[0]: r[1] for r in rows}
