@@ -38,6 +38,14 @@ _Ts = TypeVarTuple("_Ts")
 _REJECTED = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
 
+# asyncpg prepares every statement and reuses it, and after five runs Postgres may plan a
+# prepared statement once for any parameters. The best plan of a read depends on them: a
+# rare metadata pair is read from its index, a common one by reading the time window
+# newest first (45 ms against 3 ms over a million runs); a generic plan serves every call
+# with one of the two. Planning each run takes a fraction of a millisecond.
+_SESSION = {"plan_cache_mode": "force_custom_plan"}
+
+
 def _pg_placeholder(n: int, col: Any, values: Any) -> str:
     return f"${n}::{pg_array_type(col)}" if values is not None else f"${n}"
 
@@ -100,7 +108,9 @@ class PostgresStore(Store):
             raise
 
     async def _connect_aio(self) -> asyncpg.Pool:
-        pool = await asyncpg.create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size)
+        pool = await asyncpg.create_pool(
+            self.dsn, min_size=self.min_size, max_size=self.max_size, server_settings=_SESSION
+        )
         try:
             async with pool.acquire() as conn, conn.transaction():
                 # Transaction-scoped: released at commit or rollback, even if we die.

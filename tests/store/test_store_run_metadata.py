@@ -169,6 +169,17 @@ def test_queries_spell_the_expression_migration_8_indexes() -> None:
     assert eight.statements("sqlite") == []
 
 
+#: ``$2`` runs, one a second; 40% with metadata, "env" on all of those, "customer" c0..c999 each on 1 in 1000
+SEED_SQL = """
+    INSERT INTO workflow_runs (tenant_id, id, workflow_id, workflow_version, status, input,
+        additional_metadata, priority, created_at)
+    SELECT $1, 'r' || g, 'wf', 1, CASE WHEN g % 10 = 0 THEN 'FAILED' ELSE 'COMPLETED' END, '{}',
+        CASE WHEN g % 5 < 2 THEN '{"customer":"c' || (g % 1000) || '","env":"prod"}' ELSE '{}' END,
+        1, g::float8
+    FROM generate_series(1, $2) AS g
+"""
+
+
 async def _plan(store: PostgresStore, wanted: dict[str, Any], since: float, until: float) -> str:
     """The plan of the first page the store reads for ``wanted`` in ``[since, until)``."""
     where = [
@@ -195,17 +206,8 @@ async def test_postgres_reads_a_rare_pair_from_the_index_and_a_common_one_from_t
 ) -> None:
     async with open_store(make_store()) as store:
         assert isinstance(store, PostgresStore)
-        # 30,000 runs over 30,000 s; 40% with metadata, "env" on all of those, "customer" on 1 in 1000
-        seed = """
-            INSERT INTO workflow_runs (tenant_id, id, workflow_id, workflow_version, status, input,
-                additional_metadata, priority, created_at)
-            SELECT $1, 'r' || g, 'wf', 1, CASE WHEN g % 10 = 0 THEN 'FAILED' ELSE 'COMPLETED' END, '{}',
-                CASE WHEN g % 5 < 2 THEN '{"customer":"c' || (g % 1000) || '","env":"prod"}' ELSE '{}' END,
-                1, g::float8
-            FROM generate_series(1, 30000) AS g
-        """
         pool = store._require()
-        await store._aio(pool.execute, seed, T)
+        await store._aio(pool.execute, SEED_SQL, T, 30_000)
         await store._aio(pool.execute, "ANALYZE workflow_runs")
         rare = await _plan(store, {"customer": "c41"}, 0.0, 30001.0)
         common = await _plan(store, {"env": "prod"}, 0.0, 30001.0)
@@ -213,3 +215,52 @@ async def test_postgres_reads_a_rare_pair_from_the_index_and_a_common_one_from_t
         assert "Seq Scan on workflow_runs" not in common, common
         assert "workflow_runs_additional_metadata_idx" not in common, common
         assert await _ids(store, {"customer": "c41"}, limit=3) == ["r29041", "r28041", "r27041"]
+
+
+async def _seventh_plan(store: PostgresStore, wanted: dict[str, Any], runs: int) -> str:
+    """The plan of a page of runs (the last 30th of the ``runs``), as the store reads it,
+    prepared on a store connection and run six times first."""
+    where = [
+        Cond("tenant_id", "=", T),
+        Cond("status", "in", ("COMPLETED", "FAILED")),
+        Cond("created_at", ">=", runs - runs / 30),
+        Cond("created_at", "<", runs + 1.0),
+        *RunFilter(metadata=wanted).conditions(),
+    ]
+    clause, params = render_where(
+        "workflow_runs",
+        where,
+        lambda n, col, values: f"${n}::text[]" if values else f"${n}",
+        dialect="postgres",
+    )
+    sql = f"SELECT * FROM workflow_runs{clause} ORDER BY created_at DESC, id DESC LIMIT 50 OFFSET 100"
+    tenant, statuses, since, until, metadata = params
+    execute = f"EXECUTE seventh('{tenant}', '{{{','.join(statuses)}}}', {since!r}, {until!r}, '{metadata}')"
+
+    async def on_store_connection() -> str:
+        async with store._require().acquire() as conn:
+            await conn.execute(f"PREPARE seventh(text, text[], float8, float8, text) AS {sql}")
+            try:
+                for _ in range(6):
+                    await conn.fetch(execute)
+                rows = await conn.fetch(f"EXPLAIN {execute}")
+            finally:
+                await conn.execute("DEALLOCATE seventh")
+        return "\n".join(row[0] for row in rows)
+
+    return await store._aio(on_store_connection)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_postgres_plans_each_read_for_its_own_parameters(make_store: Any) -> None:
+    # over 300,000 runs a plan made once for any parameters (Postgres' generic plan of a
+    # statement prepared and run often, as asyncpg does) reads a common pair from the
+    # metadata index, all 120,000 entries of it; the store's connections plan every run
+    async with open_store(make_store()) as store:
+        assert isinstance(store, PostgresStore)
+        await store._aio(store._require().execute, SEED_SQL, T, 300_000)
+        await store._aio(store._require().execute, "ANALYZE workflow_runs")
+        common = await _seventh_plan(store, {"env": "prod"}, 300_000)
+        assert "workflow_runs_additional_metadata_idx" not in common, common
+        rare = await _seventh_plan(store, {"customer": "c41"}, 300_000)
+        assert "workflow_runs_additional_metadata_idx" in rare, rare
