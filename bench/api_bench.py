@@ -9,10 +9,10 @@ One command, four parts, on a scratch database that is dropped afterwards:
 2. **list**: pages of runs filtered by status, a 1 h or 1 day window and metadata
    (none; ``env:prod``, on 30% of runs; ``customer:c42``, on 0.04%), the first page and a
    deep one (``offset`` ``--deep`` in a day's window, half that in an hour's), through
-   REST and through nng (the SDK's ``aio_list``): p50/p99 per page. Each list is also run once by the gateway's own
-   search code against the database with every statement it sends explained
-   (``api_plans.py``); the plans are printed, and a ``Seq Scan on workflow_runs`` in
-   any of them fails the benchmark;
+   REST and through nng (the SDK's ``aio_list``): p50/p99 per page. Each list is also
+   run once by the gateway's own search code against the database with every statement
+   it sends explained (``api_plans.py``); the plans are printed, and a ``Seq Scan on
+   workflow_runs`` in any of them fails the benchmark;
 3. **trigger**: no-op runs through REST (``POST /api/v1/workflow-runs/trigger``) and
    through nng (the SDK's ``aio_run_no_wait``): the acknowledgement's p50 one at a time,
    acknowledged runs/s with ``--concurrency`` callers, and completed runs/s (from the
@@ -53,6 +53,7 @@ from api_apps import declare  # noqa: E402
 from api_plans import ExplainedList, explained_list, seq_scans  # noqa: E402
 from api_seed import Seed, seed_runs  # noqa: E402
 from engine_bench import free_address  # noqa: E402
+from proc_cpu import CpuMeter  # noqa: E402
 from scratch_pg import scratch_database  # noqa: E402
 
 from ratchet import Ratchet  # noqa: E402
@@ -84,11 +85,12 @@ class Engine:
     token: str
 
 
-def start_engine(database: str) -> Engine:
+def start_engine(database: str, pool: int | None) -> Engine:
     """Start ``api_engine.py`` on ``database`` and wait until it serves."""
     address = free_address()
+    argv = [sys.executable, str(HERE / "api_engine.py"), "--db", database, "--listen", address]
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "api_engine.py"), "--db", database, "--listen", address],
+        argv + ([] if pool is None else ["--pool", str(pool)]),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -154,6 +156,8 @@ class Doors:
         self.client = client
         self.workflows = workflows
         self.http = http
+        # every no-op run is created after this: waiting for them reads a short window
+        self.since = time.time() - 60
 
     async def rest_list(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         params: list[tuple[str, Any]] = [
@@ -196,7 +200,7 @@ class Doors:
 
     async def live_noop_runs(self) -> bool:
         """Whether a no-op run is still queued or running."""
-        filters = {"statuses": ["QUEUED", "RUNNING"], "workflow": "noop", "limit": 1}
+        filters = {"statuses": ["QUEUED", "RUNNING"], "workflow": "noop", "since": self.since, "limit": 1}
         return bool(await self.client.connection.acall(Method.LIST_RUNS, filters))
 
     async def wait_noop_done(self) -> float:
@@ -331,8 +335,17 @@ async def dashboard(doors: Doors, now: float, reader: int, reads: list[float], s
         reads.append((time.perf_counter() - t0) * 1000)
 
 
-async def throughput_under_reads(doors: Doors, now: float, runs: int, readers: int) -> dict[str, float]:
-    alone_before = await noop_throughput(doors, runs)
+async def metered(doors: Doors, runs: int, meter: CpuMeter) -> dict[str, float]:
+    """No-op throughput, and the CPU each process group used meanwhile."""
+    meter.start()
+    rate = await noop_throughput(doors, runs)
+    return {"runs/s": rate, **meter.stop()}
+
+
+async def throughput_under_reads(
+    doors: Doors, now: float, runs: int, readers: int, meter: CpuMeter
+) -> dict[str, Any]:
+    alone_before = await metered(doors, runs, meter)
     reads: list[float] = []
     stop_reading = trio.Event()
     async with trio.open_nursery() as nursery:
@@ -341,19 +354,37 @@ async def throughput_under_reads(doors: Doors, now: float, runs: int, readers: i
         await trio.sleep(1.0)  # the readers are at full pace before the writes start
         counted = len(reads)
         t0 = time.perf_counter()
-        loaded = await noop_throughput(doors, runs)
+        loaded = await metered(doors, runs, meter)
         read_rate = (len(reads) - counted) / (time.perf_counter() - t0)
         stop_reading.set()
-    alone_after = await noop_throughput(doors, runs)
-    alone = (alone_before + alone_after) / 2
+    alone_after = await metered(doors, runs, meter)
+    alone = (alone_before["runs/s"] + alone_after["runs/s"]) / 2
     return {
-        "alone_before": alone_before,
-        "alone_after": alone_after,
-        "loaded": loaded,
-        "ratio": loaded / alone,
+        "phases": {"alone": alone_before, f"{readers} readers": loaded, "alone again": alone_after},
+        "ratio": loaded["runs/s"] / alone,
         "reads_per_s": read_rate,
         "read_p50": percentile(reads[counted:], 0.5) if len(reads) > counted else float("nan"),
     }
+
+
+def postgres_backends(database: str) -> Callable[[], list[int]]:
+    """The pids of the Postgres backends connected to ``database`` (by their process titles)."""
+    marker = f" {database} ".encode()
+
+    def pids() -> list[int]:
+        out = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        title = f.read()
+                except OSError:
+                    continue
+                if title.startswith(b"postgres: ") and marker in title:
+                    out.append(int(entry))
+        return out
+
+    return pids
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -383,59 +414,81 @@ def wait_for_worker(client: Ratchet) -> None:
         time.sleep(0.05)
 
 
-async def measure(
-    engine: Engine, client: Ratchet, workflows: dict[str, Any], dsn: str, now: float, args: argparse.Namespace
-) -> None:
+async def part_lists(doors: Doors, dsn: str, now: float, args: argparse.Namespace) -> None:
+    """Part 2: the plans (asserted), then the pages through both doors."""
     cases = list_cases(args.deep)
-    t0 = time.perf_counter()
     explained = await explain_all(dsn, cases, now)
-    print(f"explained {len(cases)} lists in {time.perf_counter() - t0:.1f} s", flush=True)
     print_plans(explained, [c.label for c in cases if c.window == "1d"])
     scans = {label: seq_scans(ex) for label, ex in explained.items()}
     if any(scans.values()):
         bad = ", ".join(label for label, plans in scans.items() if plans)
         raise AssertionError(f"Seq Scan on workflow_runs in the plans of: {bad}")
     print("\nno plan reads all of workflow_runs (no Seq Scan on workflow_runs)", flush=True)
+    lists = await measure_lists(doors, cases, now, args.samples, args.budget)
+    print(f"\nlist pages of {PAGE}, statuses {'+'.join(STATUSES)}, over {args.runs:,} runs (ms):")
+    head = f"{'window metadata page':<24} {'rows':>5} {'stmts':>6}"
+    print(f"{head} {'REST p50':>9} {'p99':>8} {'nng p50':>9} {'p99':>8}")
+    for case in cases:
+        m = lists[case.label]
+        print(
+            f"{case.label:<24} {int(m['rows'][0]):>5} {len(explained[case.label].statements):>6}"
+            f" {percentile(m['rest'], 0.5):>9.1f} {percentile(m['rest'], 0.99):>8.1f}"
+            f" {percentile(m['nng'], 0.5):>9.1f} {percentile(m['nng'], 0.99):>8.1f}",
+            flush=True,
+        )
 
+
+async def part_triggers(doors: Doors, args: argparse.Namespace) -> None:
+    """Part 3: triggering through both doors."""
+    print(f"\ntriggering no-op runs ({args.triggers} with {args.concurrency} callers):")
+    print(f"{'door':<6} {'ack p50 ms':>10} {'ack p99 ms':>10} {'acked runs/s':>13} {'completed runs/s':>17}")
+    for door, trigger in (("REST", doors.rest_trigger), ("nng", doors.nng_trigger)):
+        t = await measure_triggers(doors, trigger, args.one_by_one, args.triggers, args.concurrency)
+        print(
+            f"{door:<6} {t['p50']:>10.2f} {t['p99']:>10.2f} {t['acked_per_s']:>13,.0f}"
+            f" {t['completed_per_s']:>17,.0f}",
+            flush=True,
+        )
+
+
+async def part_load(doors: Doors, now: float, meter: CpuMeter, args: argparse.Namespace) -> None:
+    """Part 4: the engine's throughput alone and under a dashboard's reads, with CPU shares."""
+    load = await throughput_under_reads(doors, now, args.throughput_runs, args.readers, meter)
+    cores = os.cpu_count() or 1
+    print(f"\nengine no-op throughput ({args.throughput_runs} runs) and CPU (% of one core):")
+    print(
+        f"{'phase':<12} {'runs/s':>7} {'engine':>7} {'postgres':>9} {'worker':>7} {'bench':>6}"
+        f" {f'machine (of {100 * cores}%)':>20}"
+    )
+    for phase, m in load["phases"].items():
+        print(
+            f"{phase:<12} {m['runs/s']:>7,.0f} {m['engine']:>6.0f}% {m['postgres']:>8.0f}%"
+            f" {m['worker']:>6.0f}% {m['bench']:>5.0f}% {m['machine']:>19.0f}%"
+        )
+    print(
+        f"ratio under reads / alone: {load['ratio']:.2f}; the readers did {load['reads_per_s']:,.1f}"
+        f" list+details/s, p50 {load['read_p50']:.0f} ms"
+    )
+
+
+async def measure(
+    engine: Engine,
+    client: Ratchet,
+    workflows: dict[str, Any],
+    dsn: str,
+    now: float,
+    meter: CpuMeter,
+    args: argparse.Namespace,
+) -> None:
     headers = {"Authorization": f"Bearer {engine.token}"}
     async with httpx.AsyncClient(base_url=engine.http, headers=headers, timeout=120) as http:
         doors = Doors(client, workflows, http)
-        t0 = time.perf_counter()
-        lists = await measure_lists(doors, cases, now, args.samples, args.budget)
-        print(f"measured lists in {time.perf_counter() - t0:.1f} s", flush=True)
-        print(f"\nlist pages of {PAGE}, statuses {'+'.join(STATUSES)}, over {args.runs:,} runs (ms):")
-        head = f"{'window metadata page':<24} {'rows':>5} {'stmts':>6}"
-        print(f"{head} {'REST p50':>9} {'p99':>8} {'nng p50':>9} {'p99':>8}")
-        for case in cases:
-            m = lists[case.label]
-            print(
-                f"{case.label:<24} {int(m['rows'][0]):>5} {len(explained[case.label].statements):>6}"
-                f" {percentile(m['rest'], 0.5):>9.1f} {percentile(m['rest'], 0.99):>8.1f}"
-                f" {percentile(m['nng'], 0.5):>9.1f} {percentile(m['nng'], 0.99):>8.1f}",
-                flush=True,
-            )
-
-        print(f"\ntriggering no-op runs ({args.triggers} with {args.concurrency} callers):")
-        print(
-            f"{'door':<6} {'ack p50 ms':>10} {'ack p99 ms':>10} {'acked runs/s':>13} {'completed runs/s':>17}"
-        )
-        for door, trigger in (("REST", doors.rest_trigger), ("nng", doors.nng_trigger)):
-            t = await measure_triggers(doors, trigger, args.one_by_one, args.triggers, args.concurrency)
-            print(
-                f"{door:<6} {t['p50']:>10.2f} {t['p99']:>10.2f} {t['acked_per_s']:>13,.0f}"
-                f" {t['completed_per_s']:>17,.0f}",
-                flush=True,
-            )
-
-        load = await throughput_under_reads(doors, now, args.throughput_runs, args.readers)
-        print(
-            f"\nengine no-op throughput ({args.throughput_runs} runs), with {args.readers} dashboard readers:"
-        )
-        print(
-            f"alone {load['alone_before']:,.0f} then {load['alone_after']:,.0f} runs/s;"
-            f" under reads {load['loaded']:,.0f} runs/s; ratio {load['ratio']:.2f};"
-            f" reads {load['reads_per_s']:,.1f}/s (list + details), read p50 {load['read_p50']:.0f} ms"
-        )
+        if "list" in args.parts:
+            await part_lists(doors, dsn, now, args)
+        if "trigger" in args.parts:
+            await part_triggers(doors, args)
+        if "load" in args.parts:
+            await part_load(doors, now, meter, args)
 
 
 def main() -> None:
@@ -453,11 +506,18 @@ def main() -> None:
     parser.add_argument("--throughput-runs", type=int, default=5000, help="no-op runs per throughput figure")
     parser.add_argument("--readers", type=int, default=4, help="dashboard readers in the loaded figure")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--engine-pool", type=int, default=None, help="the engine store's most connections")
+    parser.add_argument(
+        "--parts", default="list,trigger,load", help="which of list, trigger, load to measure (after seeding)"
+    )
     args = parser.parse_args()
+    args.parts = set(args.parts.split(","))
+    if not args.parts <= {"list", "trigger", "load"}:
+        parser.error(f"--parts takes list, trigger and load, comma-separated; got {','.join(args.parts)}")
 
     with ExitStack() as stack:
         dsn = stack.enter_context(scratch_database(args.pg))
-        engine = start_engine(dsn)
+        engine = start_engine(dsn, args.engine_pool)
         stack.callback(stop, engine.process)
         worker = start_worker(engine)
         stack.callback(stop, worker)
@@ -485,7 +545,15 @@ def main() -> None:
             f"seeded {args.runs:,} runs over {args.days:g} days in {time.perf_counter() - t0:.1f} s",
             flush=True,
         )
-        trio.run(measure, engine, client, workflows, dsn, now, args)
+        meter = CpuMeter(
+            {
+                "engine": lambda: [engine.process.pid],
+                "postgres": postgres_backends(dsn.rpartition("/")[2]),
+                "worker": lambda: [worker.pid],
+                "bench": lambda: [os.getpid()],
+            }
+        )
+        trio.run(measure, engine, client, workflows, dsn, now, meter, args)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,11 @@ from ratchet.runtime import open_runtime
 from ratchet.transport import open_actor_node, open_nng_network
 
 
-async def serve(database: str, listen: str, http: str) -> None:
-    """Serve an engine on ``database`` at ``listen`` (nng) and ``http`` (REST) until a signal."""
-    async with open_runtime() as system, open_store(database) as store:
+async def serve(database: str, listen: str, http: str, pool: int | None) -> None:
+    """Serve an engine on ``database`` at ``listen`` (nng) and ``http`` (REST) until a signal;
+    ``pool``: the most connections the Postgres store opens (None: its default)."""
+    options = {} if pool is None else {"max_size": pool}
+    async with open_runtime() as system, open_store(database, **options) as store:
         runtime = system.runtime
         async with open_nng_network(clock=runtime.clock, random=runtime.random) as network:
             endpoint = await network.listen(listen, name="engine")
@@ -54,8 +56,11 @@ def main() -> None:
     parser.add_argument("--db", required=True, help="the store's URL")
     parser.add_argument("--listen", required=True, help="the nng address, tcp://host:port")
     parser.add_argument("--http", default="127.0.0.1:0", help="host:port of the REST API (0: any port)")
+    parser.add_argument(
+        "--pool", type=int, default=None, help="most Postgres connections (default: the store's)"
+    )
     args = parser.parse_args()
-    trio.run(serve, args.db, args.listen, args.http)
+    trio.run(serve, args.db, args.listen, args.http, args.pool)
 
 
 if __name__ == "__main__":
