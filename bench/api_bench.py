@@ -50,7 +50,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from api_apps import declare  # noqa: E402
-from api_plans import ExplainedList, explained_list, seq_scans  # noqa: E402
+from api_plans import ExplainedList, explained_list, page_reads, seq_scans  # noqa: E402
 from api_seed import Seed, seed_runs  # noqa: E402
 from engine_bench import free_address  # noqa: E402
 from proc_cpu import CpuMeter  # noqa: E402
@@ -244,10 +244,14 @@ def list_cases(deep: int) -> list[ListCase]:
     return [ListCase(w, m, o) for w in WINDOWS for m in METADATA for o in (0, depth[w])]
 
 
-async def explain_all(dsn: str, cases: list[ListCase], now: float) -> dict[str, ExplainedList]:
+async def explain_all(
+    dsn: str, cases: list[ListCase], now: float, costed: ListCase
+) -> tuple[dict[str, ExplainedList], dict[str, float]]:
+    """Every case's list explained, and the reads behind ``costed``'s page timed."""
     async with open_store(dsn) as store:
         assert isinstance(store, PostgresStore)
-        return {case.label: await explained_list(store, TENANT, case.filters(now)) for case in cases}
+        explained = {case.label: await explained_list(store, TENANT, case.filters(now)) for case in cases}
+        return explained, await page_reads(store, TENANT, costed.filters(now))
 
 
 def print_plans(explained: dict[str, ExplainedList], show: list[str]) -> None:
@@ -417,7 +421,8 @@ def wait_for_worker(client: Ratchet) -> None:
 async def part_lists(doors: Doors, dsn: str, now: float, args: argparse.Namespace) -> None:
     """Part 2: the plans (asserted), then the pages through both doors."""
     cases = list_cases(args.deep)
-    explained = await explain_all(dsn, cases, now)
+    costed = ListCase("1d", "none", 0)
+    explained, cost = await explain_all(dsn, cases, now, costed)
     print_plans(explained, [c.label for c in cases if c.window == "1d"])
     scans = {label: seq_scans(ex) for label, ex in explained.items()}
     if any(scans.values()):
@@ -436,6 +441,12 @@ async def part_lists(doors: Doors, dsn: str, now: float, args: argparse.Namespac
             f" {percentile(m['nng'], 0.5):>9.1f} {percentile(m['nng'], 0.99):>8.1f}",
             flush=True,
         )
+    print(
+        f"the reads behind the page '{costed.label}' ({int(cost['runs'])} runs), from this process (ms):"
+        f" finding the runs {cost['find']:.1f}; describing them one by one as the gateway does"
+        f" ({2 * int(cost['runs'])} queries) {cost['describe each']:.1f};"
+        f" their tasks in one query instead {cost['tasks at once']:.1f}"
+    )
 
 
 async def part_triggers(doors: Doors, args: argparse.Namespace) -> None:
