@@ -106,6 +106,7 @@ def start_engine(database: str, pool: int | None) -> Engine:
 
 
 def start_worker(engine: Engine) -> subprocess.Popen[bytes]:
+    """Start the worker process (``api_apps.py``) on ``engine``."""
     env = {**os.environ, "RATCHET_ENGINE": engine.address, "RATCHET_TOKEN": engine.token}
     return subprocess.Popen(
         [sys.executable, str(HERE / "api_apps.py")],
@@ -116,6 +117,7 @@ def start_worker(engine: Engine) -> subprocess.Popen[bytes]:
 
 
 def stop(process: subprocess.Popen[Any] | None) -> None:
+    """Stop a process this benchmark started: SIGTERM, then SIGKILL after 10 s."""
     if process is not None and process.poll() is None:
         process.terminate()
         try:
@@ -215,6 +217,8 @@ class Doors:
 
 @dataclass
 class ListCase:
+    """One list a dashboard shows: a time window ending now, a metadata filter, a page."""
+
     window: str
     metadata: str
     offset: int
@@ -255,6 +259,7 @@ async def explain_all(
 
 
 def print_plans(explained: dict[str, ExplainedList], show: list[str]) -> None:
+    """Print the first statement of each list in ``show``, its parameters and its plan."""
     for label in show:
         ex = explained[label]
         sql, params, plan = ex.statements[0]
