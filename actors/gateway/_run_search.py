@@ -3,13 +3,16 @@
 Theory of operation. A filter becomes store conditions wherever an index serves them
 (tenant, status and creation time; workflows; the spawning task run; the triggering
 event, through the idempotency keys of the runs it started, see
-:func:`ratchet._contract.keys.event_key_prefix`), so a query reads the runs that match
-and no others. Two filters the store cannot index are applied here:
+:func:`ratchet._contract.keys.event_key_prefix`; metadata that must hold all its
+pairs), so a query reads the runs that match and no others. Two filters are applied here:
 
 - ``worker_id``: the store gives the runs with an attempt on that worker (its
   attempts are indexed by worker); the rest of the filter is checked on those runs;
-- ``additional_metadata``: matched pair by pair (all pairs, or any), on the runs the
+- ``additional_metadata`` with ``match="any"``: matched pair by pair on the runs the
   indexed conditions leave, read in pages of ids and metadata only (no payloads).
+
+Metadata values match when equal as JSON, by one rule everywhere
+(:func:`ratchet.actors.store.metadata_holds`).
 
 Bulk operations collect every matching id first and act afterwards: acting while
 paging would move runs out of the status the pages are read by, and skip some.
@@ -24,7 +27,7 @@ from typing import Any
 from ratchet._contract.keys import event_key_prefix
 from ratchet._contract.protocol import ListRunsRequest, RequestError, RunFilterRequest
 
-from ..store import Run, RunFilter, Store
+from ..store import Run, RunFilter, Store, metadata_holds
 
 __all__ = ["MAX_BULK_RUNS", "RunSearch", "find_run_ids", "find_runs", "metadata_matches", "search_of"]
 
@@ -38,9 +41,9 @@ def metadata_matches(metadata: Any, wanted: Mapping[str, Any] | None, match: str
     ``wanted`` pairs; no pairs wanted matches every run."""
     if not wanted:
         return True
-    held = metadata if isinstance(metadata, dict) else {}
-    hits = (key in held and held[key] == value for key, value in wanted.items())
-    return any(hits) if match == "any" else all(hits)
+    if match == "any":
+        return any(metadata_holds(metadata, {key: value}) for key, value in wanted.items())
+    return metadata_holds(metadata, wanted)
 
 
 @dataclass(frozen=True)
@@ -98,15 +101,20 @@ async def search_of(
             named = await _workflow_ids(store, tenant_id, [request.workflow])
             workflow_ids = named if workflow_ids is None else tuple(w for w in named if w in workflow_ids)
         parent, worker, event = request.parent_task_id, request.worker_id, request.triggering_event_id
+    try:
+        run_filter = RunFilter(
+            workflow_ids=workflow_ids,
+            parent_task_id=parent,
+            idempotency_key_prefix=None if event is None else event_key_prefix(event),
+            metadata=request.additional_metadata if request.metadata_match == "all" else None,
+        )
+    except ValueError as exc:
+        raise RequestError(f"additional_metadata: {exc}") from None
     return RunSearch(
         statuses=None if statuses is None else tuple(str(s) for s in statuses),
         since=request.since,
         until=request.until,
-        run_filter=RunFilter(
-            workflow_ids=workflow_ids,
-            parent_task_id=parent,
-            idempotency_key_prefix=None if event is None else event_key_prefix(event),
-        ),
+        run_filter=run_filter,
         metadata=request.additional_metadata,
         match=request.metadata_match,
         worker_id=worker,
@@ -125,7 +133,7 @@ async def find_runs(store: Store, tenant_id: str, search: RunSearch, offset: int
     """The runs that meet ``search``, newest first, from the ``offset``-th, at most ``limit``."""
     if search.worker_id is not None:
         return (await _worker_runs(store, tenant_id, search))[offset : offset + limit]
-    if not search.metadata:
+    if not search.metadata or search.run_filter.metadata is not None:  # the store matches it
         return await store.list_runs(
             tenant_id,
             statuses=search.statuses,

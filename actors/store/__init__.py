@@ -21,6 +21,7 @@ from ._errors import StoreWriterStopped as StoreWriterStopped
 from ._errors import StreamBroken as StreamBroken
 from ._memory import MemoryDatabase as MemoryDatabase
 from ._memory import MemoryStore as MemoryStore
+from ._metadata import metadata_holds as metadata_holds
 from ._migrations import MIGRATIONS as MIGRATIONS
 from ._migrations import Migration as Migration
 from ._mutations import AcquireConcurrencySlot as AcquireConcurrencySlot

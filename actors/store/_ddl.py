@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._metadata import SQLITE_FUNCTION, pairs_hold_nul, pairs_object, pg_metadata_jsonb
 from ._ops import Cond
 from ._schema import TABLES, Column, Table
 
@@ -60,7 +61,7 @@ def create_statements(
 
 
 def render_where(
-    table: str, where: Sequence[Cond], placeholder: Any, *, alias: str = ""
+    table: str, where: Sequence[Cond], placeholder: Any, *, dialect: str, alias: str = ""
 ) -> tuple[str, list[Any]]:
     """``WHERE`` text and parameters for ``where``.
 
@@ -68,6 +69,7 @@ def render_where(
         table: the table, to know column kinds.
         where: the conditions (ANDed).
         placeholder: ``placeholder(n, column, is_array)`` gives the n-th (1-based) parameter's text.
+        dialect: ``sqlite`` or ``postgres``.
         alias: a prefix for column names (``"t."``).
     """
     t = TABLES.get(table)
@@ -78,6 +80,10 @@ def render_where(
         name = f"{alias}{cond.column}"
         if cond.op == "=" and cond.value is None:
             clauses.append(f"{name} IS NULL")
+        elif cond.op == "holds":
+            clause, values = _holds(name, col, cond.value, placeholder, len(params) + 1, dialect)
+            clauses.append(clause)
+            params.extend(values)
         elif cond.op == "in":
             values = list(cond.value)
             ph = placeholder(len(params) + 1, col, values)
@@ -96,3 +102,29 @@ def render_where(
             clauses.append(f"{name} {cond.op} {placeholder(len(params) + 1, col, None)}")
             params.append(cond.value)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _holds(
+    name: str, col: Column, pairs: tuple[tuple[str, str], ...], placeholder: Any, first: int, dialect: str
+) -> tuple[str, list[Any]]:
+    """SQL of a ``holds`` condition on ``name`` (see :mod:`._metadata`), parameters from ``first``."""
+    if not pairs:
+        return "1 = 1", []
+    if pairs_hold_nul(pairs):
+        return "1 = 0", []
+    params: list[Any] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return str(placeholder(first + len(params) - 1, col, None))
+
+    if dialect == "sqlite":
+        return f"{SQLITE_FUNCTION}({name}, {param(pairs_object(pairs))}) = 1", params
+    # The partial index (migration 8) leaves out runs without metadata: say so, literally,
+    # so that Postgres sees the index covers every run this can match.
+    expr = pg_metadata_jsonb(name)
+    clauses = [f"{name} <> '{{}}'", f"{expr} @> {param(pairs_object(pairs))}::jsonb"]
+    for key, text in pairs:
+        if text[0] in "[{":  # containment accepts a part of an array or object: compare it whole
+            clauses.append(f"{expr} -> {param(key)} = {param(text)}::jsonb")
+    return "(" + " AND ".join(clauses) + ")", params

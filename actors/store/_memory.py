@@ -17,6 +17,7 @@ from typing import Any
 import trio
 
 from ._errors import MutationRejected, StoreClosedError, StoreError
+from ._metadata import holds_text, pairs_object
 from ._migrations import MIGRATIONS as _MIGRATIONS
 from ._objects import ObjectStore
 from ._ops import Cond, Delete, Insert, Op, Update, Upsert
@@ -116,6 +117,8 @@ def _matches(row: dict[str, Any], cond: Cond) -> bool:
         return False
     if op == "in":
         return bool(v in want)
+    if op == "holds":
+        return not want or bool(holds_text(v, pairs_object(want)))
     if op == "!=":
         return bool(v != want)
     if op == "<":

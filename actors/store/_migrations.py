@@ -239,6 +239,33 @@ def _webhooks(dialect: str) -> list[str]:
     ]
 
 
+def _run_metadata_index(dialect: str) -> list[str]:
+    """Migration 8: find runs by their metadata without reading every run of a time window.
+
+    Postgres: a GIN index over the metadata as ``jsonb`` (``jsonb_path_ops``: containment
+    only, a third of the default operator class's size), and statistics on the same
+    expression so the planner knows a common pair (read the window newest first and
+    filter) from a rare one (read the index). Partial: a run without metadata (most of
+    them, all the engine's own) costs its insert nothing. The expression is NULL for
+    metadata holding a NUL character, which ``jsonb`` cannot hold, so such a run is stored
+    as before and matches no filter (see :mod:`._metadata`); queries spell the expression
+    exactly so (:func:`~._metadata.pg_metadata_jsonb`).
+
+    SQLite: nothing; it has no index for this, and matches metadata run by run.
+    """
+    if dialect == "sqlite":
+        return []
+    expression = (
+        r"(CASE WHEN additional_metadata !~ '(^|[^\\])(\\\\)*\\u0000'"
+        r" THEN additional_metadata::jsonb END)"
+    )
+    return [
+        f"CREATE INDEX workflow_runs_additional_metadata_idx ON workflow_runs"
+        f" USING gin ({expression} jsonb_path_ops) WHERE additional_metadata <> '{{}}'",
+        f"CREATE STATISTICS workflow_runs_additional_metadata_stats ON {expression} FROM workflow_runs",
+    ]
+
+
 def _tenant_limits(dialect: str) -> list[str]:
     """Migration 9: the limits an admin set for each tenant (see :mod:`ratchet.actors.limits`)."""
     if dialect == "sqlite":
@@ -263,6 +290,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "pauses and lookup indexes", _pauses_and_lookups),
     Migration(6, "webhooks", _webhooks),
     Migration(7, "API token roles", _api_token_roles),
+    Migration(8, "run metadata index", _run_metadata_index),
     Migration(9, "tenant limits", _tenant_limits),
 )
 

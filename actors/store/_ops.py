@@ -80,7 +80,9 @@ Op = Insert | Upsert | Update | Delete
 class Cond:
     """One condition of a query: ``column op value``.
 
-    ``op`` is one of ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``in`` (value: a tuple).
+    ``op`` is one of ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``in`` (value: a tuple), or
+    ``holds``: the column's JSON object holds every ``(key, value as JSON text)`` pair of the
+    value (a tuple of pairs), equal as JSON (see :mod:`._metadata`).
     A ``None`` value with ``=`` means IS NULL.
     """
 

@@ -38,6 +38,14 @@ _Ts = TypeVarTuple("_Ts")
 _REJECTED = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
 
+# asyncpg prepares every statement and reuses it, and after five runs Postgres may plan a
+# prepared statement once for any parameters. The best plan of a read depends on them: a
+# rare metadata pair is read from its index, a common one by reading the time window
+# newest first (45 ms against 3 ms over a million runs); a generic plan serves every call
+# with one of the two. Planning each run takes a fraction of a millisecond.
+_SESSION = {"plan_cache_mode": "force_custom_plan"}
+
+
 def _pg_placeholder(n: int, col: Any, values: Any) -> str:
     return f"${n}::{pg_array_type(col)}" if values is not None else f"${n}"
 
@@ -100,7 +108,9 @@ class PostgresStore(Store):
             raise
 
     async def _connect_aio(self) -> asyncpg.Pool:
-        pool = await asyncpg.create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size)
+        pool = await asyncpg.create_pool(
+            self.dsn, min_size=self.min_size, max_size=self.max_size, server_settings=_SESSION
+        )
         try:
             async with pool.acquire() as conn, conn.transaction():
                 # Transaction-scoped: released at commit or rollback, even if we die.
@@ -198,7 +208,7 @@ class PostgresStore(Store):
                     op = it.op
                     assert isinstance(op, Delete)
                     where = [Cond(c, "=", v) for c, v in {**op.key, **op.expect}.items()]
-                    clause, params = render_where(op.table, where, _pg_placeholder)
+                    clause, params = render_where(op.table, where, _pg_placeholder, dialect="postgres")
                     row = await conn.fetchrow(f"DELETE FROM {op.table}{clause} RETURNING 1", *params)
                     results[it.unit][it.index] = row is not None
 
@@ -292,7 +302,7 @@ class PostgresStore(Store):
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         pool = self._require()
-        clause, params = render_where(table, where, _pg_placeholder)
+        clause, params = render_where(table, where, _pg_placeholder, dialect="postgres")
         sql = f"SELECT {', '.join(columns) if columns else '*'} FROM {table}{clause}"
         if order:
             sql += " ORDER BY " + ", ".join(f"{c} {d.upper()}" for c, d in order)
@@ -307,7 +317,7 @@ class PostgresStore(Store):
 
     async def _count(self, table: str, where: Sequence[Cond], group_by: str) -> dict[Any, int]:
         pool = self._require()
-        clause, params = render_where(table, where, _pg_placeholder)
+        clause, params = render_where(table, where, _pg_placeholder, dialect="postgres")
         sql = f"SELECT {group_by}, COUNT(*) FROM {table}{clause} GROUP BY {group_by}"
         rows = await self._aio(pool.fetch, sql, *params)
         return {r[0]: r[1] for r in rows}

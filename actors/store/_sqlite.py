@@ -21,6 +21,7 @@ import trio
 
 from ._ddl import render_where
 from ._errors import MutationRejected, StoreClosedError, StoreError
+from ._metadata import SQLITE_FUNCTION, holds_text
 from ._migrations import MIGRATIONS_TABLE, pending
 from ._objects import ObjectStore
 from ._ops import Cond, Delete, Insert, Op, Update, Upsert
@@ -86,6 +87,7 @@ class SQLiteStore(Store):
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
         )
+        conn.create_function(SQLITE_FUNCTION, 2, holds_text, deterministic=True)
         try:
             self._enable_wal(conn)
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
@@ -213,7 +215,7 @@ class SQLiteStore(Store):
                     op = it.op
                     assert isinstance(op, Delete)
                     where = [Cond(c, "=", v) for c, v in {**op.key, **op.expect}.items()]
-                    clause, params = render_where(op.table, where, _qmark)
+                    clause, params = render_where(op.table, where, _qmark, dialect="sqlite")
                     results[it.unit][it.index] = (
                         conn.execute(f"DELETE FROM {op.table}{clause}", params).rowcount > 0
                     )
@@ -260,7 +262,7 @@ class SQLiteStore(Store):
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         conn = self._require()
-        clause, params = render_where(table, where, _qmark)
+        clause, params = render_where(table, where, _qmark, dialect="sqlite")
         sql = f"SELECT {', '.join(columns) if columns else '*'} FROM {table}{clause}"
         if order:
             sql += " ORDER BY " + ", ".join(f"{c} {d.upper()}" for c, d in order)
@@ -280,7 +282,7 @@ class SQLiteStore(Store):
 
     async def _count(self, table: str, where: Sequence[Cond], group_by: str) -> dict[Any, int]:
         conn = self._require()
-        clause, params = render_where(table, where, _qmark)
+        clause, params = render_where(table, where, _qmark, dialect="sqlite")
         sql = f"SELECT {group_by}, COUNT(*) FROM {table}{clause} GROUP BY {group_by}"
         rows = await self._run(lambda: conn.execute(sql, params).fetchall())
         return {value: count for value, count in rows}

@@ -18,7 +18,7 @@ keeps the key; :meth:`Store.sweep_objects` later deletes the objects no row refe
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
@@ -27,6 +27,7 @@ import outcome
 from ratchet._contract.status import ScheduleStatus
 
 from ._errors import MutationRejected, StoreClosedError, StoreError, StreamBroken
+from ._metadata import encode_pairs
 from ._mutations import Mutation
 from ._objects import ObjectStore
 from ._ops import Cond, Op
@@ -872,11 +873,21 @@ class RunFilter:
         parent_task_id: the run was spawned by this task run.
         idempotency_key_prefix: the run's idempotency key starts with this (how the runs
             one event started are found: their keys name the event).
+        metadata: the run's additional metadata holds every one of these pairs, each value
+            equal as JSON (see :mod:`._metadata`; Postgres answers from an index).
+
+    Raises:
+        ValueError: ``metadata`` is not a mapping of text to plain JSON values.
     """
 
     workflow_ids: tuple[str, ...] | None = None
     parent_task_id: str | None = None
     idempotency_key_prefix: str | None = None
+    metadata: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.metadata is not None:
+            encode_pairs(self.metadata)  # refuses a malformed filter here, not in a query
 
     def conditions(self) -> list[Cond]:
         """The conditions, for a query of ``workflow_runs``."""
@@ -891,6 +902,8 @@ class RunFilter:
             # and the prefix with its last character moved one up (byte order in every backend)
             out.append(Cond("idempotency_key", ">=", prefix))
             out.append(Cond("idempotency_key", "<", prefix[:-1] + chr(ord(prefix[-1]) + 1)))
+        if self.metadata:
+            out.append(Cond("additional_metadata", "holds", encode_pairs(self.metadata)))
         return out
 
 

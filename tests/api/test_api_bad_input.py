@@ -118,6 +118,7 @@ BAD_QUERIES: dict[str, list[dict[str, Any]]] = {
         {"since": "2030-01-01", "offset": 10**6},
         {"since": "2030-01-01", "additional_metadata": "nocolon"},
         {"since": "2030-01-01", "additional_metadata": ":v"},
+        {"since": "2030-01-01", "additional_metadata": "n:NaN"},
         {"since": "2030-01-01", "metadata_match": "some"},
         {"since": "2030-01-01", "parent_task_id": ""},
         {"since": "2030-01-01", "workflow_ids": ["w"] * 101},
