@@ -64,7 +64,7 @@ def engine(database: str | None, listen: str | None, **params: Any) -> None:
             f"{listen!r} is not an nng address such as tcp://127.0.0.1:7077 or ipc:///tmp/ratchet.sock",
             param_hint="--listen",
         )
-    settings = settings_from_params(params)
+    settings = settings_from_params(params, listen=listen)
     from ._host.secrets_files import default_key_path, load_or_create_key
 
     try:

@@ -10,8 +10,10 @@ listens or dials.
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import pynng
 import pytest
@@ -19,6 +21,8 @@ import trio
 from cryptography.hazmat.primitives import serialization
 from tls_certificates import Certificates, make_certificates
 
+from ratchet import Context, EngineUnreachableError, Ratchet
+from ratchet._client import Settings
 from ratchet.transport import (
     DialerTls,
     ListenerTls,
@@ -251,3 +255,163 @@ def test_tls_settings_read_their_files_once_and_compare_by_path(certs: Certifica
     assert "PRIVATE" not in repr(ListenerTls(certs.server_cert, certs.server_key))  # no key in logs
     with pytest.raises(ValueError, match="names no host"):
         DialerTls(certs.ca).expected_name("tls+tcp://:7077")
+
+
+# -- an engine over TLS, in this process ---------------------------------------------------------
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A RATCHET_HOME of the test's: the engine's key and its local admin token go there."""
+    monkeypatch.setenv("RATCHET_HOME", str(tmp_path / "home"))
+    for name in ("RATCHET_ENGINE", "RATCHET_TOKEN", "RATCHET_TLS_CA", "RATCHET_TLS_CERT", "RATCHET_TLS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "home"
+
+
+async def start_engine(nursery: trio.Nursery, address: str, tls: ListenerTls) -> None:
+    from ratchet._host.engine_cli import EngineSettings
+    from ratchet._host.serve import serve_engine
+    from ratchet.actors import EngineOptions
+
+    await nursery.start(
+        serve_engine, "memory://", address, EngineSettings(EngineOptions(), None, None, None, tls)
+    )
+
+
+def tls_client(address: str, **settings: object) -> tuple[Ratchet, Any]:
+    """A client of ``address`` (its settings as given) with one task, ``double``."""
+    r = Ratchet(engine=address, **settings)  # type: ignore[arg-type]
+
+    @r.task(input_validator=dict)
+    async def double(input: dict, ctx: Context) -> dict:
+        return {"n": input["n"] * 2}
+
+    return r, double
+
+
+async def close(*clients: Ratchet) -> None:
+    for client in clients:
+        await trio.to_thread.run_sync(client.close)
+
+
+async def test_an_engine_over_tls_serves_a_worker_and_a_client_that_trust_its_ca(
+    certs: Certificates, home: Path, nursery: trio.Nursery
+) -> None:
+    address = f"tls+tcp://127.0.0.1:{free_port()}"
+    await start_engine(nursery, address, server_tls(certs))
+    r, double = tls_client(address, tls_ca=str(certs.ca))
+    try:
+        await nursery.start(r.worker("tls-worker", slots=2).async_start)
+        with trio.fail_after(30):
+            assert await double.aio_run({"n": 21}) == {"n": 42}
+            runs = await r.runs.aio_list()
+        assert [run.status.value for run in runs] == ["COMPLETED"]
+    finally:
+        await close(r)
+
+
+async def test_a_client_trusting_another_ca_is_refused_at_once_and_nothing_runs(
+    certs: Certificates, home: Path, nursery: trio.Nursery
+) -> None:
+    address = f"tls+tcp://127.0.0.1:{free_port()}"
+    await start_engine(nursery, address, server_tls(certs))
+    # a long reconnect_timeout: the refusal must not wait it out
+    wrong, wrong_double = tls_client(address, tls_ca=str(certs.other_ca), reconnect_timeout=120)
+    good, _ = tls_client(address, tls_ca=str(certs.ca))
+    try:
+        with trio.fail_after(20), pytest.raises(TlsHandshakeError) as caught:
+            await wrong_double.aio_run_no_wait({"n": 1})
+        text = str(caught.value)
+        assert address in text and str(certs.other_ca) in text
+        assert "RATCHET_TLS_CA" in text and "RATCHET_TLS_SERVER_NAME" in text  # where to fix it
+        with trio.fail_after(20):
+            assert await good.runs.aio_list() == []  # the refused client created nothing
+    finally:
+        await close(wrong, good)
+
+
+async def test_a_plaintext_client_cannot_reach_an_engine_listening_with_tls(
+    certs: Certificates, home: Path, nursery: trio.Nursery
+) -> None:
+    port = free_port()
+    await start_engine(nursery, f"tls+tcp://127.0.0.1:{port}", server_tls(certs))
+    plain, plain_double = tls_client(f"tcp://127.0.0.1:{port}", reconnect_timeout=1.0)
+    try:
+        with trio.fail_after(20), pytest.raises(EngineUnreachableError):
+            await plain_double.aio_run_no_wait({"n": 1})
+    finally:
+        await close(plain)
+
+
+async def test_an_engine_requiring_client_certificates_serves_only_clients_with_one(
+    certs: Certificates, home: Path, nursery: trio.Nursery
+) -> None:
+    address = f"tls+tcp://127.0.0.1:{free_port()}"
+    await start_engine(nursery, address, server_tls(certs, client_ca_file=certs.ca))
+    with_cert, _ = tls_client(
+        address, tls_ca=str(certs.ca), tls_cert=str(certs.client_cert), tls_key=str(certs.client_key)
+    )
+    without, _ = tls_client(address, tls_ca=str(certs.ca), reconnect_timeout=120)
+    try:
+        with trio.fail_after(20):
+            assert await with_cert.runs.aio_list() == []
+        with trio.fail_after(20), pytest.raises(TlsHandshakeError, match="presents no client certificate"):
+            await without.runs.aio_list()
+    finally:
+        await close(with_cert, without)
+
+
+def test_client_tls_settings_that_cannot_work_are_refused_before_dialing(
+    certs: Certificates, home: Path
+) -> None:
+    before = open_sockets()
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"engine": "tls+tcp://127.0.0.1:1"}, "set RATCHET_TLS_CA (or Ratchet(tls_ca=...))"),
+        ({"engine": "tcp://127.0.0.1:1", "tls_ca": str(certs.ca)}, "RATCHET_TLS_CA is set, but"),
+        (
+            {"engine": "tls+tcp://127.0.0.1:1", "tls_ca": str(certs.ca) + ".missing"},
+            "does not exist (from RATCHET_TLS_CA or Ratchet(tls_ca=...))",
+        ),
+        (
+            {"engine": "tls+tcp://127.0.0.1:1", "tls_ca": str(certs.ca), "tls_cert": str(certs.client_cert)},
+            "go together (from RATCHET_TLS_CERT or Ratchet(tls_cert=...))",
+        ),
+        (
+            {"engine": "tls+tcp://127.0.0.1:1", "tls_ca": str(certs.ca), "tls_server_name": " "},
+            "(from RATCHET_TLS_SERVER_NAME or Ratchet(tls_server_name=...))",
+        ),
+    ]
+    for settings, message in cases:
+        r, _ = tls_client(settings.pop("engine"), **settings)
+        with pytest.raises(ValueError) as caught:
+            r.runs.list()
+        assert message in str(caught.value), settings
+        assert r._connection is None
+        with pytest.raises(ValueError, match=re.escape(message)):
+            trio.run(r.worker("w").async_start)
+    assert open_sockets() == before  # nothing was dialed
+    with pytest.raises(ValueError, match=re.escape("RATCHET_TLS_CA or Ratchet(tls_ca=...) must be a path")):
+        Ratchet(engine="tls+tcp://127.0.0.1:1", tls_ca=42)  # type: ignore[arg-type]
+
+
+def test_client_tls_settings_come_from_the_environment_and_lose_to_arguments(certs: Certificates) -> None:
+    env = {
+        "RATCHET_ENGINE": "tls+tcp://engine.internal:7077",
+        "RATCHET_TLS_CA": str(certs.ca),
+        "RATCHET_TLS_SERVER_NAME": "localhost",
+        "RATCHET_TLS_CERT": str(certs.client_cert),
+        "RATCHET_TLS_KEY": str(certs.client_key),
+    }
+    tls = Settings.from_env(env).dialer_tls()
+    assert tls == DialerTls(certs.ca, "localhost", certs.client_cert, certs.client_key)
+    assert (
+        Settings.from_env({**env, "RATCHET_TLS_SERVER_NAME": ""})
+        .dialer_tls()
+        .expected_name(env["RATCHET_ENGINE"])
+        == "engine.internal"
+    )
+    assert Settings.from_env(env, tls_server_name="other").dialer_tls().server_name == "other"
+    # an embedded engine dials nothing: TLS settings in its environment do not stop it
+    with Ratchet(tls_ca=str(certs.ca)).embedded() as embedded:
+        assert embedded.runs.list() == []
