@@ -325,9 +325,11 @@ def signer_for(engine: str, token: str | None, tenant: str | None = None) -> Sig
 def _refusals_of(gateway: ActorRef) -> Callable[[], Awaitable[TlsHandshakeError]] | None:
     """The wait for refused TLS handshakes of the dialer a remote gateway is reached by.
 
-    None for a gateway in this process, or a dialer that cannot tell (not over nng).
+    None for a gateway in this process, or a dialer without TLS (nothing to wait for).
     """
     endpoint = getattr(getattr(gateway, "node", None), "endpoint", None)
+    if getattr(endpoint, "tls", None) is None:
+        return None
     return getattr(endpoint, "wait_refused", None)
 
 

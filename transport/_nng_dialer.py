@@ -30,6 +30,7 @@ class NngDialer(Endpoint):
     """A dialing nng endpoint (Req0): one peer, the listener, named by its address.
 
     Attributes:
+        tls: how it verifies the listener (None: no TLS).
         refusal: while TLS handshakes fail and no connection is up, the error that says
             so; None otherwise (and always without TLS).
     """
@@ -58,7 +59,7 @@ class NngDialer(Endpoint):
         self._seq = 0
         self._pool = ContextPool()
         self.retransmissions = 0
-        self._tls = tls
+        self.tls = tls
         self.refusal: TlsHandshakeError | None = None
         self._refused = trio.Event()
 
@@ -76,7 +77,7 @@ class NngDialer(Endpoint):
             return on_pipe_event
 
         # nng keeps its own reference to the TLS config; ours can go with this call.
-        tls = {} if self._tls is None else {"tls_config": self._tls.nng_config(self.address)}
+        tls = {} if self.tls is None else {"tls_config": self.tls.nng_config(self.address)}
         sock = self._pool.open(
             lambda: pynng.Req0(
                 resend_time=-1,  # infinite: no blind resend; we retry with our own sequence numbers
@@ -96,7 +97,7 @@ class NngDialer(Endpoint):
         except pynng.NNGException:
             self._pool.close()
             raise
-        if self._tls is not None:
+        if self.tls is not None:
             nursery.start_soon(self._watch_handshakes, dialer)
         for _ in range(self._poll_count):
             nursery.start_soon(self._poll_loop)
@@ -135,7 +136,7 @@ class NngDialer(Endpoint):
 
     async def _watch_handshakes(self, dialer: pynng.Dialer) -> None:
         """Turn nng's count of failed TLS handshakes into :attr:`refusal`."""
-        assert self._tls is not None
+        assert self.tls is not None
         seen = 0
         while True:
             await self.clock.sleep(HANDSHAKE_CHECK_INTERVAL)
@@ -145,7 +146,7 @@ class NngDialer(Endpoint):
             failures = counters.get("auth", 0)
             if failures > seen and not self._pipes:
                 first = self.refusal is None
-                self.refusal = TlsHandshakeError(self.address, failures, self._tls.describe(self.address))
+                self.refusal = TlsHandshakeError(self.address, failures, self.tls.describe(self.address))
                 if first:
                     logger.warning("%r: %s; still trying", self, self.refusal)
                     self._refused.set()
