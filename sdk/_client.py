@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from ._clients.metrics import MetricsClient
 from ._clients.rate_limits import RateLimitsClient
@@ -25,9 +25,25 @@ from ._declare.workflow import Standalone, TaskFn, TaskOptionArgs, TaskOptions, 
 from ._errors import DefinitionError
 from ._worker.worker import Worker, WorkerConfig
 
+if TYPE_CHECKING:
+    from ratchet.transport import DialerTls
+
 __all__ = ["DEFAULT_ENGINE_ADDRESS", "Ratchet", "Settings"]
 
 DEFAULT_ENGINE_ADDRESS = "tcp://127.0.0.1:7077"
+
+# Each TLS setting of the client (by its DialerTls field): its variable and its keyword.
+_TLS_SOURCES = {
+    "ca_file": ("RATCHET_TLS_CA", "tls_ca"),
+    "server_name": ("RATCHET_TLS_SERVER_NAME", "tls_server_name"),
+    "cert_file": ("RATCHET_TLS_CERT", "tls_cert"),
+    "key_file": ("RATCHET_TLS_KEY", "tls_key"),
+}
+
+
+def _tls_source(setting: str) -> str:
+    variable, keyword = _TLS_SOURCES[setting]
+    return f"{variable} or Ratchet({keyword}=...)"
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,14 @@ class Settings:
             before it raises :class:`~ratchet.EngineUnreachableError`
             (``RATCHET_RECONNECT_TIMEOUT``, default 120). It does not limit how long a
             wait for a run lasts while the engine answers.
+        tls_ca: for an engine at a ``tls+tcp://`` address (required there): a PEM file
+            of the CA certificates that may sign the engine's certificate
+            (``RATCHET_TLS_CA``).
+        tls_server_name: the name the engine's certificate must carry
+            (``RATCHET_TLS_SERVER_NAME``); default: the host of ``engine``.
+        tls_cert: this client's certificate, PEM, for an engine that requires client
+            certificates (``RATCHET_TLS_CERT``); with ``tls_key``.
+        tls_key: the unencrypted private key of ``tls_cert`` (``RATCHET_TLS_KEY``).
     """
 
     engine: str = DEFAULT_ENGINE_ADDRESS
@@ -54,6 +78,10 @@ class Settings:
     token: str | None = None
     namespace: str = ""
     reconnect_timeout: float = DEFAULT_RECONNECT_TIMEOUT
+    tls_ca: str | None = None
+    tls_server_name: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
         seconds = self.reconnect_timeout
@@ -62,6 +90,69 @@ class Settings:
                 f"reconnect_timeout must be a positive number of seconds, got {seconds!r} "
                 "(from Ratchet(reconnect_timeout=...) or RATCHET_RECONNECT_TIMEOUT)"
             )
+        for setting, value in self._tls_settings().items():
+            if value is not None and not isinstance(value, str | os.PathLike):
+                raise ValueError(f"{_tls_source(setting)} must be a path or a name, got {value!r}")
+
+    def _tls_settings(self) -> dict[str, Any]:
+        return {
+            "ca_file": self.tls_ca,
+            "server_name": self.tls_server_name,
+            "cert_file": self.tls_cert,
+            "key_file": self.tls_key,
+        }
+
+    def _check_tls(self) -> None:
+        """Check that TLS settings come exactly with a ``tls+tcp://`` engine.
+
+        Checked when dialing, not when made: an embedded engine dials nothing.
+
+        Raises:
+            ValueError: a TLS engine without a CA, or TLS settings for a plain one.
+        """
+        tls = self._tls_settings()
+        if self.engine.startswith("tls+"):
+            if self.tls_ca is None:
+                raise ValueError(
+                    f"the engine address {self.engine} carries TLS, so the client must verify the "
+                    "engine's certificate: set RATCHET_TLS_CA (or Ratchet(tls_ca=...)) to the PEM file "
+                    "of the CA that signed it"
+                )
+            return
+        given = [_TLS_SOURCES[setting][0] for setting, value in tls.items() if value is not None]
+        if given:
+            rest = self.engine.partition("://")[2] or "host:port"
+            raise ValueError(
+                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set, but the engine address "
+                f"{self.engine} does not carry TLS, so the connection would not be encrypted; dial "
+                f"tls+tcp://{rest} (RATCHET_ENGINE or Ratchet(engine=...)), or unset the TLS settings"
+            )
+
+    def dialer_tls(self) -> DialerTls | None:
+        """The :class:`~ratchet.transport.DialerTls` to dial the engine with (None without TLS).
+
+        Reads and checks the certificate files now.
+
+        Raises:
+            ValueError: a TLS engine without a CA, TLS settings for an engine without TLS,
+                or a file missing or holding the wrong thing; the message names the
+                setting (variable and keyword) it came from.
+        """
+        self._check_tls()
+        if not self.engine.startswith("tls+"):
+            return None
+        from ratchet.transport import DialerTls, TlsSettingError
+
+        assert self.tls_ca is not None  # _check_tls made sure of it
+        try:
+            return DialerTls(
+                self.tls_ca,
+                server_name=self.tls_server_name,
+                cert_file=self.tls_cert,
+                key_file=self.tls_key,
+            )
+        except TlsSettingError as exc:
+            raise ValueError(f"{exc} (from {_tls_source(exc.setting)}); nothing was dialed") from None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -72,6 +163,10 @@ class Settings:
             "tenant": env.get("RATCHET_TENANT") or None,
             "token": env.get("RATCHET_TOKEN") or None,
             "namespace": env.get("RATCHET_NAMESPACE") or "",
+            "tls_ca": env.get("RATCHET_TLS_CA") or None,
+            "tls_server_name": env.get("RATCHET_TLS_SERVER_NAME") or None,
+            "tls_cert": env.get("RATCHET_TLS_CERT") or None,
+            "tls_key": env.get("RATCHET_TLS_KEY") or None,
         }
         reconnect = env.get("RATCHET_RECONNECT_TIMEOUT")
         if reconnect:
@@ -95,6 +190,13 @@ class Ratchet:
         namespace: prefix for workflow names; default from ``RATCHET_NAMESPACE``.
         reconnect_timeout: seconds a call keeps trying to reach an engine out of reach;
             default from ``RATCHET_RECONNECT_TIMEOUT``, else 120 (see :class:`Settings`).
+        tls_ca: for a ``tls+tcp://`` engine: the PEM file of the CA that signed its
+            certificate; default from ``RATCHET_TLS_CA``.
+        tls_server_name: the name the engine's certificate carries, if not the host
+            dialed; default from ``RATCHET_TLS_SERVER_NAME``.
+        tls_cert: this client's certificate, for an engine that requires client
+            certificates; default from ``RATCHET_TLS_CERT``.
+        tls_key: the private key of ``tls_cert``; default from ``RATCHET_TLS_KEY``.
     """
 
     def __init__(
@@ -105,6 +207,10 @@ class Ratchet:
         token: str | None = None,
         namespace: str | None = None,
         reconnect_timeout: float | None = None,
+        tls_ca: str | None = None,
+        tls_server_name: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> None:
         self.settings = Settings.from_env(
             engine=engine,
@@ -112,6 +218,10 @@ class Ratchet:
             token=token,
             namespace=namespace,
             reconnect_timeout=reconnect_timeout,
+            tls_ca=tls_ca,
+            tls_server_name=tls_server_name,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
         )
         # the workflows declared here, by name; also the engine's workflows (list, get, pause)
         self.workflows = WorkflowsClient(self)
@@ -137,7 +247,7 @@ class Ratchet:
         if self._connection is None:
             settings = self.settings
             self._connection = Connection(
-                remote_gateway(settings.engine),
+                remote_gateway(settings.engine, tls=settings.dialer_tls()),
                 reconnect_timeout=settings.reconnect_timeout,
                 address=settings.engine,
                 signer=signer_for(settings.engine, settings.token, settings.tenant),

@@ -13,6 +13,11 @@ call becomes an ask on that ref, carried into the portal by a
   caller's event loop (Trio or asyncio), or awaits the ask directly when the caller
   already runs inside the portal.
 
+TLS. Over ``tls+tcp://`` a call does not wait out ``reconnect_timeout`` while TLS
+handshakes with the engine fail: certificates that do not fit will not start to fit by
+waiting, so :meth:`Connection._reach` raises the dialer's
+:class:`~ratchet.transport.TlsHandshakeError` at once, naming the client's settings.
+
 Process exit. The portal is a daemon thread, so a process that never calls
 :meth:`Connection.close` exits with it still running. An ``atexit`` handler, registered
 when this module is imported (before any handler of the application's that could use a
@@ -31,7 +36,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -42,12 +47,20 @@ from ._errors import EngineUnreachableError, TenantLimitError
 from ._hop import TrioHost, running_event_loop
 from ._session import signin_error
 
+if TYPE_CHECKING:
+    from ratchet.transport import DialerTls, TlsHandshakeError
+
 __all__ = ["DEFAULT_RECONNECT_TIMEOUT", "Connection", "limit_error", "remote_gateway", "signer_for"]
 
 # Seconds a call keeps trying to reach an engine out of reach (see Connection).
 DEFAULT_RECONNECT_TIMEOUT = 120.0
 # How long the exit handler waits for each open connection's portal to stop.
 EXIT_GRACE = 10.0
+# Where a client's TLS settings come from, for a refused handshake.
+TLS_SETTINGS_HINT = (
+    "the client's TLS settings come from RATCHET_TLS_CA, RATCHET_TLS_SERVER_NAME, RATCHET_TLS_CERT "
+    "and RATCHET_TLS_KEY (or Ratchet(tls_ca=..., tls_server_name=..., tls_cert=..., tls_key=...))"
+)
 
 GatewaySetup = Callable[[], AbstractAsyncContextManager[ActorRef]]
 #: Signs the line in to its engine, given the gateway ref (see :mod:`ratchet._session`).
@@ -246,12 +259,30 @@ class Connection:
 
         Raises:
             EngineUnreachableError: the engine was still out of reach by then.
+            TlsHandshakeError: TLS handshakes with the engine fail (at once, see the
+                module docstring).
         """
         assert self.gateway is not None
         start = trio.current_time() if lost_at is None else lost_at
+        wait_refused = _refusals_of(self.gateway)
+        refusal: TlsHandshakeError | None = None
         with trio.move_on_at(start + self.reconnect_timeout):
-            await self.gateway.wait_reachable()
-            return
+            if wait_refused is None:
+                await self.gateway.wait_reachable()
+                return
+            async with trio.open_nursery() as nursery:
+
+                async def refused() -> None:
+                    nonlocal refusal
+                    refusal = await wait_refused()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(refused)
+                await self.gateway.wait_reachable()
+                nursery.cancel_scope.cancel()
+            if refusal is None:
+                return
+            raise refusal.with_detail(TLS_SETTINGS_HINT)
         raise EngineUnreachableError(self.address, self.reconnect_timeout, method)
 
     def call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
@@ -302,8 +333,25 @@ def signer_for(engine: str, token: str | None, tenant: str | None = None) -> Sig
     return sign
 
 
-def remote_gateway(engine: str, *, name: str | None = None) -> GatewaySetup:
-    """A setup that dials ``engine`` over nng and yields a ref to its gateway."""
+def _refusals_of(gateway: ActorRef) -> Callable[[], Awaitable[TlsHandshakeError]] | None:
+    """The wait for refused TLS handshakes of the dialer a remote gateway is reached by.
+
+    None for a gateway in this process, or a dialer without TLS (nothing to wait for).
+    """
+    endpoint = getattr(getattr(gateway, "node", None), "endpoint", None)
+    if getattr(endpoint, "tls", None) is None:
+        return None
+    return getattr(endpoint, "wait_refused", None)
+
+
+def remote_gateway(engine: str, *, name: str | None = None, tls: DialerTls | None = None) -> GatewaySetup:
+    """A setup that dials ``engine`` over nng and yields a ref to its gateway.
+
+    Args:
+        engine: the engine's nng address.
+        name: this end's peer name (default: drawn at random).
+        tls: how to verify a ``tls+tcp://`` engine (see :meth:`ratchet.Settings.dialer_tls`).
+    """
 
     @asynccontextmanager
     async def setup() -> AsyncIterator[ActorRef]:
@@ -316,7 +364,7 @@ def remote_gateway(engine: str, *, name: str | None = None) -> GatewaySetup:
         async with open_runtime() as system:
             async with open_nng_network(clock=system.runtime.clock, random=system.runtime.random) as network:
                 peer = name or f"client-{system.runtime.random.token_hex(6)}"
-                endpoint = await network.dial(engine, name=peer)
+                endpoint = await network.dial(engine, name=peer, tls=tls)
                 async with open_actor_node(system, endpoint) as node:
                     yield node.ref(engine, GATEWAY_ACTOR)
 

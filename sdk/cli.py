@@ -75,7 +75,7 @@ def engine(database: str | None, listen: str | None, http: str, **params: Any) -
             f"{listen!r} is not an nng address such as tcp://127.0.0.1:7077 or ipc:///tmp/ratchet.sock",
             param_hint="--listen",
         )
-    settings = settings_from_params(params)
+    settings = settings_from_params(params, listen=listen)
     http_bind: str | None = None if http.strip().lower() == "off" else http.strip()
     if http_bind is not None:
         from ratchet.actors.api._server import api_config

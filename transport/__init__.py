@@ -21,6 +21,9 @@ handles that behave like local refs::
             counter = node.ref("tcp://engine-host:7077", "counter")
             await counter.incr.ask(2)
 
+Between machines, listen and dial ``tls+tcp://`` with certificate settings
+(:class:`ListenerTls`, :class:`DialerTls`).
+
 Swap :func:`open_nng_network` for :func:`open_sim_network` (any address string) and the
 same code runs in memory, under a mock clock, with faults, reproducibly.
 """
@@ -61,6 +64,11 @@ from ._nng import NngListener as NngListener
 from ._nng import NngNetwork as NngNetwork
 from ._nng import open_nng_network as open_nng_network
 from ._nng_lifetime import release_nng as release_nng
+from ._nng_tls import DialerTls as DialerTls
+from ._nng_tls import ListenerTls as ListenerTls
+from ._nng_tls import TlsHandshakeError as TlsHandshakeError
+from ._nng_tls import TlsSettingError as TlsSettingError
+from ._nng_tls import is_tls_address as is_tls_address
 from ._remote import MAX_REMEMBERED_REPLY as MAX_REMEMBERED_REPLY
 from ._remote import ActorNode as ActorNode
 from ._remote import ActorNodeStatistics as ActorNodeStatistics
@@ -83,6 +91,7 @@ __all__ = [
     "Ask",
     "DecodedFrame",
     "Delivery",
+    "DialerTls",
     "Endpoint",
     "EndpointOptions",
     "EndpointStatistics",
@@ -91,6 +100,7 @@ __all__ = [
     "FrameTooLargeError",
     "Heartbeat",
     "LinkFaults",
+    "ListenerTls",
     "LocalProtocolError",
     "Message",
     "Network",
@@ -109,11 +119,14 @@ __all__ = [
     "SimNetwork",
     "SimStatistics",
     "Tell",
+    "TlsHandshakeError",
+    "TlsSettingError",
     "TransportError",
     "assemble_frame",
     "decode_frame",
     "encode_envelope",
     "encode_frame",
+    "is_tls_address",
     "message_type",
     "open_actor_node",
     "open_nng_network",

@@ -49,6 +49,10 @@ process, while other test suites shared the box)::
     batched (adaptive)       23484 msgs/s   (~380 msgs/frame, x25)
     one-message round trip   p50 703 us, p99 1591 us
 
+TLS: ``tls+tcp://`` addresses take certificate settings, ``tls=ListenerTls(...)`` to
+listen and ``tls=DialerTls(...)`` to dial (see :mod:`ratchet.transport._nng_tls`); the
+protocol above is the same inside the TLS connection.
+
 Pipe events arrive on nng's threads; they are forwarded into Trio with
 ``TrioToken.run_sync_soon`` and never touch Trio objects directly. nng is not
 fork-safe: start processes that use this backend with ``spawn`` or exec.
@@ -68,6 +72,7 @@ from ._endpoint import EndpointOptions
 from ._network import Network
 from ._nng_dialer import NngDialer
 from ._nng_listener import NngListener
+from ._nng_tls import DialerTls, ListenerTls, check_tls_for
 
 __all__ = ["NngDialer", "NngListener", "NngNetwork", "open_nng_network"]
 
@@ -86,19 +91,27 @@ class NngNetwork(Network):
         self.random = random
         self._nursery = nursery
 
-    async def listen(self, address: str, *, receivers: int = 4, **options: Any) -> NngListener:
-        """Listen at an nng URL (``tcp://host:port``, ``ipc:///path``, ``inproc://name``).
+    async def listen(
+        self, address: str, *, receivers: int = 4, tls: ListenerTls | None = None, **options: Any
+    ) -> NngListener:
+        """Listen at an nng URL (``tcp://host:port``, ``tls+tcp://host:port``, ``ipc:///path``,
+        ``inproc://name``).
 
         Args:
             address: the URL.
             receivers: requests received concurrently.
+            tls: the certificate to present at a ``tls+tcp://`` address (required there,
+                refused elsewhere).
             options: see :class:`EndpointOptions`.
 
         Raises:
             pynng.AddressInUse: the address is taken.
+            ValueError: a ``tls+tcp://`` address without ``tls``, or ``tls`` elsewhere.
         """
+        check_tls_for(address, tls, role="listen at", settings="ListenerTls")
         endpoint = NngListener(
             receivers=receivers,
+            tls=tls,
             address=address,
             options=EndpointOptions.from_kwargs("NngNetwork.listen", options),
             clock=self.clock,
@@ -115,6 +128,7 @@ class NngNetwork(Network):
         ack_timeout: float | None = None,
         reconnect_time_min: float = 0.01,
         reconnect_time_max: float = 0.5,
+        tls: DialerTls | None = None,
         **options: Any,
     ) -> NngDialer:
         """Dial an nng URL; connects in the background and reconnects whenever dropped.
@@ -128,10 +142,17 @@ class NngNetwork(Network):
                 (default: ``heartbeat_timeout``).
             reconnect_time_min: first reconnection delay, seconds.
             reconnect_time_max: reconnection backoff cap, seconds.
+            tls: how to verify the listener at a ``tls+tcp://`` address (required there,
+                refused elsewhere); see :meth:`NngDialer.wait_refused` for handshakes that fail.
             options: see :class:`EndpointOptions`.
+
+        Raises:
+            ValueError: a ``tls+tcp://`` address without ``tls``, or ``tls`` elsewhere.
         """
+        check_tls_for(address, tls, role="dial", settings="DialerTls")
         endpoint = NngDialer(
             polls=polls,
+            tls=tls,
             ack_timeout=ack_timeout,
             reconnect_time_min=reconnect_time_min,
             reconnect_time_max=reconnect_time_max,

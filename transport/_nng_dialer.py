@@ -1,6 +1,8 @@
 """The dialing end of the nng backend: one Req0 socket, a long poll, acked data frames.
 
-See :mod:`ratchet.transport._nng` for the protocol and why it is Req0/Rep0.
+See :mod:`ratchet.transport._nng` for the protocol and why it is Req0/Rep0. Over
+``tls+tcp://`` the dialer also watches nng's count of failed TLS handshakes while it
+has no connection, because nng retries them silently: see :meth:`NngDialer.wait_refused`.
 """
 
 from __future__ import annotations
@@ -12,15 +14,26 @@ import pynng
 import trio
 
 from ._endpoint import Endpoint
+from ._nng_stats import dialer_counters
+from ._nng_tls import DialerTls, TlsHandshakeError
 from ._nng_wire import ACK, DATA, FRAME, HEADER, POLL, ContextPool, hard_limit
 
 __all__ = ["NngDialer"]
 
 logger = logging.getLogger("ratchet.transport.nng")
 
+# Seconds between looks at nng's count of failed TLS handshakes, while disconnected.
+HANDSHAKE_CHECK_INTERVAL = 0.2
+
 
 class NngDialer(Endpoint):
-    """A dialing nng endpoint (Req0): one peer, the listener, named by its address."""
+    """A dialing nng endpoint (Req0): one peer, the listener, named by its address.
+
+    Attributes:
+        tls: how it verifies the listener (None: no TLS).
+        refusal: while TLS handshakes fail and no connection is up, the error that says
+            so; None otherwise (and always without TLS).
+    """
 
     backend = "nng"
 
@@ -31,6 +44,7 @@ class NngDialer(Endpoint):
         ack_timeout: float | None,
         reconnect_time_min: float,
         reconnect_time_max: float,
+        tls: DialerTls | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(role="dialer", **kwargs)
@@ -45,6 +59,9 @@ class NngDialer(Endpoint):
         self._seq = 0
         self._pool = ContextPool()
         self.retransmissions = 0
+        self.tls = tls
+        self.refusal: TlsHandshakeError | None = None
+        self._refused = trio.Event()
 
     async def _start_backend(self, nursery: trio.Nursery) -> None:
         token = trio.lowlevel.current_trio_token()
@@ -59,6 +76,8 @@ class NngDialer(Endpoint):
 
             return on_pipe_event
 
+        # nng keeps its own reference to the TLS config; ours can go with this call.
+        tls = {} if self.tls is None else {"tls_config": self.tls.nng_config(self.address)}
         sock = self._pool.open(
             lambda: pynng.Req0(
                 resend_time=-1,  # infinite: no blind resend; we retry with our own sequence numbers
@@ -66,6 +85,7 @@ class NngDialer(Endpoint):
                 reconnect_time_min=int(self._reconnect[0] * 1000),
                 reconnect_time_max=int(self._reconnect[1] * 1000),
                 async_backend="trio",
+                **tls,
             )
         )
         sock.add_post_pipe_connect_cb(forward(self._pipe_added))
@@ -73,10 +93,12 @@ class NngDialer(Endpoint):
         self._socket = sock
         self._ensure_peer(self.address)
         try:
-            sock.dial(self.address, block=False)
+            dialer = sock.dial(self.address, block=False)
         except pynng.NNGException:
             self._pool.close()
             raise
+        if self.tls is not None:
+            nursery.start_soon(self._watch_handshakes, dialer)
         for _ in range(self._poll_count):
             nursery.start_soon(self._poll_loop)
         await trio.lowlevel.checkpoint()
@@ -92,7 +114,43 @@ class NngDialer(Endpoint):
 
     def _pipe_added(self, pipe_id: int) -> None:
         self._pipes.add(pipe_id)
+        if self.refusal is not None:
+            self.refusal = None
+            self._refused = trio.Event()
         self._peer_connected(self.address, f"connected (nng pipe {pipe_id})")
+
+    async def wait_refused(self) -> TlsHandshakeError:
+        """Wait until TLS handshakes with the listener fail while no connection is up.
+
+        The dialer keeps trying (a listener may yet get a certificate that fits); this
+        tells a caller waiting for the connection that it is not coming by itself.
+        Without TLS it never returns.
+
+        Returns:
+            The :class:`TlsHandshakeError` that says what was refused and what to check.
+        """
+        while self.refusal is None:
+            await self._refused.wait()
+        await trio.lowlevel.checkpoint()
+        return self.refusal
+
+    async def _watch_handshakes(self, dialer: pynng.Dialer) -> None:
+        """Turn nng's count of failed TLS handshakes into :attr:`refusal`."""
+        assert self.tls is not None
+        seen = 0
+        while True:
+            await self.clock.sleep(HANDSHAKE_CHECK_INTERVAL)
+            counters = dialer_counters(dialer)
+            if counters is None:
+                return  # no statistics in this nng: callers wait for their own timeouts
+            failures = counters.get("auth", 0)
+            if failures > seen and not self._pipes:
+                first = self.refusal is None
+                self.refusal = TlsHandshakeError(self.address, failures, self.tls.describe(self.address))
+                if first:
+                    logger.warning("%r: %s; still trying", self, self.refusal)
+                    self._refused.set()
+            seen = failures
 
     def _pipe_removed(self, pipe_id: int) -> None:
         self._pipes.discard(pipe_id)

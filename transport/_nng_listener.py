@@ -16,6 +16,7 @@ from ._codec import encode_frame
 from ._endpoint import Endpoint
 from ._errors import RemoteProtocolError
 from ._messages import Envelope, ProtocolErrorReport
+from ._nng_tls import ListenerTls
 from ._nng_wire import (
     ACK,
     DATA,
@@ -37,9 +38,10 @@ class NngListener(Endpoint):
 
     backend = "nng"
 
-    def __init__(self, *, receivers: int, **kwargs: Any) -> None:
+    def __init__(self, *, receivers: int, tls: ListenerTls | None = None, **kwargs: Any) -> None:
         super().__init__(role="listener", **kwargs)
         self._receivers = receivers
+        self._tls = tls
         self._socket: pynng.Rep0 | None = None
         self._pipe_peer: dict[int, str] = {}
         self._polls: dict[str, deque[tuple[int, pynng.Context]]] = {}
@@ -59,7 +61,9 @@ class NngListener(Endpoint):
                 pass
 
         limit = hard_limit(self.options)
-        sock = self._pool.open(lambda: pynng.Rep0(recv_max_size=limit, async_backend="trio"))
+        # nng keeps its own reference to the TLS config; ours can go with this call.
+        tls = {} if self._tls is None else {"tls_config": self._tls.nng_config()}
+        sock = self._pool.open(lambda: pynng.Rep0(recv_max_size=limit, async_backend="trio", **tls))
         sock.add_post_pipe_remove_cb(on_pipe_removed)
         try:
             sock.listen(self.address)

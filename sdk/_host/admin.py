@@ -22,12 +22,14 @@ async def ask_authority(engine: str, token: str | None, method: str, *args: Any)
     from ratchet.runtime import ActorDeadError, ActorError, open_runtime
     from ratchet.transport import open_actor_node, open_nng_network
 
+    from .._client import Settings
     from .._contract.calls import AUTHORITY_ACTOR
     from .._session import sign_in, signin_error
 
+    tls = Settings.from_env(engine=engine).dialer_tls()  # RATCHET_TLS_*, checked before dialing
     async with open_runtime() as system:
         async with open_nng_network(clock=system.runtime.clock, random=system.runtime.random) as network:
-            endpoint = await network.dial(engine, name=f"cli-{system.runtime.random.token_hex(6)}")
+            endpoint = await network.dial(engine, name=f"cli-{system.runtime.random.token_hex(6)}", tls=tls)
             async with open_actor_node(system, endpoint) as node:
                 try:
                     await sign_in(node, engine, token)

@@ -3,7 +3,8 @@
 Every field of :class:`~ratchet.actors.EngineOptions` becomes ``--field-name`` and
 ``RATCHET_FIELD_NAME`` (the flag wins), typed by what the field holds: durations take
 ``"30s"``/``"1h30m"``/``"250ms"`` or plain seconds, sizes ``"64MiB"``/``"5MB"`` or plain
-bytes. The store's own settings (where big payloads go) come alongside. Every value
+bytes. The store's own settings (where big payloads go) and the TLS certificate of a
+``tls+tcp://`` listener (``--tls-cert``, ``--tls-key``, ``--tls-ca``) come alongside. Every value
 is parsed and checked before anything starts; a bad one is a usage error (exit code 2)
 that names the flag or the variable it came from and says what is accepted.
 """
@@ -16,11 +17,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .._contract.durations import parse_duration
+
+if TYPE_CHECKING:
+    from ratchet.transport import ListenerTls
 
 __all__ = ["EngineSettings", "engine_options", "settings_from_params"]
 
@@ -149,8 +153,16 @@ def _knobs() -> list[_Knob]:
     return out
 
 
+# The TLS flags: the ListenerTls field each fills, and the flag and variable to name in errors.
+_TLS_FLAGS = {
+    "tls_cert": ("cert_file", "--tls-cert / RATCHET_TLS_CERT"),
+    "tls_key": ("key_file", "--tls-key / RATCHET_TLS_KEY"),
+    "tls_ca": ("client_ca_file", "--tls-ca / RATCHET_TLS_CA"),
+}
+
+
 def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add a flag per EngineOptions field, and the store's settings, to ``command``."""
+    """Add a flag per EngineOptions field, the store's settings and TLS's, to ``command``."""
     store_options = [
         click.option(
             "--secret-key-file",
@@ -180,6 +192,33 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=_KINDS["bytes"][0],
             metavar="SIZE",
             help="With --objects-dir: payloads whose JSON is longer than this go to DIR. [default: 64KiB]",
+        ),
+        click.option(
+            "--tls-cert",
+            envvar="RATCHET_TLS_CERT",
+            show_envvar=True,
+            default=None,
+            metavar="FILE",
+            help="With --listen tls+tcp://...: the engine's certificate, PEM (then any intermediate CA "
+            "certificates). Clients verify it against their RATCHET_TLS_CA.",
+        ),
+        click.option(
+            "--tls-key",
+            envvar="RATCHET_TLS_KEY",
+            show_envvar=True,
+            default=None,
+            metavar="FILE",
+            help="With --tls-cert: its private key, PEM, unencrypted (keep the file private).",
+        ),
+        click.option(
+            "--tls-ca",
+            envvar="RATCHET_TLS_CA",
+            show_envvar=True,
+            default=None,
+            metavar="FILE",
+            help="With --tls-cert: require every client and worker to present a certificate signed by "
+            "a CA in FILE (mutual TLS). [default: none: clients verify the engine and sign in with "
+            "tokens]",
         ),
     ]
     knob_options = []
@@ -213,16 +252,23 @@ class EngineSettings:
             JSON go there.
         secret_key_file: the signing key's file (None: the default, see
             :mod:`ratchet._host.secrets_files`).
+        tls: the certificate of a ``tls+tcp://`` listener, checked (None: no TLS).
     """
 
     options: Any
     objects_dir: Path | None
     offload_bytes: int | None
     secret_key_file: Path | None = None
+    tls: ListenerTls | None = None
 
 
-def settings_from_params(params: Mapping[str, Any]) -> EngineSettings:
+def settings_from_params(params: Mapping[str, Any], *, listen: str | None = None) -> EngineSettings:
     """Check the parsed flags together and build the engine's settings.
+
+    Args:
+        params: the parsed flags.
+        listen: the address the engine will listen at, to check the TLS flags against
+            (None: not checked against an address).
 
     Raises:
         click.BadParameter: a value out of range, naming its flag and variable.
@@ -259,8 +305,45 @@ def settings_from_params(params: Mapping[str, Any]) -> EngineSettings:
             param_hint="--secret-key-file / RATCHET_SECRET_KEY_FILE",
         )
     return EngineSettings(
-        options, objects_dir, offload, Path(key_file).expanduser().absolute() if key_file else None
+        options,
+        objects_dir,
+        offload,
+        Path(key_file).expanduser().absolute() if key_file else None,
+        _listener_tls(params, listen),
     )
+
+
+def _listener_tls(params: Mapping[str, Any], listen: str | None) -> ListenerTls | None:
+    """The ``ListenerTls`` the TLS flags ask for, checked against ``listen`` (None: no TLS).
+
+    Raises:
+        click.BadParameter: TLS flags without a ``tls+tcp://`` address or the other way
+            round, or a file that cannot serve (naming its flag and variable).
+    """
+    given: dict[str, str] = {flag: str(params[flag]) for flag in _TLS_FLAGS if params.get(flag) is not None}
+    tls_address = listen is not None and listen.startswith("tls+")
+    if listen is not None and given and not tls_address:
+        raise click.BadParameter(
+            f"only means something with --listen tls+tcp://...; the engine would listen at {listen} "
+            "without TLS. Listen at a tls+tcp:// address, or unset the TLS settings",
+            param_hint=_TLS_FLAGS[next(iter(given))][1],
+        )
+    if not given and not tls_address:
+        return None
+    for flag in ("tls_cert", "tls_key"):
+        if flag not in given:
+            raise click.BadParameter(
+                f"is needed to listen at {listen or 'a tls+tcp:// address'}: TLS takes the engine's "
+                "certificate (--tls-cert) and its private key (--tls-key)",
+                param_hint=_TLS_FLAGS[flag][1],
+            )
+    from ratchet.transport import ListenerTls, TlsSettingError
+
+    try:
+        return ListenerTls(given["tls_cert"], given["tls_key"], given.get("tls_ca"))
+    except TlsSettingError as exc:
+        hint = next((h for field, h in _TLS_FLAGS.values() if field == exc.setting), None)
+        raise click.BadParameter(f"{exc.value!r} {exc.problem}", param_hint=hint) from None
 
 
 def _from_env(name: str) -> bool:

@@ -1,6 +1,7 @@
 """``ratchet engine``: the engine as a process, serving workers and clients over nng.
 
-The process opens the store (migrating it), listens at an nng address, serves the
+The process opens the store (migrating it), listens at an nng address (over TLS at a
+``tls+tcp://`` address, with the certificate its settings hold), serves the
 engine's gateway on that endpoint and runs the engine's actor tree until SIGTERM or
 SIGINT. Everything durable is in the store, so a killed engine started again picks up
 every acknowledged run where the log says it was.
@@ -130,13 +131,15 @@ async def serve_engine(
         async with open_store(database, **store_options) as store:
             runtime = system.runtime
             async with open_nng_network(clock=runtime.clock, random=runtime.random) as network:
-                endpoint = await network.listen(listen, name="engine")
+                endpoint = await network.listen(listen, name="engine", tls=settings.tls)
                 async with open_actor_node(system, endpoint) as node:
                     async with _engine_serving(system, store, settings, node, key, http) as engine:
                         token_file = await _keep_local_token(engine, listen)
                         line = (
                             f"listening at {listen}, store {store.backend}, payloads {_payload_home(store)}"
                         )
+                        if settings.tls is not None:
+                            line += f", {settings.tls.describe()}"
                         # the token's line first: "listening at" is what a watcher waits for
                         print(
                             f"ratchet engine: an admin token for this machine's user is in {token_file}",

@@ -849,6 +849,7 @@ class Worker:
         from .._connection import signer_for
 
         engine = self.client.settings.engine
+        tls = self.client.settings.dialer_tls()  # checked before anything opens
         # Listening from the start: a worker still trying to reach its engine stops too.
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with open_runtime() as system:
@@ -856,7 +857,7 @@ class Worker:
                     clock=system.runtime.clock, random=system.runtime.random
                 ) as network:
                     peer = f"worker-{system.runtime.random.token_hex(6)}"
-                    endpoint = await network.dial(engine, name=peer)
+                    endpoint = await network.dial(engine, name=peer, tls=tls)
                     async with open_actor_node(system, endpoint) as node:
                         gateway = node.ref(engine, GATEWAY_ACTOR)
                         actor_name = f"worker:{peer}"
