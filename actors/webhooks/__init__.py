@@ -9,7 +9,6 @@ so it triggers workflows, passes filters and wakes durable waits like any pushed
 Secrets are sealed in the store (:mod:`._secrets`); refusals are recorded and listed.
 """
 
-from ._bucket import TokenBucket as TokenBucket
 from ._definition import WebhookDefinition as WebhookDefinition
 from ._definition import WebhookKind as WebhookKind
 from ._definition import WebhookSettings as WebhookSettings
@@ -38,7 +37,6 @@ __all__ = [
     "Reception",
     "SealedSecretError",
     "SecretCipher",
-    "TokenBucket",
     "WebhookBodyTooLarge",
     "WebhookDefinition",
     "WebhookError",

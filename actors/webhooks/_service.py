@@ -7,7 +7,7 @@ takes it through these steps, and the first that fails refuses it with a
 
 1. find the webhook (an unknown tenant and an unknown name both answer
    :class:`~._errors.WebhookNotFound`, after the same single read);
-2. take a token from the webhook's :class:`~._bucket.TokenBucket` (else
+2. take a token from the webhook's :class:`~ratchet.actors.limits.TokenBucket` (else
    :class:`~._errors.WebhookRateLimited`);
 3. check the body's size, open the sealed secret and verify the request
    (:mod:`._verify`);
@@ -40,6 +40,7 @@ from ratchet._contract.calls import MAX_ID_LENGTH
 from ratchet._contract.protocol import RequestError, parse
 from ratchet.runtime import Clock, RandomSource
 
+from ..limits import TokenBucket
 from ..store import (
     ClaimWebhookDelivery,
     CreateWebhook,
@@ -52,7 +53,6 @@ from ..store import (
     StoreError,
     Webhook,
 )
-from ._bucket import TokenBucket
 from ._definition import WebhookDefinition, WebhookKind, WebhookSettings
 from ._errors import (
     SealedSecretError,
@@ -445,9 +445,9 @@ class Webhooks:
                 self._buckets.popitem(last=False)
         else:
             self._buckets.move_to_end(webhook_id)
-        if not bucket.take(now):
+        if not bucket.take(1, now):
             self._counts["rate_limited"] += 1
-            raise WebhookRateLimited(bucket.retry_after(now))
+            raise WebhookRateLimited(bucket.retry_after(1, now) or 0.0)
 
     async def _take(self, record: Webhook, headers: dict[str, str], body: bytes) -> Reception:
         if len(body) > self.max_body_bytes:

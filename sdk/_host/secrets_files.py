@@ -47,6 +47,9 @@ def load_or_create_key(path: Path) -> bytes:
             pass  # another engine made it meanwhile: use theirs
         else:
             with os.fdopen(fd, "w") as out:
+                # the operating system's randomness, not the runtime's: a signing key must be
+                # unpredictable, and this runs in the engine's host before any runtime exists
+                # (the simulation and in-process engines get their key from the runtime's seam)
                 out.write(secrets.token_hex(_KEY_BYTES) + "\n")
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):

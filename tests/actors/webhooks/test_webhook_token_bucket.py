@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ratchet.actors.webhooks import TokenBucket
+from ratchet.actors.limits import TokenBucket
 
 rates = st.floats(min_value=0.01, max_value=1000, allow_nan=False)
 bursts = st.integers(min_value=1, max_value=50)
@@ -26,7 +26,7 @@ def _times(start: float, steps: list[float]) -> list[float]:
 @given(rate=rates, burst=bursts, steps=gaps)
 def test_no_interval_admits_more_than_burst_plus_rate_times_its_length(rate, burst, steps) -> None:
     bucket = TokenBucket(rate, burst, 0.0)
-    admitted = [t for t in _times(0.0, steps) if bucket.take(t)]
+    admitted = [t for t in _times(0.0, steps) if bucket.take(1, t)]
     for i, first in enumerate(admitted):
         for j in range(i, len(admitted)):
             span = admitted[j] - first
@@ -38,42 +38,42 @@ def test_a_refused_request_is_admitted_once_it_waits_retry_after(rate, burst, st
     bucket = TokenBucket(rate, burst, 0.0)
     delay = 0.0  # the waits so far push the later requests back
     for t in _times(0.0, steps):
-        if not bucket.take(t + delay):
-            wait = bucket.retry_after(t + delay)
+        if not bucket.take(1, t + delay):
+            wait = bucket.retry_after(1, t + delay)
             assert 0 < wait <= 1 / rate + 1e-9
             delay += wait
-            assert bucket.take(t + delay)
+            assert bucket.take(1, t + delay)
 
 
 @given(rate=rates, burst=bursts, steps=gaps)
 def test_tokens_never_exceed_the_burst_nor_go_negative(rate, burst, steps) -> None:
     bucket = TokenBucket(rate, burst, 0.0)
     for t in _times(0.0, steps):
-        bucket.take(t)
+        bucket.take(1, t)
         assert 0 <= bucket.tokens(t) <= burst
 
 
 @given(rate=st.floats(min_value=0.1, max_value=100), burst=bursts, n=st.integers(1, 300))
 def test_a_sender_at_the_rate_is_never_refused(rate, burst, n) -> None:
     bucket = TokenBucket(rate, burst, 0.0)
-    assert all(bucket.take(i / rate) for i in range(n))
+    assert all(bucket.take(1, i / rate) for i in range(n))
 
 
 def test_a_burst_is_admitted_at_once_then_one_request_per_refill() -> None:
     bucket = TokenBucket(2.0, 3, 100.0)
-    assert [bucket.take(100.0) for _ in range(4)] == [True, True, True, False]
-    assert bucket.retry_after(100.0) == pytest.approx(0.5)
-    assert not bucket.take(100.4)
-    assert bucket.take(100.5)
+    assert [bucket.take(1, 100.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.retry_after(1, 100.0) == pytest.approx(0.5)
+    assert not bucket.take(1, 100.4)
+    assert bucket.take(1, 100.5)
 
 
 def test_a_clock_reading_from_the_past_adds_nothing() -> None:
     bucket = TokenBucket(1.0, 1, 10.0)
-    assert bucket.take(10.0)
-    assert not bucket.take(5.0)
-    assert bucket.retry_after(5.0) == pytest.approx(6.0)  # until 10.0, then one token's refill
-    assert not bucket.take(10.5)
-    assert bucket.take(11.0)
+    assert bucket.take(1, 10.0)
+    assert not bucket.take(1, 5.0)
+    assert bucket.retry_after(1, 5.0) == pytest.approx(6.0)  # until 10.0, then one token's refill
+    assert not bucket.take(1, 10.5)
+    assert bucket.take(1, 11.0)
 
 
 @pytest.mark.parametrize(
