@@ -31,7 +31,7 @@ from ratchet.runtime import ActorRef
 from ..auth import Principal
 from ..auth._roles import role_for
 from ._backend import ApiBackend
-from ._errors import problem_of
+from ._errors import not_found, problem_of
 
 __all__ = ["BEARER", "Caller", "CallerDep", "authenticated", "backend_of"]
 
@@ -79,6 +79,18 @@ class Caller:
         """
         self.require(method)
         return await _asking(getattr(self.gateway, method).ask(*args))
+
+    async def ask_found(self, what: str, object_id: str, method: Method, *args: Any) -> Any:
+        """:meth:`ask`, for a method that answers None for an object this tenant does not have.
+
+        Raises:
+            ApiProblem: 404 naming ``what`` and ``object_id`` (another tenant's object answers
+                the same), or as :meth:`ask`.
+        """
+        found = await self.ask(method, *args)
+        if found is None:
+            raise not_found(what, object_id)
+        return found
 
     async def ask_authority(self, method: str, *args: Any) -> Any:
         """Ask the engine's authority ``method(*args, principal=...)`` as this caller.

@@ -78,9 +78,7 @@ async def list_crons(
 @router.get("/{cron_id}", response_model=Cron, responses=_NOT_FOUND, summary="Get a cron")
 async def get_cron(cron_id: CronId, caller: CallerDep) -> Any:
     """A cron by id."""
-    found = await caller.ask(Method.GET_CRON, cron_id)
-    if found is None:
-        raise not_found("cron", cron_id)
+    found = await caller.ask_found("cron", cron_id, Method.GET_CRON, cron_id)
     return found
 
 
@@ -88,9 +86,7 @@ async def get_cron(cron_id: CronId, caller: CallerDep) -> Any:
 async def update_cron(cron_id: CronId, request: CronUpdate, caller: CallerDep) -> Any:
     """Disable a cron (no tick fires, across engine restarts) or enable it from its next tick."""
     method = Method.RESUME_CRON if request.enabled else Method.PAUSE_CRON
-    found = await caller.ask(method, cron_id)
-    if found is None:
-        raise not_found("cron", cron_id)
+    found = await caller.ask_found("cron", cron_id, method, cron_id)
     return found
 
 
@@ -99,9 +95,7 @@ async def update_cron(cron_id: CronId, request: CronUpdate, caller: CallerDep) -
 )
 async def run_cron_now(cron_id: CronId, caller: CallerDep) -> Any:
     """Start one run of the cron's workflow with its input and metadata now, enabled or not."""
-    started = await caller.ask(Method.RUN_CRON_NOW, cron_id)
-    if started is None:
-        raise not_found("cron", cron_id)
+    started = await caller.ask_found("cron", cron_id, Method.RUN_CRON_NOW, cron_id)
     if "error" in started:
         message = f"cron {cron_id!r} could not start a run: {started['error']}"
         raise ApiProblem(400, "invalid_request", message)

@@ -19,7 +19,7 @@ from ratchet._contract.calls import MAX_BULK_EVENTS, MAX_ID_LENGTH, Method
 from ratchet._contract.protocol import PushEventRequest
 
 from ._access import Caller, CallerDep
-from ._errors import ApiProblem, ErrorBody, not_found
+from ._errors import ApiProblem, ErrorBody
 from ._pages import Page, WindowDep, page_at
 from ._times import UtcDatetime, epoch
 
@@ -138,7 +138,5 @@ async def list_event_keys(caller: CallerDep) -> EventKeys:
 @router.get("/{event_id}", response_model=StoredEvent, responses=_NOT_FOUND, summary="Get an event")
 async def get_event(event_id: EventId, caller: CallerDep) -> Any:
     """An event by id."""
-    found = await caller.ask(Method.GET_EVENT, event_id)
-    if found is None:
-        raise not_found("event", event_id)
+    found = await caller.ask_found("event", event_id, Method.GET_EVENT, event_id)
     return found

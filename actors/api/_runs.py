@@ -19,7 +19,7 @@ from ratchet._contract.protocol import MAX_TIMINGS_DEPTH, RunFilterRequest, Trig
 from ratchet._contract.status import RunStatus, TaskEventKind, TaskStatus
 
 from ._access import CallerDep
-from ._errors import ApiProblem, ErrorBody, not_found
+from ._errors import ApiProblem, ErrorBody
 from ._pages import Page, WindowDep, page_at, page_of
 from ._times import UtcDatetime, epoch
 
@@ -310,9 +310,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
 )
 async def get_run(run_id: RunId, caller: CallerDep) -> dict[str, Any]:
     """A run with its tasks and their timelines."""
-    details: dict[str, Any] | None = await caller.ask(Method.GET_RUN, run_id, True)
-    if details is None:
-        raise not_found("run", run_id)
+    details: dict[str, Any] = await caller.ask_found("run", run_id, Method.GET_RUN, run_id, True)
     return details
 
 
@@ -324,9 +322,7 @@ async def get_run(run_id: RunId, caller: CallerDep) -> dict[str, Any]:
 )
 async def list_run_task_events(run_id: RunId, at: WindowDep, caller: CallerDep) -> Page[dict[str, Any]]:
     """The timeline of every task of a run, oldest first."""
-    details = await caller.ask(Method.GET_RUN, run_id, True)
-    if details is None:
-        raise not_found("run", run_id)
+    details = await caller.ask_found("run", run_id, Method.GET_RUN, run_id, True)
     events = [
         {**event, "task_id": task["task_id"], "task_name": task["name"]}
         for task in details["tasks"]
@@ -351,9 +347,7 @@ async def get_run_timings(
 ) -> Any:
     """The run's tasks with their queued, started and finished times, and its child runs'
     tasks down to ``depth`` levels: the data of a waterfall."""
-    timings = await caller.ask(Method.GET_RUN_TIMINGS, run_id, depth)
-    if timings is None:
-        raise not_found("run", run_id)
+    timings = await caller.ask_found("run", run_id, Method.GET_RUN_TIMINGS, run_id, depth)
     return timings
 
 

@@ -120,9 +120,7 @@ async def list_schedules(
 @router.get("/{schedule_id}", response_model=Schedule, responses=_ANSWERS, summary="Get a scheduled run")
 async def get_schedule(schedule_id: ScheduleId, caller: CallerDep) -> Any:
     """A schedule by id."""
-    found = await caller.ask(Method.GET_SCHEDULE, schedule_id)
-    if found is None:
-        raise not_found("schedule", schedule_id)
+    found = await caller.ask_found("schedule", schedule_id, Method.GET_SCHEDULE, schedule_id)
     return found
 
 

@@ -14,7 +14,7 @@ from ratchet._contract.calls import MAX_ID_LENGTH, Method
 from ratchet._contract.status import TaskEventKind, TaskStatus
 
 from ._access import CallerDep
-from ._errors import ErrorBody, not_found
+from ._errors import ErrorBody
 from ._pages import Page, WindowDep, page_of
 from ._runs import TaskError
 from ._times import UtcDatetime
@@ -95,10 +95,7 @@ async def get_task(
     ] = None,
 ) -> Any:
     """A task run with one of its attempts; an attempt it never had is a 400 that lists those it had."""
-    found = await caller.ask(Method.GET_TASK, task_id, attempt)
-    if found is None:
-        raise not_found("task run", task_id)
-    return found
+    return await caller.ask_found("task run", task_id, Method.GET_TASK, task_id, attempt)
 
 
 @router.get(
@@ -109,7 +106,7 @@ async def get_task(
 )
 async def list_task_events(task_id: TaskId, at: WindowDep, caller: CallerDep) -> Page[dict[str, Any]]:
     """A task run's timeline, every attempt, oldest first."""
-    events = await caller.ask(Method.LIST_TASK_EVENTS, task_id, {"limit": MAX_TASK_EVENTS})
-    if events is None:
-        raise not_found("task run", task_id)
+    events = await caller.ask_found(
+        "task run", task_id, Method.LIST_TASK_EVENTS, task_id, {"limit": MAX_TASK_EVENTS}
+    )
     return page_of(events, at, complete=len(events) < MAX_TASK_EVENTS)

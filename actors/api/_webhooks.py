@@ -83,9 +83,7 @@ async def list_webhooks(at: WindowDep, caller: CallerDep) -> Page[dict[str, Any]
 @router.get("/{name}", response_model=Webhook, responses=_NOT_FOUND, summary="Get a webhook")
 async def get_webhook(name: WebhookName, caller: CallerDep) -> Any:
     """A webhook by name."""
-    found = await caller.ask(Method.GET_WEBHOOK, name)
-    if found is None:
-        raise not_found("webhook", name)
+    found = await caller.ask_found("webhook", name, Method.GET_WEBHOOK, name)
     return found
 
 
@@ -108,7 +106,7 @@ async def delete_webhook(name: WebhookName, caller: CallerDep) -> Response:
 async def list_webhook_failures(name: WebhookName, at: WindowDep, caller: CallerDep) -> Page[dict[str, Any]]:
     """The requests the webhook refused (bad signature, stale timestamp, a body that makes
     no event, ...), newest first; the last thousand are kept in view."""
-    rows = await caller.ask(Method.LIST_WEBHOOK_FAILURES, name, min(at.end + 1, MAX_LIMIT))
-    if rows is None:
-        raise not_found("webhook", name)
+    rows = await caller.ask_found(
+        "webhook", name, Method.LIST_WEBHOOK_FAILURES, name, min(at.end + 1, MAX_LIMIT)
+    )
     return page_of(rows, at, complete=False)

@@ -15,7 +15,7 @@ from ratchet._contract.calls import MAX_ID_LENGTH, Method
 from ratchet._contract.status import WorkerState
 
 from ._access import CallerDep
-from ._errors import ErrorBody, not_found
+from ._errors import ErrorBody
 from ._pages import Page, WindowDep, page_of
 from ._times import UtcDatetime
 
@@ -71,9 +71,7 @@ async def list_workers(
 @router.get("/{worker_id}", response_model=Worker, responses=_NOT_FOUND, summary="Get a worker")
 async def get_worker(worker_id: WorkerId, caller: CallerDep) -> Any:
     """A worker: its status, slots used and free, labels, last heartbeat and workflows."""
-    found = await caller.ask(Method.GET_WORKER, worker_id)
-    if found is None:
-        raise not_found("worker", worker_id)
+    found = await caller.ask_found("worker", worker_id, Method.GET_WORKER, worker_id)
     return found
 
 
@@ -81,7 +79,5 @@ async def get_worker(worker_id: WorkerId, caller: CallerDep) -> Any:
 async def update_worker(request: WorkerUpdate, worker_id: WorkerId, caller: CallerDep) -> Any:
     """Pause a worker (it takes no new tasks; running ones finish) or resume it."""
     method = Method.PAUSE_WORKER if request.paused else Method.RESUME_WORKER
-    found = await caller.ask(method, worker_id)
-    if found is None:
-        raise not_found("worker", worker_id)
+    found = await caller.ask_found("worker", worker_id, method, worker_id)
     return found

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from ratchet._contract.calls import MAX_ID_LENGTH, Method
 
 from ._access import CallerDep
-from ._errors import ErrorBody, not_found
+from ._errors import ErrorBody
 from ._pages import Page, WindowDep, page_at, page_of
 from ._times import UtcDatetime
 
@@ -89,9 +89,7 @@ async def list_workflows(
 @router.get("/{workflow}", response_model=WorkflowDetails, responses=_NOT_FOUND, summary="Get a workflow")
 async def get_workflow(workflow: WorkflowRef, caller: CallerDep) -> Any:
     """A workflow with its versions."""
-    found = await caller.ask(Method.GET_WORKFLOW, workflow)
-    if found is None:
-        raise not_found("workflow", workflow)
+    found = await caller.ask_found("workflow", workflow, Method.GET_WORKFLOW, workflow)
     return found
 
 
@@ -105,9 +103,7 @@ async def list_workflow_versions(
     workflow: WorkflowRef, at: WindowDep, caller: CallerDep
 ) -> Page[dict[str, Any]]:
     """Every version of a workflow, oldest first, with its definition."""
-    versions = await caller.ask(Method.LIST_WORKFLOW_VERSIONS, workflow)
-    if versions is None:
-        raise not_found("workflow", workflow)
+    versions = await caller.ask_found("workflow", workflow, Method.LIST_WORKFLOW_VERSIONS, workflow)
     return page_of(versions, at)
 
 
@@ -117,7 +113,5 @@ async def list_workflow_versions(
 async def update_workflow(request: WorkflowUpdate, workflow: WorkflowRef, caller: CallerDep) -> Any:
     """Pause a workflow (its new runs wait, queued) or unpause it (they start as workers have room)."""
     method = Method.PAUSE_WORKFLOW if request.paused else Method.UNPAUSE_WORKFLOW
-    found = await caller.ask(method, workflow)
-    if found is None:
-        raise not_found("workflow", workflow)
+    found = await caller.ask_found("workflow", workflow, method, workflow)
     return found
