@@ -57,6 +57,7 @@ class TokenBook:
         self.store = store
         self.clock = clock
         self._rows: dict[tuple[str, str], tuple[ApiToken | None, float]] = {}
+        self._credentials: dict[str, tuple[str, str]] = {}  # checked credential -> (tenant, token id)
 
     async def from_token(self, token: Any) -> Principal:
         """The principal of a JWT; raises :class:`~ratchet.AuthenticationError` saying why not."""
@@ -68,9 +69,18 @@ class TokenBook:
         return await self.from_token(bearer_token(authorization))
 
     async def from_credential(self, credential: Any) -> Principal:
-        """The principal of a session credential of the nng wire."""
-        tenant_id, token_id = check_session_credential(self.key, credential)
-        return await self.principal(tenant_id, token_id)
+        """The principal of a session credential of the nng wire.
+
+        Every call over the wire comes here, so a credential's MAC is checked once and the
+        answer remembered (the row is still checked, through its own cache).
+        """
+        known = self._credentials.get(credential) if isinstance(credential, str) else None
+        if known is None:
+            known = check_session_credential(self.key, credential)
+            if len(self._credentials) >= _MAX_CACHED:
+                self._credentials.clear()
+            self._credentials[credential] = known
+        return await self.principal(*known)
 
     async def principal(self, tenant_id: str, token_id: str) -> Principal:
         """The principal of a token known by its row's key, if that row still lets it work."""
